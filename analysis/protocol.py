@@ -1,0 +1,32 @@
+"""The protocol of a study, carried by every export so that it can be reproduced."""
+from annotations.models import Study
+from generation.models import PairJob
+
+
+def study_protocol(*, study: Study) -> dict:
+    """Model, generation settings, seeds, the question, counts, and the software that made the images."""
+    jobs = PairJob.objects.filter(study_pairs__study=study)
+    done = jobs.filter(status=PairJob.Status.DONE)
+    example = done.order_by("pk").values_list("metadata", flat=True).first() or {}
+    seeds = sorted(jobs.values_list("seed", flat=True))
+    return {
+        "study": study.slug,
+        "title": study.title,
+        "question": study.question,
+        "model": study.model,
+        "revision": study.revision,
+        "pipeline": example.get("pipeline", ""),
+        "scheduler": example.get("scheduler", study.scheduler),
+        "steps": study.steps,
+        "guidance_scale": study.guidance_scale,
+        "negative_prompt": study.negative_prompt,
+        "width": study.width,
+        "height": study.height,
+        "seeds": {"base": study.base_seed, "min": seeds[0] if seeds else None, "max": seeds[-1] if seeds else None},
+        "pairs": study.pairs.count(),
+        "pairs_generated": done.count(),
+        "annotators_invited": study.annotators.count(),
+        "annotators_finished": study.annotators.filter(finished_at__isnull=False).count(),
+        "exclusions": [],
+        "generation_software": example.get("versions", {}),
+    }

@@ -1,0 +1,54 @@
+"""The demo study that ``make run`` sets up: 50 captions, generated with the configured model."""
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import transaction
+
+from generation.models import Scheduler
+
+from . import services
+from .models import Annotator, Study
+
+DEMO_SLUG = "demo"
+DEMO_PROMPTS = Path(__file__).resolve().parent / "data" / "demo_prompts.txt"
+DEMO_ANNOTATORS = 5
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    study: Study
+    created: bool
+    queued: int
+    annotators: list[Annotator]
+
+
+def demo_prompts() -> list[str]:
+    return [line for line in DEMO_PROMPTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def ensure_demo_study(*, model: str, width: int, height: int, steps: int) -> DemoResult:
+    """Create the demo study once, queue whatever of it is not generated, and return its invite links."""
+    with transaction.atomic():
+        study = Study.objects.filter(slug=DEMO_SLUG).first()
+        created = study is None
+        if created:
+            study = services.create_study(
+                slug=DEMO_SLUG,
+                title="Demo: image-text consistency",
+                prompts=demo_prompts(),
+                model=model,
+                width=width,
+                height=height,
+                steps=steps,
+                guidance_scale=7.5,
+                scheduler=Scheduler.DDIM,
+                base_seed=0,
+                open_when_ready=True,
+            )
+            services.create_annotators(study=study, count=DEMO_ANNOTATORS)
+        queued = 0
+        if study.status in (Study.Status.DRAFT, Study.Status.GENERATING):
+            queued = services.queue_study_generation(study=study)
+    study.refresh_from_db()
+    annotators = list(study.annotators.order_by("pk")[:DEMO_ANNOTATORS])
+    return DemoResult(study=study, created=created, queued=queued, annotators=annotators)

@@ -1,0 +1,184 @@
+"""Reading tidy ratings collected elsewhere into a study; a bad file is rejected whole."""
+import csv
+import io
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.db import transaction
+from django.db.models import Max
+
+from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, ImagePair, Prompt, Rating, Study
+from .selectors import CONDITIONS, POSITIONS, TIDY_COLUMNS
+
+
+@dataclass(frozen=True)
+class ImportedRating:
+    line: int
+    annotator: str
+    item: str
+    baseline_score: int
+    ours_score: int
+    ours_on_left: bool
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    study: Study
+    created_study: bool
+    ratings: int
+    annotators: int
+    items: int
+
+
+def _parse_row(line: int, row: dict, slug: str, errors: list[str]) -> dict | None:
+    problems = []
+    if row["study"].strip() != slug:
+        problems.append(f"study is {row['study']!r}, not {slug!r}")
+    for column in ("annotator", "item"):
+        if not row[column].strip():
+            problems.append(f"{column} is empty")
+    if row["condition"].strip() not in CONDITIONS:
+        problems.append(f"condition {row['condition']!r} is not one of {', '.join(CONDITIONS)}")
+    if row["position"].strip() not in POSITIONS:
+        problems.append(f"position {row['position']!r} is not one of {', '.join(POSITIONS)}")
+    score = None
+    try:
+        score = int(row["score"].strip())
+    except ValueError:
+        problems.append(f"score {row['score']!r} is not a whole number")
+    else:
+        if not SCORE_MIN <= score <= SCORE_MAX:
+            problems.append(f"score {score} is outside {SCORE_MIN}–{SCORE_MAX}")
+    seconds = None
+    if row["seconds"].strip():
+        try:
+            seconds = float(row["seconds"])
+        except ValueError:
+            problems.append(f"seconds {row['seconds']!r} is not a number")
+        else:
+            if not math.isfinite(seconds) or seconds < 0:
+                problems.append(f"seconds {row['seconds']!r} must be a non-negative number")
+    if problems:
+        errors.append(f"line {line}: " + "; ".join(problems))
+        return None
+    return {
+        "annotator": row["annotator"].strip(),
+        "item": row["item"].strip(),
+        "condition": row["condition"].strip(),
+        "score": score,
+        "position": row["position"].strip(),
+        "seconds": seconds,
+    }
+
+
+def parse_tidy_csv(text: str, *, slug: str) -> list[ImportedRating]:
+    """Parse and check the whole file; raise one ValidationError listing every bad line."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    missing = [column for column in TIDY_COLUMNS if column not in header]
+    if missing:
+        raise ValidationError(f"line 1: the header lacks column(s) {', '.join(missing)}; expected {', '.join(TIDY_COLUMNS)}.")
+    reader.fieldnames = header
+    errors: list[str] = []
+    halves: dict[tuple[str, str], dict[str, tuple[int, dict]]] = defaultdict(dict)
+    for line, row in enumerate(reader, start=2):
+        if None in row or any(value is None for value in row.values()):
+            errors.append(f"line {line}: expected {len(header)} fields")
+            continue
+        parsed = _parse_row(line, row, slug, errors)
+        if parsed is None:
+            continue
+        key = (parsed["annotator"], parsed["item"])
+        if parsed["condition"] in halves[key]:
+            first = halves[key][parsed["condition"]][0]
+            errors.append(
+                f"line {line}: a second {parsed['condition']} score by {key[0]!r} for this item (first on line {first})"
+            )
+            continue
+        halves[key][parsed["condition"]] = (line, parsed)
+    ratings: list[ImportedRating] = []
+    for (annotator, item), conditions in halves.items():
+        if set(conditions) != set(CONDITIONS):
+            (line, only), = conditions.values()
+            other = "ours" if only["condition"] == "baseline" else "baseline"
+            errors.append(f"line {line}: {annotator!r} has no {other} score for this item")
+            continue
+        (base_line, base), (ours_line, ours) = conditions["baseline"], conditions["ours"]
+        if base["position"] == ours["position"]:
+            errors.append(f"line {ours_line}: baseline (line {base_line}) and ours are both on the {ours['position']}")
+            continue
+        if base["seconds"] != ours["seconds"]:
+            errors.append(f"line {ours_line}: seconds differ from the baseline row on line {base_line}")
+            continue
+        ratings.append(
+            ImportedRating(
+                line=min(base_line, ours_line),
+                annotator=annotator,
+                item=item,
+                baseline_score=base["score"],
+                ours_score=ours["score"],
+                ours_on_left=ours["position"] == "left",
+                seconds=ours["seconds"],
+            )
+        )
+    if errors:
+        raise ValidationError(sorted(errors, key=lambda message: int(message.split(":")[0].split()[1])))
+    if not ratings:
+        raise ValidationError("The file holds no ratings.")
+    return sorted(ratings, key=lambda rating: rating.line)
+
+
+@transaction.atomic
+def import_ratings(*, slug: str, text: str) -> ImportReport:
+    """Add the file's ratings to study ``slug`` (created if missing); all or nothing."""
+    try:
+        validate_slug(slug)
+    except ValidationError:
+        raise ValidationError(f"{slug!r} is not a valid study slug (letters, digits, hyphens, underscores).") from None
+    ratings = parse_tidy_csv(text, slug=slug)
+    study, created = Study.objects.select_for_update().get_or_create(slug=slug, defaults={"title": slug})
+    prompts = {prompt.text: prompt for prompt in study.prompts.all()}
+    next_position = (study.prompts.aggregate(top=Max("position"))["top"] or -1) + 1
+    for rating in ratings:
+        if rating.item not in prompts:
+            prompts[rating.item] = Prompt.objects.create(study=study, position=next_position, text=rating.item)
+            next_position += 1
+    pairs = {}
+    for text_, prompt in prompts.items():
+        pair = ImagePair.objects.filter(prompt=prompt).first() or ImagePair.objects.create(study=study, prompt=prompt)
+        pairs[text_] = pair
+    annotators = {a.external_id: a for a in study.annotators.exclude(external_id="")}
+    errors = []
+    for rating in ratings:
+        annotator = annotators.get(rating.annotator)
+        if annotator is None:
+            annotator = annotators[rating.annotator] = Annotator.objects.create(
+                study=study, external_id=rating.annotator
+            )
+        pair = pairs[rating.item]
+        if Assignment.objects.filter(annotator=annotator, pair=pair).exists():
+            errors.append(f"line {rating.line}: {rating.annotator!r} already rated this item in study {slug!r}")
+            continue
+        order = (annotator.assignments.aggregate(top=Max("order"))["top"] or -1) + 1
+        assignment = Assignment.objects.create(
+            annotator=annotator, pair=pair, order=order, ours_on_left=rating.ours_on_left
+        )
+        Rating.objects.create(
+            assignment=assignment,
+            baseline_score=rating.baseline_score,
+            ours_score=rating.ours_score,
+            seconds=rating.seconds,
+        )
+    if errors:
+        raise ValidationError(errors)
+    return ImportReport(
+        study=study,
+        created_study=created,
+        ratings=len(ratings),
+        annotators=len({rating.annotator for rating in ratings}),
+        items=len({rating.item for rating in ratings}),
+    )

@@ -1,0 +1,29 @@
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from annotations.imports import import_ratings
+
+
+class Command(BaseCommand):
+    help = "Read tidy ratings (study, annotator, item, condition, score, position, seconds) into a study."
+
+    def add_arguments(self, parser):
+        parser.add_argument("study", metavar="STUDY", help="study slug; the study is created if it does not exist")
+        parser.add_argument("file", type=Path, metavar="FILE.csv")
+
+    def handle(self, *args, study, file, **options):
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"Cannot read {file}: {exc}") from exc
+        try:
+            report = import_ratings(slug=study, text=text)
+        except ValidationError as exc:
+            raise CommandError(f"{file} was not imported; nothing was written:\n  " + "\n  ".join(exc.messages)) from exc
+        verb = "Created" if report.created_study else "Updated"
+        self.stdout.write(
+            f"{verb} study {report.study.slug!r}: {report.ratings} ratings by {report.annotators} annotators "
+            f"on {report.items} items."
+        )

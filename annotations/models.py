@@ -1,0 +1,213 @@
+"""Studies, their prompts and image pairs, annotators, assignments and ratings."""
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Mod
+from django.db.models.lookups import Exact
+
+from generation.models import PairJob, Scheduler
+
+DEFAULT_QUESTION = "Please rate your preference on image-text consistency from 1 to 10"
+SCORE_MIN, SCORE_MAX = 1, 10
+
+
+def new_token() -> str:
+    """An annotator's secret: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def new_completion_code() -> str:
+    return secrets.token_hex(6).upper()
+
+
+class StudyStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    GENERATING = "generating", "Generating"
+    READY = "ready", "Ready"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Study(models.Model):
+    Status = StudyStatus
+
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    question = models.CharField(max_length=500, default=DEFAULT_QUESTION)
+    consent_text = models.TextField(
+        default=(
+            "You will see pairs of images generated from a text. Rate how well each image matches the text, "
+            "from 1 (does not match at all) to 10 (matches exactly). Your ratings are stored with a random "
+            "identifier and used only for research."
+        )
+    )
+    status = models.CharField(max_length=12, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
+    open_when_ready = models.BooleanField(
+        default=False, help_text="Open the study to annotators as soon as every pair is generated."
+    )
+    model = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="A diffusers model id or a local folder; empty for a study of imported ratings.",
+    )
+    revision = models.CharField(max_length=200, blank=True, default="")
+    width = models.PositiveIntegerField(default=512)
+    height = models.PositiveIntegerField(default=512)
+    steps = models.PositiveIntegerField(default=50)
+    guidance_scale = models.FloatField(default=7.5)
+    scheduler = models.CharField(max_length=20, choices=Scheduler.choices, default=Scheduler.DEFAULT)
+    negative_prompt = models.TextField(blank=True, default="")
+    base_seed = models.BigIntegerField(default=0, help_text="Prompt i is generated with seed base_seed + i.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=StudyStatus.values), name="study_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(width__gte=8, width__lte=4096, height__gte=8, height__lte=4096)
+                & Q(Exact(Mod("width", 8), 0))
+                & Q(Exact(Mod("height", 8), 0)),
+                name="study_size_valid",
+                violation_error_message="Width and height must be multiples of 8 between 8 and 4096.",
+            ),
+            models.CheckConstraint(
+                condition=Q(steps__gte=1, steps__lte=1000),
+                name="study_steps_range",
+                violation_error_message="Steps must be between 1 and 1000.",
+            ),
+            models.CheckConstraint(
+                condition=Q(guidance_scale__gte=0, guidance_scale__lte=50),
+                name="study_guidance_range",
+                violation_error_message="Guidance scale must be between 0 and 50.",
+            ),
+            models.CheckConstraint(
+                condition=Q(base_seed__gte=0),
+                name="study_seed_nonnegative",
+                violation_error_message="The base seed must not be negative.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.slug
+
+
+class Prompt(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="prompts")
+    position = models.PositiveIntegerField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["study", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "position"], name="prompt_unique_position"),
+            models.UniqueConstraint(fields=["study", "text"], name="prompt_unique_text"),
+            models.CheckConstraint(condition=~Q(text=""), name="prompt_text_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class ImagePair(models.Model):
+    """A study's item: one prompt and the pair job holding its baseline and ours images."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="pairs")
+    prompt = models.OneToOneField(Prompt, on_delete=models.CASCADE, related_name="pair")
+    job = models.ForeignKey(
+        PairJob,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="study_pairs",
+        help_text="Empty for pairs whose ratings were imported from elsewhere.",
+    )
+
+    class Meta:
+        ordering = ["study", "prompt__position"]
+
+    def __str__(self) -> str:
+        return f"Pair {self.pk} of {self.study.slug}"
+
+
+class Annotator(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="annotators")
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    completion_code = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        ordering = ["study", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "external_id"],
+                condition=~Q(external_id=""),
+                name="annotator_unique_external_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | ~Q(completion_code=""),
+                name="annotator_finished_has_code",
+            ),
+        ]
+
+    @property
+    def label(self) -> str:
+        """How exports name this annotator: the external id, else a stable number."""
+        return self.external_id or f"annotator-{self.pk}"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Assignment(models.Model):
+    annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="assignments")
+    pair = models.ForeignKey(ImagePair, on_delete=models.CASCADE, related_name="assignments")
+    order = models.PositiveIntegerField(help_text="Position in the annotator's sequence, from 0.")
+    ours_on_left = models.BooleanField()
+    shown_at = models.DateTimeField(null=True, blank=True, help_text="When the server first showed the pair.")
+
+    class Meta:
+        ordering = ["annotator", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["annotator", "pair"], name="assignment_unique_pair"),
+            models.UniqueConstraint(fields=["annotator", "order"], name="assignment_unique_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} #{self.order + 1}"
+
+
+class Rating(models.Model):
+    """One per assignment: both images' scores, and the seconds the server measured on the item."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="rating")
+    baseline_score = models.PositiveSmallIntegerField()
+    ours_score = models.PositiveSmallIntegerField()
+    seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["assignment"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(baseline_score__gte=SCORE_MIN, baseline_score__lte=SCORE_MAX)
+                & Q(ours_score__gte=SCORE_MIN, ours_score__lte=SCORE_MAX),
+                name="rating_scores_in_range",
+                violation_error_message="Scores must be whole numbers from 1 to 10.",
+            ),
+            models.CheckConstraint(
+                condition=Q(seconds__isnull=True) | Q(seconds__gte=0), name="rating_seconds_nonnegative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assignment}: baseline {self.baseline_score}, ours {self.ours_score}"

@@ -1,0 +1,215 @@
+"""Writes for studies, annotators and ratings. Views, admin actions and commands call these."""
+import random
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from generation.models import PairJob
+from generation.services import create_pair_job, queue_pair_jobs
+
+from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, ImagePair, Prompt, Rating, Study, new_completion_code
+
+
+def clean_prompts(texts: Sequence[str]) -> list[str]:
+    """Strip prompts and refuse empty or duplicate ones, naming each by its 1-based line."""
+    cleaned: list[str] = []
+    seen: dict[str, int] = {}
+    errors: list[str] = []
+    for line, raw in enumerate(texts, start=1):
+        text = raw.strip()
+        if not text:
+            errors.append(f"line {line}: the prompt is empty")
+        elif text in seen:
+            errors.append(f"line {line}: duplicate of the prompt on line {seen[text]}")
+        else:
+            seen[text] = line
+            cleaned.append(text)
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+@transaction.atomic
+def create_study(*, slug: str, title: str, prompts: Sequence[str], **settings) -> Study:
+    """Create a draft study with its prompts; nothing is written if any field or prompt is bad."""
+    texts = clean_prompts(prompts)
+    study = Study(slug=slug, title=title, **settings)
+    study.full_clean()
+    study.save()
+    Prompt.objects.bulk_create(
+        Prompt(study=study, position=position, text=text) for position, text in enumerate(texts)
+    )
+    return study
+
+
+@transaction.atomic
+def queue_study_generation(*, study: Study) -> int:
+    """Create a pair job for every prompt that has none and queue every pair not yet generated."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status not in (Study.Status.DRAFT, Study.Status.GENERATING):
+        raise ValidationError(f"Study {study.slug!r} is {study.get_status_display().lower()}; it can no longer generate.")
+    if not study.prompts.exists():
+        raise ValidationError(f"Study {study.slug!r} has no prompts.")
+    if not study.model:
+        raise ValidationError(f"Study {study.slug!r} names no model to generate with.")
+    for prompt in study.prompts.filter(pair__isnull=True):
+        job = create_pair_job(
+            prompt=prompt.text,
+            negative_prompt=study.negative_prompt,
+            model=study.model,
+            revision=study.revision,
+            width=study.width,
+            height=study.height,
+            steps=study.steps,
+            guidance_scale=study.guidance_scale,
+            scheduler=study.scheduler,
+            seed=study.base_seed + prompt.position,
+        )
+        ImagePair.objects.create(study=study, prompt=prompt, job=job)
+    study.status = Study.Status.GENERATING
+    study.save(update_fields=["status"])
+    queued = queue_pair_jobs(job_ids=study.pairs.values_list("job_id", flat=True))
+    if not queued:
+        transaction.on_commit(lambda: refresh_study_status(study_id=study.pk))
+    return queued
+
+
+def refresh_study_status(*, study_id: int) -> Study:
+    """Move a generating study to ready (or open, if it asks to be) once every pair is generated."""
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study_id)
+        if study.status != Study.Status.GENERATING:
+            return study
+        if study.pairs.exclude(job__status=PairJob.Status.DONE).exists():
+            return study
+        study.status = Study.Status.OPEN if study.open_when_ready else Study.Status.READY
+        study.save(update_fields=["status"])
+        return study
+
+
+@transaction.atomic
+def open_study(*, study: Study) -> Study:
+    """Open a study to annotators; refused unless every pair is generated."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status == Study.Status.OPEN:
+        return study
+    if study.status not in (Study.Status.READY, Study.Status.CLOSED, Study.Status.GENERATING):
+        raise ValidationError(f"Study {study.slug!r} is a draft: generate its pairs before opening it.")
+    missing = study.pairs.exclude(job__status=PairJob.Status.DONE).count()
+    if missing or not study.pairs.exists():
+        raise ValidationError(f"Study {study.slug!r} cannot open: {missing} of {study.pairs.count()} pairs are not generated.")
+    study.status = Study.Status.OPEN
+    study.save(update_fields=["status"])
+    return study
+
+
+@transaction.atomic
+def close_study(*, study: Study) -> Study:
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status != Study.Status.OPEN:
+        raise ValidationError(f"Study {study.slug!r} is not open.")
+    study.status = Study.Status.CLOSED
+    study.save(update_fields=["status"])
+    return study
+
+
+def create_annotators(*, study: Study, count: int) -> list[Annotator]:
+    """Create ``count`` annotators with fresh secret tokens (their invite links)."""
+    if count < 1:
+        raise ValidationError("The number of annotators must be at least 1.")
+    return Annotator.objects.bulk_create(Annotator(study=study) for _ in range(count))
+
+
+def balanced_sides(count: int, rng: random.Random) -> list[bool]:
+    """``count`` values of "ours on the left", half True (one more at random when odd), shuffled."""
+    sides = [True] * (count // 2) + [False] * (count // 2)
+    if count % 2:
+        sides.append(rng.random() < 0.5)
+    rng.shuffle(sides)
+    return sides
+
+
+@transaction.atomic
+def give_consent(*, annotator: Annotator) -> Annotator:
+    """Record consent and lay out the annotator's assignments: every pair, random order, balanced sides."""
+    annotator = Annotator.objects.select_for_update().get(pk=annotator.pk)
+    if annotator.consented_at is not None:
+        return annotator
+    rng = random.Random(secrets.randbits(64))
+    pairs = list(annotator.study.pairs.order_by("pk"))
+    rng.shuffle(pairs)
+    sides = balanced_sides(len(pairs), rng)
+    Assignment.objects.bulk_create(
+        Assignment(annotator=annotator, pair=pair, order=order, ours_on_left=left)
+        for order, (pair, left) in enumerate(zip(pairs, sides))
+    )
+    annotator.consented_at = timezone.now()
+    annotator.save(update_fields=["consented_at"])
+    return annotator
+
+
+def mark_shown(*, assignment: Assignment) -> Assignment:
+    """Stamp the first time the server showed this pair; later views keep the first stamp."""
+    if assignment.shown_at is None:
+        now = timezone.now()
+        Assignment.objects.filter(pk=assignment.pk, shown_at__isnull=True).update(shown_at=now)
+        Annotator.objects.filter(pk=assignment.annotator_id, started_at__isnull=True).update(started_at=now)
+        assignment.refresh_from_db(fields=["shown_at"])
+    return assignment
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    rating: Rating
+    created: bool
+
+
+def _check_score(name: str, value: object) -> int:
+    try:
+        score = int(str(value))
+    except (TypeError, ValueError):
+        raise ValidationError({name: f"Choose a score from {SCORE_MIN} to {SCORE_MAX}."}) from None
+    if not SCORE_MIN <= score <= SCORE_MAX:
+        raise ValidationError({name: f"{score} is outside {SCORE_MIN}–{SCORE_MAX}."})
+    return score
+
+
+def submit_rating(*, annotator: Annotator, assignment_id: int, left_score: object, right_score: object) -> SubmitResult:
+    """Store the rating of one of this annotator's assignments exactly once; a repeat returns the first."""
+    left = _check_score("left", left_score)
+    right = _check_score("right", right_score)
+    assignment = Assignment.objects.filter(pk=assignment_id, annotator=annotator).first()
+    if assignment is None:
+        raise Assignment.DoesNotExist(f"Assignment {assignment_id} is not this annotator's.")
+    existing = Rating.objects.filter(assignment=assignment).first()
+    if existing is not None:
+        return SubmitResult(existing, created=False)
+    ours, baseline = (left, right) if assignment.ours_on_left else (right, left)
+    seconds = (timezone.now() - assignment.shown_at).total_seconds() if assignment.shown_at else None
+    try:
+        with transaction.atomic():
+            rating = Rating.objects.create(
+                assignment=assignment, baseline_score=baseline, ours_score=ours, seconds=seconds
+            )
+    except IntegrityError:
+        return SubmitResult(Rating.objects.get(assignment=assignment), created=False)
+    finish_if_complete(annotator=annotator)
+    return SubmitResult(rating, created=True)
+
+
+@transaction.atomic
+def finish_if_complete(*, annotator: Annotator) -> Annotator:
+    """Give the annotator a completion code once every assignment is rated."""
+    annotator = Annotator.objects.select_for_update().get(pk=annotator.pk)
+    if annotator.finished_at is not None or annotator.consented_at is None:
+        return annotator
+    if annotator.assignments.filter(rating__isnull=True).exists():
+        return annotator
+    annotator.finished_at = timezone.now()
+    annotator.completion_code = new_completion_code()
+    annotator.save(update_fields=["finished_at", "completion_code"])
+    return annotator

@@ -1,0 +1,95 @@
+"""Pair jobs: one prompt generated twice, the scaling factor off (baseline) and on (ours).
+
+A pair job knows nothing of studies or people, so any evaluation can order pairs.
+"""
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Mod
+from django.db.models.lookups import Exact
+
+
+class Scheduler(models.TextChoices):
+    DEFAULT = "default", "The model's own"
+    DDIM = "ddim", "DDIM"
+    EULER = "euler", "Euler"
+    DPMPP = "dpmpp", "DPM-Solver++"
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class PairJob(models.Model):
+    Status = JobStatus
+
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True, default="")
+    model = models.CharField(max_length=500, help_text="A diffusers model id or a local folder.")
+    revision = models.CharField(max_length=200, blank=True, default="")
+    width = models.PositiveIntegerField(default=512)
+    height = models.PositiveIntegerField(default=512)
+    steps = models.PositiveIntegerField(default=50)
+    guidance_scale = models.FloatField(default=7.5)
+    scheduler = models.CharField(max_length=20, choices=Scheduler.choices, default=Scheduler.DEFAULT)
+    seed = models.BigIntegerField(default=0)
+
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    baseline_image = models.CharField(max_length=255, blank=True, default="", help_text="Storage name.")
+    ours_image = models.CharField(max_length=255, blank=True, default="", help_text="Storage name.")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(width__gte=8, width__lte=4096, height__gte=8, height__lte=4096),
+                name="pairjob_size_range",
+                violation_error_message="Width and height must be between 8 and 4096.",
+            ),
+            models.CheckConstraint(
+                condition=Q(Exact(Mod("width", 8), 0)) & Q(Exact(Mod("height", 8), 0)),
+                name="pairjob_size_multiple_of_8",
+                violation_error_message="Width and height must be multiples of 8.",
+            ),
+            models.CheckConstraint(
+                condition=Q(steps__gte=1, steps__lte=1000),
+                name="pairjob_steps_range",
+                violation_error_message="Steps must be between 1 and 1000.",
+            ),
+            models.CheckConstraint(
+                condition=Q(guidance_scale__gte=0, guidance_scale__lte=50),
+                name="pairjob_guidance_range",
+                violation_error_message="Guidance scale must be between 0 and 50.",
+            ),
+            models.CheckConstraint(
+                condition=Q(seed__gte=0),
+                name="pairjob_seed_nonnegative",
+                violation_error_message="The seed must not be negative.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(prompt=""),
+                name="pairjob_prompt_not_empty",
+                violation_error_message="The prompt must not be empty.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=JobStatus.values), name="pairjob_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(scheduler__in=Scheduler.values), name="pairjob_scheduler_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="done") | (~Q(baseline_image="") & ~Q(ours_image="")),
+                name="pairjob_done_has_images",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pair job {self.pk}: {self.prompt[:60]}"

@@ -1,0 +1,82 @@
+"""Loading a text-to-image pipeline once per process, and choosing its scheduler."""
+import functools
+import logging
+from dataclasses import dataclass
+
+import diffusers
+import torch
+from diffusers import (
+    DDIMScheduler,
+    DiffusionPipeline,
+    DPMSolverMultistepScheduler,
+    EulerDiscreteScheduler,
+)
+from django.conf import settings
+
+from .models import Scheduler
+
+logger = logging.getLogger(__name__)
+
+SCHEDULER_CLASSES = {
+    Scheduler.DDIM: DDIMScheduler,
+    Scheduler.EULER: EulerDiscreteScheduler,
+    Scheduler.DPMPP: DPMSolverMultistepScheduler,
+}
+
+
+class ModelLoadError(Exception):
+    """The model named by a job cannot be loaded (missing folder, unknown id, broken files)."""
+
+
+@dataclass
+class LoadedModel:
+    pipeline: DiffusionPipeline
+    default_scheduler_config: dict
+    device: torch.device
+    dtype: torch.dtype
+
+
+def pick_device() -> torch.device:
+    """The device from EVALSITE_DEVICE, else CUDA when available, else the CPU."""
+    if settings.EVALSITE_DEVICE:
+        return torch.device(settings.EVALSITE_DEVICE)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def pick_dtype(device: torch.device) -> torch.dtype:
+    """The dtype from EVALSITE_DTYPE, else float16 on CUDA and float32 elsewhere."""
+    name = settings.EVALSITE_DTYPE or ("float16" if device.type == "cuda" else "float32")
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise ModelLoadError(f"EVALSITE_DTYPE={name!r} is not a torch dtype (use float32, float16 or bfloat16).")
+    return dtype
+
+
+@functools.lru_cache(maxsize=2)
+def load_model(model: str, revision: str = "") -> LoadedModel:
+    """Load ``model`` (a hub id or a local folder) with ``from_pretrained``, once per process."""
+    device = pick_device()
+    dtype = pick_dtype(device)
+    logger.info("Loading %s (revision %s) on %s as %s", model, revision or "default", device, dtype)
+    try:
+        pipeline = DiffusionPipeline.from_pretrained(
+            model, revision=revision or None, torch_dtype=dtype, safety_checker=None
+        )
+    except Exception as exc:  # diffusers raises OSError, ValueError, EnvironmentError, ... for bad models
+        raise ModelLoadError(f"Could not load model {model!r}: {exc}") from exc
+    if not hasattr(pipeline, "unet"):
+        raise ModelLoadError(f"Model {model!r} has no UNet; only UNet text-to-image pipelines are supported.")
+    pipeline.to(device)
+    pipeline.set_progress_bar_config(disable=True)
+    return LoadedModel(pipeline, dict(pipeline.scheduler.config), device, dtype)
+
+
+def use_scheduler(loaded: LoadedModel, name: str) -> None:
+    """Install scheduler ``name`` (a ``Scheduler`` value), built from the model's own scheduler config."""
+    if name == Scheduler.DEFAULT:
+        scheduler_class = getattr(diffusers, loaded.default_scheduler_config["_class_name"])
+    elif name in SCHEDULER_CLASSES:
+        scheduler_class = SCHEDULER_CLASSES[name]
+    else:
+        raise ValueError(f"Unknown scheduler {name!r}; choose one of {', '.join(Scheduler.values)}.")
+    loaded.pipeline.scheduler = scheduler_class.from_config(loaded.default_scheduler_config)

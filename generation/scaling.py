@@ -1,0 +1,281 @@
+"""Entropy-invariant attention scaling for running a diffusion UNet at an untrained resolution.
+
+Self-attention normally scales the logits by `1 / sqrt(d)`. When a model trained on `T` tokens per layer is run on
+`N != T` tokens, the entropy of the attention distribution drifts with `log N`. Replacing the scale by
+`sqrt(log_T N / d) = (1 / sqrt(d)) * sqrt(log N / log T)` keeps it approximately at its training value.
+
+Only self-attention is rescaled: cross-attention attends over the text tokens, whose count does not depend on the
+resolution. At the training resolution the factor is exactly `1.0` and the processor calls
+`F.scaled_dot_product_attention` exactly as diffusers' `AttnProcessor2_0` does, so outputs are bit-identical.
+
+Example:
+
+```py
+>>> pipe = StableDiffusionPipeline.from_pretrained("stabilityai/stable-diffusion-2-1-base")
+>>> apply_entropy_scaling(pipe.unet)  # T per layer from `unet.config.sample_size`
+>>> image = pipe("a photo of a cat", height=1024, width=1024).images[0]
+>>> remove_entropy_scaling(pipe.unet)
+```
+"""
+
+import math
+import re
+
+import torch
+import torch.nn.functional as F
+from diffusers import UNet2DConditionModel
+from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+from diffusers.utils import deprecate
+
+
+_BLOCK_NAME_PATTERN = re.compile(r"^(down_blocks|up_blocks)\.(\d+)\.")
+
+
+def entropy_scale(n_tokens: int, n_train_tokens: int) -> float:
+    r"""
+    Multiplier `sqrt(log N / log T)` applied on top of the usual `1 / sqrt(d)` attention scale.
+
+    Args:
+        n_tokens (`int`):
+            Number of key tokens `N` at inference. Must be >= 1; `N == 1` gives `0.0`, which is harmless because
+            softmax over a single key is `1` whatever the scale.
+        n_train_tokens (`int`):
+            Number of key tokens `T` the layer saw during training. Must be >= 2 so that `log T > 0`.
+
+    Returns:
+        `float`: The multiplier; exactly `1.0` when `n_tokens == n_train_tokens`.
+    """
+    if n_tokens < 1:
+        raise ValueError(f"`n_tokens` must be >= 1, got {n_tokens}.")
+    if n_train_tokens < 2:
+        raise ValueError(f"`n_train_tokens` must be >= 2 so that log(n_train_tokens) > 0, got {n_train_tokens}.")
+    if n_tokens == n_train_tokens:
+        return 1.0
+    return math.sqrt(math.log(n_tokens) / math.log(n_train_tokens))
+
+
+class EntropyScaledAttnProcessor:
+    r"""
+    Self-attention processor using the scale `sqrt(log N / log T) / sqrt(d)`, with `N` the number of keys at call
+    time. Otherwise identical to [`AttnProcessor2_0`].
+
+    Args:
+        train_tokens (`int`):
+            Number of tokens `T` this layer attends over at the training resolution.
+        fold_into_query (`bool`, *optional*, defaults to `False`):
+            If `True`, the factor multiplies the queries and SDPA keeps its default scale, instead of passing
+            `scale=` to SDPA. Mathematically equivalent; useful for attention backends without a `scale` argument.
+    """
+
+    def __init__(self, train_tokens: int, fold_into_query: bool = False):
+        if not hasattr(F, "scaled_dot_product_attention"):
+            raise ImportError("EntropyScaledAttnProcessor requires PyTorch 2.0, please upgrade PyTorch.")
+        if train_tokens < 2:
+            raise ValueError(f"`train_tokens` must be >= 2, got {train_tokens}.")
+        self.train_tokens = train_tokens
+        self.fold_into_query = fold_into_query
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(train_tokens={self.train_tokens}, fold_into_query={self.fold_into_query})"
+
+    def factor_for(self, n_tokens: int) -> float:
+        """Multiplier on `1 / sqrt(d)` used when attending over `n_tokens` keys."""
+        return entropy_scale(n_tokens, self.train_tokens)
+
+    def __call__(
+        self,
+        attn: Attention,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        temb: torch.Tensor | None = None,
+        *args,
+        **kwargs,
+    ) -> torch.Tensor:
+        if encoder_hidden_states is not None:
+            raise ValueError(
+                f"{self.__class__.__name__} only supports self-attention, but `encoder_hidden_states` was passed. "
+                "Keep `AttnProcessor2_0` on cross-attention layers."
+            )
+        if len(args) > 0 or kwargs.get("scale", None) is not None:
+            deprecation_message = (
+                "The `scale` argument is deprecated and will be ignored. Please remove it, as passing it will raise an"
+                " error in the future. `scale` should directly be passed while calling the underlying pipeline"
+                " component i.e., via `cross_attention_kwargs`."
+            )
+            deprecate("scale", "1.0.0", deprecation_message)
+
+        residual = hidden_states
+        if attn.spatial_norm is not None:
+            hidden_states = attn.spatial_norm(hidden_states, temb)
+
+        input_ndim = hidden_states.ndim
+
+        if input_ndim == 4:
+            batch_size, channel, height, width = hidden_states.shape
+            # (batch, channel, height, width) -> (batch, height * width, channel)
+            hidden_states = hidden_states.view(batch_size, channel, height * width).transpose(1, 2)
+
+        batch_size, sequence_length, _ = hidden_states.shape
+
+        if attention_mask is not None:
+            attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
+            # (batch * heads, 1 or target_length, source_length) -> (batch, heads, 1 or target_length, source_length)
+            attention_mask = attention_mask.view(batch_size, attn.heads, -1, attention_mask.shape[-1])
+
+        if attn.group_norm is not None:
+            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+
+        query = attn.to_q(hidden_states)
+        key = attn.to_k(hidden_states)
+        value = attn.to_v(hidden_states)
+
+        inner_dim = key.shape[-1]
+        head_dim = inner_dim // attn.heads
+
+        # (batch, seq_len, heads * head_dim) -> (batch, heads, seq_len, head_dim)
+        query = query.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
+        key = key.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
+        value = value.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
+
+        if attn.norm_q is not None:
+            query = attn.norm_q(query)
+        if attn.norm_k is not None:
+            key = attn.norm_k(key)
+
+        factor = self.factor_for(key.shape[-2])
+
+        # the output of sdp = (batch, num_heads, seq_len, head_dim)
+        if factor == 1.0:
+            # exactly the call of `AttnProcessor2_0`, so the training resolution is bit-identical
+            hidden_states = F.scaled_dot_product_attention(
+                query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
+            )
+        elif self.fold_into_query:
+            hidden_states = F.scaled_dot_product_attention(
+                query * factor, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
+            )
+        else:
+            hidden_states = F.scaled_dot_product_attention(
+                query,
+                key,
+                value,
+                attn_mask=attention_mask,
+                dropout_p=0.0,
+                is_causal=False,
+                scale=factor / math.sqrt(head_dim),
+            )
+
+        # (batch, heads, seq_len, head_dim) -> (batch, seq_len, heads * head_dim)
+        hidden_states = hidden_states.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim)
+        hidden_states = hidden_states.to(query.dtype)
+
+        # linear proj
+        hidden_states = attn.to_out[0](hidden_states)
+        # dropout
+        hidden_states = attn.to_out[1](hidden_states)
+
+        if input_ndim == 4:
+            # (batch, height * width, channel) -> (batch, channel, height, width)
+            hidden_states = hidden_states.transpose(-1, -2).reshape(batch_size, channel, height, width)
+
+        if attn.residual_connection:
+            hidden_states = hidden_states + residual
+
+        hidden_states = hidden_states / attn.rescale_output_factor
+
+        return hidden_states
+
+
+def _as_height_width(sample_size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """`(height, width)` of a latent sample size given as an int or a pair."""
+    if isinstance(sample_size, int):
+        height, width = sample_size, sample_size
+    elif isinstance(sample_size, (tuple, list)) and len(sample_size) == 2:
+        height, width = sample_size
+    else:
+        raise ValueError(f"`train_sample_size` must be an int or a (height, width) pair, got {sample_size!r}.")
+    if not (isinstance(height, int) and isinstance(width, int) and height >= 1 and width >= 1):
+        raise ValueError(f"`train_sample_size` must hold positive ints, got {sample_size!r}.")
+    return height, width
+
+
+def _unet_level(unet: UNet2DConditionModel, processor_name: str) -> int:
+    """Resolution level (0 = full latent resolution) of the attention layer with the given processor name."""
+    num_levels = len(unet.down_blocks)
+    if processor_name.startswith("mid_block."):
+        return num_levels - 1
+    match = _BLOCK_NAME_PATTERN.match(processor_name)
+    if match is None:
+        raise ValueError(f"Cannot place attention layer `{processor_name}` at a UNet resolution level.")
+    kind, index = match.group(1), int(match.group(2))
+    if kind == "down_blocks":
+        return index
+    return len(unet.up_blocks) - 1 - index
+
+
+def _self_attention_train_tokens(
+    unet: UNet2DConditionModel, train_sample_size: int | tuple[int, int] | list[int]
+) -> dict[str, int]:
+    """Maps each self-attention processor name to its token count `T` at the training latent size."""
+    height, width = _as_height_width(train_sample_size)
+    # Downsample2D is a 3x3 conv with stride 2 and padding 1: size -> ceil(size / 2)
+    level_sizes = [(height, width)]
+    for _ in range(len(unet.down_blocks) - 1):
+        height, width = -(-height // 2), -(-width // 2)
+        level_sizes.append((height, width))
+
+    train_tokens = {}
+    for name in unet.attn_processors:
+        module = unet.get_submodule(name.removesuffix(".processor"))
+        if not isinstance(module, Attention):
+            raise ValueError(f"Expected an `Attention` module at `{name}`, got {type(module).__name__}.")
+        if module.is_cross_attention:
+            continue
+        level_height, level_width = level_sizes[_unet_level(unet, name)]
+        train_tokens[name] = level_height * level_width
+    return train_tokens
+
+
+def apply_entropy_scaling(
+    unet: UNet2DConditionModel, train_sample_size: int | tuple[int, int] | list[int] | None = None
+) -> UNet2DConditionModel:
+    r"""
+    Installs an [`EntropyScaledAttnProcessor`] on every self-attention layer of `unet` and [`AttnProcessor2_0`] on
+    every other attention layer.
+
+    Args:
+        unet ([`UNet2DConditionModel`]):
+            The UNet to modify in place.
+        train_sample_size (`int` or `(int, int)`, *optional*):
+            Training latent size, as an int or `(height, width)`. Defaults to `unet.config.sample_size`. The token
+            count `T` of a layer is that of the training latent at the layer's level, each level being a stride-2
+            convolution below the previous one (`size -> ceil(size / 2)`).
+
+    Returns:
+        [`UNet2DConditionModel`]: `unet`, for chaining.
+    """
+    if train_sample_size is None:
+        train_sample_size = unet.config.sample_size
+    train_tokens = _self_attention_train_tokens(unet, train_sample_size)
+    if not train_tokens:
+        raise ValueError("The UNet has no self-attention layer to rescale.")
+
+    # `set_attn_processor` pops entries from the dict it is given, so build a fresh one
+    processors = {
+        name: EntropyScaledAttnProcessor(train_tokens[name]) if name in train_tokens else AttnProcessor2_0()
+        for name in unet.attn_processors
+    }
+    unet.set_attn_processor(processors)
+    return unet
+
+
+def remove_entropy_scaling(unet: UNet2DConditionModel) -> UNet2DConditionModel:
+    """Restores [`AttnProcessor2_0`] on every attention layer of `unet` and returns it."""
+    unet.set_attn_processor({name: AttnProcessor2_0() for name in unet.attn_processors})
+    return unet
+
+
+def is_entropy_scaling_applied(unet: UNet2DConditionModel) -> bool:
+    """Whether any attention layer of `unet` uses an [`EntropyScaledAttnProcessor`]."""
+    return any(isinstance(processor, EntropyScaledAttnProcessor) for processor in unet.attn_processors.values())

@@ -1,0 +1,200 @@
+"""A tiny, randomly initialised Stable Diffusion pipeline that builds offline in about a second.
+
+It has the structure of Stable Diffusion (8x VAE, cross-attention UNet with self-attention at two levels, CLIP text
+encoder and byte-level BPE tokenizer padding to 77 tokens) at a training size of 64 px (latent 8x8), so code written
+for a real checkpoint can be exercised end to end without downloading one.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+
+BOS_TOKEN = "<|startoftext|>"
+EOS_TOKEN = "<|endoftext|>"
+MAX_LENGTH = 77
+
+# A few frequent English merges, applied in order; each side must already be a token.
+_MERGES = (
+    ("t", "h"),
+    ("i", "n"),
+    ("a", "n"),
+    ("e", "r"),
+    ("o", "n"),
+    ("r", "e"),
+    ("a", "t"),
+    ("e", "n"),
+    ("o", "r"),
+    ("s", "t"),
+    ("th", "e</w>"),
+    ("o", "f</w>"),
+    ("an", "d</w>"),
+    ("in", "g</w>"),
+    ("e", "d</w>"),
+    ("t", "o</w>"),
+    ("i", "s</w>"),
+    ("o", "n</w>"),
+    ("i", "n</w>"),
+    ("a", "t</w>"),
+    ("e", "s</w>"),
+    ("e", "r</w>"),
+    ("o", "u"),
+    ("a", "r"),
+    ("a", "l</w>"),
+    ("t", "h</w>"),
+    ("w", "i"),
+    ("wi", "th</w>"),
+    ("p", "h"),
+    ("ph", "o"),
+    ("pho", "to</w>"),
+)
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP byte-level alphabet: every byte mapped to a printable unicode character."""
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    byte_values, code_points = printable[:], printable[:]
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            byte_values.append(byte)
+            code_points.append(256 + extra)
+            extra += 1
+    return dict(zip(byte_values, map(chr, code_points)))
+
+
+def _write_tokenizer_files(directory: Path) -> None:
+    """Writes a CLIP-style `vocab.json` and `merges.txt` into `directory`."""
+    alphabet = list(_bytes_to_unicode().values())
+    tokens = alphabet + [char + "</w>" for char in alphabet]
+    known = set(tokens)
+    for left, right in _MERGES:
+        if left not in known or right not in known:
+            raise ValueError(f"Merge {left!r} + {right!r} uses a token that is not in the vocabulary yet.")
+        tokens.append(left + right)
+        known.add(left + right)
+    tokens += [BOS_TOKEN, EOS_TOKEN]
+
+    vocab = {token: index for index, token in enumerate(tokens)}
+    if len(vocab) != len(tokens):
+        raise ValueError("The tiny tokenizer vocabulary contains duplicate tokens.")
+    (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    merges = "\n".join(f"{left} {right}" for left, right in _MERGES)
+    (directory / "merges.txt").write_text(f"#version: 0.2\n{merges}\n", encoding="utf-8")
+
+
+def _build_tokenizer() -> CLIPTokenizer:
+    """Byte-level BPE CLIP tokenizer with a tiny vocabulary, padding and truncating to 77 tokens."""
+    with tempfile.TemporaryDirectory() as directory:
+        _write_tokenizer_files(Path(directory))
+        return CLIPTokenizer.from_pretrained(directory, model_max_length=MAX_LENGTH)
+
+
+def build_tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
+    """
+    Builds the tiny Stable Diffusion pipeline; the weights depend only on `seed`.
+
+    The UNet's training latent is 8x8 (64 px images): self-attention runs on 8x8 tokens in `down_blocks.0` /
+    `up_blocks.1` and on 4x4 tokens in `mid_block`.
+    """
+    tokenizer = _build_tokenizer()
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        norm_num_groups=8,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=(2, 4),  # number of heads per block
+    )
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        norm_num_groups=4,
+        latent_channels=4,
+        sample_size=64,
+    )
+
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=MAX_LENGTH,
+            projection_dim=32,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def save_tiny_pipeline(path: str | os.PathLike, seed: int = 0) -> Path:
+    """
+    Saves the tiny pipeline to `path` for `StableDiffusionPipeline.from_pretrained(path)` and returns `path`.
+
+    Does nothing if `path/model_index.json` already exists. The pipeline is written to a sibling temporary directory
+    and moved into place, so an interrupted save never leaves a half-written pipeline behind.
+    """
+    path = Path(path)
+    if (path / "model_index.json").is_file():
+        return path
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise FileExistsError(f"{path} exists and is not a saved pipeline; refusing to overwrite it.")
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        build_tiny_pipeline(seed).save_pretrained(staging)
+        try:
+            # replaces `path` only if it is missing or an empty directory
+            os.replace(staging, path)
+        except OSError:
+            if not (path / "model_index.json").is_file():
+                raise
+            # saved concurrently by another process
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path

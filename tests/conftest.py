@@ -1,0 +1,26 @@
+"""Shared fixtures: a tiny saved pipeline, a fresh MEDIA_ROOT per test, and study factories."""
+import pytest
+
+from generation.tiny import save_tiny_pipeline
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    """A tiny randomly initialised Stable Diffusion pipeline saved with save_pretrained."""
+    return str(save_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd"))
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True, scope="session")
+def in_memory_broker():
+    """Tasks queued by the code under test go to an in-memory broker, not the local default's folder."""
+    from evalsite.celery import app
+
+    app.conf.broker_url = "memory://"
+    app.conf.broker_transport_options = {}
+    return app

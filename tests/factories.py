@@ -1,0 +1,45 @@
+"""Builders of test data through the project's own services."""
+from PIL import Image
+
+from annotations import services
+from annotations.models import Annotator, Study
+from generation.models import PairJob
+from generation.storage import encode_png, image_name, write_atomic
+
+PROMPTS = [
+    "A red bicycle leaning against a brick wall",
+    "Two cats sleeping on a blue sofa",
+    "A lighthouse on a rocky coast at sunset",
+    "A bowl of fresh strawberries on a wooden table",
+    "An astronaut riding a horse in the desert",
+    "A snowy mountain village at night",
+]
+
+
+def make_study(*, slug: str = "study", prompts: int = 3, **fields) -> Study:
+    """A draft study with the first ``prompts`` test prompts."""
+    defaults = {"model": "unused", "width": 64, "height": 64, "steps": 2}
+    return services.create_study(slug=slug, title=slug.title(), prompts=PROMPTS[:prompts], **{**defaults, **fields})
+
+
+def fake_generate(job: PairJob) -> PairJob:
+    """Mark a job done with two solid-colour images (baseline dark, ours light) in real storage."""
+    names = {}
+    for arm, shade in (("baseline", 40), ("ours", 215)):
+        image = Image.new("RGB", (job.width, job.height), (shade, shade, shade))
+        names[arm] = write_atomic(image_name(job_id=job.pk, arm=arm), encode_png(image))
+    PairJob.objects.filter(pk=job.pk).update(
+        status=PairJob.Status.DONE, baseline_image=names["baseline"], ours_image=names["ours"]
+    )
+    job.refresh_from_db()
+    return job
+
+
+def make_open_study(*, slug: str = "study", prompts: int = 3, annotators: int = 2, **fields) -> tuple[Study, list[Annotator]]:
+    """A study whose pairs are 'generated' with solid colours and which is open to ``annotators`` people."""
+    study = make_study(slug=slug, prompts=prompts, **fields)
+    services.queue_study_generation(study=study)
+    for pair in study.pairs.select_related("job"):
+        fake_generate(pair.job)
+    study = services.open_study(study=study)
+    return study, services.create_annotators(study=study, count=annotators)

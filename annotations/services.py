@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from generation.models import PairJob
 from generation.services import create_pair_job, queue_pair_jobs
+from generation.validation import full_clean_named
 
 from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, ImagePair, Prompt, Rating, Study, new_completion_code
 
@@ -38,7 +39,7 @@ def create_study(*, slug: str, title: str, prompts: Sequence[str], **settings) -
     """Create a draft study with its prompts; nothing is written if any field or prompt is bad."""
     texts = clean_prompts(prompts)
     study = Study(slug=slug, title=title, **settings)
-    study.full_clean()
+    full_clean_named(study)
     study.save()
     Prompt.objects.bulk_create(
         Prompt(study=study, position=position, text=text) for position, text in enumerate(texts)

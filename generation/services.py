@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from .models import PairJob
+from .validation import full_clean_named
 
 
 def create_pair_job(
@@ -32,7 +33,7 @@ def create_pair_job(
         scheduler=scheduler,
         seed=seed,
     )
-    job.full_clean()
+    full_clean_named(job)
     job.save()
     return job
 

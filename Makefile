@@ -1,0 +1,32 @@
+# EvalSite: `make run` sets up and serves the demo; `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH := $(shell grep -E '^torch==' requirements.txt)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	HOST=$(HOST) PORT=$(PORT) bash scripts/run-demo.sh
+
+browser:
+	bash scripts/ensure-chromium.sh
+
+test: install browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf var test-artifacts

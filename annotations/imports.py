@@ -132,6 +132,11 @@ def parse_tidy_csv(text: str, *, slug: str) -> list[ImportedRating]:
     return sorted(ratings, key=lambda rating: rating.line)
 
 
+def _next_after(top: int | None) -> int:
+    """The next free 0-based position after the largest one in use (``None`` when none is)."""
+    return 0 if top is None else top + 1
+
+
 @transaction.atomic
 def import_ratings(*, slug: str, text: str) -> ImportReport:
     """Add the file's ratings to study ``slug`` (created if missing); all or nothing."""
@@ -142,7 +147,7 @@ def import_ratings(*, slug: str, text: str) -> ImportReport:
     ratings = parse_tidy_csv(text, slug=slug)
     study, created = Study.objects.select_for_update().get_or_create(slug=slug, defaults={"title": slug})
     prompts = {prompt.text: prompt for prompt in study.prompts.all()}
-    next_position = (study.prompts.aggregate(top=Max("position"))["top"] or -1) + 1
+    next_position = _next_after(study.prompts.aggregate(top=Max("position"))["top"])
     for rating in ratings:
         if rating.item not in prompts:
             prompts[rating.item] = Prompt.objects.create(study=study, position=next_position, text=rating.item)
@@ -163,7 +168,7 @@ def import_ratings(*, slug: str, text: str) -> ImportReport:
         if Assignment.objects.filter(annotator=annotator, pair=pair).exists():
             errors.append(f"line {rating.line}: {rating.annotator!r} already rated this item in study {slug!r}")
             continue
-        order = (annotator.assignments.aggregate(top=Max("order"))["top"] or -1) + 1
+        order = _next_after(annotator.assignments.aggregate(top=Max("order"))["top"])
         assignment = Assignment.objects.create(
             annotator=annotator, pair=pair, order=order, ours_on_left=rating.ours_on_left
         )

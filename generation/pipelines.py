@@ -57,10 +57,11 @@ def load_model(model: str, revision: str = "") -> LoadedModel:
     """Load ``model`` (a hub id or a local folder) with ``from_pretrained``, once per process."""
     device = pick_device()
     dtype = pick_dtype(device)
+    diffusers.utils.logging.disable_progress_bar()
     logger.info("Loading %s (revision %s) on %s as %s", model, revision or "default", device, dtype)
     try:
         pipeline = DiffusionPipeline.from_pretrained(
-            model, revision=revision or None, torch_dtype=dtype, safety_checker=None
+            model, revision=revision or None, dtype=dtype, safety_checker=None
         )
     except Exception as exc:  # diffusers raises OSError, ValueError, EnvironmentError, ... for bad models
         raise ModelLoadError(f"Could not load model {model!r}: {exc}") from exc

@@ -1,0 +1,171 @@
+"""export_results: every format, to a folder and to stdout, and its refusals."""
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotations import services
+from annotations.models import DEFAULT_QUESTION, Study
+from tests.factories import make_open_study
+
+pytestmark = pytest.mark.django_db
+
+# (baseline, ours) per annotator, per assignment order
+SCORES = [[(3, 8), (5, 5), (6, 4)], [(2, 9), (4, 7), (6, 6)]]
+
+
+def rate_all(study: Study, annotators, scores=SCORES) -> None:
+    for annotator, plan in zip(annotators, scores):
+        services.give_consent(annotator=annotator)
+        for assignment, (baseline, ours) in zip(annotator.assignments.order_by("order"), plan):
+            left, right = (ours, baseline) if assignment.ours_on_left else (baseline, ours)
+            services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=left, right_score=right)
+
+
+@pytest.fixture
+def rated():
+    study, annotators = make_open_study(slug="sd21_768px", prompts=3, annotators=2, base_seed=40, steps=4)
+    rate_all(study, annotators)
+    return study
+
+
+def export(*args) -> str:
+    out = io.StringIO()
+    call_command("export_results", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_csv_to_stdout(rated):
+    text = export("sd21_768px", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert text.splitlines()[0] == "study,annotator,item,condition,score,position,seconds"
+    assert len(rows) == 12
+    assert {row["study"] for row in rows} == {"sd21_768px"}
+    assert sorted(int(row["score"]) for row in rows if row["condition"] == "ours") == sorted(
+        ours for plan in SCORES for _, ours in plan
+    )
+    # each rating's two rows sit on opposite sides
+    for baseline, ours in zip(rows[0::2], rows[1::2]):
+        assert (baseline["condition"], ours["condition"]) == ("baseline", "ours")
+        assert {baseline["position"], ours["position"]} == {"left", "right"}
+
+
+def test_json_document(rated, tmp_path):
+    written = export("sd21_768px", "--format", "json", "--out", str(tmp_path))
+    assert written.strip() == f"Wrote {tmp_path / 'summary.json'}"
+    document = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert json.loads(export("sd21_768px", "--format", "json")) == document
+
+    study = document["studies"][0]
+    assert study["study"] == "sd21_768px"
+    assert (study["annotators"], study["items"], study["ratings"]) == (2, 3, 6)
+    baseline = [b for plan in SCORES for b, _ in plan]
+    ours = [o for plan in SCORES for _, o in plan]
+    assert study["baseline"]["mean"] == pytest.approx(np.mean(baseline))
+    assert study["ours"]["sd"] == pytest.approx(np.std(ours, ddof=1))
+    assert study["difference"] == pytest.approx(np.mean(ours) - np.mean(baseline))  # balanced: same as item means
+    low, high = study["difference_ci"]
+    assert low < study["difference"] < high
+    assert 0 < study["paired_t"]["p_value"] <= 1
+    assert 0 < study["wilcoxon"]["p_value"] <= 1
+
+    protocol = study["protocol"]
+    assert protocol["model"] == "unused"
+    assert protocol["steps"] == 4
+    assert protocol["seeds"] == {"base": 40, "min": 40, "max": 42}
+    assert protocol["question"] == DEFAULT_QUESTION
+    assert (protocol["width"], protocol["height"], protocol["pairs"], protocol["pairs_generated"]) == (64, 64, 3, 3)
+    assert protocol["annotators_finished"] == 2
+    assert document["software"]["python"]
+    assert "django" in document["software"] and "numpy" in document["software"]
+
+
+def test_latex_table(rated):
+    text = export("sd21_768px", "--format", "latex")
+    lines = text.splitlines()
+    assert lines[0].startswith(r"\begin{tabular}{l")
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
+        assert lines.count(rule) == 1, rule
+    assert lines.index(r"\toprule") < lines.index(r"\midrule") < lines.index(r"\bottomrule")
+    assert lines[-1] == r"\end{tabular}"
+    body = lines[lines.index(r"\midrule") + 1]
+    assert body.startswith(r"sd21\_768px & 2 & 3 & ")
+    assert body.endswith(r" \\")
+    assert "95\\% CI" in text
+    assert "±" not in text and "−" not in text
+    # no unescaped LaTeX specials anywhere
+    for special in ("_", "%", "&", "#", "$"):
+        for line in lines:
+            stripped = line.replace("\\" + special, "")
+            if special == "&":
+                stripped = stripped.replace(" & ", "")
+            if special == "$":
+                stripped = stripped.replace(r"$\pm$", "").replace("$-$", "").replace("$<$", "")
+            assert special not in stripped, (special, line)
+
+
+def test_latex_escape():
+    from analysis.exports import latex_escape
+
+    assert latex_escape("a_b & 50% #1 $x {y} ~ ^ \\") == (
+        r"a\_b \& 50\% \#1 \$x \{y\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
+    )
+
+
+def test_markdown_has_one_row_per_study(rated, tmp_path):
+    other, annotators = make_open_study(slug="second", prompts=3, annotators=2)
+    rate_all(other, annotators, [[(1, 2), (2, 4), (3, 3)], [(5, 1), (2, 2), (7, 9)]])
+    text = export("sd21_768px", "second")  # markdown is the default
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(table) == 4
+    assert table[0].startswith("| Study | Annotators | Items |")
+    assert set(table[1]) <= set("|-")
+    assert table[2].startswith("| sd21_768px | 2 | 3 |")
+    assert table[3].startswith("| second | 2 | 3 |")
+    assert all(row.count("|") == table[0].count("|") for row in table)
+
+
+def test_all_formats_to_a_folder(rated, tmp_path):
+    out = tmp_path / "results" / "nested"
+    printed = export("sd21_768px", "--format", "all", "--out", str(out))
+    names = {"sd21_768px-ratings.csv", "summary.json", "summary.tex", "summary.md"}
+    assert {path.name for path in out.iterdir()} == names
+    for name in names:
+        assert f"Wrote {out / name}" in printed
+    assert (out / "summary.md").read_text(encoding="utf-8") == export("sd21_768px", "--format", "markdown")
+    assert (out / "sd21_768px-ratings.csv").read_text(encoding="utf-8") == export("sd21_768px", "--format", "csv")
+    assert (out / "summary.tex").read_text(encoding="utf-8").startswith(r"\begin{tabular}")
+    json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+
+def test_all_formats_to_stdout(rated):
+    text = export("sd21_768px", "--format", "all")
+    assert "study,annotator,item" in text
+    assert '"studies"' in text
+    assert r"\toprule" in text
+    assert "| Study |" in text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "all"])
+def test_unknown_study_names_it_and_writes_nothing(rated, tmp_path, fmt):
+    out = tmp_path / "out"
+    with pytest.raises(CommandError, match="nope"):
+        export("sd21_768px", "nope", "--format", fmt, "--out", str(out))
+    assert not out.exists()
+
+
+def test_study_without_ratings_is_refused(rated, tmp_path):
+    make_open_study(slug="empty")
+    out = tmp_path / "out"
+    for fmt in ("markdown", "json", "all"):
+        with pytest.raises(CommandError, match="no ratings"):
+            export("sd21_768px", "empty", "--format", fmt, "--out", str(out))
+    assert not out.exists()
+
+
+def test_unknown_format_is_refused(rated):
+    with pytest.raises(CommandError):
+        export("sd21_768px", "--format", "xlsx")

@@ -1,0 +1,334 @@
+"""Study lifecycle, consent and rating services, against the real database."""
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from annotations import services
+from annotations.models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
+from generation.models import PairJob
+from tests.factories import PROMPTS, fake_generate, make_open_study, make_study
+
+pytestmark = pytest.mark.django_db
+
+
+def counts() -> tuple[int, int, int]:
+    return Study.objects.count(), Prompt.objects.count(), PairJob.objects.count()
+
+
+# create_study -------------------------------------------------------------------------------------
+
+
+def test_create_study_stores_stripped_prompts_in_order():
+    study = services.create_study(slug="s", title="S", prompts=["  a cat ", "a dog"], model="m")
+    assert study.status == Study.Status.DRAFT
+    assert list(study.prompts.values_list("position", "text")) == [(0, "a cat"), (1, "a dog")]
+
+
+def test_create_study_rejects_empty_and_duplicate_prompts_naming_lines():
+    with pytest.raises(ValidationError) as info:
+        services.create_study(slug="s", title="S", prompts=["a cat", "   ", "a dog", " a cat"])
+    messages = info.value.messages
+    assert any("line 2" in message and "empty" in message for message in messages)
+    assert any("line 4" in message and "duplicate" in message and "line 1" in message for message in messages)
+    assert not any("line 3" in message for message in messages)
+    assert counts() == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"width": 100}, "multiples of 8"),
+        ({"height": 4104}, "multiples of 8"),
+        ({"steps": 0}, "Steps must be between 1 and 1000"),
+        ({"guidance_scale": 51}, "Guidance scale must be between 0 and 50"),
+        ({"base_seed": -1}, "base seed must not be negative"),
+    ],
+)
+def test_create_study_constraint_errors_name_the_problem(fields, expected):
+    with pytest.raises(ValidationError) as info:
+        services.create_study(slug="s", title="S", prompts=["a cat"], **fields)
+    assert any(expected in message for message in info.value.messages), info.value.messages
+    assert counts() == (0, 0, 0)
+
+
+def test_create_study_duplicate_slug_writes_nothing():
+    make_study(slug="s", prompts=2)
+    before = counts()
+    with pytest.raises(ValidationError) as info:
+        services.create_study(slug="s", title="Again", prompts=["something new"])
+    assert any("slug" in message.lower() and "already exists" in message for message in info.value.messages)
+    assert counts() == before
+
+
+# queue_study_generation ---------------------------------------------------------------------------
+
+
+def test_queue_generation_creates_one_job_per_prompt_with_study_settings():
+    study = make_study(
+        slug="s", prompts=3, model="org/model", revision="rev1", width=128, height=64, steps=7,
+        guidance_scale=3.5, scheduler="ddim", negative_prompt="blurry", base_seed=100,
+    )
+    queued = services.queue_study_generation(study=study)
+    assert queued == 3
+    study.refresh_from_db()
+    assert study.status == Study.Status.GENERATING
+    pairs = list(study.pairs.select_related("prompt", "job").order_by("prompt__position"))
+    assert len(pairs) == 3 and PairJob.objects.count() == 3
+    for position, pair in enumerate(pairs):
+        job = pair.job
+        assert pair.prompt.position == position
+        assert job.prompt == PROMPTS[position]
+        assert job.seed == 100 + position
+        assert (job.model, job.revision, job.width, job.height, job.steps) == ("org/model", "rev1", 128, 64, 7)
+        assert (job.guidance_scale, job.scheduler, job.negative_prompt) == (3.5, "ddim", "blurry")
+        assert job.status == PairJob.Status.PENDING
+
+
+def test_queue_generation_refuses_a_study_without_model():
+    study = make_study(slug="s", model="")
+    with pytest.raises(ValidationError, match="names no model"):
+        services.queue_study_generation(study=study)
+    study.refresh_from_db()
+    assert study.status == Study.Status.DRAFT
+    assert PairJob.objects.count() == 0 and ImagePair.objects.count() == 0
+
+
+def test_queue_generation_twice_makes_no_new_jobs():
+    study = make_study(slug="s", prompts=3)
+    services.queue_study_generation(study=study)
+    job_ids = set(PairJob.objects.values_list("pk", flat=True))
+    services.queue_study_generation(study=study)
+    assert set(PairJob.objects.values_list("pk", flat=True)) == job_ids
+    assert ImagePair.objects.count() == 3
+
+
+def test_queue_generation_refused_once_open():
+    study, _ = make_open_study(slug="s")
+    with pytest.raises(ValidationError, match="can no longer generate"):
+        services.queue_study_generation(study=study)
+
+
+# status transitions -------------------------------------------------------------------------------
+
+
+def generating_study(**fields) -> Study:
+    study = make_study(slug="s", prompts=2, **fields)
+    services.queue_study_generation(study=study)
+    study.refresh_from_db()
+    return study
+
+
+def test_refresh_status_waits_for_every_pair_then_becomes_ready():
+    study = generating_study()
+    first, second = (pair.job for pair in study.pairs.select_related("job"))
+    fake_generate(first)
+    assert services.refresh_study_status(study_id=study.pk).status == Study.Status.GENERATING
+    fake_generate(second)
+    assert services.refresh_study_status(study_id=study.pk).status == Study.Status.READY
+    assert Study.objects.get(pk=study.pk).status == Study.Status.READY
+
+
+def test_refresh_status_opens_when_asked_to():
+    study = generating_study(open_when_ready=True)
+    for pair in study.pairs.select_related("job"):
+        fake_generate(pair.job)
+    assert services.refresh_study_status(study_id=study.pk).status == Study.Status.OPEN
+
+
+def test_refresh_status_leaves_other_statuses_alone():
+    study = make_study(slug="s")
+    assert services.refresh_study_status(study_id=study.pk).status == Study.Status.DRAFT
+
+
+def test_open_with_a_pending_pair_fails_clearly():
+    study = generating_study()
+    fake_generate(study.pairs.select_related("job").first().job)
+    with pytest.raises(ValidationError) as info:
+        services.open_study(study=study)
+    assert info.value.messages == ["Study 's' cannot open: 1 of 2 pairs are not generated."]
+    assert Study.objects.get(pk=study.pk).status == Study.Status.GENERATING
+
+
+def test_open_a_draft_fails():
+    study = make_study(slug="s")
+    with pytest.raises(ValidationError, match="draft"):
+        services.open_study(study=study)
+    assert Study.objects.get(pk=study.pk).status == Study.Status.DRAFT
+
+
+def test_open_close_reopen():
+    study = generating_study()
+    for pair in study.pairs.select_related("job"):
+        fake_generate(pair.job)
+    assert services.open_study(study=study).status == Study.Status.OPEN
+    assert services.open_study(study=study).status == Study.Status.OPEN  # opening twice is harmless
+    assert services.close_study(study=study).status == Study.Status.CLOSED
+    with pytest.raises(ValidationError, match="not open"):
+        services.close_study(study=study)
+    assert services.open_study(study=study).status == Study.Status.OPEN
+    assert Study.objects.get(pk=study.pk).status == Study.Status.OPEN
+
+
+def test_close_a_draft_fails():
+    study = make_study(slug="s")
+    with pytest.raises(ValidationError, match="is not open"):
+        services.close_study(study=study)
+
+
+# consent ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prompts", [4, 6])
+def test_consent_assigns_every_pair_in_order_with_balanced_sides(prompts):
+    study, (annotator, _) = make_open_study(slug="s", prompts=prompts)
+    services.give_consent(annotator=annotator)
+    annotator.refresh_from_db()
+    assert annotator.consented_at is not None
+    assignments = list(annotator.assignments.order_by("order"))
+    assert [a.order for a in assignments] == list(range(prompts))
+    assert sorted(a.pair_id for a in assignments) == sorted(study.pairs.values_list("pk", flat=True))
+    assert sum(a.ours_on_left for a in assignments) == prompts // 2
+
+
+def test_consent_with_odd_count_is_within_one():
+    study, (annotator, _) = make_open_study(slug="s", prompts=5)
+    services.give_consent(annotator=annotator)
+    assert annotator.assignments.filter(ours_on_left=True).count() in (2, 3)
+    assert annotator.assignments.count() == 5
+
+
+def test_consent_twice_keeps_the_first_layout():
+    _, (annotator, _) = make_open_study(slug="s", prompts=4)
+    services.give_consent(annotator=annotator)
+    first = list(annotator.assignments.values_list("pk", "pair_id", "order", "ours_on_left"))
+    consented_at = Annotator.objects.get(pk=annotator.pk).consented_at
+    services.give_consent(annotator=annotator)
+    assert list(annotator.assignments.values_list("pk", "pair_id", "order", "ours_on_left")) == first
+    assert Annotator.objects.get(pk=annotator.pk).consented_at == consented_at
+
+
+def test_balanced_sides_is_exactly_half_for_even_counts():
+    import random
+
+    for seed in range(20):
+        sides = services.balanced_sides(8, random.Random(seed))
+        assert len(sides) == 8 and sum(sides) == 4
+
+
+# submit_rating ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def consented():
+    study, (annotator, other) = make_open_study(slug="s", prompts=2)
+    services.give_consent(annotator=annotator)
+    services.give_consent(annotator=other)
+    return annotator, other
+
+
+def assignment_with_side(annotator: Annotator, ours_on_left: bool) -> Assignment:
+    assignment = annotator.assignments.order_by("order").first()
+    Assignment.objects.filter(pk=assignment.pk).update(ours_on_left=ours_on_left)
+    assignment.refresh_from_db()
+    return assignment
+
+
+@pytest.mark.parametrize("ours_on_left", [True, False])
+def test_submit_maps_sides_to_arms(consented, ours_on_left):
+    annotator, _ = consented
+    assignment = assignment_with_side(annotator, ours_on_left)
+    result = services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=9, right_score="2")
+    assert result.created
+    rating = Rating.objects.get(assignment=assignment)
+    if ours_on_left:
+        assert (rating.ours_score, rating.baseline_score) == (9, 2)
+    else:
+        assert (rating.ours_score, rating.baseline_score) == (2, 9)
+    assert rating.pk == result.rating.pk
+
+
+def test_double_submit_stores_one_rating(consented):
+    annotator, _ = consented
+    assignment = assignment_with_side(annotator, True)
+    first = services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=7, right_score=3)
+    second = services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=1, right_score=1)
+    assert first.created and not second.created
+    assert second.rating.pk == first.rating.pk
+    assert Rating.objects.count() == 1
+    rating = Rating.objects.get()
+    assert (rating.ours_score, rating.baseline_score) == (7, 3)
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "field"),
+    [(0, 5, "left"), (5, 11, "right"), ("abc", 5, "left"), (5, None, "right"), ("", 5, "left"), ("4.5", 5, "left")],
+)
+def test_bad_scores_raise_and_store_nothing(consented, left, right, field):
+    annotator, _ = consented
+    assignment = annotator.assignments.first()
+    with pytest.raises(ValidationError) as info:
+        services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=left, right_score=right)
+    assert field in info.value.message_dict
+    assert Rating.objects.count() == 0
+
+
+def test_another_annotators_assignment_is_not_found(consented):
+    annotator, other = consented
+    theirs = other.assignments.first()
+    with pytest.raises(Assignment.DoesNotExist):
+        services.submit_rating(annotator=annotator, assignment_id=theirs.pk, left_score=5, right_score=5)
+    assert Rating.objects.count() == 0
+
+
+def test_seconds_measured_from_shown_at(consented):
+    annotator, _ = consented
+    assignment = annotator.assignments.first()
+    Assignment.objects.filter(pk=assignment.pk).update(shown_at=timezone.now() - timedelta(seconds=12))
+    result = services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=5, right_score=6)
+    assert 12 <= result.rating.seconds < 22
+
+
+def test_mark_shown_keeps_the_first_stamp(consented):
+    annotator, _ = consented
+    assignment = annotator.assignments.first()
+    stale = Assignment.objects.get(pk=assignment.pk)  # shown_at still None in memory
+    services.mark_shown(assignment=assignment)
+    first = Assignment.objects.get(pk=assignment.pk).shown_at
+    assert first is not None
+    services.mark_shown(assignment=stale)
+    assert stale.shown_at == first
+    assert Assignment.objects.get(pk=assignment.pk).shown_at == first
+    assert Annotator.objects.get(pk=annotator.pk).started_at == first
+
+
+def test_seconds_is_none_when_never_shown(consented):
+    annotator, _ = consented
+    assignment = annotator.assignments.first()
+    result = services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=5, right_score=6)
+    assert result.rating.seconds is None
+
+
+def test_completion_code_after_the_last_rating(consented):
+    annotator, other = consented
+    first, last = annotator.assignments.order_by("order")
+    services.submit_rating(annotator=annotator, assignment_id=first.pk, left_score=5, right_score=6)
+    annotator.refresh_from_db()
+    assert annotator.finished_at is None and annotator.completion_code == ""
+    services.submit_rating(annotator=annotator, assignment_id=last.pk, left_score=5, right_score=6)
+    annotator.refresh_from_db()
+    assert annotator.finished_at is not None
+    assert len(annotator.completion_code) >= 6
+    other.refresh_from_db()
+    assert other.finished_at is None and other.completion_code == ""
+
+
+def test_create_annotators_gives_distinct_long_tokens():
+    study, _ = make_open_study(slug="s", annotators=1)
+    made = services.create_annotators(study=study, count=3)
+    tokens = {a.token for a in Annotator.objects.filter(study=study)}
+    assert len(made) == 3 and len(tokens) == 4
+    assert all(len(token) >= 40 for token in tokens)
+    with pytest.raises(ValidationError):
+        services.create_annotators(study=study, count=0)

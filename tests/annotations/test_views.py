@@ -1,0 +1,366 @@
+"""The annotator's pages and the admin, through Django's test client."""
+import io
+import re
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.messages import ERROR, SUCCESS
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from annotations import services
+from annotations.models import DEFAULT_QUESTION, Annotator, Assignment, Rating, Study
+from generation.models import PairJob
+from tests.factories import make_open_study, make_study
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name: str, annotator: Annotator, **kwargs) -> str:
+    return reverse(f"annotations:{name}", kwargs={"token": annotator.token, **kwargs})
+
+
+def consent(client: Client, annotator: Annotator) -> None:
+    response = client.post(url("invite", annotator), {"consent": "yes"})
+    assert response.status_code == 302 and response["Location"] == url("rate", annotator)
+
+
+def current(annotator: Annotator) -> Assignment:
+    return annotator.assignments.filter(rating__isnull=True).select_related("pair__prompt", "pair__job").order_by("order").first()
+
+
+# the annotator's flow -----------------------------------------------------------------------------
+
+
+def test_invite_shows_consent_and_a_post_without_the_box_stores_nothing(client):
+    _, (annotator, _) = make_open_study(slug="s")
+    response = client.get(url("invite", annotator))
+    assert response.status_code == 200
+    assert 'name="consent"' in response.content.decode()
+    response = client.post(url("invite", annotator), {})
+    assert response.status_code == 400
+    assert "Tick the box" in response.content.decode()
+    annotator.refresh_from_db()
+    assert annotator.consented_at is None
+    assert Assignment.objects.count() == 0
+    # rating before consent sends the annotator back to the invite
+    response = client.get(url("rate", annotator))
+    assert response.status_code == 302 and response["Location"] == url("invite", annotator)
+
+
+def test_full_flow_rate_resume_finish(client):
+    _, (annotator, _) = make_open_study(slug="s", prompts=3)
+    consent(client, annotator)
+    assert annotator.assignments.count() == 3
+
+    response = client.get(url("rate", annotator))
+    html = response.content.decode()
+    first = current(annotator)
+    assert response.status_code == 200
+    assert DEFAULT_QUESTION == "Please rate your preference on image-text consistency from 1 to 10"
+    assert DEFAULT_QUESTION in html
+    assert "Remaining evaluation pairs (1/3)" in html
+    assert first.pair.prompt.text in html
+    assert f'name="assignment" value="{first.pk}"' in html
+    assert Assignment.objects.get(pk=first.pk).shown_at is not None
+
+    response = client.post(url("rate", annotator), {"assignment": first.pk, "left": "8", "right": "3"})
+    assert response.status_code == 302 and response["Location"] == url("rate", annotator)
+    rating = Rating.objects.get(assignment=first)
+    expected = (8, 3) if first.ours_on_left else (3, 8)
+    assert (rating.ours_score, rating.baseline_score) == expected
+
+    # a refresh resumes at the next pair
+    response = client.get(url("rate", annotator))
+    html = response.content.decode()
+    second = current(annotator)
+    assert second.order == 1
+    assert "Remaining evaluation pairs (2/3)" in html
+    assert second.pair.prompt.text in html
+    # the invite link of a consented annotator goes on to rating
+    assert client.get(url("invite", annotator))["Location"] == url("rate", annotator)
+
+    for _ in range(2):
+        assignment = current(annotator)
+        response = client.post(url("rate", annotator), {"assignment": assignment.pk, "left": "5", "right": "6"})
+        assert response.status_code == 302
+    response = client.get(url("rate", annotator))
+    assert response.status_code == 302 and response["Location"] == url("done", annotator)
+    annotator.refresh_from_db()
+    assert annotator.completion_code
+    response = client.get(url("done", annotator))
+    assert response.status_code == 200
+    assert annotator.completion_code in response.content.decode()
+    assert Rating.objects.count() == 3
+    # a finished annotator's invite link leads to the finish page
+    assert client.get(url("invite", annotator))["Location"] == url("done", annotator)
+
+
+def test_double_post_stores_one_rating(client):
+    _, (annotator, _) = make_open_study(slug="s")
+    consent(client, annotator)
+    assignment = current(annotator)
+    for left in ("9", "1"):
+        response = client.post(url("rate", annotator), {"assignment": assignment.pk, "left": left, "right": "4"})
+        assert response.status_code == 302
+    rating = Rating.objects.get()
+    assert (rating.ours_score if assignment.ours_on_left else rating.baseline_score) == 9
+
+
+def test_bad_score_redisplays_with_error_and_stores_nothing(client):
+    _, (annotator, _) = make_open_study(slug="s")
+    consent(client, annotator)
+    assignment = current(annotator)
+    response = client.post(url("rate", annotator), {"assignment": assignment.pk, "left": "11", "right": "4"})
+    assert response.status_code == 400
+    assert 'role="alert"' in response.content.decode()
+    assert Rating.objects.count() == 0
+
+
+def test_done_before_finishing_goes_back(client):
+    _, (annotator, _) = make_open_study(slug="s")
+    consent(client, annotator)
+    response = client.get(url("done", annotator))
+    assert response.status_code == 302 and response["Location"] == url("invite", annotator)
+
+
+def test_unknown_token_is_404(client):
+    make_open_study(slug="s")
+    token = "x" * 43
+    for path in (
+        reverse("annotations:invite", kwargs={"token": token}),
+        reverse("annotations:rate", kwargs={"token": token}),
+        reverse("annotations:done", kwargs={"token": token}),
+        reverse("annotations:image", kwargs={"token": token, "order": 0, "side": "left"}),
+    ):
+        assert client.get(path).status_code == 404, path
+    assert client.post(reverse("annotations:invite", kwargs={"token": token}), {"consent": "yes"}).status_code == 404
+
+
+def test_post_for_another_annotators_assignment_is_404(client):
+    _, (annotator, other) = make_open_study(slug="s")
+    services.give_consent(annotator=annotator)
+    services.give_consent(annotator=other)
+    theirs = current(other)
+    for assignment_id in (theirs.pk, "not-a-number", ""):
+        response = client.post(url("rate", annotator), {"assignment": assignment_id, "left": "5", "right": "5"})
+        assert response.status_code == 404
+    assert Rating.objects.count() == 0
+    assert Assignment.objects.get(pk=theirs.pk).shown_at is None
+
+
+@pytest.mark.parametrize("status", [Study.Status.CLOSED, Study.Status.READY])
+def test_study_not_open_shows_the_not_open_page(client, status):
+    study, (annotator, other) = make_open_study(slug="s")
+    services.give_consent(annotator=other)
+    Study.objects.filter(pk=study.pk).update(status=status)
+    for who, name in ((annotator, "invite"), (other, "rate")):
+        response = client.get(url(name, who))
+        assert response.status_code == 403
+        assert "not taking ratings" in response.content.decode()
+    response = client.post(url("invite", annotator), {"consent": "yes"})
+    assert response.status_code == 403
+    assignment = current(other)
+    response = client.post(url("rate", other), {"assignment": assignment.pk, "left": "5", "right": "5"})
+    assert response.status_code == 403
+    assert Rating.objects.count() == 0
+    assert Annotator.objects.get(pk=annotator.pk).consented_at is None
+
+
+# blindness ----------------------------------------------------------------------------------------
+
+
+def grey(data: bytes) -> int:
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    red, green, blue = image.convert("RGB").getpixel((image.width // 2, image.height // 2))
+    assert red == green == blue
+    return red
+
+
+def test_images_follow_the_stored_sides(client):
+    _, (annotator, _) = make_open_study(slug="s", prompts=4)
+    consent(client, annotator)
+    assignments = list(annotator.assignments.order_by("order"))
+    assert {a.ours_on_left for a in assignments} == {True, False}
+    for assignment in assignments:
+        shades = {}
+        for side in ("left", "right"):
+            response = client.get(url("image", annotator, order=assignment.order, side=side))
+            assert response.status_code == 200
+            assert response["Content-Type"] == "image/png"
+            assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
+            shades[side] = grey(response.content)
+        ours, baseline = 215, 40
+        expected = {"left": ours, "right": baseline} if assignment.ours_on_left else {"left": baseline, "right": ours}
+        assert shades == expected, assignment.order
+    assert client.get(url("image", annotator, order=0, side="middle")).status_code == 404
+    assert client.get(url("image", annotator, order=99, side="left")).status_code == 404
+
+
+def test_another_annotators_images_are_404(client):
+    _, (annotator, other) = make_open_study(slug="s")
+    services.give_consent(annotator=other)
+    assert client.get(url("image", other, order=0, side="left")).status_code == 200
+    assert client.get(url("image", annotator, order=0, side="left")).status_code == 404
+
+
+def test_nothing_the_annotator_sees_names_the_arm(client):
+    _, (annotator, _) = make_open_study(slug="s", prompts=2)
+    consent(client, annotator)
+    response = client.get(url("rate", annotator))
+    html = response.content.decode()
+    job = current(annotator).pair.job
+    secrets = ["baseline", job.baseline_image, job.ours_image]
+    secrets += [name.rsplit("/", 1)[-1].removesuffix(".png") for name in (job.baseline_image, job.ours_image)]
+    for secret in secrets:
+        assert secret.lower() not in html.lower(), secret
+    assert not re.search(r"\bours\b", html, re.IGNORECASE)
+    image_urls = re.findall(r'<img src="([^"]+)"', html)
+    assert len(image_urls) == 2
+    for image_url in image_urls:
+        assert not re.search(r"baseline|ours|\bjob", image_url, re.IGNORECASE)
+        assert re.fullmatch(rf"/a/{re.escape(annotator.token)}/image/\d+/(left|right)\.png", image_url)
+        image_response = client.get(image_url)
+        assert image_response.status_code == 200
+        headers = " ".join(f"{key}: {value}" for key, value in image_response.items()).lower()
+        for secret in secrets:
+            assert secret.lower() not in headers, secret
+        assert not re.search(r"\bours\b", headers)
+        assert "content-disposition" not in headers
+
+
+# CSRF ---------------------------------------------------------------------------------------------
+
+
+def csrf_token(client: Client, path: str) -> str:
+    response = client.get(path)
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.content.decode())
+    assert match, "no CSRF token in the form"
+    return match.group(1)
+
+
+def test_csrf_is_enforced():
+    _, (annotator, _) = make_open_study(slug="s")
+    client = Client(enforce_csrf_checks=True)
+    assert client.post(url("invite", annotator), {"consent": "yes"}).status_code == 403
+    assert Annotator.objects.get(pk=annotator.pk).consented_at is None
+
+    token = csrf_token(client, url("invite", annotator))
+    response = client.post(url("invite", annotator), {"consent": "yes", "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    assignment = current(annotator)
+
+    response = client.post(url("rate", annotator), {"assignment": assignment.pk, "left": "5", "right": "6"})
+    assert response.status_code == 403
+    assert Rating.objects.count() == 0
+
+    token = csrf_token(client, url("rate", annotator))
+    data = {"assignment": assignment.pk, "left": "5", "right": "6", "csrfmiddlewaretoken": token}
+    assert client.post(url("rate", annotator), data).status_code == 302
+    assert Rating.objects.count() == 1
+
+
+# admin --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def superuser():
+    return get_user_model().objects.create_superuser(username="root", email="", password="pw-not-used-anywhere")
+
+
+@pytest.fixture
+def staff_client(client, superuser):
+    client.force_login(superuser)
+    return client
+
+
+def changelist(model) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+def test_admin_is_staff_only(client):
+    study, _ = make_open_study(slug="s")
+    paths = [
+        reverse("admin:index"),
+        changelist(Study),
+        changelist(Rating),
+        reverse("admin:annotations_study_change", args=[study.pk]),
+    ]
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response["Location"].startswith(reverse("admin:login")), path
+    user = get_user_model().objects.create_user(username="plain", password="pw-not-used-anywhere")
+    client.force_login(user)
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login")), path
+
+
+def test_every_admin_changelist_renders(staff_client):
+    _, (annotator, _) = make_open_study(slug="s")
+    make_study(slug="draft", model="")
+    services.give_consent(annotator=annotator)
+    first = annotator.assignments.order_by("order").first()
+    services.submit_rating(annotator=annotator, assignment_id=first.pk, left_score=4, right_score=7)
+    models = list(admin.site._registry)
+    assert {Study, Annotator, Assignment, Rating, PairJob} <= set(models)
+    for model in models:
+        response = staff_client.get(changelist(model))
+        assert response.status_code == 200, model
+    html = staff_client.get(changelist(Study)).content.decode()
+    assert "3/3" in html  # pairs generated
+    html = staff_client.get(changelist(Annotator)).content.decode()
+    assert f"/a/{annotator.token}/" in html
+
+
+def test_admin_study_change_page_renders(staff_client):
+    study, _ = make_open_study(slug="s")
+    response = staff_client.get(reverse("admin:annotations_study_change", args=[study.pk]))
+    assert response.status_code == 200
+    assert study.prompts.first().text in response.content.decode()
+
+
+def run_action(client: Client, action: str, *studies: Study) -> list[tuple[int, str]]:
+    response = client.post(
+        changelist(Study), {"action": action, "_selected_action": [s.pk for s in studies]}, follow=True
+    )
+    assert response.status_code == 200
+    return [(message.level, message.message) for message in response.context["messages"]]
+
+
+def test_admin_generate_action(staff_client):
+    study = make_study(slug="s", prompts=2)
+    no_model = make_study(slug="nomodel", model="")
+    messages = run_action(staff_client, "queue_generation", study, no_model)
+    assert (SUCCESS, "s: generation queued.") in messages
+    assert any(level == ERROR and "nomodel" in text and "no model" in text for level, text in messages)
+    assert Study.objects.get(pk=study.pk).status == Study.Status.GENERATING
+    assert study.pairs.count() == 2 and PairJob.objects.count() == 2
+    assert Study.objects.get(pk=no_model.pk).status == Study.Status.DRAFT
+
+
+def test_admin_open_and_close_actions(staff_client):
+    study, _ = make_open_study(slug="s")
+    draft = make_study(slug="draft")
+    messages = run_action(staff_client, "close_selected", study, draft)
+    assert (SUCCESS, "s: closed.") in messages
+    assert any(level == ERROR and "'draft' is not open" in text for level, text in messages)
+    assert Study.objects.get(pk=study.pk).status == Study.Status.CLOSED
+
+    messages = run_action(staff_client, "open_selected", study, draft)
+    assert (SUCCESS, "s: open.") in messages
+    assert any(level == ERROR and "'draft' is a draft" in text for level, text in messages)
+    assert Study.objects.get(pk=study.pk).status == Study.Status.OPEN
+    assert Study.objects.get(pk=draft.pk).status == Study.Status.DRAFT
+
+
+def test_admin_create_annotators_action(staff_client):
+    study, _ = make_open_study(slug="s", annotators=1)
+    messages = run_action(staff_client, "add_ten_annotators", study)
+    assert messages == [(SUCCESS, "s: 10 invite links created (see Annotators).")]
+    assert study.annotators.count() == 11
+    assert len(set(study.annotators.values_list("token", flat=True))) == 11

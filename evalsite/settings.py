@@ -156,3 +156,5 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+EVALSITE_BATCH_SIZE = int(os.environ.get("EVALSITE_BATCH_SIZE", "0"))  # pairs per forward pass; 0 = automatic
+EVALSITE_JOBS_PER_TASK = int(os.environ.get("EVALSITE_JOBS_PER_TASK", "8"))  # pair jobs per Celery task

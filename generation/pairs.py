@@ -1,24 +1,37 @@
-"""Generating one baseline/ours pair: same seed, initial latents and prompt embedding; only the scale differs."""
+"""Generating baseline/ours pairs in one batch: the arms share seed, initial latents and prompt embedding.
+
+The batch interleaves the arms, ``[baseline_1, ours_1, baseline_2, ours_2, ...]``, and the self-attention
+processors scale the queries of the odd ("ours") samples only, so one UNet forward of 2B samples serves B pairs.
+"""
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from diffusers import LDMTextToImagePipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from .pipelines import LoadedModel, use_scheduler
 from .scaling import apply_entropy_scaling, remove_entropy_scaling
 
+SUPPORTED_PIPELINES = (StableDiffusionPipeline, StableDiffusionXLPipeline, LDMTextToImagePipeline)
+
 
 @dataclass
 class PairImages:
     baseline: Image.Image
     ours: Image.Image
-    seconds: dict[str, float]
+
+
+@dataclass
+class PairBatch:
+    pairs: list[PairImages]
+    seconds: float
 
 
 def initial_latents(loaded: LoadedModel, *, width: int, height: int, seed: int) -> torch.Tensor:
-    """The initial noise, drawn exactly as diffusers' pipelines draw it from a CPU generator seeded with ``seed``."""
+    """One image's initial noise, drawn as diffusers' pipelines draw it from a CPU generator seeded with ``seed``."""
     pipe = loaded.pipeline
     scale = pipe.vae_scale_factor
     # (1, C, H / 8, W / 8)
@@ -27,50 +40,81 @@ def initial_latents(loaded: LoadedModel, *, width: int, height: int, seed: int) 
     return randn_tensor(shape, generator=generator, device=loaded.device, dtype=loaded.dtype)
 
 
+def interleave(tensor: torch.Tensor) -> torch.Tensor:
+    """(B, ...) -> (2B, ...): every sample twice in a row, once per arm."""
+    return tensor.repeat_interleave(2, dim=0)
+
+
+def _embedding_arguments(pipe, *, prompts: list[str], negative_prompt: str, guidance_scale: float, device) -> dict:
+    """The pipeline's text inputs for the interleaved batch, each prompt encoded once."""
+    cfg = guidance_scale > 1.0
+    negatives = [negative_prompt] * len(prompts) if negative_prompt else None
+    if isinstance(pipe, StableDiffusionXLPipeline):
+        embeds, negative_embeds, pooled, negative_pooled = pipe.encode_prompt(
+            prompts, device=device, num_images_per_prompt=1, do_classifier_free_guidance=cfg,
+            negative_prompt=negatives,
+        )
+        arguments = {"prompt_embeds": embeds, "pooled_prompt_embeds": pooled}
+        if cfg:
+            arguments |= {"negative_prompt_embeds": negative_embeds, "negative_pooled_prompt_embeds": negative_pooled}
+        return {name: interleave(value) for name, value in arguments.items()}
+    if isinstance(pipe, StableDiffusionPipeline):
+        embeds, negative_embeds = pipe.encode_prompt(
+            prompts, device, num_images_per_prompt=1, do_classifier_free_guidance=cfg, negative_prompt=negatives
+        )
+        arguments = {"prompt_embeds": embeds}
+        if cfg:
+            arguments["negative_prompt_embeds"] = negative_embeds
+        return {name: interleave(value) for name, value in arguments.items()}
+    if isinstance(pipe, LDMTextToImagePipeline):
+        if negative_prompt:
+            raise ValueError("LDMTextToImagePipeline does not take a negative prompt.")
+        return {"prompt": [prompt for prompt in prompts for _ in range(2)]}
+    raise ValueError(
+        f"{type(pipe).__name__} is not supported; use one of {', '.join(c.__name__ for c in SUPPORTED_PIPELINES)}."
+    )
+
+
 @torch.inference_mode()
-def generate_pair(
+def generate_pairs(
     loaded: LoadedModel,
     *,
-    prompt: str,
-    negative_prompt: str,
+    prompts: Sequence[str],
+    seeds: Sequence[int],
+    negative_prompt: str = "",
     width: int,
     height: int,
     steps: int,
     guidance_scale: float,
     scheduler: str,
-    seed: int,
-) -> PairImages:
-    """Generate the baseline image (scale 1/√d) and the ours image (entropy-aware scale) for one prompt."""
+    train_sample_size: int | tuple[int, int] | None = None,
+) -> PairBatch:
+    """Generate one pair per prompt, all in one batch of 2B samples; ``seeds[i]`` seeds prompt i."""
+    if len(prompts) != len(seeds) or not prompts:
+        raise ValueError(f"Need one seed per prompt, got {len(prompts)} prompts and {len(seeds)} seeds.")
     pipe = loaded.pipeline
     use_scheduler(loaded, scheduler)
-    prompt_embeds, negative_embeds = pipe.encode_prompt(
-        prompt,
-        loaded.device,
-        num_images_per_prompt=1,
-        do_classifier_free_guidance=guidance_scale > 1.0,
-        negative_prompt=negative_prompt or None,
+    started = time.perf_counter()
+    arguments = _embedding_arguments(
+        pipe, prompts=list(prompts), negative_prompt=negative_prompt, guidance_scale=guidance_scale,
+        device=loaded.device,
     )
-    latents = initial_latents(loaded, width=width, height=height, seed=seed)
-    images: dict[str, Image.Image] = {}
-    seconds: dict[str, float] = {}
-    for arm in ("baseline", "ours"):
-        if arm == "ours":
-            apply_entropy_scaling(pipe.unet)
-        try:
-            started = time.perf_counter()
-            result = pipe(
-                prompt_embeds=prompt_embeds,
-                negative_prompt_embeds=negative_embeds,
-                latents=latents.clone(),
-                width=width,
-                height=height,
-                num_inference_steps=steps,
-                guidance_scale=guidance_scale,
-                generator=torch.Generator(device="cpu").manual_seed(seed),
-                output_type="pil",
-            )
-            seconds[arm] = time.perf_counter() - started
-        finally:
-            remove_entropy_scaling(pipe.unet)
-        images[arm] = result.images[0]
-    return PairImages(baseline=images["baseline"], ours=images["ours"], seconds=seconds)
+    # (B, C, h, w) -> (2B, C, h, w)
+    latents = interleave(
+        torch.cat([initial_latents(loaded, width=width, height=height, seed=seed) for seed in seeds])
+    )
+    apply_entropy_scaling(pipe.unet, train_sample_size, interleaved=True)
+    try:
+        images = pipe(
+            **arguments,
+            latents=latents,
+            width=width,
+            height=height,
+            num_inference_steps=steps,
+            guidance_scale=guidance_scale,
+            output_type="pil",
+        ).images
+    finally:
+        remove_entropy_scaling(pipe.unet)
+    pairs = [PairImages(baseline=images[i], ours=images[i + 1]) for i in range(0, len(images), 2)]
+    return PairBatch(pairs=pairs, seconds=time.perf_counter() - started)

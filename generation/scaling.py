@@ -65,18 +65,26 @@ class EntropyScaledAttnProcessor:
         fold_into_query (`bool`, *optional*, defaults to `False`):
             If `True`, the factor multiplies the queries and SDPA keeps its default scale, instead of passing
             `scale=` to SDPA. Mathematically equivalent; useful for attention backends without a `scale` argument.
+        interleaved (`bool`, *optional*, defaults to `False`):
+            If `True`, the batch holds baseline/ours pairs interleaved (`[b_1, o_1, b_2, o_2, ...]`, also after
+            classifier-free guidance concatenates two such halves): only the odd samples get the factor, folded into
+            their queries, so one forward pass serves both arms.
     """
 
-    def __init__(self, train_tokens: int, fold_into_query: bool = False):
+    def __init__(self, train_tokens: int, fold_into_query: bool = False, interleaved: bool = False):
         if not hasattr(F, "scaled_dot_product_attention"):
             raise ImportError("EntropyScaledAttnProcessor requires PyTorch 2.0, please upgrade PyTorch.")
         if train_tokens < 2:
             raise ValueError(f"`train_tokens` must be >= 2, got {train_tokens}.")
         self.train_tokens = train_tokens
         self.fold_into_query = fold_into_query
+        self.interleaved = interleaved
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(train_tokens={self.train_tokens}, fold_into_query={self.fold_into_query})"
+        return (
+            f"{self.__class__.__name__}(train_tokens={self.train_tokens}, fold_into_query={self.fold_into_query}, "
+            f"interleaved={self.interleaved})"
+        )
 
     def factor_for(self, n_tokens: int) -> float:
         """Multiplier on `1 / sqrt(d)` used when attending over `n_tokens` keys."""
@@ -148,6 +156,15 @@ class EntropyScaledAttnProcessor:
         # the output of sdp = (batch, num_heads, seq_len, head_dim)
         if factor == 1.0:
             # exactly the call of `AttnProcessor2_0`, so the training resolution is bit-identical
+            hidden_states = F.scaled_dot_product_attention(
+                query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
+            )
+        elif self.interleaved:
+            if batch_size % 2:
+                raise ValueError(f"An interleaved baseline/ours batch must be even, got {batch_size} samples.")
+            # (batch, heads, seq_len, head_dim): scale the queries of the odd ("ours") samples only
+            query = query.clone()
+            query[1::2] *= factor
             hidden_states = F.scaled_dot_product_attention(
                 query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
             )
@@ -238,7 +255,10 @@ def _self_attention_train_tokens(
 
 
 def apply_entropy_scaling(
-    unet: UNet2DConditionModel, train_sample_size: int | tuple[int, int] | list[int] | None = None
+    unet: UNet2DConditionModel,
+    train_sample_size: int | tuple[int, int] | list[int] | None = None,
+    *,
+    interleaved: bool = False,
 ) -> UNet2DConditionModel:
     r"""
     Installs an [`EntropyScaledAttnProcessor`] on every self-attention layer of `unet` and [`AttnProcessor2_0`] on
@@ -251,6 +271,9 @@ def apply_entropy_scaling(
             Training latent size, as an int or `(height, width)`. Defaults to `unet.config.sample_size`. The token
             count `T` of a layer is that of the training latent at the layer's level, each level being a stride-2
             convolution below the previous one (`size -> ceil(size / 2)`).
+        interleaved (`bool`, *optional*, defaults to `False`):
+            Scale only the odd samples of every batch, for interleaved baseline/ours pairs (see
+            [`EntropyScaledAttnProcessor`]).
 
     Returns:
         [`UNet2DConditionModel`]: `unet`, for chaining.
@@ -263,7 +286,9 @@ def apply_entropy_scaling(
 
     # `set_attn_processor` pops entries from the dict it is given, so build a fresh one
     processors = {
-        name: EntropyScaledAttnProcessor(train_tokens[name]) if name in train_tokens else AttnProcessor2_0()
+        name: EntropyScaledAttnProcessor(train_tokens[name], interleaved=interleaved)
+        if name in train_tokens
+        else AttnProcessor2_0()
         for name in unet.attn_processors
     }
     unet.set_attn_processor(processors)

@@ -1,8 +1,10 @@
 """Writes for pair jobs: creating them and queueing their generation."""
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import transaction
 
+from .batching import chunks, group_jobs
 from .models import PairJob
 from .validation import full_clean_named
 
@@ -39,17 +41,17 @@ def create_pair_job(
 
 
 def queue_pair_jobs(*, job_ids: Iterable[int]) -> int:
-    """Send the jobs that are not done to the "gpu" queue once the current transaction commits."""
-    from .tasks import generate_pair_job
+    """Send the jobs that are not done to the "gpu" queue once the current transaction commits.
 
-    ids = list(
-        PairJob.objects.filter(pk__in=list(job_ids))
-        .exclude(status=PairJob.Status.DONE)
-        .values_list("pk", flat=True)
-    )
-    PairJob.objects.filter(pk__in=ids, status=PairJob.Status.FAILED).update(
+    Jobs that can share a batch travel together, EVALSITE_JOBS_PER_TASK to a task.
+    """
+    from .tasks import generate_pair_jobs
+
+    jobs = list(PairJob.objects.filter(pk__in=list(job_ids)).exclude(status=PairJob.Status.DONE))
+    PairJob.objects.filter(pk__in=[job.pk for job in jobs], status=PairJob.Status.FAILED).update(
         status=PairJob.Status.PENDING, error=""
     )
-    for job_id in ids:
-        transaction.on_commit(lambda job_id=job_id: generate_pair_job.delay(job_id))
-    return len(ids)
+    for group in group_jobs(jobs):
+        for chunk in chunks([job.pk for job in group], settings.EVALSITE_JOBS_PER_TASK):
+            transaction.on_commit(lambda chunk=chunk: generate_pair_jobs.delay(chunk))
+    return len(jobs)

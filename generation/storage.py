@@ -3,7 +3,6 @@ import hashlib
 import hmac
 import io
 import os
-import tempfile
 
 from django.conf import settings
 from django.core.files.storage import Storage, default_storage
@@ -26,17 +25,20 @@ def encode_png(image: Image.Image) -> bytes:
 
 
 def write_atomic(name: str, data: bytes, storage: Storage = default_storage) -> str:
-    """Write ``data`` under ``name``, replacing any earlier file; a reader never sees a partial file."""
+    """Write ``data`` under ``name``, replacing any earlier file; a reader never sees a partial file.
+
+    The temporary file's name is derived from ``name``, so a write cut short is overwritten by the retry
+    instead of being left behind.
+    """
     path = storage.path(name)
-    folder = os.path.dirname(path)
+    folder, base = os.path.split(path)
     os.makedirs(folder, exist_ok=True)
-    handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    temp_path = os.path.join(folder, f".{base}.part")
     try:
-        with os.fdopen(handle, "wb") as temp_file:
+        with open(temp_path, "wb") as temp_file:
             temp_file.write(data)
             temp_file.flush()
             os.fsync(temp_file.fileno())
-        os.chmod(temp_path, 0o644)
         os.replace(temp_path, path)
     except BaseException:
         if os.path.exists(temp_path):

@@ -2,15 +2,18 @@
 import logging
 import platform
 
+import torch
 from celery import shared_task
 from django.core.files.storage import default_storage
 from django.db import OperationalError
+from django.db.models import Count, F
 from django.utils import timezone
 
+from .batching import chunks, group_jobs, pairs_per_batch
 from .metadata import software_versions
 from .models import PairJob
-from .pairs import generate_pair
-from .pipelines import ModelLoadError, load_model
+from .pairs import generate_pairs
+from .pipelines import LoadedModel, ModelLoadError, load_model
 from .signals import pair_job_finished
 from .storage import encode_png, image_name, write_atomic
 
@@ -24,72 +27,117 @@ def _finish(job: PairJob, **fields) -> None:
     pair_job_finished.send(sender=PairJob, job_id=job.pk, status=fields["status"])
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
-def generate_pair_job(self, job_id: int) -> str:
-    """Generate both images of pair job ``job_id``; a job that is done already is left alone."""
-    job = PairJob.objects.filter(pk=job_id).first()
-    if job is None:
-        logger.warning("Pair job %s no longer exists", job_id)
-        return "missing"
-    if job.status == PairJob.Status.DONE and all(
+def _is_done(job: PairJob) -> bool:
+    return job.status == PairJob.Status.DONE and all(
         default_storage.exists(name) for name in (job.baseline_image, job.ours_image)
-    ):
-        return "done already"
-    PairJob.objects.filter(pk=job.pk).update(
-        status=PairJob.Status.RUNNING, started_at=timezone.now(), attempts=job.attempts + 1, error=""
     )
-    try:
-        loaded = load_model(job.model, job.revision)
-    except ModelLoadError as exc:
-        _finish(job, status=PairJob.Status.FAILED, error=str(exc))
-        return "failed"
-    try:
-        pair = generate_pair(
-            loaded,
-            prompt=job.prompt,
-            negative_prompt=job.negative_prompt,
-            width=job.width,
-            height=job.height,
-            steps=job.steps,
-            guidance_scale=job.guidance_scale,
-            scheduler=job.scheduler,
-            seed=job.seed,
-        )
-    except (ValueError, RuntimeError) as exc:
-        _finish(job, status=PairJob.Status.FAILED, error=f"Generation failed: {exc}")
-        return "failed"
-    baseline_name = write_atomic(image_name(job_id=job.pk, arm="baseline"), encode_png(pair.baseline))
-    ours_name = write_atomic(image_name(job_id=job.pk, arm="ours"), encode_png(pair.ours))
-    metadata = {
+
+
+def _metadata(job: PairJob, loaded: LoadedModel, *, batch_size: int, seconds: float) -> dict:
+    train_size = loaded.pipeline.unet.config.sample_size
+    return {
         "model": job.model,
         "revision": job.revision,
         "pipeline": type(loaded.pipeline).__name__,
         "scheduler": type(loaded.pipeline.scheduler).__name__,
         "steps": job.steps,
         "guidance_scale": job.guidance_scale,
+        "negative_prompt": job.negative_prompt,
         "seed": job.seed,
         "width": job.width,
         "height": job.height,
-        "train_sample_size": loaded.pipeline.unet.config.sample_size,
+        "train_sample_size": train_size,
+        "arms": {"baseline": {"entropy_scaling": False}, "ours": {"entropy_scaling": True}},
         "device": str(loaded.device),
         "dtype": str(loaded.dtype).removeprefix("torch."),
-        "seconds": pair.seconds,
+        "batch_size": batch_size,
+        "seconds_per_pair": seconds / batch_size,
         "host": platform.node(),
         "versions": software_versions(),
     }
-    _finish(
-        job,
-        baseline_image=baseline_name,
-        ours_image=ours_name,
-        metadata=metadata,
-        error="",
-        status=PairJob.Status.DONE,
+
+
+def _generate_batch(loaded: LoadedModel, jobs: list[PairJob]) -> None:
+    """Generate and store one batch of jobs that share their settings; mark each done after its files."""
+    first = jobs[0]
+    batch = generate_pairs(
+        loaded,
+        prompts=[job.prompt for job in jobs],
+        seeds=[job.seed for job in jobs],
+        negative_prompt=first.negative_prompt,
+        width=first.width,
+        height=first.height,
+        steps=first.steps,
+        guidance_scale=first.guidance_scale,
+        scheduler=first.scheduler,
     )
-    return "done"
+    for job, pair in zip(jobs, batch.pairs):
+        baseline_name = write_atomic(image_name(job_id=job.pk, arm="baseline"), encode_png(pair.baseline))
+        ours_name = write_atomic(image_name(job_id=job.pk, arm="ours"), encode_png(pair.ours))
+        _finish(
+            job,
+            baseline_image=baseline_name,
+            ours_image=ours_name,
+            metadata=_metadata(job, loaded, batch_size=len(jobs), seconds=batch.seconds),
+            error="",
+            status=PairJob.Status.DONE,
+        )
+
+
+def _generate_group(loaded: LoadedModel, jobs: list[PairJob]) -> None:
+    """Generate a group in batches; CUDA out-of-memory halves the batch, and fails the jobs at one pair."""
+    size = pairs_per_batch(device=loaded.device, width=jobs[0].width, height=jobs[0].height)
+    pending = list(jobs)
+    while pending:
+        batch = pending[:size]
+        try:
+            _generate_batch(loaded, batch)
+        except torch.OutOfMemoryError:
+            if loaded.device.type == "cuda":
+                torch.cuda.empty_cache()
+            if size == 1:
+                message = (
+                    f"Out of device memory generating one {jobs[0].width}×{jobs[0].height} pair on "
+                    f"{loaded.device}; use a smaller size or a larger GPU."
+                )
+                for job in pending:
+                    _finish(job, status=PairJob.Status.FAILED, error=message)
+                return
+            size = max(1, size // 2)
+            logger.warning("Out of memory; retrying with %s pairs per batch", size)
+            continue
+        except (ValueError, RuntimeError) as exc:
+            for job in batch:
+                _finish(job, status=PairJob.Status.FAILED, error=f"Generation failed: {exc}")
+        pending = pending[len(batch) :]
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def generate_pair_jobs(job_ids: list[int]) -> dict[str, int]:
+    """Generate both images of each listed pair job; jobs that are done already are left alone."""
+    jobs = list(PairJob.objects.filter(pk__in=job_ids))
+    todo = [job for job in jobs if not _is_done(job)]
+    outcome = {"missing": len(set(job_ids)) - len(jobs), "skipped": len(jobs) - len(todo)}
+    if not todo:
+        return outcome
+    PairJob.objects.filter(pk__in=[job.pk for job in todo]).update(
+        status=PairJob.Status.RUNNING, started_at=timezone.now(), error="", attempts=F("attempts") + 1
+    )
+    for group in group_jobs(todo):
+        try:
+            loaded = load_model(group[0].model, group[0].revision)
+        except ModelLoadError as exc:
+            for job in group:
+                _finish(job, status=PairJob.Status.FAILED, error=str(exc))
+            continue
+        _generate_group(loaded, group)
+    outcome.update(
+        PairJob.objects.filter(pk__in=[job.pk for job in todo]).values_list("status").annotate(count=Count("pk"))
+    )
+    return outcome

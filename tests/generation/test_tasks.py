@@ -5,125 +5,183 @@ import numpy as np
 import pytest
 import torch
 from diffusers import StableDiffusionPipeline
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from PIL import Image
 
+from generation import tasks
 from generation.models import PairJob
 from generation.pipelines import ModelLoadError, load_model
 from generation.services import create_pair_job
 from generation.storage import image_name
-from generation.tasks import generate_pair_job
+from generation.tasks import generate_pair_jobs
 
 pytestmark = pytest.mark.django_db
 
+PROMPTS = ["A red bicycle leaning against a brick wall", "Two cats sleeping on a blue sofa", "A lighthouse at dusk"]
+
 
 def make_job(model: str, **fields) -> PairJob:
-    settings = {"prompt": "A red bicycle leaning against a brick wall", "seed": 7, "width": 64, "height": 64,
-                "steps": 3, "guidance_scale": 7.5, "scheduler": "ddim", **fields}
+    settings = {"prompt": PROMPTS[0], "seed": 7, "width": 64, "height": 64, "steps": 3, "guidance_scale": 7.5,
+                "scheduler": "ddim", **fields}
     return create_pair_job(model=model, **settings)
 
 
 def pixels(name: str) -> np.ndarray:
     with default_storage.open(name) as handle:
-        return np.asarray(Image.open(handle).convert("RGB"))
+        return np.asarray(Image.open(handle).convert("RGB")).astype(int)
 
 
 def test_pair_is_generated_under_opaque_names(tiny_model):
     job = make_job(tiny_model, width=128, height=128)
-    assert generate_pair_job(job.pk) == "done"
+    assert generate_pair_jobs([job.pk]) == {"missing": 0, "skipped": 0, "done": 1}
     job.refresh_from_db()
-    assert job.status == PairJob.Status.DONE and job.error == ""
+    assert job.status == PairJob.Status.DONE and job.error == "" and job.attempts == 1
     for arm, name in (("baseline", job.baseline_image), ("ours", job.ours_image)):
         assert name == image_name(job_id=job.pk, arm=arm)
         stem = os.path.basename(name).removesuffix(".png")
         assert len(stem) == 32 and all(c in "0123456789abcdef" for c in stem)
         assert "baseline" not in name and "ours" not in name
-    assert not (pixels(job.baseline_image) == pixels(job.ours_image)).all()
+    assert (pixels(job.baseline_image) != pixels(job.ours_image)).any()
     with default_storage.open(job.ours_image) as handle:
         image = Image.open(handle)
-        assert image.info.keys() <= {"dpi"} and not getattr(image, "text", {})
-    leftovers = [n for n in os.listdir(default_storage.path("img")) if n.startswith(".tmp-")]
-    assert leftovers == []
+        assert set(image.info) <= {"dpi"} and not getattr(image, "text", {})
+    assert [n for n in os.listdir(default_storage.path("img")) if n.endswith(".part")] == []
+    assert job.metadata["arms"] == {"baseline": {"entropy_scaling": False}, "ours": {"entropy_scaling": True}}
 
 
 def test_training_size_gives_identical_arms(tiny_model):
     job = make_job(tiny_model, width=64, height=64)
-    generate_pair_job(job.pk)
+    generate_pair_jobs([job.pk])
     job.refresh_from_db()
     assert (pixels(job.baseline_image) == pixels(job.ours_image)).all()
 
 
-def test_baseline_matches_diffusers_pipeline_called_alone(tiny_model):
-    """Same seed, same latents: the baseline arm is what diffusers' own pipeline gives."""
-    job = make_job(tiny_model, width=96, height=64, scheduler="default")
-    generate_pair_job(job.pk)
-    job.refresh_from_db()
-    pipe = StableDiffusionPipeline.from_pretrained(tiny_model, safety_checker=None)
+def test_batched_pairs_match_pairs_generated_alone(tiny_model, settings):
+    """One fused batch of three pairs gives the images of three single-pair calls."""
+    settings.EVALSITE_BATCH_SIZE = 3
+    batched = [make_job(tiny_model, prompt=p, seed=10 + i, width=96, height=96) for i, p in enumerate(PROMPTS)]
+    generate_pair_jobs([job.pk for job in batched])
+    settings.EVALSITE_BATCH_SIZE = 1
+    alone = [make_job(tiny_model, prompt=p, seed=10 + i, width=96, height=96) for i, p in enumerate(PROMPTS)]
+    generate_pair_jobs([job.pk for job in alone])
+    for together, single in zip(batched, alone):
+        together.refresh_from_db()
+        single.refresh_from_db()
+        assert together.metadata["batch_size"] == 3 and single.metadata["batch_size"] == 1
+        for arm in ("baseline_image", "ours_image"):
+            assert np.abs(pixels(getattr(together, arm)) - pixels(getattr(single, arm))).max() <= 2
+
+
+def _diffusers_image(model: str, job: PairJob, *, scaled: bool) -> np.ndarray:
+    from generation.scaling import apply_entropy_scaling
+
+    pipe = StableDiffusionPipeline.from_pretrained(model, safety_checker=None)
     pipe.set_progress_bar_config(disable=True)
-    expected = pipe(
-        job.prompt, width=96, height=64, num_inference_steps=3, guidance_scale=7.5,
-        generator=torch.Generator("cpu").manual_seed(job.seed), output_type="np",
+    if scaled:
+        apply_entropy_scaling(pipe.unet)
+    image = pipe(
+        job.prompt, width=job.width, height=job.height, num_inference_steps=job.steps,
+        guidance_scale=job.guidance_scale, generator=torch.Generator("cpu").manual_seed(job.seed), output_type="np",
     ).images[0]
-    expected = (expected * 255).round().astype(np.uint8)
-    assert np.abs(pixels(job.baseline_image).astype(int) - expected.astype(int)).max() <= 1
+    return (image * 255).round().astype(int)
+
+
+def test_both_arms_match_diffusers_pipeline_called_alone(tiny_model, settings):
+    """Same seed, same latents: each arm is what diffusers' own pipeline gives with that arm's processors."""
+    settings.EVALSITE_BATCH_SIZE = 2
+    jobs = [make_job(tiny_model, prompt=p, seed=3 + i, width=96, height=64, scheduler="default")
+            for i, p in enumerate(PROMPTS[:2])]
+    generate_pair_jobs([job.pk for job in jobs])
+    for job in jobs:
+        job.refresh_from_db()
+        assert np.abs(pixels(job.baseline_image) - _diffusers_image(tiny_model, job, scaled=False)).max() <= 2
+        assert np.abs(pixels(job.ours_image) - _diffusers_image(tiny_model, job, scaled=True)).max() <= 2
 
 
 def test_done_job_is_not_generated_again(tiny_model):
     job = make_job(tiny_model)
-    generate_pair_job(job.pk)
+    generate_pair_jobs([job.pk])
     job.refresh_from_db()
     stamp = os.stat(default_storage.path(job.baseline_image)).st_mtime_ns
-    assert generate_pair_job(job.pk) == "done already"
+    assert generate_pair_jobs([job.pk]) == {"missing": 0, "skipped": 1}
     job.refresh_from_db()
     assert job.attempts == 1
     assert os.stat(default_storage.path(job.baseline_image)).st_mtime_ns == stamp
 
 
-def test_missing_file_is_regenerated(tiny_model):
+def test_missing_file_is_regenerated_identically(tiny_model):
     job = make_job(tiny_model)
-    generate_pair_job(job.pk)
+    generate_pair_jobs([job.pk])
     job.refresh_from_db()
     before = pixels(job.ours_image)
     default_storage.delete(job.ours_image)
-    assert generate_pair_job(job.pk) == "done"
+    assert generate_pair_jobs([job.pk])["done"] == 1
     job.refresh_from_db()
     assert job.attempts == 2
     assert (pixels(job.ours_image) == before).all()
 
 
-def test_unloadable_model_fails_the_job_with_a_clear_error(tmp_path):
+def test_unloadable_model_fails_the_job_with_a_clear_error(tiny_model, tmp_path):
     missing = str(tmp_path / "no-such-model")
-    job = make_job(missing)
-    assert generate_pair_job(job.pk) == "failed"
-    job.refresh_from_db()
-    assert job.status == PairJob.Status.FAILED
-    assert job.error.startswith(f"Could not load model {missing!r}")
-    assert job.baseline_image == job.ours_image == ""
+    bad, good = make_job(missing), make_job(tiny_model)
+    assert generate_pair_jobs([bad.pk, good.pk]) == {"missing": 0, "skipped": 0, "failed": 1, "done": 1}
+    bad.refresh_from_db()
+    assert bad.status == PairJob.Status.FAILED
+    assert bad.error.startswith(f"Could not load model {missing!r}")
+    assert bad.baseline_image == bad.ours_image == ""
     with pytest.raises(ModelLoadError):
         load_model(missing)
 
 
 def test_deleted_job_is_ignored():
-    assert generate_pair_job(999_999) == "missing"
+    assert generate_pair_jobs([999_999]) == {"missing": 1, "skipped": 0}
 
 
-@pytest.mark.parametrize("scheduler", ["ddim", "euler", "dpmpp", "default"])
-def test_every_scheduler_generates(tiny_model, scheduler):
-    job = make_job(tiny_model, scheduler=scheduler, steps=2)
-    assert generate_pair_job(job.pk) == "done"
+def test_out_of_memory_halves_the_batch_then_fails_clearly(tiny_model, settings, monkeypatch):
+    settings.EVALSITE_BATCH_SIZE = 4
+    real = tasks.generate_pairs
+    sizes = []
+
+    def limited(loaded, *, prompts, **kwargs):
+        sizes.append(len(prompts))
+        if len(prompts) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(loaded, prompts=prompts, **kwargs)
+
+    monkeypatch.setattr(tasks, "generate_pairs", limited)
+    jobs = [make_job(tiny_model, prompt=p, seed=i) for i, p in enumerate(PROMPTS)]
+    assert generate_pair_jobs([job.pk for job in jobs])["done"] == 3
+    assert sizes == [3, 2, 1, 1, 1]
+
+    def always(loaded, *, prompts, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(tasks, "generate_pairs", always)
+    job = make_job(tiny_model, prompt="A fox in the snow", width=128, height=128)
+    assert generate_pair_jobs([job.pk])["failed"] == 1
     job.refresh_from_db()
-    expected = {"ddim": "DDIMScheduler", "euler": "EulerDiscreteScheduler", "dpmpp": "DPMSolverMultistepScheduler",
-                "default": "DDIMScheduler"}[scheduler]
+    assert "Out of device memory generating one 128×128 pair" in job.error
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "expected"),
+    [("ddim", "DDIMScheduler"), ("euler", "EulerDiscreteScheduler"), ("dpmpp", "DPMSolverMultistepScheduler"),
+     ("default", "DDIMScheduler")],
+)
+def test_every_scheduler_generates(tiny_model, scheduler, expected):
+    job = make_job(tiny_model, scheduler=scheduler, steps=2)
+    assert generate_pair_jobs([job.pk])["done"] == 1
+    job.refresh_from_db()
     assert job.metadata["scheduler"] == expected
 
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("width", 100, "multiples of 8"), ("steps", 0, "Steps"), ("prompt", "", "prompt"), ("seed", -1, "seed")],
+    [("width", 100, "width and height must be multiples of 8"), ("steps", 0, "steps must be"),
+     ("prompt", "", "prompt:"), ("seed", -1, "seed must not be negative")],
 )
 def test_bad_job_settings_are_refused(field, value, message):
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError) as error:
         make_job("any", **{field: value})
     assert message.lower() in " ".join(error.value.messages).lower()

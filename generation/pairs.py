@@ -15,8 +15,6 @@ from PIL import Image
 from .pipelines import LoadedModel, use_scheduler
 from .scaling import apply_entropy_scaling, remove_entropy_scaling
 
-SUPPORTED_PIPELINES = (StableDiffusionPipeline, StableDiffusionXLPipeline, LDMTextToImagePipeline)
-
 
 @dataclass
 class PairImages:
@@ -70,9 +68,7 @@ def _embedding_arguments(pipe, *, prompts: list[str], negative_prompt: str, guid
         if negative_prompt:
             raise ValueError("LDMTextToImagePipeline does not take a negative prompt.")
         return {"prompt": [prompt for prompt in prompts for _ in range(2)]}
-    raise ValueError(
-        f"{type(pipe).__name__} is not supported; use one of {', '.join(c.__name__ for c in SUPPORTED_PIPELINES)}."
-    )
+    raise ValueError(f"{type(pipe).__name__} is not a supported text-to-image pipeline.")
 
 
 @torch.inference_mode()

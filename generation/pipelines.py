@@ -52,21 +52,37 @@ def pick_dtype(device: torch.device) -> torch.dtype:
     return dtype
 
 
+#: Text-to-image pipelines whose UNet the scaling processor knows, by the class name in model_index.json.
+SUPPORTED_PIPELINES = ("StableDiffusionPipeline", "StableDiffusionXLPipeline", "LDMTextToImagePipeline")
+
+
+def read_model_index(model: str, revision: str = "") -> dict:
+    """The model's model_index.json (from a local folder, or the hub's cache or the hub), checked for support."""
+    try:
+        config = DiffusionPipeline.load_config(model, revision=revision or None)
+    except Exception as exc:  # OSError, EnvironmentError, ValueError, HTTP errors, ... depending on the source
+        raise ModelLoadError(f"Could not load model {model!r}: {exc}") from exc
+    class_name = config.get("_class_name", "")
+    if class_name not in SUPPORTED_PIPELINES:
+        raise ModelLoadError(
+            f"Model {model!r} is a {class_name or 'pipeline of unknown class'}; supported: {', '.join(SUPPORTED_PIPELINES)}."
+        )
+    return config
+
+
 @functools.lru_cache(maxsize=2)
 def load_model(model: str, revision: str = "") -> LoadedModel:
     """Load ``model`` (a hub id or a local folder) with ``from_pretrained``, once per process."""
     device = pick_device()
     dtype = pick_dtype(device)
+    config = read_model_index(model, revision)
+    extra = {"safety_checker": None} if "safety_checker" in config else {}
     diffusers.utils.logging.disable_progress_bar()
     logger.info("Loading %s (revision %s) on %s as %s", model, revision or "default", device, dtype)
     try:
-        pipeline = DiffusionPipeline.from_pretrained(
-            model, revision=revision or None, dtype=dtype, safety_checker=None
-        )
+        pipeline = DiffusionPipeline.from_pretrained(model, revision=revision or None, dtype=dtype, **extra)
     except Exception as exc:  # diffusers raises OSError, ValueError, EnvironmentError, ... for bad models
         raise ModelLoadError(f"Could not load model {model!r}: {exc}") from exc
-    if not hasattr(pipeline, "unet"):
-        raise ModelLoadError(f"Model {model!r} has no UNet; only UNet text-to-image pipelines are supported.")
     pipeline.to(device)
     pipeline.set_progress_bar_config(disable=True)
     return LoadedModel(pipeline, dict(pipeline.scheduler.config), device, dtype)

@@ -1,8 +1,11 @@
-"""A tiny, randomly initialised Stable Diffusion pipeline that builds offline in about a second.
+"""Tiny, randomly initialised text-to-image pipelines that build offline in about a second.
 
-It has the structure of Stable Diffusion (8x VAE, cross-attention UNet with self-attention at two levels, CLIP text
-encoder and byte-level BPE tokenizer padding to 77 tokens) at a training size of 64 px (latent 8x8), so code written
-for a real checkpoint can be exercised end to end without downloading one.
+The default has the structure of Stable Diffusion (8x VAE, cross-attention UNet with self-attention at two levels,
+CLIP text encoder and byte-level BPE tokenizer padding to 77 tokens) at a training size of 64 px (latent 8x8), so
+code written for a real checkpoint can be exercised end to end without downloading one. The "sdxl" and "ldm"
+families give the same for `StableDiffusionXLPipeline` (two text encoders, added time conditions) and
+`LDMTextToImagePipeline` (the layout of CompVis/ldm-text2im-large-256, with a CLIP text encoder standing in for
+its BERT).
 """
 
 import json
@@ -12,13 +15,22 @@ import tempfile
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from diffusers import (
+    AutoencoderKL,
+    DDIMScheduler,
+    DiffusionPipeline,
+    LDMTextToImagePipeline,
+    StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
+    UNet2DConditionModel,
+)
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 
 BOS_TOKEN = "<|startoftext|>"
 EOS_TOKEN = "<|endoftext|>"
 MAX_LENGTH = 77
+FAMILIES = ("sd", "sdxl", "ldm")
 
 # A few frequent English merges, applied in order; each side must already be a token.
 _MERGES = (
@@ -98,14 +110,17 @@ def _build_tokenizer() -> CLIPTokenizer:
         return CLIPTokenizer.from_pretrained(directory, model_max_length=MAX_LENGTH)
 
 
-def build_tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
+def build_tiny_pipeline(seed: int = 0, family: str = "sd") -> DiffusionPipeline:
     """
-    Builds the tiny Stable Diffusion pipeline; the weights depend only on `seed`.
+    Builds a tiny pipeline of `family` ("sd", "sdxl" or "ldm"); the weights depend only on `seed`.
 
     The UNet's training latent is 8x8 (64 px images): self-attention runs on 8x8 tokens in `down_blocks.0` /
     `up_blocks.1` and on 4x4 tokens in `mid_block`.
     """
+    if family not in FAMILIES:
+        raise ValueError(f"Unknown family {family!r}; choose one of {', '.join(FAMILIES)}.")
     tokenizer = _build_tokenizer()
+    sdxl = family == "sdxl"
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
@@ -117,8 +132,19 @@ def build_tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
         norm_num_groups=8,
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=32,
+        cross_attention_dim=64 if sdxl else 32,
         attention_head_dim=(2, 4),  # number of heads per block
+        **(
+            {
+                "addition_embed_type": "text_time",
+                "addition_time_embed_dim": 8,
+                # six time ids of 8 dims each, plus the pooled projection of the second text encoder
+                "projection_class_embeddings_input_dim": 6 * 8 + 32,
+                "use_linear_projection": True,
+            }
+            if sdxl
+            else {}
+        ),
     )
 
     torch.manual_seed(seed)
@@ -134,21 +160,20 @@ def build_tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
         sample_size=64,
     )
 
-    torch.manual_seed(seed)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=MAX_LENGTH,
-            projection_dim=32,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
+    text_config = CLIPTextConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=MAX_LENGTH,
+        projection_dim=32,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(text_config)
 
     scheduler = DDIMScheduler(
         beta_start=0.00085,
@@ -159,6 +184,21 @@ def build_tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
         steps_offset=1,
     )
 
+    if family == "ldm":
+        return LDMTextToImagePipeline(vqvae=vae, bert=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler)
+    if sdxl:
+        torch.manual_seed(seed + 1)
+        text_encoder_2 = CLIPTextModelWithProjection(text_config)
+        return StableDiffusionXLPipeline(
+            vae=vae,
+            text_encoder=text_encoder,
+            text_encoder_2=text_encoder_2,
+            tokenizer=tokenizer,
+            tokenizer_2=_build_tokenizer(),
+            unet=unet,
+            scheduler=scheduler,
+            force_zeros_for_empty_prompt=False,
+        )
     return StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
@@ -171,9 +211,9 @@ def build_tiny_pipeline(seed: int = 0) -> StableDiffusionPipeline:
     )
 
 
-def save_tiny_pipeline(path: str | os.PathLike, seed: int = 0) -> Path:
+def save_tiny_pipeline(path: str | os.PathLike, seed: int = 0, family: str = "sd") -> Path:
     """
-    Saves the tiny pipeline to `path` for `StableDiffusionPipeline.from_pretrained(path)` and returns `path`.
+    Saves the tiny pipeline of `family` to `path` for `DiffusionPipeline.from_pretrained(path)`; returns `path`.
 
     Does nothing if `path/model_index.json` already exists. The pipeline is written to a sibling temporary directory
     and moved into place, so an interrupted save never leaves a half-written pipeline behind.
@@ -187,7 +227,7 @@ def save_tiny_pipeline(path: str | os.PathLike, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
     try:
-        build_tiny_pipeline(seed).save_pretrained(staging)
+        build_tiny_pipeline(seed, family).save_pretrained(staging)
         try:
             # replaces `path` only if it is missing or an empty directory
             os.replace(staging, path)

@@ -1,0 +1,91 @@
+"""Every model family the paper's method is run on: SD (1.x/2.x), SDXL and LDM text2im, through from_pretrained."""
+import numpy as np
+import pytest
+import torch
+from diffusers import DiffusionPipeline
+from django.core.files.storage import default_storage
+from PIL import Image
+
+from generation.models import PairJob
+from generation.pipelines import ModelLoadError, read_model_index
+from generation.scaling import EntropyScaledAttnProcessor, apply_entropy_scaling
+from generation.services import create_pair_job
+from generation.tasks import generate_pair_jobs
+from generation.tiny import save_tiny_pipeline
+
+pytestmark = pytest.mark.django_db
+
+PROMPTS = ["A lighthouse on a rocky coast at sunset", "A bowl of fresh strawberries on a wooden table"]
+
+
+@pytest.fixture(scope="module", params=["sd", "sdxl", "ldm"])
+def family_model(request, tmp_path_factory) -> tuple[str, str]:
+    return request.param, str(save_tiny_pipeline(tmp_path_factory.mktemp(request.param) / "model", family=request.param))
+
+
+def pixels(name: str) -> np.ndarray:
+    with default_storage.open(name) as handle:
+        return np.asarray(Image.open(handle).convert("RGB")).astype(int)
+
+
+def alone(model: str, job: PairJob, *, scaled: bool) -> np.ndarray:
+    """The image diffusers' own pipeline makes for this job, one image per call."""
+    pipe = DiffusionPipeline.from_pretrained(model)
+    pipe.set_progress_bar_config(disable=True)
+    if scaled:
+        apply_entropy_scaling(pipe.unet)
+    image = pipe(
+        prompt=job.prompt, width=job.width, height=job.height, num_inference_steps=job.steps,
+        guidance_scale=job.guidance_scale, generator=torch.Generator("cpu").manual_seed(job.seed), output_type="np",
+    ).images[0]
+    return (np.asarray(image) * 255).round().astype(int)
+
+
+@pytest.mark.parametrize(("width", "height"), [(96, 64), (48, 40)])
+def test_fused_batch_matches_each_family_called_alone(family_model, settings, width, height):
+    """Above (96×64) and below (48×40, latent 6×5: not divisible by the UNet's downsampling) the training size."""
+    family, model = family_model
+    settings.EVALSITE_BATCH_SIZE = 2
+    jobs = [
+        create_pair_job(prompt=p, model=model, seed=5 + i, width=width, height=height, steps=2, guidance_scale=5.0,
+                        scheduler="default")
+        for i, p in enumerate(PROMPTS)
+    ]
+    assert generate_pair_jobs([job.pk for job in jobs])["done"] == 2
+    for job in jobs:
+        job.refresh_from_db()
+        assert job.metadata["batch_size"] == 2
+        baseline, ours = pixels(job.baseline_image), pixels(job.ours_image)
+        assert baseline.shape == (height, width, 3)
+        assert (baseline != ours).any(), f"{family}: the arms must differ away from the training size"
+        assert np.abs(baseline - alone(model, job, scaled=False)).max() <= 2
+        assert np.abs(ours - alone(model, job, scaled=True)).max() <= 2
+
+
+def test_training_size_is_identical_for_each_family(family_model):
+    family, model = family_model
+    job = create_pair_job(prompt=PROMPTS[0], model=model, seed=1, width=64, height=64, steps=2, guidance_scale=5.0,
+                          scheduler="ddim")
+    generate_pair_jobs([job.pk])
+    job.refresh_from_db()
+    assert (pixels(job.baseline_image) == pixels(job.ours_image)).all(), family
+
+
+def test_scaling_covers_every_self_attention_layer(family_model):
+    family, model = family_model
+    unet = DiffusionPipeline.from_pretrained(model).unet
+    apply_entropy_scaling(unet)
+    for name, processor in unet.attn_processors.items():
+        is_self = name.endswith("attn1.processor")
+        assert isinstance(processor, EntropyScaledAttnProcessor) == is_self, (family, name)
+        if is_self:
+            assert processor.train_tokens == (64 if "mid_block" not in name else 16)
+
+
+def test_unsupported_or_missing_models_get_a_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match="Could not load model"):
+        read_model_index(str(tmp_path / "nothing-here"))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "model_index.json").write_text('{"_class_name": "DDPMPipeline"}')
+    with pytest.raises(ModelLoadError, match="DDPMPipeline; supported: StableDiffusionPipeline"):
+        read_model_index(str(tmp_path / "other"))

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from generation.models import Scheduler
+from generation.models import DiffusionModel, Scheduler
 
 from . import services
 from .models import Annotator, Study
@@ -26,7 +26,7 @@ def demo_prompts() -> list[str]:
     return [line for line in DEMO_PROMPTS.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def ensure_demo_study(*, model: str, width: int, height: int, steps: int) -> DemoResult:
+def ensure_demo_study(*, model: DiffusionModel, width: int, height: int, steps: int) -> DemoResult:
     """Create the demo study once, queue whatever of it is not generated, and return its invite links."""
     with transaction.atomic():
         study = Study.objects.filter(slug=DEMO_SLUG).first()

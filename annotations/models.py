@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.db.models.functions import Mod
 from django.db.models.lookups import Exact
 
-from generation.models import PairJob, Scheduler
+from generation.models import DiffusionModel, PairJob, Scheduler
 
 DEFAULT_QUESTION = "Please rate your preference on image-text consistency from 1 to 10"
 SCORE_MIN, SCORE_MAX = 1, 10
@@ -46,13 +46,14 @@ class Study(models.Model):
     open_when_ready = models.BooleanField(
         default=False, help_text="Open the study to annotators as soon as every pair is generated."
     )
-    model = models.CharField(
-        max_length=500,
+    model = models.ForeignKey(
+        DiffusionModel,
+        on_delete=models.PROTECT,
+        null=True,
         blank=True,
-        default="",
-        help_text="A diffusers model id or a local folder; empty for a study of imported ratings.",
+        related_name="studies",
+        help_text="From the model registry; empty for a study of imported ratings.",
     )
-    revision = models.CharField(max_length=200, blank=True, default="")
     width = models.PositiveIntegerField(default=512)
     height = models.PositiveIntegerField(default=512)
     steps = models.PositiveIntegerField(default=50)

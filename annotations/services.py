@@ -55,14 +55,18 @@ def queue_study_generation(*, study: Study) -> int:
         raise ValidationError(f"Study {study.slug!r} is {study.get_status_display().lower()}; it can no longer generate.")
     if not study.prompts.exists():
         raise ValidationError(f"Study {study.slug!r} has no prompts.")
-    if not study.model:
+    if study.model is None:
         raise ValidationError(f"Study {study.slug!r} names no model to generate with.")
+    model = study.model
     for prompt in study.prompts.filter(pair__isnull=True):
         job = create_pair_job(
             prompt=prompt.text,
             negative_prompt=study.negative_prompt,
-            model=study.model,
-            revision=study.revision,
+            model=model.source,
+            revision=model.revision,
+            dtype=model.dtype,
+            train_width=model.train_width,
+            train_height=model.train_height,
             width=study.width,
             height=study.height,
             steps=study.steps,

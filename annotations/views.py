@@ -95,7 +95,6 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "annotations/rate.html", context, status=400 if error else 200)
 
 
-@never_cache
 @require_GET
 def image(request: HttpRequest, token: str, order: int, side: str) -> HttpResponse:
     """One image of one of this annotator's pairs, by its place on screen; nothing names the arm."""
@@ -113,6 +112,7 @@ def image(request: HttpRequest, token: str, order: int, side: str) -> HttpRespon
     with default_storage.open(name, "rb") as handle:
         data = handle.read()
     response = HttpResponse(data, content_type="image/png")
+    # The same URL always names the same image, so the annotator's browser may keep it; shared caches may not.
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

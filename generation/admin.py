@@ -1,7 +1,34 @@
+from django import forms
 from django.contrib import admin, messages
 
-from .models import PairJob
+from .models import DiffusionModel, PairJob
+from .registry import check_model
 from .services import queue_pair_jobs
+
+
+class DiffusionModelForm(forms.ModelForm):
+    """Reads the model's configs on save: an unreadable source or a wrong family is refused by field."""
+
+    class Meta:
+        model = DiffusionModel
+        fields = ("name", "source", "family", "revision", "train_width", "train_height", "dtype")
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            candidate = DiffusionModel(
+                source=cleaned["source"], family=cleaned["family"], revision=cleaned.get("revision", "")
+            )
+            check_model(candidate)
+        return cleaned
+
+
+@admin.register(DiffusionModel)
+class DiffusionModelAdmin(admin.ModelAdmin):
+    form = DiffusionModelForm
+    list_display = ("name", "family", "source", "revision", "train_width", "train_height", "dtype")
+    list_filter = ("family",)
+    search_fields = ("name", "source")
 
 
 @admin.register(PairJob)

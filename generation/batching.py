@@ -8,7 +8,10 @@ from django.conf import settings
 from .models import PairJob
 
 #: Settings that must be equal for jobs to share a batch.
-BATCH_KEY_FIELDS = ("model", "revision", "width", "height", "steps", "guidance_scale", "scheduler", "negative_prompt")
+BATCH_KEY_FIELDS = (
+    "model", "revision", "dtype", "train_width", "train_height",
+    "width", "height", "steps", "guidance_scale", "scheduler", "negative_prompt",
+)
 #: Device memory one pair (two images, with classifier-free guidance) takes per latent pixel: a conservative
 #: estimate for SD-2.1-base in float16, used only when no batch size is set; out-of-memory halves the batch.
 BYTES_PER_PAIR_LATENT_PIXEL = 160_000

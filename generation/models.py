@@ -15,6 +15,58 @@ class Scheduler(models.TextChoices):
     DPMPP = "dpmpp", "DPM-Solver++"
 
 
+class ModelFamily(models.TextChoices):
+    SD = "sd", "Stable Diffusion 1.x / 2.x"
+    SDXL = "sdxl", "Stable Diffusion XL"
+    LDM = "ldm", "Latent Diffusion text2im"
+
+
+#: The diffusers pipeline class of each family, as named in model_index.json.
+FAMILY_PIPELINES = {
+    ModelFamily.SD: "StableDiffusionPipeline",
+    ModelFamily.SDXL: "StableDiffusionXLPipeline",
+    ModelFamily.LDM: "LDMTextToImagePipeline",
+}
+
+
+class Dtype(models.TextChoices):
+    AUTO = "", "Automatic (float16 on CUDA, float32 on the CPU)"
+    FLOAT32 = "float32", "float32"
+    FLOAT16 = "float16", "float16"
+    BFLOAT16 = "bfloat16", "bfloat16"
+
+
+class DiffusionModel(models.Model):
+    """A model in the registry: where to load it from and the resolution it was trained at."""
+
+    name = models.CharField(max_length=100, unique=True)
+    source = models.CharField(max_length=500, help_text="A diffusers model id (org/name) or a local folder.")
+    family = models.CharField(max_length=10, choices=ModelFamily.choices)
+    revision = models.CharField(max_length=200, blank=True, default="")
+    train_width = models.PositiveIntegerField(help_text="Training resolution in pixels, e.g. 512 for SD-2.1-base.")
+    train_height = models.PositiveIntegerField()
+    dtype = models.CharField(max_length=10, choices=Dtype.choices, blank=True, default=Dtype.AUTO)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(family__in=ModelFamily.values), name="diffusionmodel_family_valid"),
+            models.CheckConstraint(condition=Q(dtype__in=Dtype.values), name="diffusionmodel_dtype_valid"),
+            models.CheckConstraint(
+                condition=Q(train_width__gte=8, train_height__gte=8)
+                & Q(Exact(Mod("train_width", 8), 0))
+                & Q(Exact(Mod("train_height", 8), 0)),
+                name="diffusionmodel_train_size_valid",
+                violation_error_message="The training resolution must be a multiple of 8 pixels.",
+            ),
+            models.CheckConstraint(condition=~Q(source=""), name="diffusionmodel_source_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class JobStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     RUNNING = "running", "Running"
@@ -29,6 +81,11 @@ class PairJob(models.Model):
     negative_prompt = models.TextField(blank=True, default="")
     model = models.CharField(max_length=500, help_text="A diffusers model id or a local folder.")
     revision = models.CharField(max_length=200, blank=True, default="")
+    dtype = models.CharField(max_length=10, choices=Dtype.choices, blank=True, default=Dtype.AUTO)
+    train_width = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Training resolution in pixels; empty: the UNet's sample size."
+    )
+    train_height = models.PositiveIntegerField(null=True, blank=True)
     width = models.PositiveIntegerField(default=512)
     height = models.PositiveIntegerField(default=512)
     steps = models.PositiveIntegerField(default=50)

@@ -43,9 +43,9 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def pick_dtype(device: torch.device) -> torch.dtype:
-    """The dtype from EVALSITE_DTYPE, else float16 on CUDA and float32 elsewhere."""
-    name = settings.EVALSITE_DTYPE or ("float16" if device.type == "cuda" else "float32")
+def pick_dtype(device: torch.device, name: str = "") -> torch.dtype:
+    """``name``, else EVALSITE_DTYPE, else float16 on CUDA and float32 elsewhere."""
+    name = name or settings.EVALSITE_DTYPE or ("float16" if device.type == "cuda" else "float32")
     dtype = getattr(torch, name, None)
     if not isinstance(dtype, torch.dtype):
         raise ModelLoadError(f"EVALSITE_DTYPE={name!r} is not a torch dtype (use float32, float16 or bfloat16).")
@@ -71,10 +71,10 @@ def read_model_index(model: str, revision: str = "") -> dict:
 
 
 @functools.lru_cache(maxsize=2)
-def load_model(model: str, revision: str = "") -> LoadedModel:
+def load_model(model: str, revision: str = "", dtype_name: str = "") -> LoadedModel:
     """Load ``model`` (a hub id or a local folder) with ``from_pretrained``, once per process."""
     device = pick_device()
-    dtype = pick_dtype(device)
+    dtype = pick_dtype(device, dtype_name)
     config = read_model_index(model, revision)
     extra = {"safety_checker": None} if "safety_checker" in config else {}
     diffusers.utils.logging.disable_progress_bar()

@@ -21,6 +21,9 @@ def create_pair_job(
     scheduler: str,
     negative_prompt: str = "",
     revision: str = "",
+    dtype: str = "",
+    train_width: int | None = None,
+    train_height: int | None = None,
 ) -> PairJob:
     """Create one pending pair job after validating every field."""
     job = PairJob(
@@ -28,6 +31,9 @@ def create_pair_job(
         negative_prompt=negative_prompt,
         model=model,
         revision=revision,
+        dtype=dtype,
+        train_width=train_width,
+        train_height=train_height,
         width=width,
         height=height,
         steps=steps,

@@ -33,8 +33,16 @@ def _is_done(job: PairJob) -> bool:
     )
 
 
+def train_sample_size(job: PairJob, loaded: LoadedModel) -> tuple[int, int] | int:
+    """The training size in latent units: the job's training resolution, else the UNet's sample size."""
+    if job.train_width and job.train_height:
+        factor = loaded.pipeline.vae_scale_factor
+        return (job.train_height // factor, job.train_width // factor)
+    return loaded.pipeline.unet.config.sample_size
+
+
 def _metadata(job: PairJob, loaded: LoadedModel, *, batch_size: int, seconds: float) -> dict:
-    train_size = loaded.pipeline.unet.config.sample_size
+    train_size = train_sample_size(job, loaded)
     return {
         "model": job.model,
         "revision": job.revision,
@@ -70,6 +78,7 @@ def _generate_batch(loaded: LoadedModel, jobs: list[PairJob]) -> None:
         steps=first.steps,
         guidance_scale=first.guidance_scale,
         scheduler=first.scheduler,
+        train_sample_size=train_sample_size(first, loaded),
     )
     for job, pair in zip(jobs, batch.pairs):
         baseline_name = write_atomic(image_name(job_id=job.pk, arm="baseline"), encode_png(pair.baseline))
@@ -131,7 +140,7 @@ def generate_pair_jobs(job_ids: list[int]) -> dict[str, int]:
     )
     for group in group_jobs(todo):
         try:
-            loaded = load_model(group[0].model, group[0].revision)
+            loaded = load_model(group[0].model, group[0].revision, group[0].dtype)
         except ModelLoadError as exc:
             for job in group:
                 _finish(job, status=PairJob.Status.FAILED, error=str(exc))

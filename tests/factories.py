@@ -3,7 +3,7 @@ from PIL import Image
 
 from annotations import services
 from annotations.models import Annotator, Study
-from generation.models import PairJob
+from generation.models import DiffusionModel, PairJob
 from generation.storage import encode_png, image_name, write_atomic
 
 PROMPTS = [
@@ -16,10 +16,23 @@ PROMPTS = [
 ]
 
 
-def make_study(*, slug: str = "study", prompts: int = 3, **fields) -> Study:
-    """A draft study with the first ``prompts`` test prompts."""
-    defaults = {"model": "unused", "width": 64, "height": 64, "steps": 2}
-    return services.create_study(slug=slug, title=slug.title(), prompts=PROMPTS[:prompts], **{**defaults, **fields})
+def make_model(source: str = "unused", **fields) -> DiffusionModel:
+    """A registry entry for ``source``, saved without reading the model's files (a tiny SD at 64 px by default)."""
+    defaults = {"name": source, "family": "sd", "train_width": 64, "train_height": 64}
+    model, _ = DiffusionModel.objects.get_or_create(source=source, defaults={**defaults, **fields})
+    return model
+
+
+def make_study(*, slug: str = "study", prompts: int = 3, model: str | None = "unused", **fields) -> Study:
+    """A draft study with the first ``prompts`` test prompts; ``model`` is a source, "" or None for none."""
+    defaults = {"width": 64, "height": 64, "steps": 2}
+    return services.create_study(
+        slug=slug,
+        title=slug.title(),
+        prompts=PROMPTS[:prompts],
+        model=make_model(model) if model else None,
+        **{**defaults, **fields},
+    )
 
 
 def fake_generate(job: PairJob) -> PairJob:

@@ -92,7 +92,7 @@ def test_import_creates_the_missing_study_via_function():
     report = import_ratings(slug="imp", text=text)
     assert report.created_study and (report.ratings, report.annotators, report.items) == (4, 2, 2)
     study = Study.objects.get(slug="imp")
-    assert study.status == Study.Status.DRAFT and study.model == ""
+    assert study.status == Study.Status.DRAFT and study.model is None
     assert list(study.prompts.values_list("position", "text")) == [(0, "a cat"), (1, "a dog")]
     assert set(study.annotators.values_list("external_id", flat=True)) == {"ann-a", "ann-b"}
     cat = Rating.objects.get(assignment__annotator__external_id="ann-a", assignment__pair__prompt__text="a cat")

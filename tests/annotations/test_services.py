@@ -8,7 +8,7 @@ from django.utils import timezone
 from annotations import services
 from annotations.models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
 from generation.models import PairJob
-from tests.factories import PROMPTS, fake_generate, make_open_study, make_study
+from tests.factories import PROMPTS, fake_generate, make_model, make_open_study, make_study
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ def counts() -> tuple[int, int, int]:
 
 
 def test_create_study_stores_stripped_prompts_in_order():
-    study = services.create_study(slug="s", title="S", prompts=["  a cat ", "a dog"], model="m")
+    study = services.create_study(slug="s", title="S", prompts=["  a cat ", "a dog"], model=make_model("m"))
     assert study.status == Study.Status.DRAFT
     assert list(study.prompts.values_list("position", "text")) == [(0, "a cat"), (1, "a dog")]
 
@@ -66,8 +66,9 @@ def test_create_study_duplicate_slug_writes_nothing():
 
 
 def test_queue_generation_creates_one_job_per_prompt_with_study_settings():
+    make_model("org/model", revision="rev1", dtype="float16", train_width=512, train_height=256)
     study = make_study(
-        slug="s", prompts=3, model="org/model", revision="rev1", width=128, height=64, steps=7,
+        slug="s", prompts=3, model="org/model", width=128, height=64, steps=7,
         guidance_scale=3.5, scheduler="ddim", negative_prompt="blurry", base_seed=100,
     )
     queued = services.queue_study_generation(study=study)
@@ -82,6 +83,7 @@ def test_queue_generation_creates_one_job_per_prompt_with_study_settings():
         assert job.prompt == PROMPTS[position]
         assert job.seed == 100 + position
         assert (job.model, job.revision, job.width, job.height, job.steps) == ("org/model", "rev1", 128, 64, 7)
+        assert (job.dtype, job.train_width, job.train_height) == ("float16", 512, 256)
         assert (job.guidance_scale, job.scheduler, job.negative_prompt) == (3.5, "ddim", "blurry")
         assert job.status == PairJob.Status.PENDING
 

@@ -4,9 +4,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from annotations.demo import ensure_demo_study
+from generation.registry import ensure_registered
 from generation.tiny import save_tiny_pipeline
 
 
@@ -19,13 +21,19 @@ class Command(BaseCommand):
         parser.add_argument("--steps", type=int, default=20)
 
     def handle(self, *args, base_url, size, steps, **options):
-        model = settings.EVALSITE_MODEL
+        source = settings.EVALSITE_MODEL
         default_tiny = Path(settings.VAR_DIR) / "models" / "tiny-sd"
-        if Path(model) == default_tiny:
+        if Path(source) == default_tiny:
             save_tiny_pipeline(default_tiny)
-            self.stdout.write(f"Model: a tiny randomly initialised pipeline in {default_tiny} (set EVALSITE_MODEL for a real one)")
+            self.stdout.write(
+                f"Model: a tiny randomly initialised pipeline in {default_tiny} (set EVALSITE_MODEL for a real one)"
+            )
         else:
-            self.stdout.write(f"Model: {model}")
+            self.stdout.write(f"Model: {source}")
+        try:
+            model = ensure_registered(source=source)
+        except ValidationError as exc:
+            raise CommandError(f"EVALSITE_MODEL={source!r} cannot be used: {' '.join(exc.messages)}") from exc
         username, password = self._superuser()
         result = ensure_demo_study(model=model, width=size, height=size, steps=steps)
         study = result.study

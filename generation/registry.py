@@ -1,0 +1,84 @@
+"""The model registry: inspecting a model's files and registering it with its training resolution."""
+from dataclasses import dataclass
+
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from django.core.exceptions import ValidationError
+
+from .models import FAMILY_PIPELINES, DiffusionModel
+from .pipelines import ModelLoadError, read_model_index
+from .validation import full_clean_named
+
+FAMILY_BY_PIPELINE = {pipeline: family for family, pipeline in FAMILY_PIPELINES.items()}
+#: Name of the autoencoder component, per pipeline class.
+AUTOENCODER = {"LDMTextToImagePipeline": "vqvae"}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    family: str
+    pipeline: str
+    train_width: int
+    train_height: int
+
+
+def _pair(size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def inspect_model(source: str, revision: str = "") -> ModelInfo:
+    """Read a model's configs (no weights): its family and the training resolution its UNet declares."""
+    index = read_model_index(source, revision)
+    pipeline = index["_class_name"]
+    try:
+        unet = UNet2DConditionModel.load_config(source, subfolder="unet", revision=revision or None)
+        vae = AutoencoderKL.load_config(source, subfolder=AUTOENCODER.get(pipeline, "vae"), revision=revision or None)
+    except Exception as exc:  # OSError, ValueError, HTTP errors, ... depending on the source
+        raise ModelLoadError(f"Could not read the UNet or autoencoder config of {source!r}: {exc}") from exc
+    factor = 2 ** (len(vae["block_out_channels"]) - 1)
+    height, width = _pair(unet["sample_size"])
+    return ModelInfo(FAMILY_BY_PIPELINE[pipeline], pipeline, width * factor, height * factor)
+
+
+def check_model(model: DiffusionModel) -> ModelInfo:
+    """Refuse a registry entry whose source cannot be read or is not of its family, naming the field."""
+    try:
+        info = inspect_model(model.source, model.revision)
+    except ModelLoadError as exc:
+        raise ValidationError({"source": str(exc)}) from exc
+    if model.family and info.family != model.family:
+        raise ValidationError(
+            {"family": f"{model.source!r} is a {info.pipeline}, which is family {info.family!r}, not {model.family!r}."}
+        )
+    return info
+
+
+def register_model(
+    *,
+    name: str,
+    source: str,
+    family: str = "",
+    revision: str = "",
+    train_width: int | None = None,
+    train_height: int | None = None,
+    dtype: str = "",
+) -> DiffusionModel:
+    """Add a model to the registry after reading its configs; family and training size default to theirs."""
+    model = DiffusionModel(name=name, source=source, family=family, revision=revision, dtype=dtype)
+    info = check_model(model)
+    model.family = model.family or info.family
+    model.train_width = train_width or info.train_width
+    model.train_height = train_height or info.train_height
+    full_clean_named(model)
+    model.save()
+    return model
+
+
+def ensure_registered(*, source: str, revision: str = "") -> DiffusionModel:
+    """The registry entry for ``source``, registered under its last path component when missing."""
+    existing = DiffusionModel.objects.filter(source=source, revision=revision).first()
+    if existing is not None:
+        return existing
+    name = source.rstrip("/").rsplit("/", 1)[-1] or source
+    if DiffusionModel.objects.filter(name=name).exists():
+        name = source
+    return register_model(name=name, source=source, revision=revision)

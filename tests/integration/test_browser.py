@@ -1,0 +1,218 @@
+"""The annotator's whole flow in headless Chromium against a live server.
+
+Invite link → consent → three pairs rated by clicking the score labels → completion code; on the way
+it checks that what the annotator saw (which side shows the light "ours" image) is what was stored,
+that a reload resumes at the same pair and that a double submit stores one rating.
+"""
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from django.urls import reverse
+
+from annotations.models import DEFAULT_QUESTION, Annotator, Assignment, Rating
+from tests.factories import make_open_study
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PAIRS = 3
+WIDTH, HEIGHT = 256, 192  # not square, so the aspect ratio of the image boxes is exercised too
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
+]
+
+# The left image's centre pixel, read back through a canvas: what the annotator actually saw.
+CENTRE_PIXEL = """img => {
+    const canvas = document.createElement("canvas");
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const context = canvas.getContext("2d");
+    context.drawImage(img, 0, 0);
+    const d = context.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data;
+    return [d[0], d[1], d[2]];
+}"""
+
+
+@pytest.fixture
+def async_unsafe_ok(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; Django would refuse ORM calls otherwise.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def page(async_unsafe_ok):
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            # Inside sync_playwright() Django's connection is a context-local one (asgiref), not the
+            # one pytest-django closes; left open it blocks dropping the test database on PostgreSQL.
+            connections.close_all()
+            context.close()
+            browser.close()
+
+
+def score_label(page, side: str, score: int):
+    """The visible label of one score button under the left or right image."""
+    return page.locator(f"#scale-{side} label").filter(
+        has=page.locator("span", has_text=re.compile(rf"^{score}$"))
+    )
+
+
+def shade(rgb: list[int]) -> str:
+    assert max(rgb) - min(rgb) <= 2, f"not grey: {rgb}"
+    return "light" if rgb[0] > 128 else "dark"
+
+
+def check_layout(page) -> None:
+    """The two images side by side at the study's aspect ratio, each with its scale right under it."""
+    boxes = {
+        side: (page.locator(".pair img").nth(i).bounding_box(), page.locator(f"#scale-{side}").bounding_box())
+        for i, side in enumerate(("left", "right"))
+    }
+    (left_img, left_scale), (right_img, right_scale) = boxes["left"], boxes["right"]
+    assert abs(left_img["y"] - right_img["y"]) < 1 and left_img["x"] + left_img["width"] <= right_img["x"]
+    for img, scale in boxes.values():
+        assert img["width"] >= 300, img
+        assert img["width"] / img["height"] == pytest.approx(WIDTH / HEIGHT, rel=0.02), img
+        assert img["y"] + img["height"] <= scale["y"] < img["y"] + img["height"] + 60, (img, scale)
+        assert img["x"] - 1 <= scale["x"] and scale["x"] + scale["width"] <= img["x"] + img["width"] + 1, (img, scale)
+
+
+def ratings_of(annotator: Annotator) -> int:
+    return Rating.objects.filter(assignment__annotator=annotator).count()
+
+
+def test_annotator_flow_in_chromium(live_server, page):
+    study, (annotator, other) = make_open_study(slug="browser", prompts=PAIRS, annotators=2, width=WIDTH, height=HEIGHT)
+    invite_url = live_server.url + reverse("annotations:invite", kwargs={"token": annotator.token})
+    rate_path = reverse("annotations:rate", kwargs={"token": annotator.token})
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url.endswith(rate_path) else None)
+
+    # Invite link → consent page; Start needs the box ticked (the browser's own "required" check).
+    page.goto(invite_url)
+    assert page.locator("h1").inner_text() == study.title
+    page.get_by_role("button", name="Start").click()
+    assert page.url == invite_url
+    annotator.refresh_from_db()
+    assert annotator.consented_at is None
+    page.get_by_label("I have read the above and agree to take part.").check()
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url(f"**{rate_path}")
+
+    seen = []  # per pair: assignment id, clicked scores, the left image's shade
+    for k in range(1, PAIRS + 1):
+        left_score, right_score = 3 + k, 8 - k
+        assert page.locator("#remaining").inner_text() == f"Remaining evaluation pairs ({k}/{PAIRS})"
+        assert page.get_by_text(DEFAULT_QUESTION, exact=True).is_visible()
+        assignment_id = int(page.locator('input[name="assignment"]').input_value())
+        assignment = Assignment.objects.select_related("pair__prompt").get(pk=assignment_id)
+        assert assignment.annotator_id == annotator.pk and assignment.order == k - 1
+        assert page.locator("#prompt").inner_text() == assignment.pair.prompt.text
+        assert ratings_of(annotator) == k - 1
+
+        # Both images really loaded, at the study's size.
+        page.wait_for_function("() => Array.from(document.images).every(img => img.complete)")
+        images = page.locator(".pair img")
+        assert images.count() == 2
+        for i in range(2):
+            assert images.nth(i).evaluate("img => [img.naturalWidth, img.naturalHeight]") == [WIDTH, HEIGHT]
+        left_shade = shade(images.nth(0).evaluate(CENTRE_PIXEL))
+        right_shade = shade(images.nth(1).evaluate(CENTRE_PIXEL))
+        assert {left_shade, right_shade} == {"light", "dark"}
+
+        if k == 2:
+            # A reload mid-study shows the same pair again and stores nothing.
+            page.reload()
+            assert page.locator("#remaining").inner_text() == f"Remaining evaluation pairs ({k}/{PAIRS})"
+            assert int(page.locator('input[name="assignment"]').input_value()) == assignment_id
+            page.wait_for_function("() => Array.from(document.images).every(img => img.complete)")
+            assert shade(page.locator(".pair img").nth(0).evaluate(CENTRE_PIXEL)) == left_shade
+            assert ratings_of(annotator) == k - 1
+
+        # Submit stays disabled until both scales have a score.
+        submit = page.locator("#submit")
+        assert submit.is_disabled()
+        score_label(page, "left", left_score).click()
+        assert page.locator(f'#scale-left input[value="{left_score}"]').is_checked()
+        assert submit.is_disabled()
+        score_label(page, "right", right_score).click()
+        assert page.locator(f'#scale-right input[value="{right_score}"]').is_checked()
+        assert submit.is_enabled()
+
+        if k == 1:
+            check_layout(page)
+            page.screenshot(path=str(ARTIFACTS / "rate.png"), full_page=True)
+
+        posts_before = len(posts)
+        if k == 3:
+            # The same form sent twice at once (a retried request, a second tab): the server must
+            # store it once. Chromium itself coalesces the double clicks below into one POST.
+            statuses = page.locator("#rating-form").evaluate(
+                """form => Promise.all([1, 2].map(() =>
+                    fetch(form.action, {method: "POST", body: new FormData(form)}).then(r => r.status)))"""
+            )
+            assert statuses == [200, 200]
+            assert len(posts) - posts_before == 2
+            assert ratings_of(annotator) == k
+        with page.expect_navigation():
+            if k == 2:
+                submit.dblclick()  # an impatient double click
+            elif k == 3:
+                # Two clicks in one task, before the page's own guard can disable the button.
+                submit.evaluate("button => { button.click(); button.click(); }")
+            else:
+                submit.click()
+        page.wait_for_load_state()
+        assert len(posts) - posts_before >= 1
+        assert ratings_of(annotator) == k, f"pair {k}: expected exactly {k} ratings"
+        seen.append((assignment_id, left_score, right_score, left_shade))
+
+    # The finish page shows the code stored for this annotator.
+    page.wait_for_url(f"**{reverse('annotations:done', kwargs={'token': annotator.token})}")
+    code = page.locator("#completion-code").inner_text().strip()
+    page.screenshot(path=str(ARTIFACTS / "done.png"), full_page=True)
+    annotator.refresh_from_db()
+    assert annotator.finished_at is not None
+    assert code and code == annotator.completion_code
+
+    # Stored ratings match the clicks, mapped through each assignment's side; the light "ours"
+    # image was on the left exactly when ours_on_left says so.
+    assert ratings_of(annotator) == PAIRS
+    for assignment_id, left_score, right_score, left_shade in seen:
+        assignment = Assignment.objects.select_related("rating").get(pk=assignment_id)
+        assert assignment.ours_on_left == (left_shade == "light")
+        ours, baseline = (left_score, right_score) if assignment.ours_on_left else (right_score, left_score)
+        assert (assignment.rating.ours_score, assignment.rating.baseline_score) == (ours, baseline)
+        assert assignment.shown_at is not None and assignment.rating.seconds >= 0
+    assert not Rating.objects.filter(assignment__annotator=other).exists()
+
+    # The invite link now leads straight to the code.
+    page.goto(invite_url)
+    assert page.locator("#completion-code").inner_text().strip() == code

@@ -1,0 +1,33 @@
+"""``seed_demo``, the set-up step of ``make run``: once, and never twice."""
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from annotations.models import Annotator, Prompt, Study
+from generation.models import DiffusionModel, PairJob
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_creates_the_study_once(settings, tiny_model, tmp_path, capsys, monkeypatch):
+    settings.EVALSITE_MODEL = tiny_model
+    settings.VAR_DIR = tmp_path
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    call_command("seed_demo", "--base-url", "http://example.test")
+    first = capsys.readouterr().out
+    study = Study.objects.get(slug="demo")
+    assert study.status == Study.Status.GENERATING and study.open_when_ready
+    assert study.prompts.count() == 50 and PairJob.objects.count() == 50
+    assert study.model.source == tiny_model and study.model.family == "sd"
+    links = [line.strip() for line in first.splitlines() if line.strip().startswith("http://example.test/a/")]
+    assert len(links) == 5 and all(Annotator.objects.filter(token=link.split("/")[-2]).exists() for link in links)
+    password = (tmp_path / "admin-password.txt").read_text().strip()
+    assert f"password {password}" in first
+    assert get_user_model().objects.get(username="admin").check_password(password)
+
+    call_command("seed_demo", "--base-url", "http://example.test")
+    second = capsys.readouterr().out
+    assert "already there" in second and f"password {password}" in second
+    assert (Study.objects.count(), Prompt.objects.count(), PairJob.objects.count()) == (1, 50, 50)
+    assert (Annotator.objects.count(), DiffusionModel.objects.count()) == (5, 1)
+    assert get_user_model().objects.count() == 1

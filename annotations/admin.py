@@ -1,9 +1,10 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.urls import reverse
 
 from generation.models import PairJob
+from generation.selectors import job_progress
 
 from . import services
 from .models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
@@ -18,6 +19,7 @@ class PromptInline(admin.TabularInline):
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     list_display = ("slug", "title", "status", "model", "width", "height", "generation_progress", "annotator_count")
+    readonly_fields = ("generation_progress",)
     list_filter = ("status",)
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
@@ -25,19 +27,15 @@ class StudyAdmin(admin.ModelAdmin):
     actions = ["queue_generation", "open_selected", "close_selected", "add_ten_annotators"]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                n_pairs=Count("pairs", distinct=True),
-                n_done=Count("pairs", filter=Q(pairs__job__status=PairJob.Status.DONE), distinct=True),
-                n_annotators=Count("annotators", distinct=True),
-            )
+        return super().get_queryset(request).select_related("model").annotate(
+            n_annotators=Count("annotators", distinct=True)
         )
 
-    @admin.display(description="Pairs generated")
+    @admin.display(description="Generation")
     def generation_progress(self, study: Study) -> str:
-        return f"{study.n_done}/{study.n_pairs}"
+        if study.pk is None:
+            return "–"
+        return str(job_progress(PairJob.objects.filter(study_pairs__study=study)))
 
     @admin.display(description="Annotators")
     def annotator_count(self, study: Study) -> int:

@@ -217,7 +217,7 @@ def _as_height_width(sample_size: int | tuple[int, int] | list[int]) -> tuple[in
     return height, width
 
 
-def _unet_level(unet: UNet2DConditionModel, processor_name: str) -> int:
+def unet_level(unet: UNet2DConditionModel, processor_name: str) -> int:
     """Resolution level (0 = full latent resolution) of the attention layer with the given processor name."""
     num_levels = len(unet.down_blocks)
     if processor_name.startswith("mid_block."):
@@ -231,7 +231,7 @@ def _unet_level(unet: UNet2DConditionModel, processor_name: str) -> int:
     return len(unet.up_blocks) - 1 - index
 
 
-def _self_attention_train_tokens(
+def self_attention_train_tokens(
     unet: UNet2DConditionModel, train_sample_size: int | tuple[int, int] | list[int]
 ) -> dict[str, int]:
     """Maps each self-attention processor name to its token count `T` at the training latent size."""
@@ -249,7 +249,7 @@ def _self_attention_train_tokens(
             raise ValueError(f"Expected an `Attention` module at `{name}`, got {type(module).__name__}.")
         if module.is_cross_attention:
             continue
-        level_height, level_width = level_sizes[_unet_level(unet, name)]
+        level_height, level_width = level_sizes[unet_level(unet, name)]
         train_tokens[name] = level_height * level_width
     return train_tokens
 
@@ -280,7 +280,7 @@ def apply_entropy_scaling(
     """
     if train_sample_size is None:
         train_sample_size = unet.config.sample_size
-    train_tokens = _self_attention_train_tokens(unet, train_sample_size)
+    train_tokens = self_attention_train_tokens(unet, train_sample_size)
     if not train_tokens:
         raise ValueError("The UNet has no self-attention layer to rescale.")
 

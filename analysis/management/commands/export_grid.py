@@ -1,0 +1,33 @@
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis.figures import study_grid, write_grid
+
+
+class Command(BaseCommand):
+    help = (
+        "Write a study's qualitative comparison figure: the baseline row (labelled with the model's name) over the "
+        "ours row, one column per generated prompt, as <slug>-grid.png and <slug>-grid.pdf."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("study", metavar="STUDY", help="study slug")
+        parser.add_argument(
+            "--prompts",
+            nargs="+",
+            metavar="PROMPT",
+            help="columns, in order: prompt positions as stored (from 0) or exact prompt texts; default: all",
+        )
+        parser.add_argument("--out", type=Path, default=Path("."), help="folder to write into (default: here)")
+
+    def handle(self, *args, study, prompts, out, **options):
+        if out.exists() and not out.is_dir():
+            raise CommandError(f"--out {out} exists and is not a folder.")
+        try:
+            image = study_grid(slug=study, prompts=prompts)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
+        for path in write_grid(image, slug=study, out_dir=out):
+            self.stdout.write(f"Wrote {path}")

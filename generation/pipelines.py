@@ -10,6 +10,7 @@ from diffusers import (
     DiffusionPipeline,
     DPMSolverMultistepScheduler,
     EulerDiscreteScheduler,
+    SchedulerMixin,
 )
 from django.conf import settings
 
@@ -31,7 +32,7 @@ class ModelLoadError(Exception):
 @dataclass
 class LoadedModel:
     pipeline: DiffusionPipeline
-    default_scheduler_config: dict
+    default_scheduler: SchedulerMixin
     device: torch.device
     dtype: torch.dtype
 
@@ -85,15 +86,15 @@ def load_model(model: str, revision: str = "", dtype_name: str = "") -> LoadedMo
         raise ModelLoadError(f"Could not load model {model!r}: {exc}") from exc
     pipeline.to(device)
     pipeline.set_progress_bar_config(disable=True)
-    return LoadedModel(pipeline, dict(pipeline.scheduler.config), device, dtype)
+    return LoadedModel(pipeline, pipeline.scheduler, device, dtype)
 
 
 def use_scheduler(loaded: LoadedModel, name: str) -> None:
-    """Install scheduler ``name`` (a ``Scheduler`` value), built from the model's own scheduler config."""
+    """Install scheduler ``name`` (a ``Scheduler`` value), built from the config of the model's own scheduler."""
     if name == Scheduler.DEFAULT:
-        scheduler_class = getattr(diffusers, loaded.default_scheduler_config["_class_name"])
+        scheduler_class = type(loaded.default_scheduler)
     elif name in SCHEDULER_CLASSES:
         scheduler_class = SCHEDULER_CLASSES[name]
     else:
         raise ValueError(f"Unknown scheduler {name!r}; choose one of {', '.join(Scheduler.values)}.")
-    loaded.pipeline.scheduler = scheduler_class.from_config(loaded.default_scheduler_config)
+    loaded.pipeline.scheduler = scheduler_class.from_config(loaded.default_scheduler.config)

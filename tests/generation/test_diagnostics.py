@@ -182,7 +182,7 @@ def test_recorder_installs_on_self_attention_only_and_leaves_the_unet_output_unc
 def test_measure_takes_the_training_size_and_restores_the_default_processors():
     pipe = build_tiny_pipeline(seed=0)
     pipe.set_progress_bar_config(disable=True)
-    loaded = LoadedModel(pipe, dict(pipe.scheduler.config), torch.device("cpu"), torch.float32)
+    loaded = LoadedModel(pipe, pipe.scheduler, torch.device("cpu"), torch.float32)
     frame = measure_attention_entropy(
         loaded, prompts=["A red bus"], sizes=[64], steps=1, seed=0, train_sample_size=12  # trained at 96 px
     )

@@ -8,6 +8,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from evalsite import storage_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EVALSITE_VAR_DIR", BASE_DIR / "var"))
 
@@ -109,9 +111,15 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 MEDIA_URL = "media/"
+# Images go through Django's storage API only (STORAGES["default"]): files under MEDIA_ROOT by default (a local
+# folder, or a network file system shared by every host), or S3-compatible object storage with
+# EVALSITE_STORAGE=s3 and the AWS_* variables; see evalsite/storage_config.py and docs/deployment.md.
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+EVALSITE_STORAGE = storage_config.storage_kind(os.environ)
+# "proxy": the site reads each image and sends it; "presigned": a redirect to a short-lived presigned URL.
+EVALSITE_IMAGE_DELIVERY = storage_config.image_delivery(os.environ)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": storage_config.default_storage_setting(os.environ),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

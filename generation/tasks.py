@@ -15,7 +15,7 @@ from .models import PairJob
 from .pairs import generate_pairs
 from .pipelines import LoadedModel, ModelLoadError, load_model
 from .signals import pair_job_finished
-from .storage import encode_png, image_name, write_atomic
+from .storage import ImageStorageError, encode_png, image_name, store_pair
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +81,16 @@ def _generate_batch(loaded: LoadedModel, jobs: list[PairJob]) -> None:
         train_sample_size=train_sample_size(first, loaded),
     )
     for job, pair in zip(jobs, batch.pairs):
-        baseline_name = write_atomic(image_name(job_id=job.pk, arm="baseline"), encode_png(pair.baseline))
-        ours_name = write_atomic(image_name(job_id=job.pk, arm="ours"), encode_png(pair.ours))
+        baseline_name = image_name(job_id=job.pk, arm="baseline")
+        ours_name = image_name(job_id=job.pk, arm="ours")
+        try:
+            # Both objects exist with their sizes before the job is marked done; a worker killed before that
+            # leaves the job running, and its redelivered task generates the pair again under the same names.
+            store_pair({baseline_name: encode_png(pair.baseline), ours_name: encode_png(pair.ours)})
+        except ImageStorageError as exc:
+            logger.error("Pair job %s: %s", job.pk, exc)
+            _finish(job, status=PairJob.Status.FAILED, error=f"Storing the images failed: {exc}")
+            continue
         _finish(
             job,
             baseline_image=baseline_name,

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.db.models import Count
 from django.urls import reverse
 
@@ -24,6 +25,7 @@ class StudyAdmin(admin.ModelAdmin):
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
     inlines = [PromptInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["queue_generation", "open_selected", "close_selected", "add_ten_annotators"]
 
     def get_queryset(self, request):

@@ -2,7 +2,7 @@
 import secrets
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Mod
 from django.db.models.lookups import Exact
 
@@ -41,6 +41,48 @@ class Study(models.Model):
             "from 1 (does not match at all) to 10 (matches exactly). Your ratings are stored with a random "
             "identifier and used only for research."
         )
+    )
+    instructions = models.TextField(
+        default=(
+            "Read the text, look at both images, and give each image a score from 1 to 10 for how well it matches "
+            "the text: 1 = does not match the text at all, 10 = matches it exactly. Judge each image on its own; "
+            "the two may get the same score. Keys: 1–9 and 0 (for 10) score the highlighted image, Tab switches "
+            "image, Enter submits."
+        )
+    )
+    example_prompt = models.CharField(max_length=500, blank=True, default="", help_text="The text of the examples.")
+    example_low_image = models.ImageField(
+        upload_to="examples/", blank=True, help_text="An image that does not match the example text at all (1)."
+    )
+    example_high_image = models.ImageField(
+        upload_to="examples/", blank=True, help_text="An image that matches the example text exactly (10)."
+    )
+    pairs_per_annotator = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Pairs each annotator rates; empty: all."
+    )
+    ratings_per_pair = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Annotators per pair at most; empty: no limit."
+    )
+    attention_checks = models.PositiveIntegerField(
+        default=0, help_text="Pairs per annotator in which one image belongs to another prompt."
+    )
+    screen_out_after = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Failed attention checks that end an annotator's participation (no code); empty: never.",
+    )
+    enrolment_open = models.BooleanField(
+        default=False, help_text="Let people join through the open enrolment link or from Prolific."
+    )
+    enrolment_token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    enrolment_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Annotators who may join through enrolment at most; empty: no cap."
+    )
+    completion_code = models.CharField(
+        max_length=64, blank=True, default="", help_text="One code for everyone (e.g. Prolific's); empty: one each."
+    )
+    completion_url = models.URLField(
+        blank=True, default="", help_text="Where finishers go, with the code as ?cc= (e.g. Prolific's URL)."
     )
     status = models.CharField(max_length=12, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
     open_when_ready = models.BooleanField(
@@ -92,6 +134,21 @@ class Study(models.Model):
                 name="study_seed_nonnegative",
                 violation_error_message="The base seed must not be negative.",
             ),
+            models.CheckConstraint(
+                condition=Q(pairs_per_annotator__isnull=True) | Q(pairs_per_annotator__gte=1),
+                name="study_pairs_per_annotator_positive",
+                violation_error_message="Pairs per annotator must be at least 1 (or empty for all).",
+            ),
+            models.CheckConstraint(
+                condition=Q(ratings_per_pair__isnull=True) | Q(ratings_per_pair__gte=1),
+                name="study_ratings_per_pair_positive",
+                violation_error_message="Ratings per pair must be at least 1 (or empty for no limit).",
+            ),
+            models.CheckConstraint(
+                condition=Q(screen_out_after__isnull=True) | Q(screen_out_after__gte=1),
+                name="study_screen_out_after_positive",
+                violation_error_message="Screening out needs at least 1 failed check (or empty for never).",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -139,12 +196,22 @@ class ImagePair(models.Model):
 class Annotator(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="annotators")
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    external_id = models.CharField(max_length=200, blank=True, default="")
+    class Source(models.TextChoices):
+        INVITE = "invite", "Invite link"
+        OPEN = "open", "Open enrolment"
+        PROLIFIC = "prolific", "Prolific"
+
+    external_id = models.CharField(max_length=200, blank=True, default="", help_text="E.g. the Prolific PID.")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.INVITE)
+    entry = models.JSONField(default=dict, blank=True, help_text="What the entry URL carried (Prolific ids).")
     created_at = models.DateTimeField(auto_now_add=True)
     consented_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    completion_code = models.CharField(max_length=32, blank=True, default="")
+    completion_code = models.CharField(max_length=64, blank=True, default="")
+    screened_out_at = models.DateTimeField(
+        null=True, blank=True, help_text="When failed attention checks ended the annotator's participation."
+    )
 
     class Meta:
         ordering = ["study", "id"]
@@ -173,15 +240,32 @@ class Assignment(models.Model):
     annotator = models.ForeignKey(Annotator, on_delete=models.CASCADE, related_name="assignments")
     pair = models.ForeignKey(ImagePair, on_delete=models.CASCADE, related_name="assignments")
     order = models.PositiveIntegerField(help_text="Position in the annotator's sequence, from 0.")
-    ours_on_left = models.BooleanField()
+    ours_on_left = models.BooleanField(help_text="For an attention check: whether the mismatched image is left.")
     shown_at = models.DateTimeField(null=True, blank=True, help_text="When the server first showed the pair.")
+    check_pair = models.ForeignKey(
+        ImagePair,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="check_assignments",
+        help_text="Attention checks only: the pair of another prompt that gives the mismatched image.",
+    )
 
     class Meta:
         ordering = ["annotator", "order"]
         constraints = [
-            models.UniqueConstraint(fields=["annotator", "pair"], name="assignment_unique_pair"),
+            models.UniqueConstraint(
+                fields=["annotator", "pair"], condition=Q(check_pair__isnull=True), name="assignment_unique_pair"
+            ),
             models.UniqueConstraint(fields=["annotator", "order"], name="assignment_unique_order"),
+            models.CheckConstraint(
+                condition=Q(check_pair__isnull=True) | ~Q(check_pair=F("pair")), name="assignment_check_other_pair"
+            ),
         ]
+
+    @property
+    def is_attention_check(self) -> bool:
+        return self.check_pair_id is not None
 
     def __str__(self) -> str:
         return f"{self.annotator} #{self.order + 1}"
@@ -212,3 +296,32 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.assignment}: baseline {self.baseline_score}, ours {self.ours_score}"
+
+
+class CheckResponse(models.Model):
+    """The scores given on an attention check; it passes when the matching image scores higher."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="check_response")
+    matching_score = models.PositiveSmallIntegerField()
+    mismatched_score = models.PositiveSmallIntegerField()
+    passed = models.BooleanField()
+    seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["assignment"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(matching_score__gte=SCORE_MIN, matching_score__lte=SCORE_MAX)
+                & Q(mismatched_score__gte=SCORE_MIN, mismatched_score__lte=SCORE_MAX),
+                name="checkresponse_scores_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(passed=True, matching_score__gt=F("mismatched_score"))
+                | Q(passed=False, matching_score__lte=F("mismatched_score")),
+                name="checkresponse_passed_rule",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assignment}: {'passed' if self.passed else 'failed'}"

@@ -2,7 +2,9 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .models import Annotator, Assignment, Rating, Study
+from django.db.models import QuerySet
+
+from .models import Annotator, Assignment, CheckResponse, Rating, Study
 
 #: Columns of the tidy ratings: one row per image rating.
 TIDY_COLUMNS = ("study", "annotator", "item", "condition", "score", "position", "seconds")
@@ -24,20 +26,34 @@ def annotator_by_token(token: str) -> Annotator | None:
     return Annotator.objects.select_related("study").filter(token=token).first()
 
 
+def unanswered(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:
+    """Assignments with neither a rating nor an attention-check response."""
+    return assignments.filter(rating__isnull=True, check_response__isnull=True)
+
+
 def progress(*, annotator: Annotator) -> Progress:
     total = annotator.assignments.count()
-    done = annotator.assignments.filter(rating__isnull=False).count()
-    return Progress(done=done, total=total)
+    return Progress(done=total - unanswered(annotator.assignments.all()).count(), total=total)
 
 
-def next_assignment(*, annotator: Annotator) -> Assignment | None:
-    """The annotator's first unrated assignment in its order, with its pair's job."""
-    return (
-        annotator.assignments.filter(rating__isnull=True)
-        .select_related("pair__prompt", "pair__job")
-        .order_by("order")
-        .first()
+def next_assignments(*, annotator: Annotator, count: int = 2) -> list[Assignment]:
+    """The annotator's first unanswered assignments in order (the current one, then the next), with their pairs."""
+    return list(
+        unanswered(annotator.assignments.all())
+        .select_related("pair__prompt", "pair__job", "check_pair__job")
+        .order_by("order")[:count]
     )
+
+
+def attention_check_results(*, study: Study) -> dict[str, tuple[int, int]]:
+    """Per annotator label: (failed checks, answered checks)."""
+    results: dict[str, tuple[int, int]] = {}
+    responses = CheckResponse.objects.filter(assignment__annotator__study=study).select_related("assignment__annotator")
+    for response in responses:
+        label = response.assignment.annotator.label
+        failed, answered = results.get(label, (0, 0))
+        results[label] = (failed + (not response.passed), answered + 1)
+    return results
 
 
 def tidy_rows(*, study: Study) -> Iterator[dict]:
@@ -63,3 +79,19 @@ def tidy_rows(*, study: Study) -> Iterator[dict]:
                 "position": position,
                 "seconds": rating.seconds,
             }
+
+
+def image_name_on_side(*, assignment: Assignment, side: str) -> str:
+    """The storage name of the image an assignment shows on ``side`` ("left" or "right"); "" if none.
+
+    A rating shows the pair's two arms; an attention check shows the pair's baseline image beside the baseline
+    image of another prompt (``check_pair``), on the side ``ours_on_left`` names.
+    """
+    left = side == "left"
+    if assignment.is_attention_check:
+        job = assignment.check_pair.job if assignment.ours_on_left == left else assignment.pair.job
+        return job.baseline_image if job else ""
+    job = assignment.pair.job
+    if job is None:
+        return ""
+    return job.ours_image if assignment.ours_on_left == left else job.baseline_image

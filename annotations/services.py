@@ -1,6 +1,4 @@
 """Writes for studies, annotators and ratings. Views, admin actions and commands call these."""
-import random
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,7 +10,20 @@ from generation.models import PairJob
 from generation.services import create_pair_job, queue_pair_jobs
 from generation.validation import full_clean_named
 
-from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, ImagePair, Prompt, Rating, Study, new_completion_code
+from .allocation import allocate
+from .models import (
+    SCORE_MAX,
+    SCORE_MIN,
+    Annotator,
+    Assignment,
+    CheckResponse,
+    ImagePair,
+    Prompt,
+    Rating,
+    Study,
+    new_completion_code,
+)
+from .selectors import unanswered
 
 
 def clean_prompts(texts: Sequence[str]) -> list[str]:
@@ -129,29 +140,16 @@ def create_annotators(*, study: Study, count: int) -> list[Annotator]:
     return Annotator.objects.bulk_create(Annotator(study=study) for _ in range(count))
 
 
-def balanced_sides(count: int, rng: random.Random) -> list[bool]:
-    """``count`` values of "ours on the left", half True (one more at random when odd), shuffled."""
-    sides = [True] * (count // 2) + [False] * (count // 2)
-    if count % 2:
-        sides.append(rng.random() < 0.5)
-    rng.shuffle(sides)
-    return sides
-
-
 @transaction.atomic
 def give_consent(*, annotator: Annotator) -> Annotator:
-    """Record consent and lay out the annotator's assignments: every pair, random order, balanced sides."""
+    """Record consent and lay out the annotator's assignments (see ``allocation.allocate``).
+
+    Raises ``allocation.StudyFull`` when no pairs are left within the study's quotas; nothing is stored then.
+    """
     annotator = Annotator.objects.select_for_update().get(pk=annotator.pk)
     if annotator.consented_at is not None:
         return annotator
-    rng = random.Random(secrets.randbits(64))
-    pairs = list(annotator.study.pairs.order_by("pk"))
-    rng.shuffle(pairs)
-    sides = balanced_sides(len(pairs), rng)
-    Assignment.objects.bulk_create(
-        Assignment(annotator=annotator, pair=pair, order=order, ours_on_left=left)
-        for order, (pair, left) in enumerate(zip(pairs, sides))
-    )
+    allocate(annotator=annotator)
     annotator.consented_at = timezone.now()
     annotator.save(update_fields=["consented_at"])
     return annotator
@@ -169,7 +167,7 @@ def mark_shown(*, assignment: Assignment) -> Assignment:
 
 @dataclass(frozen=True)
 class SubmitResult:
-    rating: Rating
+    response: Rating | CheckResponse
     created: bool
 
 
@@ -183,38 +181,67 @@ def _check_score(name: str, value: object) -> int:
     return score
 
 
+def _response_model(assignment: Assignment) -> type[Rating] | type[CheckResponse]:
+    return CheckResponse if assignment.is_attention_check else Rating
+
+
+def _response_fields(assignment: Assignment, left: int, right: int) -> dict:
+    """The stored scores: by arm for a rating, matching/mismatched for an attention check."""
+    if assignment.is_attention_check:
+        mismatched, matching = (left, right) if assignment.ours_on_left else (right, left)
+        return {"matching_score": matching, "mismatched_score": mismatched, "passed": matching > mismatched}
+    ours, baseline = (left, right) if assignment.ours_on_left else (right, left)
+    return {"baseline_score": baseline, "ours_score": ours}
+
+
 def submit_rating(*, annotator: Annotator, assignment_id: int, left_score: object, right_score: object) -> SubmitResult:
-    """Store the rating of one of this annotator's assignments exactly once; a repeat returns the first."""
+    """Store the scores of one of this annotator's assignments exactly once; a repeat returns the first."""
     left = _check_score("left", left_score)
     right = _check_score("right", right_score)
     assignment = Assignment.objects.filter(pk=assignment_id, annotator=annotator).first()
     if assignment is None:
         raise Assignment.DoesNotExist(f"Assignment {assignment_id} is not this annotator's.")
-    existing = Rating.objects.filter(assignment=assignment).first()
+    model = _response_model(assignment)
+    existing = model.objects.filter(assignment=assignment).first()
     if existing is not None:
         return SubmitResult(existing, created=False)
-    ours, baseline = (left, right) if assignment.ours_on_left else (right, left)
     seconds = (timezone.now() - assignment.shown_at).total_seconds() if assignment.shown_at else None
     try:
         with transaction.atomic():
-            rating = Rating.objects.create(
-                assignment=assignment, baseline_score=baseline, ours_score=ours, seconds=seconds
+            response = model.objects.create(
+                assignment=assignment, seconds=seconds, **_response_fields(assignment, left, right)
             )
     except IntegrityError:
-        return SubmitResult(Rating.objects.get(assignment=assignment), created=False)
+        return SubmitResult(model.objects.get(assignment=assignment), created=False)
+    if assignment.is_attention_check and not response.passed:
+        screen_out_if_failed(annotator=annotator)
     finish_if_complete(annotator=annotator)
-    return SubmitResult(rating, created=True)
+    return SubmitResult(response, created=True)
+
+
+@transaction.atomic
+def screen_out_if_failed(*, annotator: Annotator) -> Annotator:
+    """End the participation of an annotator who failed as many checks as the study allows."""
+    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator.pk)
+    limit = annotator.study.screen_out_after
+    if limit is None or annotator.screened_out_at is not None:
+        return annotator
+    failures = CheckResponse.objects.filter(assignment__annotator=annotator, passed=False).count()
+    if failures >= limit:
+        annotator.screened_out_at = timezone.now()
+        annotator.save(update_fields=["screened_out_at"])
+    return annotator
 
 
 @transaction.atomic
 def finish_if_complete(*, annotator: Annotator) -> Annotator:
-    """Give the annotator a completion code once every assignment is rated."""
-    annotator = Annotator.objects.select_for_update().get(pk=annotator.pk)
-    if annotator.finished_at is not None or annotator.consented_at is None:
+    """Give the annotator a completion code once every assignment is answered (never when screened out)."""
+    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator.pk)
+    if annotator.finished_at is not None or annotator.consented_at is None or annotator.screened_out_at:
         return annotator
-    if annotator.assignments.filter(rating__isnull=True).exists():
+    if unanswered(annotator.assignments.all()).exists():
         return annotator
     annotator.finished_at = timezone.now()
-    annotator.completion_code = new_completion_code()
+    annotator.completion_code = annotator.study.completion_code or new_completion_code()
     annotator.save(update_fields=["finished_at", "completion_code"])
     return annotator

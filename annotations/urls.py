@@ -4,8 +4,11 @@ from . import views
 
 app_name = "annotations"
 urlpatterns = [
-    path("<str:token>/", views.invite, name="invite"),
-    path("<str:token>/rate/", views.rate, name="rate"),
-    path("<str:token>/image/<int:order>/<str:side>.png", views.image, name="image"),
-    path("<str:token>/done/", views.done, name="done"),
+    path("a/<str:token>/", views.invite, name="invite"),
+    path("a/<str:token>/rate/", views.rate, name="rate"),
+    path("a/<str:token>/image/<int:order>/<str:side>.png", views.image, name="image"),
+    path("a/<str:token>/example/<str:end>/", views.example, name="example"),
+    path("a/<str:token>/done/", views.done, name="done"),
+    path("join/<str:enrolment_token>/", views.join, name="join"),
+    path("prolific/<str:enrolment_token>/", views.prolific, name="prolific"),
 ]

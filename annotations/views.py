@@ -1,12 +1,17 @@
-"""The annotator's pages: invite link → consent → rate pairs → completion code."""
+"""The annotator's pages: invite link (or open enrolment, or Prolific) → consent → rate pairs → completion code."""
+import mimetypes
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import selectors, services
+from .allocation import StudyFull, enrol
 from .models import Annotator, Assignment, Study
 
 
@@ -24,39 +29,47 @@ def _closed_page(request: HttpRequest, annotator: Annotator) -> HttpResponse | N
     return render(request, "annotations/not_open.html", {"study": annotator.study}, status=403)
 
 
+def _stop_page(request: HttpRequest, annotator: Annotator) -> HttpResponse | None:
+    """Where an annotator goes instead of the rating pages: finished, screened out, or study not open."""
+    if annotator.screened_out_at:
+        return render(request, "annotations/screened_out.html", {"study": annotator.study})
+    if annotator.finished_at:
+        return redirect("annotations:done", token=annotator.token)
+    return _closed_page(request, annotator)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def invite(request: HttpRequest, token: str) -> HttpResponse:
-    """The invite link: consent first, then the rating pages."""
+    """The invite link: consent and instructions first, then the rating pages."""
     annotator = _annotator_or_404(token)
-    if annotator.finished_at:
-        return redirect("annotations:done", token=token)
-    if closed := _closed_page(request, annotator):
-        return closed
+    if stop := _stop_page(request, annotator):
+        return stop
     if annotator.consented_at:
         return redirect("annotations:rate", token=token)
+    context = {"annotator": annotator, "study": annotator.study}
     if request.method == "POST":
         if request.POST.get("consent") != "yes":
             return render(
-                request,
-                "annotations/consent.html",
-                {"annotator": annotator, "study": annotator.study, "error": "Tick the box to take part."},
-                status=400,
+                request, "annotations/consent.html", {**context, "error": "Tick the box to take part."}, status=400
             )
-        services.give_consent(annotator=annotator)
+        try:
+            services.give_consent(annotator=annotator)
+        except StudyFull:
+            return render(request, "annotations/full.html", context, status=403)
         return redirect("annotations:rate", token=token)
-    return render(request, "annotations/consent.html", {"annotator": annotator, "study": annotator.study})
+    return render(request, "annotations/consent.html", context)
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def rate(request: HttpRequest, token: str) -> HttpResponse:
-    """Show the next unrated pair; a POST stores its rating once and moves on."""
+    """Show the next unanswered pair; a POST stores its scores once and moves on."""
     annotator = _annotator_or_404(token)
     if annotator.consented_at is None:
         return redirect("annotations:invite", token=token)
-    if closed := _closed_page(request, annotator):
-        return closed
+    if stop := _stop_page(request, annotator):
+        return stop
     error = None
     if request.method == "POST":
         try:
@@ -76,11 +89,11 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
             error = " ".join(exc.messages)
         else:
             return redirect("annotations:rate", token=token)
-    assignment = selectors.next_assignment(annotator=annotator)
-    if assignment is None:
-        services.finish_if_complete(annotator=annotator)
-        return redirect("annotations:done", token=token)
-    services.mark_shown(assignment=assignment)
+    upcoming = selectors.next_assignments(annotator=annotator)
+    if not upcoming:
+        annotator = services.finish_if_complete(annotator=annotator)
+        return _stop_page(request, annotator) or redirect("annotations:invite", token=token)
+    assignment = services.mark_shown(assignment=upcoming[0])
     progress = selectors.progress(annotator=annotator)
     context = {
         "annotator": annotator,
@@ -89,10 +102,34 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
         "prompt": assignment.pair.prompt.text,
         "position": progress.done + 1,
         "total": progress.total,
+        "next_order": upcoming[1].order if len(upcoming) > 1 else None,
         "error": error,
         "scores": range(1, 11),
+        "sides": (("left", "Image 1"), ("right", "Image 2")),
     }
     return render(request, "annotations/rate.html", context, status=400 if error else 200)
+
+
+def _image_response(name: str) -> HttpResponse:
+    """The image stored under ``name``: its bytes (proxy) or a redirect to a short-lived presigned URL.
+
+    Either way the browser learns only the opaque name: no header, file name or metadata tells the arm.
+    """
+    if settings.EVALSITE_IMAGE_DELIVERY == "presigned":
+        response = HttpResponseRedirect(default_storage.url(name))
+        # Each redirect names a fresh URL; the browser may reuse it only while it is surely still valid.
+        expire = getattr(default_storage, "querystring_expire", 0)
+        response["Cache-Control"] = f"private, max-age={max(0, min(3600, expire // 2))}"
+        return response
+    try:
+        with default_storage.open(name, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise Http404("No such image.") from None
+    response = HttpResponse(data, content_type="image/png")
+    # The same URL always names the same image, so the annotator's browser may keep it; shared caches may not.
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @require_GET
@@ -100,19 +137,28 @@ def image(request: HttpRequest, token: str, order: int, side: str) -> HttpRespon
     """One image of one of this annotator's pairs, by its place on screen; nothing names the arm."""
     annotator = _annotator_or_404(token)
     assignment = (
-        Assignment.objects.filter(annotator=annotator, order=order).select_related("pair__job").first()
+        Assignment.objects.filter(annotator=annotator, order=order)
+        .select_related("pair__job", "check_pair__job")
+        .first()
     )
-    if assignment is None or assignment.pair.job is None or side not in ("left", "right"):
+    if assignment is None or side not in ("left", "right"):
         raise Http404("No such image.")
-    job = assignment.pair.job
-    ours_here = assignment.ours_on_left == (side == "left")
-    name = job.ours_image if ours_here else job.baseline_image
+    name = selectors.image_name_on_side(assignment=assignment, side=side)
     if not name or not default_storage.exists(name):
         raise Http404("No such image.")
-    with default_storage.open(name, "rb") as handle:
+    return _image_response(name)
+
+
+@require_GET
+def example(request: HttpRequest, token: str, end: str) -> HttpResponse:
+    """The study's example image for one end of the scale ("low" = 1, "high" = 10)."""
+    annotator = _annotator_or_404(token)
+    field = {"low": annotator.study.example_low_image, "high": annotator.study.example_high_image}.get(end)
+    if not field:
+        raise Http404("No such example.")
+    with field.open("rb") as handle:
         data = handle.read()
-    response = HttpResponse(data, content_type="image/png")
-    # The same URL always names the same image, so the annotator's browser may keep it; shared caches may not.
+    response = HttpResponse(data, content_type=mimetypes.guess_type(field.name)[0] or "application/octet-stream")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -120,10 +166,68 @@ def image(request: HttpRequest, token: str, order: int, side: str) -> HttpRespon
 @never_cache
 @require_GET
 def done(request: HttpRequest, token: str) -> HttpResponse:
-    """The finish page with the completion code."""
+    """The finish page with the completion code, or the study's completion URL (e.g. Prolific's) with it."""
     annotator = _annotator_or_404(token)
     if annotator.finished_at is None:
         annotator = services.finish_if_complete(annotator=annotator)
+    if annotator.screened_out_at:
+        return render(request, "annotations/screened_out.html", {"study": annotator.study})
     if annotator.finished_at is None:
         return redirect("annotations:invite", token=token)
+    if annotator.study.completion_url:
+        return redirect(with_query(annotator.study.completion_url, cc=annotator.completion_code))
     return render(request, "annotations/done.html", {"annotator": annotator, "study": annotator.study})
+
+
+def with_query(url: str, **params: str) -> str:
+    """``url`` with ``params`` set in its query string (replacing values of the same name)."""
+    parts = urlsplit(url)
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in params]
+    return urlunsplit(parts._replace(query=urlencode(query + list(params.items()))))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def join(request: HttpRequest, enrolment_token: str) -> HttpResponse:
+    """The open enrolment link: a POST creates an annotator (remembered in the session) and starts it."""
+    study = Study.objects.filter(enrolment_token=enrolment_token).first()
+    if study is None:
+        raise Http404("No such study.")
+    remembered = request.session.get(f"annotator-of-{study.pk}")
+    if remembered and Annotator.objects.filter(token=remembered, study=study).exists():
+        return redirect("annotations:invite", token=remembered)
+    if request.method == "POST":
+        try:
+            annotator = enrol(study=study, source=Annotator.Source.OPEN)
+        except ValidationError as exc:
+            return render(request, "annotations/join.html", {"study": study, "error": " ".join(exc.messages)}, status=403)
+        request.session[f"annotator-of-{study.pk}"] = annotator.token
+        return redirect("annotations:invite", token=annotator.token)
+    return render(request, "annotations/join.html", {"study": study})
+
+
+PROLIFIC_FIELDS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+
+
+@never_cache
+@require_GET
+def prolific(request: HttpRequest, enrolment_token: str) -> HttpResponse:
+    """Entry from Prolific: the same PROLIFIC_PID always returns to the same annotator and its progress."""
+    study = Study.objects.filter(enrolment_token=enrolment_token).first()
+    if study is None:
+        raise Http404("No such study.")
+    missing = [name for name in PROLIFIC_FIELDS if not request.GET.get(name, "").strip()]
+    if missing:
+        return render(
+            request, "annotations/join.html",
+            {"study": study, "error": f"The link lacks {', '.join(missing)}; please open the study from Prolific."},
+            status=400,
+        )
+    entry = {name: request.GET[name].strip()[:200] for name in PROLIFIC_FIELDS}
+    try:
+        annotator = enrol(
+            study=study, source=Annotator.Source.PROLIFIC, external_id=entry["PROLIFIC_PID"], entry=entry
+        )
+    except ValidationError as exc:
+        return render(request, "annotations/join.html", {"study": study, "error": " ".join(exc.messages)}, status=403)
+    return redirect("annotations:invite", token=annotator.token)

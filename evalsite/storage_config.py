@@ -84,8 +84,15 @@ def s3_options(environ: Mapping[str, str]) -> dict:
         # the name implies (image/png for every image), so no header tells the arm.
         "default_acl": None,
         "object_parameters": {},
-        # Fail in seconds, not minutes, when the endpoint cannot be reached.
-        "client_config": Config(connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}),
+        # django-storages hands this to boto3 as it is (addressing_style and signature_version above are then
+        # ignored, so they are repeated here); fail in seconds, not minutes, when the endpoint cannot be reached.
+        "client_config": Config(
+            s3={"addressing_style": None if style == "auto" else style},
+            signature_version="s3v4",
+            connect_timeout=5,
+            read_timeout=60,
+            retries={"max_attempts": 3, "mode": "standard"},
+        ),
     }
     if access_key:
         options.update(access_key=access_key, secret_key=secret_key)

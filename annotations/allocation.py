@@ -1,0 +1,123 @@
+"""Laying out an annotator's pairs: quotas, balanced sides and attention checks, safe under concurrency.
+
+Allocation runs with the study's row locked (``SELECT ... FOR UPDATE`` on PostgreSQL), so annotators who join at
+the same moment are served one after the other and never exceed a quota or share a slot.
+"""
+import random
+import secrets
+from collections import Counter
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+
+from generation.models import PairJob
+
+from .models import Annotator, Assignment, ImagePair, Study
+
+
+class StudyFull(ValidationError):
+    """No pairs are left for another annotator within the study's quotas."""
+
+
+def balanced_sides(count: int, rng: random.Random) -> list[bool]:
+    """``count`` values of "ours on the left", half True (one more at random when odd), shuffled."""
+    sides = [True] * (count // 2) + [False] * (count // 2)
+    if count % 2:
+        sides.append(rng.random() < 0.5)
+    rng.shuffle(sides)
+    return sides
+
+
+def _choose_pairs(study: Study, pairs: list[ImagePair], rng: random.Random) -> list[ImagePair]:
+    """The least-rated pairs with room under ``ratings_per_pair``, ties broken at random."""
+    taken = Counter(
+        Assignment.objects.filter(pair__study=study, check_pair__isnull=True).values_list("pair_id", flat=True)
+    )
+    wanted = min(study.pairs_per_annotator or len(pairs), len(pairs))
+    open_pairs = [pair for pair in pairs if study.ratings_per_pair is None or taken[pair.pk] < study.ratings_per_pair]
+    if len(open_pairs) < wanted:
+        raise StudyFull(f"Study {study.slug!r} is full: every pair has its {study.ratings_per_pair} ratings.")
+    rng.shuffle(open_pairs)
+    open_pairs.sort(key=lambda pair: taken[pair.pk])
+    return open_pairs[:wanted]
+
+
+def _sides(study: Study, chosen: list[ImagePair], rng: random.Random) -> dict[int, bool]:
+    """Ours on the left for half of the chosen pairs: those so far shown more often with ours on the right."""
+    lean = Counter()
+    for pair_id, left in Assignment.objects.filter(pair__in=chosen, check_pair__isnull=True).values_list(
+        "pair_id", "ours_on_left"
+    ):
+        lean[pair_id] += 1 if left else -1
+    order = list(chosen)
+    rng.shuffle(order)
+    order.sort(key=lambda pair: lean[pair.pk])
+    sides = {pair.pk: index < len(order) // 2 for index, pair in enumerate(order)}
+    if len(order) % 2:  # the middle pair goes either way
+        sides[order[len(order) // 2].pk] = rng.random() < 0.5
+    return sides
+
+
+def _attention_checks(study: Study, pairs: list[ImagePair], rng: random.Random) -> list[Assignment]:
+    """``study.attention_checks`` checks: a prompt's image beside an image of another prompt."""
+    if study.attention_checks == 0:
+        return []
+    if len(pairs) < 2:
+        raise ValidationError(f"Study {study.slug!r} needs at least two pairs for attention checks.")
+    lefts = balanced_sides(study.attention_checks, rng)
+    checks = []
+    for mismatched_left in lefts:
+        matching, other = rng.sample(pairs, 2)
+        checks.append(Assignment(pair=matching, check_pair=other, ours_on_left=mismatched_left))
+    return checks
+
+
+@transaction.atomic
+def allocate(*, annotator: Annotator) -> list[Assignment]:
+    """Create the annotator's assignments once: chosen pairs, balanced sides, checks, in a random order."""
+    study = Study.objects.select_for_update().get(pk=annotator.study_id)
+    if annotator.assignments.exists():
+        return list(annotator.assignments.all())
+    pairs = list(study.pairs.filter(Q(job__isnull=True) | Q(job__status=PairJob.Status.DONE)).order_by("pk"))
+    if not pairs:
+        raise ValidationError(f"Study {study.slug!r} has no generated pairs.")
+    rng = random.Random(secrets.randbits(64))
+    chosen = _choose_pairs(study, pairs, rng)
+    sides = _sides(study, chosen, rng)
+    assignments = [Assignment(pair=pair, ours_on_left=sides[pair.pk]) for pair in chosen]
+    assignments += _attention_checks(study, pairs, rng)
+    rng.shuffle(assignments)
+    for order, assignment in enumerate(assignments):
+        assignment.annotator = annotator
+        assignment.order = order
+    return Assignment.objects.bulk_create(assignments)
+
+
+def enrolment_count(study: Study) -> int:
+    return study.annotators.exclude(source=Annotator.Source.INVITE).count()
+
+
+@transaction.atomic
+def enrol(*, study: Study, source: str, external_id: str = "", entry: dict | None = None) -> Annotator:
+    """An annotator joining by the open link or from Prolific; a returning external id gets its own record back."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if external_id:
+        existing = study.annotators.filter(external_id=external_id).first()
+        if existing is not None:
+            return existing
+    if not study.enrolment_open or study.status != Study.Status.OPEN:
+        raise ValidationError(f"Study {study.title!r} is not taking new participants.")
+    if study.enrolment_cap is not None and enrolment_count(study) >= study.enrolment_cap:
+        raise StudyFull(f"Study {study.title!r} has all the participants it needs.")
+    return Annotator.objects.create(study=study, source=source, external_id=external_id, entry=entry or {})
+
+
+def pair_side_counts(study: Study) -> dict[int, tuple[int, int]]:
+    """For each pair: how many assignments show ours on the left and on the right (attention checks excluded)."""
+    rows = (
+        Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
+        .values("pair_id")
+        .annotate(left=Count("pk", filter=Q(ours_on_left=True)), right=Count("pk", filter=Q(ours_on_left=False)))
+    )
+    return {row["pair_id"]: (row["left"], row["right"]) for row in rows}

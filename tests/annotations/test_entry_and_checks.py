@@ -1,0 +1,139 @@
+"""Open enrolment, Prolific entry and exit, attention checks and screening out, examples and preloading."""
+import io
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from annotations.models import Annotator, CheckResponse, Rating, Study
+from annotations.selectors import attention_check_results, image_name_on_side, tidy_rows
+from tests.factories import make_open_study
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name: str, annotator: Annotator, **kwargs) -> str:
+    return reverse(f"annotations:{name}", kwargs={"token": annotator.token, **kwargs})
+
+
+def prolific_url(study: Study, **params) -> str:
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    return reverse("annotations:prolific", kwargs={"enrolment_token": study.enrolment_token}) + "?" + query
+
+
+def answer_all(client, annotator: Annotator, left: int = 7, right: int = 3) -> None:
+    for _ in range(annotator.assignments.count()):
+        page = client.get(url("rate", annotator))
+        if page.status_code != 200:
+            return
+        assignment = page.context["assignment"]
+        client.post(url("rate", annotator), {"assignment": assignment.pk, "left": left, "right": right})
+
+
+def test_prolific_entry_creates_resumes_and_redirects_with_the_code(client):
+    study, _ = make_open_study(slug="p", prompts=2, annotators=1, enrolment_open=True,
+                               completion_url="https://app.prolific.com/submissions/complete?x=1",
+                               completion_code="C1234ABC")
+    response = client.get(prolific_url(study, PROLIFIC_PID="pid1", STUDY_ID="st", SESSION_ID="se1"))
+    annotator = Annotator.objects.get(external_id="pid1")
+    assert response.status_code == 302 and response["Location"] == url("invite", annotator)
+    assert annotator.source == "prolific" and annotator.entry == {"PROLIFIC_PID": "pid1", "STUDY_ID": "st",
+                                                                    "SESSION_ID": "se1"}
+    client.post(url("invite", annotator), {"consent": "yes"})
+    again = client.get(prolific_url(study, PROLIFIC_PID="pid1", STUDY_ID="st", SESSION_ID="se2"))
+    assert again["Location"] == url("invite", annotator) and Annotator.objects.filter(external_id="pid1").count() == 1
+    answer_all(client, annotator)
+    done = client.get(url("done", annotator))
+    target = urlsplit(done["Location"])
+    assert done.status_code == 302 and target.netloc == "app.prolific.com"
+    assert parse_qs(target.query) == {"x": ["1"], "cc": ["C1234ABC"]}
+    assert Annotator.objects.get(pk=annotator.pk).completion_code == "C1234ABC"
+
+
+def test_prolific_link_without_ids_is_refused_clearly(client):
+    study, _ = make_open_study(slug="p", prompts=2, annotators=1, enrolment_open=True)
+    response = client.get(prolific_url(study, PROLIFIC_PID="pid1"))
+    assert response.status_code == 400 and "lacks STUDY_ID, SESSION_ID" in response.content.decode()
+    assert not Annotator.objects.filter(source="prolific").exists()
+
+
+def test_open_enrolment_remembers_the_annotator_and_enforces_the_cap(client):
+    study, _ = make_open_study(slug="j", prompts=2, annotators=1, enrolment_open=True, enrolment_cap=1)
+    join = reverse("annotations:join", kwargs={"enrolment_token": study.enrolment_token})
+    assert "Join the study" in client.get(join).content.decode()
+    assert Annotator.objects.filter(source="open").count() == 0
+    first = client.post(join)
+    annotator = Annotator.objects.get(source="open")
+    assert first["Location"] == url("invite", annotator)
+    assert client.get(join)["Location"] == url("invite", annotator)  # same browser: same annotator
+    other = client.__class__().post(join)
+    assert other.status_code == 403 and "all the participants it needs" in other.content.decode()
+    assert Annotator.objects.filter(source="open").count() == 1
+
+
+def test_unknown_enrolment_token_is_404(client):
+    assert client.get(reverse("annotations:join", kwargs={"enrolment_token": "nope"})).status_code == 404
+    assert client.get(reverse("annotations:prolific", kwargs={"enrolment_token": "nope"})).status_code == 404
+
+
+def test_attention_check_shows_another_prompts_image_and_is_scored_apart(client):
+    study, (annotator,) = make_open_study(slug="c", prompts=3, annotators=1, attention_checks=1)
+    client.post(url("invite", annotator), {"consent": "yes"})
+    check = annotator.assignments.get(check_pair__isnull=False)
+    mismatched_side = "left" if check.ours_on_left else "right"
+    matching_side = "right" if check.ours_on_left else "left"
+    # the factory paints every baseline image alike, so compare storage names instead of pixels
+    assert image_name_on_side(assignment=check, side=mismatched_side) == check.check_pair.job.baseline_image
+    assert image_name_on_side(assignment=check, side=matching_side) == check.pair.job.baseline_image
+    assert client.get(url("image", annotator, order=check.order, side=mismatched_side)).status_code == 200
+    scores = {mismatched_side: 2, matching_side: 9}
+    client.post(url("rate", annotator), {"assignment": check.pk, **scores})
+    response = CheckResponse.objects.get(assignment=check)
+    assert (response.matching_score, response.mismatched_score, response.passed) == (9, 2, True)
+    assert not Rating.objects.filter(assignment=check).exists()
+    answer_all(client, annotator)
+    annotator.refresh_from_db()
+    assert annotator.finished_at and annotator.completion_code
+    assert len(list(tidy_rows(study=study))) == 2 * 3  # the check is not a rating
+    assert attention_check_results(study=study) == {annotator.label: (0, 1)}
+
+
+def test_failed_check_screens_out_without_a_code(client):
+    study, (annotator,) = make_open_study(slug="f", prompts=3, annotators=1, attention_checks=1, screen_out_after=1)
+    client.post(url("invite", annotator), {"consent": "yes"})
+    check = annotator.assignments.get(check_pair__isnull=False)
+    mismatched_side = "left" if check.ours_on_left else "right"
+    matching_side = "right" if check.ours_on_left else "left"
+    response = client.post(url("rate", annotator), {"assignment": check.pk, mismatched_side: 9, matching_side: 2})
+    assert response.status_code == 302
+    page = client.get(url("rate", annotator))
+    assert page.status_code == 200 and "quality checks" in page.content.decode()
+    annotator.refresh_from_db()
+    assert annotator.screened_out_at and not annotator.finished_at and annotator.completion_code == ""
+    assert "completion-code" not in client.get(url("done", annotator)).content.decode()
+    assert attention_check_results(study=study) == {annotator.label: (1, 1)}
+
+
+def test_examples_are_shown_on_the_consent_page(client):
+    study, (annotator,) = make_open_study(slug="x", prompts=2, annotators=1)
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 200, 30)).save(buffer, format="PNG")
+    study.example_prompt = "A green square"
+    study.example_high_image = SimpleUploadedFile("high.png", buffer.getvalue(), content_type="image/png")
+    study.save()
+    html = client.get(url("invite", annotator)).content.decode()
+    assert "A green square" in html and url("example", annotator, end="high") in html
+    assert url("example", annotator, end="low") not in html
+    image = client.get(url("example", annotator, end="high"))
+    assert image.status_code == 200 and image["Content-Type"] == "image/png" and image.content == buffer.getvalue()
+    assert client.get(url("example", annotator, end="low")).status_code == 404
+
+
+def test_rate_page_preloads_the_next_pair(client):
+    _, (annotator,) = make_open_study(slug="n", prompts=3, annotators=1)
+    client.post(url("invite", annotator), {"consent": "yes"})
+    html = client.get(url("rate", annotator)).content.decode()
+    assert f'rel="preload" as="image" href="{url("image", annotator, order=1, side="left")}"' in html
+    assert f'href="{url("image", annotator, order=1, side="right")}"' in html

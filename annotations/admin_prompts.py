@@ -1,0 +1,93 @@
+"""Admin page that uploads a prompt file to a draft study.
+
+Wire it into ``StudyAdmin.get_urls`` (before the default URLs, whose ``<path:object_id>/`` would catch it)::
+
+    def get_urls(self):
+        return [prompt_upload_path(self)] + super().get_urls()
+
+and link to ``reverse(f"admin:{UPLOAD_URL_NAME}", args=[study.pk])`` from the study's change page.
+"""
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.utils import quote, unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from .prompt_files import MAX_PROMPT_LENGTH, PROMPT_COLUMNS, add_prompts_from_file
+
+UPLOAD_URL_NAME = "annotations_study_upload_prompts"
+TEMPLATE = "admin/annotations/study/upload_prompts.html"
+
+
+class PromptUploadForm(forms.Form):
+    file = forms.FileField(
+        help_text="A .csv, .tsv, .jsonl/.ndjson, .txt (one prompt per line) or .parquet file, in UTF-8."
+    )
+    column = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text=f"The column holding the prompts; empty for the first of {', '.join(PROMPT_COLUMNS)}.",
+    )
+    sample = forms.IntegerField(
+        required=False, min_value=1, label="Sample size", help_text="Add only this many prompts, drawn at random."
+    )
+    seed = forms.IntegerField(required=False, initial=0, help_text="The sample's random seed (default 0).")
+
+
+def prompt_upload_view(model_admin, request, object_id):
+    """Upload a prompt file to one study: the form, its line-by-line errors, or a redirect to the study."""
+    opts = model_admin.model._meta
+    study = model_admin.get_object(request, unquote(object_id))
+    if study is None:
+        raise Http404(f"There is no {opts.verbose_name} with id {object_id!r}.")
+    if not model_admin.has_change_permission(request, study):
+        raise PermissionDenied
+    if request.method == "POST":
+        form = PromptUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                added = add_prompts_from_file(
+                    study=study,
+                    data=upload.read(),
+                    filename=upload.name,
+                    column=form.cleaned_data["column"] or None,
+                    sample=form.cleaned_data["sample"],
+                    seed=form.cleaned_data["seed"] or 0,
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                model_admin.message_user(
+                    request, f"Added {added} prompts from {upload.name} to {study.slug}.", messages.SUCCESS
+                )
+                change_url = reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_change",
+                    args=[quote(study.pk)],
+                    current_app=model_admin.admin_site.name,
+                )
+                return HttpResponseRedirect(change_url)
+    else:
+        form = PromptUploadForm()
+    request.current_app = model_admin.admin_site.name
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Upload prompts to {study}",
+        "opts": opts,
+        "original": study,
+        "form": form,
+        "prompt_count": study.prompts.count(),
+        "max_length": MAX_PROMPT_LENGTH,
+        "media": model_admin.media + form.media,
+    }
+    return TemplateResponse(request, TEMPLATE, context)
+
+
+def prompt_upload_path(model_admin):
+    """The URL pattern for ``model_admin.get_urls``: ``<id>/upload-prompts/``, staff-only, named UPLOAD_URL_NAME."""
+    def view(request, object_id):
+        return prompt_upload_view(model_admin, request, object_id)
+
+    return path("<path:object_id>/upload-prompts/", model_admin.admin_site.admin_view(view), name=UPLOAD_URL_NAME)

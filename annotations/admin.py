@@ -1,31 +1,72 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from generation.models import PairJob
 from generation.selectors import job_progress
 
 from . import services
+from .admin_invites import invite_paths
+from .admin_prompts import UPLOAD_URL_NAME, prompt_upload_path
 from .models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
 
 
 class PromptInline(admin.TabularInline):
+    """Prompts are edited while the study is a draft; after that they are fixed."""
+
     model = Prompt
     extra = 0
     fields = ("position", "text")
 
+    def _editable(self, obj) -> bool:
+        return obj is None or obj.status == Study.Status.DRAFT
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+def _https_urls(field, **kwargs):
+    """Form fields for the study; URLs typed without a scheme are taken as https."""
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return field.formfield(**kwargs)
+
+
+class StudyForm(forms.ModelForm):
+    """Refuses changes that would invalidate generated pairs or collected ratings, naming them."""
+
+    class Meta:
+        model = Study
+        fields = "__all__"
+        formfield_callback = _https_urls
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk:
+            services.check_settings_change(study=self.instance, changed=self.changed_data)
+        return cleaned
+
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
+    form = StudyForm
     list_display = ("slug", "title", "status", "model", "width", "height", "generation_progress", "annotator_count")
-    readonly_fields = ("generation_progress",)
+    readonly_fields = ("status", "generation_progress", "links")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_filter = ("status",)
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
     inlines = [PromptInline]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["queue_generation", "open_selected", "close_selected", "add_ten_annotators"]
 
     def get_queryset(self, request):
@@ -42,6 +83,29 @@ class StudyAdmin(admin.ModelAdmin):
     @admin.display(description="Annotators")
     def annotator_count(self, study: Study) -> int:
         return study.n_annotators
+
+    @admin.display(description="Pages")
+    def links(self, study: Study) -> str:
+        if study.pk is None:
+            return "–"
+        enrol = reverse("annotations:join", kwargs={"enrolment_token": study.enrolment_token})
+        prolific = reverse("annotations:prolific", kwargs={"enrolment_token": study.enrolment_token})
+        items = [
+            ("Monitor", reverse("annotations:monitor", args=[study.slug])),
+            ("Preview pairs", reverse("annotations:preview", args=[study.slug])),
+            ("Upload prompts", reverse(f"admin:{UPLOAD_URL_NAME}", args=[study.pk])),
+            ("Invite links", reverse("admin:annotations_study_invites", args=[study.pk])),
+            ("Invite links (CSV)", reverse("admin:annotations_study_invites_csv", args=[study.pk])),
+        ]
+        html = format_html_join(" · ", '<a href="{}">{}</a>', ((url, label) for label, url in items))
+        return format_html(
+            "{}<br>Open enrolment link: <code>{}</code><br>Prolific study URL: <code>{}?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}"
+            "&amp;STUDY_ID={{{{%STUDY_ID%}}}}&amp;SESSION_ID={{{{%SESSION_ID%}}}}</code>",
+            html, enrol, prolific,
+        )
+
+    def get_urls(self):
+        return [prompt_upload_path(self), *invite_paths(self), *super().get_urls()]
 
     def _run(self, request, queryset, action, done: str) -> None:
         for study in queryset:

@@ -58,6 +58,29 @@ def create_study(*, slug: str, title: str, prompts: Sequence[str], **settings) -
     return study
 
 
+#: Settings that make the images: fixed once the study's pairs are generated.
+GENERATION_SETTINGS = ("model", "width", "height", "steps", "guidance_scale", "scheduler", "negative_prompt", "base_seed")
+#: Settings that shape each annotator's sequence: fixed once an annotator has started.
+ALLOCATION_SETTINGS = ("pairs_per_annotator", "ratings_per_pair", "attention_checks")
+
+
+def check_settings_change(*, study: Study, changed: Sequence[str]) -> None:
+    """Refuse changing what made the study's images, or what shaped its annotators' sequences, once in use."""
+    stored = Study.objects.get(pk=study.pk)
+    locked = []
+    if stored.status != Study.Status.DRAFT:
+        locked += [name for name in changed if name in GENERATION_SETTINGS]
+    if stored.annotators.filter(consented_at__isnull=False).exists():
+        locked += [name for name in changed if name in ALLOCATION_SETTINGS]
+    if locked:
+        names = ", ".join(Study._meta.get_field(name).verbose_name for name in locked)
+        raise ValidationError(
+            f"Study {stored.slug!r} is {stored.get_status_display().lower()} and has "
+            f"{Rating.objects.filter(assignment__annotator__study=stored).count()} ratings: its {names} can no "
+            "longer change. Create a new study for other settings."
+        )
+
+
 @transaction.atomic
 def queue_study_generation(*, study: Study) -> int:
     """Create a pair job for every prompt that has none and queue every pair not yet generated."""

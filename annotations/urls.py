@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import staff_views, views
 
 app_name = "annotations"
 urlpatterns = [
@@ -11,4 +11,7 @@ urlpatterns = [
     path("a/<str:token>/done/", views.done, name="done"),
     path("join/<str:enrolment_token>/", views.join, name="join"),
     path("prolific/<str:enrolment_token>/", views.prolific, name="prolific"),
+    path("staff/studies/<slug:slug>/monitor/", staff_views.monitoring, name="monitor"),
+    path("staff/studies/<slug:slug>/preview/", staff_views.preview, name="preview"),
+    path("staff/pairs/<int:pair_id>/<str:arm>.png", staff_views.pair_image, name="pair_image"),
 ]

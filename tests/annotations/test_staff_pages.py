@@ -1,0 +1,163 @@
+"""The researcher's side: locked settings, fixed prompts, preview, monitoring, invite links, deploy checks."""
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from annotations import services
+from annotations.models import Annotator, Study
+from tests.factories import make_model, make_open_study, make_study
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def change_form(study: Study, **changes) -> dict:
+    """The admin change form's POST data for ``study`` (prompt inline included), with ``changes``."""
+    fields = {
+        "slug": study.slug, "title": study.title, "question": study.question, "consent_text": study.consent_text,
+        "instructions": study.instructions, "example_prompt": "", "model": study.model_id or "",
+        "width": study.width, "height": study.height, "steps": study.steps, "guidance_scale": study.guidance_scale,
+        "scheduler": study.scheduler, "negative_prompt": study.negative_prompt, "base_seed": study.base_seed,
+        "pairs_per_annotator": "", "ratings_per_pair": "", "attention_checks": 0, "screen_out_after": "",
+        "enrolment_cap": "", "completion_code": "", "completion_url": "",
+        "prompts-TOTAL_FORMS": 0, "prompts-INITIAL_FORMS": 0, "prompts-MIN_NUM_FORMS": 0, "prompts-MAX_NUM_FORMS": 1000,
+    }
+    return {**fields, **changes}
+
+
+def test_changing_the_model_of_a_study_with_ratings_is_refused(admin_client):
+    study, (annotator, _) = make_open_study(slug="locked", prompts=2)
+    services.give_consent(annotator=annotator)
+    first = annotator.assignments.first()
+    services.submit_rating(annotator=annotator, assignment_id=first.pk, left_score=3, right_score=4)
+    other = make_model("other/model")
+    url = reverse("admin:annotations_study_change", args=[study.pk])
+    response = admin_client.post(url, change_form(study, model=other.pk, steps=50))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "is open and has 1 ratings: its model, steps can no longer change" in html
+    study.refresh_from_db()
+    assert study.model.source == "unused" and study.steps == 2
+    # the title is not locked
+    response = admin_client.post(url, change_form(study, title="Renamed"))
+    assert response.status_code == 302 and Study.objects.get(pk=study.pk).title == "Renamed"
+
+
+def test_quotas_lock_once_an_annotator_started():
+    study, (annotator, _) = make_open_study(slug="q", prompts=2)
+    services.check_settings_change(study=study, changed=["ratings_per_pair"])  # nobody started: allowed
+    services.give_consent(annotator=annotator)
+    with pytest.raises(Exception, match="ratings per pair can no longer change"):
+        services.check_settings_change(study=study, changed=["ratings_per_pair"])
+
+
+def test_prompts_are_fixed_after_draft(admin_client):
+    draft = make_study(slug="draft", prompts=2)
+    study, _ = make_open_study(slug="open", prompts=2)
+    assert 'name="prompts-0-text"' in admin_client.get(reverse("admin:annotations_study_change", args=[draft.pk])).content.decode()
+    html = admin_client.get(reverse("admin:annotations_study_change", args=[study.pk])).content.decode()
+    assert 'name="prompts-0-text"' not in html and study.prompts.first().text in html
+
+
+def test_preview_shows_every_pair_labelled_to_staff_only(admin_client, client):
+    study, _ = make_open_study(slug="pv", prompts=3)
+    url = reverse("annotations:preview", args=[study.slug])
+    assert client.get(url).status_code == 302  # to the admin login
+    html = admin_client.get(url).content.decode()
+    for pair in study.pairs.select_related("prompt"):
+        assert pair.prompt.text in html
+        for arm in ("baseline", "ours"):
+            image_url = reverse("annotations:pair_image", args=[pair.pk, arm])
+            assert image_url in html
+            assert admin_client.get(image_url)["Content-Type"] == "image/png"
+            assert client.get(image_url).status_code == 302
+    assert html.count(">Ours</figcaption>") == 3
+
+
+def test_monitoring_page_counts_and_flags(admin_client, client):
+    study, annotators = make_open_study(slug="mon", prompts=3, annotators=3, attention_checks=1)
+    straight, careful, _idle = annotators
+    for annotator in (straight, careful):
+        services.give_consent(annotator=annotator)
+        for assignment in annotator.assignments.order_by("order"):
+            services.mark_shown(assignment=assignment)
+            if assignment.check_pair_id:
+                # a low score for the mismatched image passes; ``ours_on_left`` says where it is
+                passing = (1, 9) if assignment.ours_on_left else (9, 1)
+                left, right = passing if annotator is careful else passing[::-1]
+            else:
+                left, right = (5, 5) if annotator is straight else (7, 4)
+            services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=left, right_score=right)
+    url = reverse("annotations:monitor", args=[study.slug])
+    assert client.get(url).status_code == 302
+    response = admin_client.get(url)
+    monitor = response.context["monitor"]
+    assert (monitor.invited, monitor.consented, monitor.started, monitor.finished) == (3, 2, 2, 2)
+    assert monitor.ratings == 6 and all(pair.ratings == 2 for pair in monitor.pairs)
+    assert monitor.median_seconds is not None
+    assert monitor.straight_liners == [straight.label]
+    assert monitor.check_failures == {straight.label: (1, 1)}
+    assert straight.label in response.content.decode()
+
+
+def test_invite_links_are_created_and_downloaded(admin_client):
+    study = make_study(slug="inv", prompts=2)
+    response = admin_client.post(reverse("admin:annotations_study_invites", args=[study.pk]), {"count": 3})
+    assert response.status_code == 302 and study.annotators.count() == 3
+    bad = admin_client.post(reverse("admin:annotations_study_invites", args=[study.pk]), {"count": 0})
+    assert bad.status_code == 200 and study.annotators.count() == 3
+    download = admin_client.get(reverse("admin:annotations_study_invites_csv", args=[study.pk]))
+    assert download["Content-Disposition"] == 'attachment; filename="inv-invites.csv"'
+    rows = list(csv.DictReader(io.StringIO(download.content.decode())))
+    tokens = set(Annotator.objects.values_list("token", flat=True))
+    assert len(rows) == 3 and {row["invite_url"].rstrip("/").rsplit("/", 1)[-1] for row in rows} == tokens
+    assert all(row["invite_url"].startswith("http://testserver/a/") for row in rows)
+
+
+def test_study_page_links_the_researcher_pages(admin_client):
+    study = make_study(slug="links", prompts=1)
+    html = admin_client.get(reverse("admin:annotations_study_change", args=[study.pk])).content.decode()
+    for name, args in (("annotations:monitor", [study.slug]), ("annotations:preview", [study.slug]),
+                       ("admin:annotations_study_upload_prompts", [study.pk]),
+                       ("admin:annotations_study_invites", [study.pk])):
+        assert reverse(name, args=args) in html
+    assert study.enrolment_token in html
+
+
+def test_staff_pages_refuse_non_staff(client):
+    study = make_study(slug="s", prompts=1)
+    user = get_user_model().objects.create_user("plain", password="pw-12345-long")
+    plain = Client()
+    plain.force_login(user)
+    for url in (reverse("annotations:monitor", args=[study.slug]), reverse("annotations:preview", args=[study.slug]),
+                reverse("admin:annotations_study_invites_csv", args=[study.pk])):
+        assert plain.get(url).status_code == 302
+
+
+def test_check_deploy_passes_with_production_settings(tmp_path):
+    env = {
+        **os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 20 + "-Production-Secret-Key-0123456789-abcdefghij",
+        "ALLOWED_HOSTS": "eval.example.org", "EVALSITE_VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    env = {**os.environ, "DEBUG": "0", "EVALSITE_VAR_DIR": str(tmp_path)}
+    env.pop("SECRET_KEY", None)
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0 and "SECRET_KEY must be set when DEBUG is off" in result.stderr

@@ -11,6 +11,7 @@ from generation.services import create_pair_job, queue_pair_jobs
 from generation.validation import full_clean_named
 
 from .allocation import allocate
+from .prompt_files import PromptLine, check_prompts
 from .models import (
     SCORE_MAX,
     SCORE_MIN,
@@ -27,22 +28,8 @@ from .selectors import unanswered
 
 
 def clean_prompts(texts: Sequence[str]) -> list[str]:
-    """Strip prompts and refuse empty or duplicate ones, naming each by its 1-based line."""
-    cleaned: list[str] = []
-    seen: dict[str, int] = {}
-    errors: list[str] = []
-    for line, raw in enumerate(texts, start=1):
-        text = raw.strip()
-        if not text:
-            errors.append(f"line {line}: the prompt is empty")
-        elif text in seen:
-            errors.append(f"line {line}: duplicate of the prompt on line {seen[text]}")
-        else:
-            seen[text] = line
-            cleaned.append(text)
-    if errors:
-        raise ValidationError(errors)
-    return cleaned
+    """Normalise prompts and refuse empty, over-long or duplicate ones, naming each by its 1-based line."""
+    return check_prompts(PromptLine(line, text) for line, text in enumerate(texts, start=1))
 
 
 @transaction.atomic

@@ -1,26 +1,76 @@
-"""Writing the tidy ratings and study summaries as CSV, JSON, LaTeX and Markdown."""
+"""Writing the tidy ratings and study reports as CSV, JSON, LaTeX, Markdown and the protocol manifest."""
 import json
 from collections.abc import Sequence
+from importlib import metadata
 
 import pandas as pd
 
 from generation.metadata import software_versions
 
-from .stats import StudySummary
+from .multiplicity import METHODS
+from .report import SCHEMA, StudyReport, to_jsonable
 
-FORMATS = ("csv", "json", "latex", "markdown")
-FILE_NAMES = {"json": "summary.json", "latex": "summary.tex", "markdown": "summary.md"}
-TABLE_HEADER = ("Study", "Annotators", "Items", "Baseline", "Ours", "Ours − baseline [95% CI]", "p (t)", "p (Wilcoxon)")
+FORMATS = ("csv", "json", "latex", "markdown", "plots", "manifest")
+TEXT_FORMATS = ("csv", "json", "latex", "markdown", "manifest")
+FILE_NAMES = {"json": "summary.json", "latex": "summary.tex", "markdown": "summary.md", "manifest": "protocol.json"}
+ANALYSIS_PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "statsmodels", "krippendorff")
+ADJUSTED_LABELS = {"holm": "p (Holm)", "bh": "p (BH)"}
+
+
+def table_header(adjustment: str = "holm") -> tuple[str, ...]:
+    return ("Study", "Annotators", "Items", "Baseline", "Ours", "Ours − baseline [95% CI]", "Win / tie / loss %",
+            "d_z", "p (mixed)", ADJUSTED_LABELS[adjustment])
+
+
+def analysis_software() -> dict[str, str]:
+    """Python's and the analysis packages' versions, with the generation side's key packages."""
+    versions = dict(software_versions())
+    for package in ANALYSIS_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
 
 
 def ratings_csv(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, lineterminator="\n")
 
 
-def summaries_json(summaries: Sequence[StudySummary], protocols: Sequence[dict]) -> str:
-    """A JSON document: ``studies`` (one summary each, with its ``protocol``) and ``software``."""
-    studies = [{**summary.as_dict(), "protocol": protocol} for summary, protocol in zip(summaries, protocols)]
-    return json.dumps({"studies": studies, "software": software_versions()}, indent=2, ensure_ascii=False) + "\n"
+def summaries_json(reports: Sequence[StudyReport], protocols: Sequence[dict]) -> str:
+    """``schema``, ``adjustment``, ``studies`` (each report's documented keys plus its ``protocol``), ``software``."""
+    method = reports[0].adjustment if reports else "holm"
+    document = {
+        "schema": SCHEMA,
+        "adjustment": {"method": method, "name": METHODS[method], "over": "the mixed-model p of the studies here"},
+        "studies": [{**report.as_dict(), "protocol": protocol} for report, protocol in zip(reports, protocols)],
+        "software": analysis_software(),
+    }
+    return json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n"
+
+
+def manifest_json(reports: Sequence[StudyReport], protocols: Sequence[dict]) -> str:
+    """The protocol manifest: per study, how the images were made, what annotators were asked, counts, exclusions
+    and the analysis settings; and the software versions."""
+    studies = []
+    for report, protocol in zip(reports, protocols):
+        studies.append({
+            **protocol,
+            "analysis": {
+                "seed": report.seed,
+                "bootstrap_resamples": report.bootstrap.resamples,
+                "level": report.level,
+                "primary_model": report.mixed_model.formula,
+                "fitted_model": report.mixed_model.model,
+                "estimation": report.mixed_model.method,
+                "adjustment": METHODS[report.adjustment],
+                "exclusions_applied": report.exclusions_applied,
+            },
+            "counts_analysed": to_jsonable(report.counts),
+            "exclusions": to_jsonable(report.exclusions),
+        })
+    document = {"schema": SCHEMA, "studies": studies, "software": analysis_software()}
+    return json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n"
 
 
 def _number(value: float | None, digits: int = 2) -> str:
@@ -33,25 +83,54 @@ def _p(value: float | None) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _cells(summary: StudySummary) -> list[str]:
-    low, high = summary.difference_ci
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.2f}".replace("-", "−")
+
+
+def table_cells(report: StudyReport) -> list[str]:
+    """One row of the paper table (also used by the results page)."""
+    effect = report.mixed_model.effect
+    low, high = effect.ci
+    shares = report.descriptives.shares
+    base, ours = report.descriptives.baseline, report.descriptives.ours
+    ci = f"[{_signed(low)}, {_signed(high)}]" if low is not None and low == low else "[–, –]"
     return [
-        summary.study,
-        str(summary.annotators),
-        str(summary.items),
-        f"{_number(summary.baseline.mean)} ± {_number(summary.baseline.sd)}",
-        f"{_number(summary.ours.mean)} ± {_number(summary.ours.sd)}",
-        f"{summary.difference:+.2f} [{_number(low)}, {_number(high)}]",
-        _p(summary.paired_t.p_value),
-        _p(summary.wilcoxon.p_value),
+        report.study,
+        str(report.counts.annotators),
+        str(report.counts.items),
+        f"{_number(base.mean)} ± {_number(base.sd)}",
+        f"{_number(ours.mean)} ± {_number(ours.sd)}",
+        f"{_signed(effect.estimate)} {ci}",
+        f"{100 * shares.win:.0f} / {100 * shares.tie:.0f} / {100 * shares.loss:.0f}",
+        _number(report.effect_sizes.d_z),
+        _p(effect.p),
+        _p(report.p_adjusted),
     ]
 
 
-def summaries_markdown(summaries: Sequence[StudySummary]) -> str:
-    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
-    lines += ["| " + " | ".join(_cells(summary)) + " |" for summary in summaries]
+def _notes(reports: Sequence[StudyReport]) -> list[str]:
+    method = reports[0].adjustment if reports else "holm"
+    notes = [
+        "Means ± SD over all judgments. Difference: linear mixed model of ours − baseline per judgment with crossed "
+        "random intercepts for annotators and items (REML, Satterthwaite df); win / tie / loss: shares of "
+        f"judgments; d_z over per-item mean differences; p adjusted across the studies with {METHODS[method]}."
+    ]
+    for report in reports:
+        if report.mixed_model.simplified:
+            notes.append(f"{report.study}: {report.mixed_model.model}.")
+        excluded = report.exclusions
+        if report.exclusions_applied and excluded.annotators_removed:
+            notes.append(f"{report.study}: {excluded.annotators_removed} of {excluded.annotators_before} annotators "
+                         f"({excluded.ratings_removed} ratings) excluded by the study's rules.")
+    return notes
+
+
+def summaries_markdown(reports: Sequence[StudyReport]) -> str:
+    header = table_header(reports[0].adjustment if reports else "holm")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(table_cells(report)) + " |" for report in reports]
     lines.append("")
-    lines.append("Means ± SD over all judgments; the difference, its CI and both tests use per-item means.")
+    lines += _notes(reports)
     return "\n".join(lines) + "\n"
 
 
@@ -63,22 +142,25 @@ def latex_escape(text: str) -> str:
     return "".join(LATEX_SPECIALS.get(char, char) for char in text)
 
 
-def summaries_latex(summaries: Sequence[StudySummary]) -> str:
-    """A booktabs table, one row per study."""
+def summaries_latex(reports: Sequence[StudyReport]) -> str:
+    """A booktabs table, one row per study, with the notes as a comment block after it."""
     def cell(text: str) -> str:
-        return latex_escape(text).replace("±", r"$\pm$").replace("−", "$-$").replace("< ", "$<$ ").replace("–", "--")
+        return (latex_escape(text).replace("±", r"$\pm$").replace("−", "$-$").replace("< ", "$<$ ")
+                .replace("–", "--").replace("d\\_z", "$d_z$"))
 
-    header = " & ".join(cell(name) for name in TABLE_HEADER) + r" \\"
-    rows = [" & ".join(cell(text) for text in _cells(summary)) + r" \\" for summary in summaries]
+    header_names = table_header(reports[0].adjustment if reports else "holm")
+    header = " & ".join(cell(name) for name in header_names) + r" \\"
+    rows = [" & ".join(cell(text) for text in table_cells(report)) + r" \\" for report in reports]
     return "\n".join(
         [
-            r"\begin{tabular}{l" + "r" * (len(TABLE_HEADER) - 1) + "}",
+            r"\begin{tabular}{l" + "r" * (len(header_names) - 1) + "}",
             r"\toprule",
             header,
             r"\midrule",
             *rows,
             r"\bottomrule",
             r"\end{tabular}",
+            *("% " + cell(note) for note in _notes(reports)),
             "",
         ]
     )

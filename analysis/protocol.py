@@ -4,7 +4,8 @@ from generation.models import PairJob
 
 
 def study_protocol(*, study: Study) -> dict:
-    """Model, generation settings, seeds, the question, counts, and the software that made the images."""
+    """Model, generation settings, seeds, the question and instructions, counts, and the software that made the
+    images. The analysis adds its own settings and exclusions (``exports.manifest_json``)."""
     jobs = PairJob.objects.filter(study_pairs__study=study)
     done = jobs.filter(status=PairJob.Status.DONE)
     example = done.order_by("pk").values_list("metadata", flat=True).first() or {}
@@ -13,6 +14,7 @@ def study_protocol(*, study: Study) -> dict:
         "study": study.slug,
         "title": study.title,
         "question": study.question,
+        "instructions": study.consent_text,
         "model": study.model.source if study.model else "",
         "model_name": study.model.name if study.model else "",
         "model_family": study.model.family if study.model else "",
@@ -28,8 +30,8 @@ def study_protocol(*, study: Study) -> dict:
         "seeds": {"base": study.base_seed, "min": seeds[0] if seeds else None, "max": seeds[-1] if seeds else None},
         "pairs": study.pairs.count(),
         "pairs_generated": done.count(),
+        "attention_checks_per_annotator": getattr(study, "attention_checks", 0),
         "annotators_invited": study.annotators.count(),
         "annotators_finished": study.annotators.filter(finished_at__isnull=False).count(),
-        "exclusions": [],
         "generation_software": example.get("versions", {}),
     }

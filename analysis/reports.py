@@ -1,14 +1,29 @@
-"""Export of results: the one function behind ``manage.py export_results``."""
+"""Export of results: the functions behind ``manage.py export_results``, ``plan_study`` and the results page."""
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 from django.core.exceptions import ValidationError
 
 from annotations.models import Study
 
-from .exports import FILE_NAMES, FORMATS, ratings_csv, summaries_json, summaries_latex, summaries_markdown
+from .exports import (
+    FILE_NAMES,
+    FORMATS,
+    manifest_json,
+    ratings_csv,
+    summaries_json,
+    summaries_latex,
+    summaries_markdown,
+)
+from .judgments import paired_judgments
+from .models import AnalysisSettings
+from .multiplicity import METHODS
+from .plots import figure_bytes, study_plots
+from .power import Components, PowerPlan, plan
 from .protocol import study_protocol
-from .stats import summarize
+from .quality import ExclusionRules, apply_exclusions
+from .report import StudyReport, adjust_reports, mixed_model, study_report
 from .tidy import ratings_frame
 
 
@@ -20,41 +35,126 @@ def find_studies(slugs: Sequence[str]) -> list[Study]:
     return [studies[slug] for slug in slugs]
 
 
-def render_results(*, slugs: Sequence[str], formats: Sequence[str]) -> dict[str, str]:
+def settings_for(study: Study) -> AnalysisSettings:
+    """The study's analysis settings, or the defaults (unsaved) when it has none."""
+    return AnalysisSettings.objects.filter(study=study).first() or AnalysisSettings(study=study)
+
+
+def rules_from(settings: AnalysisSettings) -> ExclusionRules:
+    return ExclusionRules(
+        min_seconds_per_item=settings.min_seconds_per_item,
+        exclude_straightliners=settings.exclude_straightliners,
+        max_attention_failures=settings.max_attention_failures,
+    )
+
+
+def attention_table(study: Study) -> pd.DataFrame:
+    """Per annotator: failed and answered attention checks (empty when the study has none)."""
+    try:
+        from annotations.selectors import attention_check_results
+    except ImportError:  # an annotations app without attention checks
+        return pd.DataFrame(columns=["annotator", "failures", "checks"])
+    results = attention_check_results(study=study)
+    return pd.DataFrame(
+        [{"annotator": label, "failures": failed, "checks": answered} for label, (failed, answered) in results.items()],
+        columns=["annotator", "failures", "checks"],
+    )
+
+
+def report_for(study: Study, *, frame: pd.DataFrame | None = None, exclusions: bool | None = None) -> StudyReport:
+    """One study's report with its settings; ``exclusions`` None follows the study's default."""
+    settings = settings_for(study)
+    frame = ratings_frame(study=study) if frame is None else frame
+    apply = settings.apply_exclusions_by_default if exclusions is None else exclusions
+    try:
+        return study_report(frame, study=study.slug, seed=settings.seed, rules=rules_from(settings),
+                            attention=attention_table(study), apply_exclusions_=apply,
+                            resamples=settings.bootstrap_resamples)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def study_reports(studies: Sequence[Study], *, frames=None, adjustment: str = "holm",
+                  exclusions: bool | None = None) -> list[StudyReport]:
+    if adjustment not in METHODS:
+        raise ValidationError(f"Unknown adjustment {adjustment!r}; choose from {', '.join(METHODS)}.")
+    frames = frames or {}
+    reports = [report_for(study, frame=frames.get(study.slug), exclusions=exclusions) for study in studies]
+    return adjust_reports(reports, method=adjustment)
+
+
+def render_results(
+    *, slugs: Sequence[str], formats: Sequence[str], adjustment: str = "holm", exclusions: bool | None = None
+) -> dict[str, str | bytes]:
     """Every requested document, by file name, computed in full before anything is written."""
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ValidationError(f"Unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}.")
     studies = find_studies(slugs)
     frames = {study.slug: ratings_frame(study=study) for study in studies}
-    documents: dict[str, str] = {}
+    documents: dict[str, str | bytes] = {}
     if "csv" in formats:
         for slug, frame in frames.items():
             documents[f"{slug}-ratings.csv"] = ratings_csv(frame)
-    if set(formats) & {"json", "latex", "markdown"}:
-        summaries = []
-        for study in studies:
-            try:
-                summaries.append(summarize(frames[study.slug], study=study.slug))
-            except ValueError as exc:
-                raise ValidationError(str(exc)) from exc
+    if set(formats) & {"json", "latex", "markdown", "plots", "manifest"}:
+        reports = study_reports(studies, frames=frames, adjustment=adjustment, exclusions=exclusions)
+        protocols = [study_protocol(study=study) for study in studies]
         if "json" in formats:
-            documents[FILE_NAMES["json"]] = summaries_json(summaries, [study_protocol(study=s) for s in studies])
+            documents[FILE_NAMES["json"]] = summaries_json(reports, protocols)
         if "latex" in formats:
-            documents[FILE_NAMES["latex"]] = summaries_latex(summaries)
+            documents[FILE_NAMES["latex"]] = summaries_latex(reports)
         if "markdown" in formats:
-            documents[FILE_NAMES["markdown"]] = summaries_markdown(summaries)
+            documents[FILE_NAMES["markdown"]] = summaries_markdown(reports)
+        if "manifest" in formats:
+            documents[FILE_NAMES["manifest"]] = manifest_json(reports, protocols)
+        if "plots" in formats:
+            for report in reports:
+                for name, figure in study_plots(report).items():
+                    for fmt in ("png", "svg"):
+                        documents[f"{report.study}-{name}.{fmt}"] = figure_bytes(figure, fmt)
     return documents
 
 
-def write_documents(documents: dict[str, str], out_dir: Path) -> list[Path]:
+def write_documents(documents: dict[str, str | bytes], out_dir: Path) -> list[Path]:
     """Write each document under ``out_dir`` (created if needed), each file replaced whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in documents.items():
+    for name, content in documents.items():
         path = out_dir / name
         temp = path.with_name(f".{name}.part")
-        temp.write_text(text, encoding="utf-8")
+        if isinstance(content, bytes):
+            temp.write_bytes(content)
+        else:
+            temp.write_text(content, encoding="utf-8")
         temp.replace(path)
         written.append(path)
     return written
+
+
+def plan_from_pilot(
+    *, slug: str, effect: float, annotators: int | None = None, items: int | None = None, alpha: float = 0.05,
+    target: float = 0.8, max_annotators: int = 1000, max_items: int = 1000,
+) -> tuple[PowerPlan, dict]:
+    """A power plan from a pilot study's variance components (its exclusion rules applied by default)."""
+    (study,) = find_studies([slug])
+    frame = ratings_frame(study=study)
+    if frame.empty:
+        raise ValidationError(f"Study {slug!r} has no ratings.")
+    settings = settings_for(study)
+    try:
+        judgments = paired_judgments(frame)
+        judgments, _, _ = apply_exclusions(judgments, rules=rules_from(settings), attention=attention_table(study),
+                                           apply=settings.apply_exclusions_by_default)
+        model = mixed_model(judgments)
+    except ValueError as exc:
+        raise ValidationError(f"Study {slug!r}: {exc}") from exc
+    variance = model.variance
+    components = Components(variance["annotator"], variance["item"], variance["residual"])
+    try:
+        result = plan(effect=effect, components=components, annotators=annotators or judgments.n_annotators,
+                      items=items or judgments.n_items, alpha=alpha, target=target,
+                      max_annotators=max_annotators, max_items=max_items)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+    return result, {"pilot_annotators": judgments.n_annotators, "pilot_items": judgments.n_items,
+                          "pilot_estimate": model.effect.estimate, "model": model.model}

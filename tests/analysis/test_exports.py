@@ -4,6 +4,7 @@ import io
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -58,29 +59,85 @@ def test_json_document(rated, tmp_path):
     assert written.strip() == f"Wrote {tmp_path / 'summary.json'}"
     document = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert json.loads(export("sd21_768px", "--format", "json")) == document
+    assert document["schema"] == "evalsite.results/1"
+    assert document["adjustment"]["method"] == "holm"
 
     study = document["studies"][0]
     assert study["study"] == "sd21_768px"
-    assert (study["annotators"], study["items"], study["ratings"]) == (2, 3, 6)
+    assert study["counts"] == {"annotators": 2, "items": 3, "ratings": 6, "scores": 12}
     baseline = [b for plan in SCORES for b, _ in plan]
     ours = [o for plan in SCORES for _, o in plan]
-    assert study["baseline"]["mean"] == pytest.approx(np.mean(baseline))
-    assert study["ours"]["sd"] == pytest.approx(np.std(ours, ddof=1))
-    assert study["difference"] == pytest.approx(np.mean(ours) - np.mean(baseline))  # balanced: same as item means
-    low, high = study["difference_ci"]
-    assert low < study["difference"] < high
-    assert 0 < study["paired_t"]["p_value"] <= 1
-    assert 0 < study["wilcoxon"]["p_value"] <= 1
+    descriptives = study["descriptives"]
+    assert descriptives["baseline"]["mean"] == pytest.approx(np.mean(baseline))
+    assert descriptives["ours"]["sd"] == pytest.approx(np.std(ours, ddof=1))
+    d = np.array(ours) - np.array(baseline)
+    assert descriptives["difference_mean"] == pytest.approx(d.mean())
+    assert descriptives["shares"]["wins"] == int((d > 0).sum())
+    effect = study["mixed_model"]["effect"]
+    assert effect["estimate"] == pytest.approx(d.mean())  # balanced: the mixed-model estimate is the mean
+    assert effect["ci"][0] < effect["estimate"] < effect["ci"][1]
+    assert 0 < effect["p"] <= 1 and study["p_adjusted"] == pytest.approx(effect["p"])  # one study: Holm = p
+    assert study["mixed_model"]["model"]
+    for key in ("by_item", "by_annotator", "sign_test", "bootstrap", "effect_sizes", "position", "agreement",
+                "exclusions", "flagged_annotators"):
+        assert key in study, key
+    assert study["by_item"]["paired_t"]["p_value"] is not None
+    assert study["effect_sizes"]["d_z_unit"] == "per-item mean differences"
 
     protocol = study["protocol"]
     assert protocol["model"] == "unused"
     assert protocol["steps"] == 4
     assert protocol["seeds"] == {"base": 40, "min": 40, "max": 42}
     assert protocol["question"] == DEFAULT_QUESTION
+    assert protocol["instructions"]
     assert (protocol["width"], protocol["height"], protocol["pairs"], protocol["pairs_generated"]) == (64, 64, 3, 3)
     assert protocol["annotators_finished"] == 2
     assert document["software"]["python"]
-    assert "django" in document["software"] and "numpy" in document["software"]
+    for package in ("django", "numpy", "scipy", "statsmodels", "matplotlib"):
+        assert package in document["software"]
+
+
+def test_json_matches_the_pure_report(rated):
+    """The export is the report of the tidy CSV: recompute it from the CSV alone."""
+    from analysis.report import study_report
+
+    frame = pd.read_csv(io.StringIO(export("sd21_768px", "--format", "csv")))
+    report = study_report(frame, study="sd21_768px", seed=0)
+    document = json.loads(export("sd21_768px", "--format", "json"))
+    assert document["studies"][0]["mixed_model"] == json.loads(json.dumps(report.as_dict()["mixed_model"]))
+    assert document["studies"][0]["bootstrap"]["ci"] == pytest.approx(list(report.bootstrap.ci))
+
+
+def test_exclusions_are_settings_and_reported(rated, tmp_path):
+    from analysis.models import AnalysisSettings
+
+    other, annotators = make_open_study(slug="flat", prompts=3, annotators=3)
+    rate_all(other, annotators, [[(3, 8), (5, 5), (6, 4)], [(2, 9), (4, 7), (6, 6)], [(5, 5), (5, 5), (5, 5)]])
+    default = json.loads(export("flat", "--format", "json"))["studies"][0]
+    assert default["counts"]["annotators"] == 2  # the straight-liner is excluded by default
+    assert default["exclusions"]["steps"][1] == {
+        "rule": "straight-lining", "description": "one score for every image", "annotators": 1, "ratings": 3}
+    without = json.loads(export("flat", "--format", "json", "--exclusions", "off"))["studies"][0]
+    assert without["counts"]["annotators"] == 3 and without["exclusions_applied"] is False
+    AnalysisSettings.objects.create(study=other, exclude_straightliners=False)
+    assert json.loads(export("flat", "--format", "json"))["studies"][0]["counts"]["annotators"] == 3
+    AnalysisSettings.objects.filter(study=other).update(exclude_straightliners=True, apply_exclusions_by_default=False)
+    assert json.loads(export("flat", "--format", "json"))["studies"][0]["counts"]["annotators"] == 3
+    assert json.loads(export("flat", "--format", "json", "--exclusions", "on"))["studies"][0]["counts"]["annotators"] == 2
+    markdown = export("flat", "--format", "markdown", "--exclusions", "on")
+    assert "1 of 3 annotators (3 ratings) excluded" in markdown
+
+
+def test_holm_and_bh_across_studies(rated):
+    from statsmodels.stats.multitest import multipletests
+
+    other, annotators = make_open_study(slug="second", prompts=3, annotators=2)
+    rate_all(other, annotators, [[(1, 2), (2, 4), (3, 3)], [(5, 1), (2, 2), (7, 9)]])
+    for flag, method in (("holm", "holm"), ("bh", "fdr_bh")):
+        studies = json.loads(export("sd21_768px", "second", "--format", "json", "--adjust", flag))["studies"]
+        p = [study["mixed_model"]["effect"]["p"] for study in studies]
+        assert [study["p_adjusted"] for study in studies] == pytest.approx(list(multipletests(p, method=method)[1]))
+    assert "p (BH)" in export("sd21_768px", "second", "--format", "markdown", "--adjust", "bh")
 
 
 def test_latex_table(rated):
@@ -90,7 +147,8 @@ def test_latex_table(rated):
     for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
         assert lines.count(rule) == 1, rule
     assert lines.index(r"\toprule") < lines.index(r"\midrule") < lines.index(r"\bottomrule")
-    assert lines[-1] == r"\end{tabular}"
+    assert lines[lines.index(r"\bottomrule") + 1] == r"\end{tabular}"
+    assert all(line.startswith("% ") for line in lines[lines.index(r"\end{tabular}") + 1:])
     body = lines[lines.index(r"\midrule") + 1]
     assert body.startswith(r"sd21\_768px & 2 & 3 & ")
     assert body.endswith(r" \\")
@@ -100,10 +158,12 @@ def test_latex_table(rated):
     for special in ("_", "%", "&", "#", "$"):
         for line in lines:
             stripped = line.replace("\\" + special, "")
+            if stripped.startswith("% "):  # the notes are comments
+                stripped = stripped[2:]
             if special == "&":
                 stripped = stripped.replace(" & ", "")
-            if special == "$":
-                stripped = stripped.replace(r"$\pm$", "").replace("$-$", "").replace("$<$", "")
+            if special in "$_":
+                stripped = stripped.replace(r"$\pm$", "").replace("$-$", "").replace("$<$", "").replace("$d_z$", "")
             assert special not in stripped, (special, line)
 
 
@@ -122,6 +182,7 @@ def test_markdown_has_one_row_per_study(rated, tmp_path):
     table = [line for line in text.splitlines() if line.startswith("|")]
     assert len(table) == 4
     assert table[0].startswith("| Study | Annotators | Items |")
+    assert table[0].endswith("| d_z | p (mixed) | p (Holm) |")
     assert set(table[1]) <= set("|-")
     assert table[2].startswith("| sd21_768px | 2 | 3 |")
     assert table[3].startswith("| second | 2 | 3 |")
@@ -131,7 +192,8 @@ def test_markdown_has_one_row_per_study(rated, tmp_path):
 def test_all_formats_to_a_folder(rated, tmp_path):
     out = tmp_path / "results" / "nested"
     printed = export("sd21_768px", "--format", "all", "--out", str(out))
-    names = {"sd21_768px-ratings.csv", "summary.json", "summary.tex", "summary.md"}
+    plots = {f"sd21_768px-{name}.{fmt}" for name in ("scores", "items", "annotators") for fmt in ("png", "svg")}
+    names = {"sd21_768px-ratings.csv", "summary.json", "summary.tex", "summary.md", "protocol.json"} | plots
     assert {path.name for path in out.iterdir()} == names
     for name in names:
         assert f"Wrote {out / name}" in printed
@@ -139,6 +201,21 @@ def test_all_formats_to_a_folder(rated, tmp_path):
     assert (out / "sd21_768px-ratings.csv").read_text(encoding="utf-8") == export("sd21_768px", "--format", "csv")
     assert (out / "summary.tex").read_text(encoding="utf-8").startswith(r"\begin{tabular}")
     json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for name in plots:
+        data = (out / name).read_bytes()
+        assert data.startswith(b"\x89PNG") if name.endswith(".png") else b"<svg" in data[:2000]
+    manifest = json.loads((out / "protocol.json").read_text(encoding="utf-8"))
+    study = manifest["studies"][0]
+    for key in ("model", "revision", "seeds", "scheduler", "steps", "guidance_scale", "width", "height", "question",
+                "instructions", "counts_analysed", "exclusions", "analysis"):
+        assert key in study, key
+    assert study["analysis"]["seed"] == 0 and study["analysis"]["bootstrap_resamples"] == 2000
+    assert "statsmodels" in manifest["software"]
+
+
+def test_plots_need_a_folder(rated):
+    with pytest.raises(CommandError, match="--out"):
+        export("sd21_768px", "--format", "plots")
 
 
 def test_all_formats_to_stdout(rated):

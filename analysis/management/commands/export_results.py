@@ -3,22 +3,35 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.exports import FORMATS
+from analysis.exports import FORMATS, TEXT_FORMATS
+from analysis.multiplicity import METHODS
 from analysis.reports import render_results, write_documents
 
 
 class Command(BaseCommand):
-    help = "Write a study's tidy ratings (csv) or its summary (json, latex, markdown)."
+    help = (
+        "Write studies' tidy ratings (csv), their analysis (json, latex, markdown: one row per study), plots "
+        "(PNG and SVG; needs --out) and the protocol manifest. 'all' writes every format."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("studies", nargs="+", metavar="STUDY", help="study slug(s)")
         parser.add_argument("--format", choices=[*FORMATS, "all"], default="markdown")
-        parser.add_argument("--out", type=Path, help="folder to write into; without it, print to stdout")
+        parser.add_argument("--out", type=Path, help="folder to write into; without it, print text formats to stdout")
+        parser.add_argument("--adjust", choices=list(METHODS), default="holm",
+                            help="p-value adjustment across the studies: holm (default) or bh (Benjamini–Hochberg)")
+        parser.add_argument("--exclusions", choices=["default", "on", "off"], default="default",
+                            help="apply the studies' exclusion rules: as each study's settings say (default), or not")
 
-    def handle(self, *args, studies, format, out, **options):
+    def handle(self, *args, studies, format, out, adjust, exclusions, **options):
         formats = list(FORMATS) if format == "all" else [format]
+        if out is None:
+            if format == "plots":
+                raise CommandError("Plots are files: give --out DIR.")
+            formats = [name for name in formats if name in TEXT_FORMATS]
         try:
-            documents = render_results(slugs=studies, formats=formats)
+            documents = render_results(slugs=studies, formats=formats, adjustment=adjust,
+                                       exclusions={"default": None, "on": True, "off": False}[exclusions])
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         if out is None:

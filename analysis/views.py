@@ -1,0 +1,46 @@
+"""Staff-only results pages: the paper table, the plots, the analysis details and the protocol."""
+import re
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, render
+from django.utils.safestring import mark_safe
+
+from annotations.models import Study
+
+from .exports import table_cells, table_header
+from .plots import figure_bytes, study_plots
+from .protocol import study_protocol
+from .report import to_jsonable
+from .reports import report_for, settings_for
+
+_XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
+
+
+def _inline_svg(figure) -> str:
+    return _XML_PROLOGUE.sub("", figure_bytes(figure, "svg").decode("utf-8"), count=1)
+
+
+@staff_member_required
+def results(request, slug: str):
+    study = get_object_or_404(Study, slug=slug)
+    settings = settings_for(study)
+    choice = request.GET.get("exclusions")
+    exclusions = {"on": True, "off": False}.get(choice, settings.apply_exclusions_by_default)
+    try:
+        report = report_for(study, exclusions=exclusions)
+    except ValidationError as exc:
+        return render(request, "analysis/results.html",
+                      {"study": study, "error": " ".join(exc.messages)}, status=200)
+    plots = {name: mark_safe(_inline_svg(figure)) for name, figure in study_plots(report).items()}
+    return render(request, "analysis/results.html", {
+        "study": study,
+        "report": report,
+        "data": to_jsonable(report),
+        "header": table_header(report.adjustment),
+        "cells": table_cells(report),
+        "plots": plots,
+        "protocol": study_protocol(study=study),
+        "exclusions": exclusions,
+        "flagged": [q for q in report.annotator_quality if q.failed_attention or q.straightliner or q.too_fast],
+    })

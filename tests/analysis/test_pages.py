@@ -1,0 +1,97 @@
+"""The staff-only results page and the plan_study command."""
+import io
+import json
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from analysis.models import AnalysisSettings
+from tests.analysis.test_exports import SCORES, export, rate_all
+from tests.factories import make_open_study
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rated():
+    study, annotators = make_open_study(slug="page", prompts=3, annotators=3)
+    rate_all(study, annotators, [*SCORES, [(5, 5), (5, 5), (5, 5)]])
+    return study
+
+
+def staff_client(client, *, staff=True):
+    user = get_user_model().objects.create_user("someone", password="pw", is_staff=staff)
+    client.force_login(user)
+    return client
+
+
+def test_anonymous_is_sent_to_the_login(client, rated):
+    response = client.get("/results/page/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_non_staff_cannot_see_results(client, rated):
+    response = staff_client(client, staff=False).get("/results/page/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_staff_see_the_numbers_of_the_json_export(client, rated):
+    html = staff_client(client).get("/results/page/").content.decode()
+    study = json.loads(export("page", "--format", "json"))["studies"][0]
+    effect = study["mixed_model"]["effect"]
+    assert f"{effect['estimate']:.4f}" in html
+    assert f"{effect['se']:.4f}" in html
+    assert f"{effect['ci'][0]:.4f}" in html and f"{effect['ci'][1]:.4f}" in html
+    assert f"{study['agreement']['alpha']:.3f}" in html
+    table = export("page", "--format", "markdown").splitlines()[2]
+    for cell in [c.strip() for c in table.strip("|").split("|")]:
+        assert cell.replace("<", "&lt;") in html, cell
+    assert html.count("<svg") == 3
+    assert "Exclusions <strong>applied</strong>" in html and "1 of 3 annotators" in html
+    assert study["protocol"]["question"] in html
+
+
+def test_the_toggle_shows_the_analysis_without_exclusions(client, rated):
+    client = staff_client(client)
+    html = client.get("/results/page/?exclusions=off").content.decode()
+    without = json.loads(export("page", "--format", "json", "--exclusions", "off"))["studies"][0]
+    assert "not applied" in html and 'href="?exclusions=on"' in html
+    assert f"{without['mixed_model']['effect']['estimate']:.4f}" in html
+    AnalysisSettings.objects.create(study=rated, apply_exclusions_by_default=False)
+    assert "not applied" in client.get("/results/page/").content.decode()
+
+
+def test_unknown_study_is_404_and_no_ratings_is_explained(client, rated):
+    client = staff_client(client)
+    assert client.get("/results/nope/").status_code == 404
+    make_open_study(slug="empty")
+    assert re.search("no ratings", client.get("/results/empty/").content.decode())
+
+
+def plan(*args) -> str:
+    out = io.StringIO()
+    call_command("plan_study", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_plan_study_reports_power_and_the_smallest_design():
+    study, annotators = make_open_study(slug="pilot", prompts=6, annotators=4)
+    rate_all(study, annotators, [
+        [(3, 8), (5, 5), (6, 4), (2, 6), (4, 4), (3, 5)],
+        [(2, 9), (4, 7), (6, 6), (3, 3), (5, 7), (4, 6)],
+        [(4, 6), (5, 7), (3, 3), (6, 8), (2, 5), (5, 5)],
+        [(3, 4), (6, 6), (5, 8), (4, 7), (3, 3), (2, 6)],
+    ])
+    text = plan("--pilot", "pilot", "--effect", "0.3", "--max-annotators", "200", "--max-items", "300")
+    assert text.startswith("Pilot pilot: 4 annotators × 6 items")
+    assert re.search(r"Design 4 annotators × 6 items: power \d+\.\d% to detect \+0\.3", text)
+    assert "Smallest design reaching 80%" in text or "No design within" in text
+    assert "With unlimited annotators at 6 items" in text
+    more = plan("--pilot", "pilot", "--effect", "0.3", "--annotators", "30", "--items", "40", "--max-annotators", "50",
+                "--max-items", "50")
+    assert "Design 30 annotators × 40 items" in more
+    with pytest.raises(CommandError, match="No study"):
+        plan("--pilot", "nope", "--effect", "0.3")

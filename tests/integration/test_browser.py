@@ -4,29 +4,26 @@ Invite link → consent → three pairs rated by clicking the score labels → c
 it checks that what the annotator saw (which side shows the light "ours" image) is what was stored,
 that a reload resumes at the same pair and that a double submit stores one rating.
 """
-import os
 import re
-from pathlib import Path
 
 import pytest
-from django.db import connections
 from django.urls import reverse
 
 from annotations.models import DEFAULT_QUESTION, Annotator, Assignment, Rating
 from tests.factories import make_open_study
+from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
+    ARTIFACTS,
+    BROWSER_MARKS,
+    async_unsafe_ok,
+    chromium,
+    new_context,
+    page,
+)
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PAIRS = 3
 WIDTH, HEIGHT = 256, 192  # not square, so the aspect ratio of the image boxes is exercised too
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
-]
+pytestmark = BROWSER_MARKS
 
 # The left image's centre pixel, read back through a canvas: what the annotator actually saw.
 CENTRE_PIXEL = """img => {
@@ -38,41 +35,6 @@ CENTRE_PIXEL = """img => {
     const d = context.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data;
     return [d[0], d[1], d[2]];
 }"""
-
-
-@pytest.fixture
-def async_unsafe_ok(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; Django would refuse ORM calls otherwise.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def page(async_unsafe_ok):
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(10_000)
-        page = context.new_page()
-        try:
-            yield page
-        finally:
-            # Inside sync_playwright() Django's connection is a context-local one (asgiref), not the
-            # one pytest-django closes; left open it blocks dropping the test database on PostgreSQL.
-            connections.close_all()
-            context.close()
-            browser.close()
 
 
 def score_label(page, side: str, score: int):

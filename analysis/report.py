@@ -165,28 +165,29 @@ def study_report(
     seed: int = 0,
     rules: ExclusionRules = ExclusionRules(),
     attention: pd.DataFrame | None = None,
-    apply_exclusions_: bool = True,
+    exclusions: bool = True,
     resamples: int = 2000,
     level: float = 0.95,
 ) -> StudyReport:
-    """Every statistic of one study from its tidy ratings; randomness (bootstraps) from ``seed``."""
+    """Every statistic of one study from its tidy ratings; randomness (bootstraps) from ``seed``.
+
+    ``exclusions`` False flags annotators by ``rules`` but keeps them all (the analysis without exclusions).
+    """
     try:
         all_judgments = paired_judgments(frame)
     except ValueError as exc:
         raise ValueError(f"Study {study!r}: {exc}") from exc
-    judgments, exclusions, quality = apply_exclusions(
-        all_judgments, rules=rules, attention=attention, apply=apply_exclusions_
-    )
+    judgments, removed, quality = apply_exclusions(all_judgments, rules=rules, attention=attention, apply=exclusions)
     groups = CrossedGroups(annotator=judgments.annotator, item=judgments.item) if judgments.n > 1 else None
     d = judgments.difference
-    model = mixed_model(judgments, groups=groups, level=level) if judgments.n > 2 and np.ptp(d) > 0 else _constant_model(judgments, level)
+    model = mixed_model(judgments, groups=groups, level=level) if np.ptp(d) > 0 else _constant_model(judgments, level)
     by_item = analyse_units(judgments, unit="item", level=level)
     by_annotator = analyse_units(judgments, unit="annotator", level=level)
     return StudyReport(
         study=study,
         seed=seed,
         level=level,
-        exclusions_applied=apply_exclusions_,
+        exclusions_applied=exclusions,
         counts=Counts(judgments.n_annotators, judgments.n_items, judgments.n, 2 * judgments.n),
         descriptives=describe(judgments, groups=groups, level=level),
         mixed_model=model,
@@ -204,7 +205,7 @@ def study_report(
         ),
         position=position_bias(judgments, groups=groups, level=level),
         agreement=agreement(judgments, seed=seed + 1, resamples=resamples, level=level),
-        exclusions=exclusions,
+        exclusions=removed,
         annotator_quality=tuple(quality),
         item_differences=unit_differences(judgments, unit="item", level=level),
         annotator_differences=unit_differences(judgments, unit="annotator", level=level),

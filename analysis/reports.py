@@ -6,6 +6,7 @@ import pandas as pd
 from django.core.exceptions import ValidationError
 
 from annotations.models import Study
+from metrics.tables import paper_table_documents
 
 from .exports import (
     FILE_NAMES,
@@ -68,7 +69,7 @@ def report_for(study: Study, *, frame: pd.DataFrame | None = None, exclusions: b
     apply = settings.apply_exclusions_by_default if exclusions is None else exclusions
     try:
         return study_report(frame, study=study.slug, seed=settings.seed, rules=rules_from(settings),
-                            attention=attention_table(study), apply_exclusions_=apply,
+                            attention=attention_table(study), exclusions=apply,
                             resamples=settings.bootstrap_resamples)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
@@ -107,6 +108,8 @@ def render_results(
             documents[FILE_NAMES["markdown"]] = summaries_markdown(reports)
         if "manifest" in formats:
             documents[FILE_NAMES["manifest"]] = manifest_json(reports, protocols)
+        # FID / CLIP score beside the human-study difference, one row per resolution (when a study has metrics).
+        documents.update(paper_table_documents(studies, {r.study: r.mixed_model.effect for r in reports}, formats))
         if "plots" in formats:
             for report in reports:
                 for name, figure in study_plots(report).items():

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
 from annotations.models import Study
+from metrics.tables import results_section
 
 from .exports import table_cells, table_header
 from .plots import figure_bytes, study_plots
@@ -31,7 +32,8 @@ def results(request, slug: str):
         report = report_for(study, exclusions=exclusions)
     except ValidationError as exc:
         return render(request, "analysis/results.html",
-                      {"study": study, "error": " ".join(exc.messages)}, status=200)
+                      {"study": study, "error": " ".join(exc.messages), "metrics_section": results_section(study)},
+                      status=200)
     plots = {name: mark_safe(_inline_svg(figure)) for name, figure in study_plots(report).items()}
     return render(request, "analysis/results.html", {
         "study": study,
@@ -41,6 +43,7 @@ def results(request, slug: str):
         "cells": table_cells(report),
         "plots": plots,
         "protocol": study_protocol(study=study),
+        "metrics_section": results_section(study, report.mixed_model.effect),
         "exclusions": exclusions,
         "flagged": [q for q in report.annotator_quality if q.failed_attention or q.straightliner or q.too_fast],
     })

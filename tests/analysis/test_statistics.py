@@ -194,3 +194,35 @@ def test_two_way_bootstrap_is_wider_than_a_judgment_level_one():
     result = two_way_bootstrap(judgments, seed=0, resamples=1000)
     naive_se = judgments.difference.std(ddof=1) / math.sqrt(judgments.n)
     assert result.se > 2 * naive_se
+
+
+@pytest.mark.parametrize("scores", [
+    {("a1", "cat"): (3, 8)},
+    {("a1", "cat"): (3, 8), ("a2", "cat"): (4, 6)},
+    {("a1", "cat"): (3, 5), ("a1", "dog"): (4, 6), ("a2", "cat"): (1, 3)},
+])
+def test_tiny_studies_give_a_report_that_states_its_limits(scores):
+    from analysis.report import study_report
+
+    report = study_report(tidy(scores), study="tiny", resamples=100, exclusions=False)
+    d = np.array([o - b for b, o in scores.values()], dtype=float)
+    assert report.mixed_model.effect.estimate == pytest.approx(d.mean())
+    if np.ptp(d) == 0:
+        assert report.mixed_model.model.startswith("not fitted")
+        assert report.mixed_model.effect.p is None
+    else:
+        assert report.mixed_model.simplified
+    json_ready = report.as_dict()
+    assert json_ready["counts"]["ratings"] == len(scores)
+
+
+def test_missing_condition_and_empty_frames_are_refused():
+    from analysis.report import study_report
+
+    frame = tidy(SCORES)
+    with pytest.raises(ValueError, match="no ours scores"):
+        study_report(frame[frame["condition"] != "ours"], study="s")
+    with pytest.raises(ValueError, match="no ratings"):
+        study_report(frame.iloc[0:0], study="s")
+    with pytest.raises(ValueError, match="exactly one baseline and one ours"):
+        study_report(frame.iloc[1:], study="s")

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "generation",
     "annotations",
     "analysis",
+    "metrics",
 ]
 
 MIDDLEWARE = [
@@ -168,3 +169,16 @@ LOGGING = {
 }
 EVALSITE_BATCH_SIZE = int(os.environ.get("EVALSITE_BATCH_SIZE", "0"))  # pairs per forward pass; 0 = automatic
 EVALSITE_JOBS_PER_TASK = int(os.environ.get("EVALSITE_JOBS_PER_TASK", "8"))  # pair jobs per Celery task
+
+# Metrics (FID, CLIP score). Weights come from local files only; nothing is downloaded at run time.
+# "inception": torchmetrics' FID Inception-v3 (needs torch-fidelity and torchvision); "tiny-random": a small random
+# network for smoke runs and tests, whose numbers mean nothing.
+EVALSITE_FEATURE_NETWORK = os.environ.get("EVALSITE_FEATURE_NETWORK", "inception")
+EVALSITE_INCEPTION_WEIGHTS = Path(
+    os.environ.get("EVALSITE_INCEPTION_WEIGHTS", VAR_DIR / "weights" / "weights-inception-2015-12-05-6726825d.pth")
+)
+EVALSITE_CLIP_MODEL = Path(os.environ.get("EVALSITE_CLIP_MODEL", VAR_DIR / "weights" / "clip-vit-large-patch14"))
+EVALSITE_METRICS_DIR = Path(os.environ.get("EVALSITE_METRICS_DIR", VAR_DIR / "metrics"))  # checkpoints
+EVALSITE_METRICS_DEVICE = os.environ.get("EVALSITE_METRICS_DEVICE", "")  # "" picks cuda when available
+EVALSITE_METRICS_BATCH_SIZE = int(os.environ.get("EVALSITE_METRICS_BATCH_SIZE", "0"))  # 0: 64 on CUDA, 16 on CPU
+EVALSITE_METRICS_CHECKPOINT_SECONDS = float(os.environ.get("EVALSITE_METRICS_CHECKPOINT_SECONDS", "60"))

@@ -1,0 +1,302 @@
+"""Evaluating a study's settings on a reference subset: FID and CLIP score per arm and resolution.
+
+Pair jobs are ordered through generation's services (the Celery "gpu" queue, the same grouping and batching as a
+human study), one per sampled caption and resolution, seeded ``base_seed + index``. Images are read as their jobs
+finish and their features added to running sums in batches; the sums are checkpointed, so a run that is stopped
+resumes where it stopped. When every job is done (or failed), the values are stored as MetricResult rows.
+"""
+import io
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import transaction
+from PIL import Image
+
+from annotations.models import Study
+from generation.models import PairJob
+from generation.services import create_pair_job, queue_pair_jobs
+
+from . import checkpoint as checkpoints
+from .features import ClipScorer, FeatureSums, FidFeatures, ScoreSums, batch_size, pick_device
+from .models import Arm, Metric, MetricResult, MetricsJob, MetricsRun, ReferenceItem, ReferenceSet
+from .references import open_item_image
+
+logger = logging.getLogger(__name__)
+
+ARMS = (Arm.BASELINE, Arm.OURS)
+JOBS_PER_TRANSACTION = 500
+_SIZE = re.compile(r"^(\d+)[x×](\d+)$")
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    match = _SIZE.match(text.strip().lower())
+    if not match:
+        raise ValidationError(f"Resolution {text!r} is not WIDTHxHEIGHT, e.g. 768x768.")
+    return int(match.group(1)), int(match.group(2))
+
+
+def stream_key(metric: str, arm: str, width: int, height: int) -> str:
+    return f"{metric}/{arm}@{width}x{height}"
+
+
+REFERENCE_KEY = "fid/reference"
+
+
+@dataclass
+class Outcome:
+    run: MetricsRun
+    results: list[MetricResult] = field(default_factory=list)
+    pending: int = 0
+    failed: int = 0
+    complete: bool = True
+
+
+def order_jobs(*, run: MetricsRun, resolutions: Sequence[tuple[int, int]]) -> list[int]:
+    """Create the run's missing pair jobs (queued as each chunk commits) and queue those not done; their ids."""
+    study, reference = run.study, run.reference
+    model = study.model
+    captions = list(reference.items.order_by("index").values_list("index", "caption"))
+    for width, height in resolutions:
+        have = set(MetricsJob.objects.filter(run=run, width=width, height=height).values_list("index", flat=True))
+        missing = [(index, caption) for index, caption in captions if index not in have]
+        for start in range(0, len(missing), JOBS_PER_TRANSACTION):
+            with transaction.atomic():
+                links = []
+                for index, caption in missing[start : start + JOBS_PER_TRANSACTION]:
+                    job = create_pair_job(
+                        prompt=caption, negative_prompt=study.negative_prompt, model=model.source,
+                        revision=model.revision, dtype=model.dtype, train_width=model.train_width,
+                        train_height=model.train_height, width=width, height=height, steps=study.steps,
+                        guidance_scale=study.guidance_scale, scheduler=study.scheduler, seed=study.base_seed + index,
+                    )
+                    links.append(MetricsJob(run=run, index=index, width=width, height=height, job=job))
+                MetricsJob.objects.bulk_create(links)
+                queue_pair_jobs(job_ids=[link.job_id for link in links])
+    job_ids = list(
+        MetricsJob.objects.filter(run=run).filter(_resolution_filter(resolutions)).values_list("job_id", flat=True)
+    )
+    queue_pair_jobs(job_ids=job_ids)  # the jobs of an earlier, stopped run; done ones are left alone
+    return job_ids
+
+
+def _resolution_filter(resolutions):
+    from django.db.models import Q
+
+    condition = Q(pk__in=[])
+    for width, height in resolutions:
+        condition |= Q(width=width, height=height)
+    return condition
+
+
+class _Saver:
+    """Saves checkpoints at most every EVALSITE_METRICS_CHECKPOINT_SECONDS, and always when asked to."""
+
+    def __init__(self, *checkpoints_: checkpoints.Checkpoint) -> None:
+        self.checkpoints = checkpoints_
+        self.last = time.monotonic()
+
+    def maybe(self, force: bool = False) -> None:
+        if force or time.monotonic() - self.last >= settings.EVALSITE_METRICS_CHECKPOINT_SECONDS:
+            for item in self.checkpoints:
+                item.save()
+            self.last = time.monotonic()
+
+
+def _batches(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def add_reference(*, fid: FidFeatures, state: checkpoints.Checkpoint, reference: ReferenceSet, saver: _Saver,
+                  progress: Callable[[str], None]) -> None:
+    """Add the reference images not added yet to the reference sums; unreadable ones are counted, not fatal."""
+    sums = state.fid.setdefault(REFERENCE_KEY, FeatureSums.zeros(fid.dim))
+    done = state.done_for(REFERENCE_KEY)
+    unreadable = state.done_for("unreadable/reference")
+    todo = reference.items.exclude(index__in=list(done)) if done else reference.items.all()
+    size = batch_size(fid.device)
+    batch, indices = [], []
+
+    def flush():
+        if batch:
+            fid.add(sums, batch)
+            done.update(indices)
+            batch.clear()
+            indices.clear()
+            saver.maybe()
+
+    for item in todo.order_by("index").iterator(chunk_size=2000):
+        try:
+            image = open_item_image(item)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            unreadable.add(item.index)
+            done.add(item.index)
+            continue
+        batch.append(fid.prepare(image))
+        indices.append(item.index)
+        if len(batch) == size:
+            flush()
+            if len(done) % (size * 20) < size:
+                progress(f"reference: {len(done)} images")
+    flush()
+    saver.maybe(force=True)
+
+
+def _read_image(name: str) -> Image.Image:
+    with default_storage.open(name) as handle:
+        data = handle.read()
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        return image.convert("RGB")
+
+
+def _add_generated(*, rows: list[dict], metrics: Sequence[str], fid: FidFeatures | None, clip: ClipScorer | None,
+                   state: checkpoints.Checkpoint) -> None:
+    """Add one batch of finished jobs (one resolution) to each arm's sums for each metric not yet done."""
+    width, height = rows[0]["width"], rows[0]["height"]
+    for arm in ARMS:
+        images = [_read_image(row[f"job__{arm}_image"]) for row in rows]
+        if Metric.FID in metrics:
+            key = stream_key(Metric.FID, arm, width, height)
+            done = state.done_for(key)
+            chosen = [(row, image) for row, image in zip(rows, images) if row["index"] not in done]
+            if chosen:
+                fid.add(state.fid.setdefault(key, FeatureSums.zeros(fid.dim)),
+                        [fid.prepare(image) for _, image in chosen])
+                done.update(row["index"] for row, _ in chosen)
+        if Metric.CLIP in metrics:
+            from .features import to_uint8_tensor
+
+            key = stream_key(Metric.CLIP, arm, width, height)
+            done = state.done_for(key)
+            chosen = [(row, image) for row, image in zip(rows, images) if row["index"] not in done]
+            if chosen:
+                clip.add(state.clip.setdefault(key, ScoreSums()), [to_uint8_tensor(image) for _, image in chosen],
+                         [row["caption"] for row, _ in chosen])
+                done.update(row["index"] for row, _ in chosen)
+
+
+def _is_done(row: dict, metrics: Sequence[str], state: checkpoints.Checkpoint) -> bool:
+    return all(row["index"] in state.done_for(stream_key(metric, arm, row["width"], row["height"]))
+               for metric in metrics for arm in ARMS)
+
+
+def add_generated(*, run: MetricsRun, resolutions, metrics, fid, clip, state, saver, timeout: float | None,
+                  poll_seconds: float, progress: Callable[[str], None]) -> tuple[int, int]:
+    """Add the images of each job as it finishes; returns (pending, failed) when all are done or time is up."""
+    captions = dict(run.reference.items.values_list("index", "caption"))
+    size = batch_size(fid.device if fid else clip.device)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    links = MetricsJob.objects.filter(run=run).filter(_resolution_filter(resolutions))
+    total = links.count()
+    while True:
+        rows = [
+            {**row, "caption": captions[row["index"]]}
+            for row in links.filter(job__status=PairJob.Status.DONE)
+            .values("index", "width", "height", "job__baseline_image", "job__ours_image")
+            .order_by("width", "height", "index")
+        ]
+        todo = [row for row in rows if not _is_done(row, metrics, state)]
+        for batch in _batches(todo, size):
+            by_size: dict[tuple[int, int], list[dict]] = {}
+            for row in batch:
+                by_size.setdefault((row["width"], row["height"]), []).append(row)
+            for group in by_size.values():
+                _add_generated(rows=group, metrics=metrics, fid=fid, clip=clip, state=state)
+            saver.maybe()
+        if todo:
+            progress(f"generated: {len(rows)} of {total} pairs added")
+        failed = links.filter(job__status=PairJob.Status.FAILED).count()
+        pending = total - len(rows) - failed
+        if pending == 0 or (deadline is not None and time.monotonic() >= deadline):
+            saver.maybe(force=True)
+            return pending, failed
+        time.sleep(poll_seconds)
+
+
+def store_results(*, run: MetricsRun, resolutions, metrics, fid: FidFeatures | None, state, reference_state,
+                  failed_by_size: dict) -> list[MetricResult]:
+    results = []
+    clip_name = Path(settings.EVALSITE_CLIP_MODEL).name
+    for width, height in resolutions:
+        for arm in ARMS:
+            values = {}
+            if Metric.FID in metrics:
+                sums = state.fid.get(stream_key(Metric.FID, arm, width, height))
+                reference = reference_state.fid[REFERENCE_KEY]
+                if sums is not None and sums.count >= 2 and reference.count >= 2:
+                    values[Metric.FID] = (fid.distance(reference, sums), sums.count, reference.count)
+            if Metric.CLIP in metrics:
+                sums = state.clip.get(stream_key(Metric.CLIP, arm, width, height))
+                if sums is not None and sums.count:
+                    values[Metric.CLIP] = (sums.value, sums.count, 0)
+            for metric, (value, images, reference_images) in values.items():
+                result, _ = MetricResult.objects.update_or_create(
+                    run=run, metric=metric, arm=arm, width=width, height=height,
+                    defaults={"value": value, "images": images, "reference_images": reference_images,
+                              "failed": failed_by_size.get((width, height), 0),
+                              "feature_network": fid.kind if metric == Metric.FID else clip_name},
+                )
+                results.append(result)
+    return results
+
+
+def evaluate_metrics(
+    *,
+    study: Study,
+    reference: ReferenceSet,
+    metrics: Sequence[str] = (Metric.FID, Metric.CLIP),
+    resolutions: Sequence[tuple[int, int]] = (),
+    feature_network: str = "",
+    timeout: float | None = None,
+    poll_seconds: float = 2.0,
+    progress: Callable[[str], None] = logger.info,
+) -> Outcome:
+    """Generate both arms for every sampled caption at each resolution and compute the metrics; see the module."""
+    metrics = list(dict.fromkeys(metrics))
+    unknown = [metric for metric in metrics if metric not in Metric.values]
+    if unknown or not metrics:
+        raise ValidationError(f"Unknown metric {', '.join(unknown) or '(none)'}; choose from {', '.join(Metric.values)}.")
+    if study.model is None:
+        raise ValidationError(f"Study {study.slug!r} names no model to generate with.")
+    if not reference.items.exists():
+        raise ValidationError(f"Reference subset {reference.name!r} has no items.")
+    resolutions = list(dict.fromkeys(resolutions or [(study.width, study.height)]))
+    kind = feature_network or settings.EVALSITE_FEATURE_NETWORK
+    device = pick_device()
+    # Load the networks (and fail on missing weights) before ordering any job.
+    fid = FidFeatures(kind, device) if Metric.FID in metrics else None
+    clip = ClipScorer(device=device) if Metric.CLIP in metrics else None
+    kind_label = kind if fid else "none"
+
+    run, _ = MetricsRun.objects.get_or_create(study=study, reference=reference)
+    order_jobs(run=run, resolutions=resolutions)
+    state = checkpoints.load(checkpoints.checkpoint_path(f"run-{run.pk}-{kind_label}.pt"), kind_label)
+    reference_state = checkpoints.load(checkpoints.checkpoint_path(f"reference-{reference.pk}-{kind}.pt"), kind)
+    saver = _Saver(state, reference_state)
+    if fid is not None:
+        add_reference(fid=fid, state=reference_state, reference=reference, saver=saver, progress=progress)
+        unreadable = len(reference_state.done_for("unreadable/reference"))
+        if unreadable:
+            progress(f"reference: {unreadable} unreadable images skipped")
+    pending, failed = add_generated(run=run, resolutions=resolutions, metrics=metrics, fid=fid, clip=clip,
+                                    state=state, saver=saver, timeout=timeout, poll_seconds=poll_seconds,
+                                    progress=progress)
+    outcome = Outcome(run=run, pending=pending, failed=failed, complete=pending == 0)
+    if not outcome.complete:
+        return outcome
+    failed_by_size = {}
+    for width, height in resolutions:
+        failed_by_size[(width, height)] = MetricsJob.objects.filter(
+            run=run, width=width, height=height, job__status=PairJob.Status.FAILED
+        ).count()
+    outcome.results = store_results(run=run, resolutions=resolutions, metrics=metrics, fid=fid, state=state,
+                                    reference_state=reference_state, failed_by_size=failed_by_size)
+    return outcome

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
+from kombu import pools
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +27,10 @@ def point_app_at(app, broker_url: str, transport_options: dict) -> None:
     """Send this process's tasks to ``broker_url`` from now on."""
     app.conf.broker_url = broker_url
     app.conf.broker_transport_options = transport_options
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # kombu keeps connection and producer pools in a process-wide registry keyed by broker URL: close and
+    # forget them all, so that a later switch back to the same URL gets fresh pools, not closed ones.
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 

@@ -58,10 +58,18 @@ class Outcome:
     complete: bool = True
 
 
-def order_jobs(*, run: MetricsRun, resolutions: Sequence[tuple[int, int]]) -> list[int]:
-    """Create the run's missing pair jobs (queued as each chunk commits) and queue those not done; their ids."""
+def order_jobs(*, run: MetricsRun, resolutions: Sequence[tuple[int, int]], requeue_pending: bool = False) -> int:
+    """Create and queue the run's missing pair jobs, a chunk per transaction, queued as it commits; queue again the
+    earlier jobs that failed (and those still pending, with ``requeue_pending``). Returns how many were re-queued."""
     study, reference = run.study, run.reference
     model = study.model
+    # Jobs of an earlier run: failed ones are tried again; pending ones are still in the broker (a stopped command
+    # does not stop the workers), so they are sent again only when asked to.
+    statuses = [PairJob.Status.FAILED] + ([PairJob.Status.PENDING] if requeue_pending else [])
+    earlier = list(
+        MetricsJob.objects.filter(run=run, job__status__in=statuses).filter(_resolution_filter(resolutions))
+        .values_list("job_id", flat=True)
+    )
     captions = list(reference.items.order_by("index").values_list("index", "caption"))
     for width, height in resolutions:
         have = set(MetricsJob.objects.filter(run=run, width=width, height=height).values_list("index", flat=True))
@@ -79,11 +87,9 @@ def order_jobs(*, run: MetricsRun, resolutions: Sequence[tuple[int, int]]) -> li
                     links.append(MetricsJob(run=run, index=index, width=width, height=height, job=job))
                 MetricsJob.objects.bulk_create(links)
                 queue_pair_jobs(job_ids=[link.job_id for link in links])
-    job_ids = list(
-        MetricsJob.objects.filter(run=run).filter(_resolution_filter(resolutions)).values_list("job_id", flat=True)
-    )
-    queue_pair_jobs(job_ids=job_ids)  # the jobs of an earlier, stopped run; done ones are left alone
-    return job_ids
+    for start in range(0, len(earlier), JOBS_PER_TRANSACTION):
+        queue_pair_jobs(job_ids=earlier[start : start + JOBS_PER_TRANSACTION])
+    return len(earlier)
 
 
 def _resolution_filter(resolutions):
@@ -120,7 +126,6 @@ def add_reference(*, fid: FidFeatures, state: checkpoints.Checkpoint, reference:
     sums = state.fid.setdefault(REFERENCE_KEY, FeatureSums.zeros(fid.dim))
     done = state.done_for(REFERENCE_KEY)
     unreadable = state.done_for("unreadable/reference")
-    todo = reference.items.exclude(index__in=list(done)) if done else reference.items.all()
     size = batch_size(fid.device)
     batch, indices = [], []
 
@@ -132,7 +137,9 @@ def add_reference(*, fid: FidFeatures, state: checkpoints.Checkpoint, reference:
             indices.clear()
             saver.maybe()
 
-    for item in todo.order_by("index").iterator(chunk_size=2000):
+    for item in reference.items.order_by("index").iterator(chunk_size=2000):
+        if item.index in done:
+            continue
         try:
             image = open_item_image(item)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
@@ -257,6 +264,7 @@ def evaluate_metrics(
     feature_network: str = "",
     timeout: float | None = None,
     poll_seconds: float = 2.0,
+    requeue_pending: bool = False,
     progress: Callable[[str], None] = logger.info,
 ) -> Outcome:
     """Generate both arms for every sampled caption at each resolution and compute the metrics; see the module."""
@@ -277,7 +285,9 @@ def evaluate_metrics(
     kind_label = kind if fid else "none"
 
     run, _ = MetricsRun.objects.get_or_create(study=study, reference=reference)
-    order_jobs(run=run, resolutions=resolutions)
+    requeued = order_jobs(run=run, resolutions=resolutions, requeue_pending=requeue_pending)
+    if requeued:
+        progress(f"queued {requeued} pair jobs of an earlier run again")
     state = checkpoints.load(checkpoints.checkpoint_path(f"run-{run.pk}-{kind_label}.pt"), kind_label)
     reference_state = checkpoints.load(checkpoints.checkpoint_path(f"reference-{reference.pk}-{kind}.pt"), kind)
     saver = _Saver(state, reference_state)

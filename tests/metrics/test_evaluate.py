@@ -130,3 +130,22 @@ def test_setup_errors_come_before_any_job(setup, settings, tmp_path):
     with pytest.raises(CommandError, match="No CLIP model at"):
         run_command(study)
     assert PairJob.objects.count() == 0
+
+
+def test_a_rerun_queues_failed_jobs_again_and_pending_ones_when_asked(setup, monkeypatch):
+    study, _ = setup
+    queued = []
+    monkeypatch.setattr(services, "queue_pair_jobs", lambda job_ids: queued.append(sorted(job_ids)))
+    with pytest.raises(CommandError):
+        run_command(study, "--timeout", "0", resolutions=["64x64"])
+    ids = sorted(MetricsJob.objects.values_list("job_id", flat=True))
+    assert queued == [ids]  # created and queued once, in one chunk
+    PairJob.objects.filter(pk=ids[0]).update(status=PairJob.Status.FAILED, error="out of memory")
+    queued.clear()
+    with pytest.raises(CommandError):
+        run_command(study, "--timeout", "0", resolutions=["64x64"])
+    assert queued == [[ids[0]]] and MetricsJob.objects.count() == 5
+    queued.clear()
+    with pytest.raises(CommandError):
+        run_command(study, "--timeout", "0", "--requeue-pending", resolutions=["64x64"])
+    assert queued == [ids]

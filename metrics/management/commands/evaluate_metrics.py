@@ -24,8 +24,11 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                             help="stop waiting for pair jobs after this long (run again to resume)")
         parser.add_argument("--poll", type=float, default=2.0, metavar="SECONDS")
+        parser.add_argument("--requeue-pending", action="store_true",
+                            help="send the pending jobs of an earlier run to the queue again (failed ones always are)")
 
-    def handle(self, *args, study, reference, metrics, resolution, feature_network, timeout, poll, **options):
+    def handle(self, *args, study, reference, metrics, resolution, feature_network, timeout, poll, requeue_pending,
+               **options):
         target = Study.objects.filter(slug=study).first()
         if target is None:
             raise CommandError(f"There is no study {study!r}.")
@@ -36,6 +39,7 @@ class Command(BaseCommand):
             resolutions = [parse_resolution(text) for text in resolution]
             outcome = evaluate_metrics(study=target, reference=subset, metrics=metrics, resolutions=resolutions,
                                        feature_network=feature_network, timeout=timeout, poll_seconds=poll,
+                                       requeue_pending=requeue_pending,
                                        progress=self.stdout.write)
         except (ValidationError, MetricsSetupError) as exc:
             message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)

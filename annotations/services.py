@@ -165,13 +165,20 @@ def give_consent(*, annotator: Annotator) -> Annotator:
     return annotator
 
 
-def mark_shown(*, assignment: Assignment) -> Assignment:
-    """Stamp the first time the server showed this pair; later views keep the first stamp."""
+def mark_shown(*, assignment: Assignment, annotator: Annotator | None = None) -> Assignment:
+    """Stamp the first time the server showed this pair; later views keep the first stamp.
+
+    ``annotator`` (the assignment's, freshly read) spares the write of its start time once it has one.
+    """
     if assignment.shown_at is None:
         now = timezone.now()
-        Assignment.objects.filter(pk=assignment.pk, shown_at__isnull=True).update(shown_at=now)
-        Annotator.objects.filter(pk=assignment.annotator_id, started_at__isnull=True).update(started_at=now)
-        assignment.refresh_from_db(fields=["shown_at"])
+        stamped = Assignment.objects.filter(pk=assignment.pk, shown_at__isnull=True).update(shown_at=now)
+        if annotator is None or annotator.started_at is None:
+            Annotator.objects.filter(pk=assignment.annotator_id, started_at__isnull=True).update(started_at=now)
+        if stamped:
+            assignment.shown_at = now
+        else:  # another request stamped it first
+            assignment.refresh_from_db(fields=["shown_at"])
     return assignment
 
 
@@ -208,24 +215,24 @@ def submit_rating(*, annotator: Annotator, assignment_id: int, left_score: objec
     """Store the scores of one of this annotator's assignments exactly once; a repeat returns the first."""
     left = _check_score("left", left_score)
     right = _check_score("right", right_score)
-    assignment = Assignment.objects.filter(pk=assignment_id, annotator=annotator).first()
+    assignment = Assignment.objects.filter(pk=assignment_id, annotator=annotator).order_by("pk").first()
     if assignment is None:
         raise Assignment.DoesNotExist(f"Assignment {assignment_id} is not this annotator's.")
     model = _response_model(assignment)
-    existing = model.objects.filter(assignment=assignment).first()
-    if existing is not None:
-        return SubmitResult(existing, created=False)
     seconds = (timezone.now() - assignment.shown_at).total_seconds() if assignment.shown_at else None
     try:
         with transaction.atomic():
             response = model.objects.create(
                 assignment=assignment, seconds=seconds, **_response_fields(assignment, left, right)
             )
-    except IntegrityError:
+    except IntegrityError:  # answered already (a double submit or a retry): the first answer stands
         return SubmitResult(model.objects.get(assignment=assignment), created=False)
     if assignment.is_attention_check and not response.passed:
         screen_out_if_failed(annotator=annotator)
-    finish_if_complete(annotator=annotator)
+    # Lock the annotator only when nothing looks unanswered any more. Answers are never taken back, and each submit
+    # looks after its own answer is committed, so of two last answers at once the later one always sees both.
+    if not unanswered(annotator.assignments.all()).exists():
+        finish_if_complete(annotator=annotator)
     return SubmitResult(response, created=True)
 
 

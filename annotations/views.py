@@ -93,7 +93,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     if not upcoming:
         annotator = services.finish_if_complete(annotator=annotator)
         return _stop_page(request, annotator) or redirect("annotations:invite", token=token)
-    assignment = services.mark_shown(assignment=upcoming[0])
+    assignment = services.mark_shown(assignment=upcoming[0], annotator=annotator)
     progress = selectors.progress(annotator=annotator)
     context = {
         "annotator": annotator,
@@ -135,13 +135,16 @@ def _image_response(name: str) -> HttpResponse:
 @require_GET
 def image(request: HttpRequest, token: str, order: int, side: str) -> HttpResponse:
     """One image of one of this annotator's pairs, by its place on screen; nothing names the arm."""
-    annotator = _annotator_or_404(token)
+    if side not in ("left", "right"):
+        raise Http404("No such image.")
+    # One query for token and place (an unknown token finds nothing); an attention check's other pair loads lazily.
     assignment = (
-        Assignment.objects.filter(annotator=annotator, order=order)
-        .select_related("pair__job", "check_pair__job")
+        Assignment.objects.filter(annotator__token=token, order=order)
+        .select_related("pair__job")
+        .order_by("pk")
         .first()
     )
-    if assignment is None or side not in ("left", "right"):
+    if assignment is None:
         raise Http404("No such image.")
     name = selectors.image_name_on_side(assignment=assignment, side=side)
     if not name or not default_storage.exists(name):

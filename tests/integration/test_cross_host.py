@@ -1,38 +1,20 @@
 """The whole path across hosts: a Celery worker process with its own working folder and MEDIA_ROOT generates
 pairs into a real S3-compatible server on loopback, and the web process serves them to an annotator."""
-import os
 import re
 
 import pytest
-import redis
 import requests
 from django.urls import reverse
 
 from annotations import services
 from annotations.models import Assignment, Study
-from evalsite.celery import app
 from generation.models import PairJob
 from tests.factories import make_study
 
 from .s3 import remote_worker, s3_bucket, s3_server  # noqa: F401  (fixtures)
-from .worker import point_app_at, wait_for
+from .worker import wait_for
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 KEY = re.compile(r"img/[0-9a-f]{32}\.png")
-
-
-@pytest.fixture
-def redis_broker():
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc}")
-    client.flushdb()
-    point_app_at(app, REDIS_URL, {})
-    yield REDIS_URL
-    point_app_at(app, "memory://", {})
-    client.flushdb()
 
 
 @pytest.mark.worker

@@ -3,40 +3,19 @@ half-done, and another worker generates it again under the same keys."""
 import io
 import os
 import signal
-import socket
 
-import amqp
 import pytest
 from PIL import Image
 
 from annotations import services
-from evalsite.celery import app
 from generation.models import PairJob
 from generation.storage import image_name
 from tests.factories import make_study
 
 from .s3 import remote_worker, s3_bucket, s3_server  # noqa: F401  (fixtures)
-from .worker import point_app_at, wait_for
+from .worker import wait_for
 
-AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 PAIRS = 4
-
-
-@pytest.fixture
-def rabbitmq():
-    """RabbitMQ re-queues a killed consumer's unacknowledged task at once; never skipped."""
-    try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=3).close()
-    except OSError as exc:
-        pytest.fail(f"RabbitMQ at {AMQP_URL} is not reachable: {exc}")
-    with app.connection_for_write(AMQP_URL) as connection:
-        try:
-            connection.default_channel.queue_purge("gpu")
-        except amqp.exceptions.NotFound:
-            pass
-    point_app_at(app, AMQP_URL, {})
-    yield AMQP_URL
-    point_app_at(app, "memory://", {})
 
 
 def sizes(bucket) -> dict[str, int]:

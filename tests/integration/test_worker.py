@@ -1,8 +1,6 @@
 """A real Celery worker process generates a study's pairs with the tiny model, on both brokers."""
-import os
 
 import pytest
-import redis
 from django.core.files.storage import default_storage
 from PIL import Image
 
@@ -13,22 +11,6 @@ from generation.models import PairJob
 from tests.factories import make_study
 
 from .worker import celery_worker, point_app_at, wait_for
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-@pytest.fixture
-def redis_broker():
-    """A real Redis; the test fails (never skips) when it cannot be reached."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc}")
-    client.flushdb()
-    yield REDIS_URL, None, {}
-    client.flushdb()
-
 
 @pytest.fixture
 def filesystem_broker(tmp_path):
@@ -43,9 +25,12 @@ def filesystem_broker(tmp_path):
     return "filesystem://", folder, options
 
 
-@pytest.fixture(params=["redis_broker", "filesystem_broker"])
+@pytest.fixture(params=["redis", "filesystem"])
 def broker(request):
-    url, folder, options = request.getfixturevalue(request.param)
+    if request.param == "redis":
+        url, folder, options = request.getfixturevalue("redis_url"), None, {}
+    else:
+        url, folder, options = request.getfixturevalue("filesystem_broker")
     point_app_at(app, url, options)
     yield url, folder
     point_app_at(app, "memory://", {})

@@ -1,39 +1,18 @@
 """A worker killed with SIGKILL in the middle of a study: after a restart every pair is generated exactly once."""
 import os
 import signal
-import socket
 
-import amqp
 import pytest
 from django.core.files.storage import default_storage
 
 from annotations import services
 from annotations.models import Study
-from evalsite.celery import app
 from generation.models import PairJob
 from tests.factories import make_study
 
-from .worker import celery_worker, point_app_at, wait_for
+from .worker import celery_worker, wait_for
 
-AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 PAIRS = 6
-
-
-@pytest.fixture
-def rabbitmq():
-    """A real RabbitMQ, which re-queues a killed consumer's unacknowledged task at once; never skipped."""
-    try:
-        socket.create_connection(("127.0.0.1", 5672), timeout=3).close()
-    except OSError as exc:
-        pytest.fail(f"RabbitMQ at {AMQP_URL} is not reachable: {exc}")
-    with app.connection_for_write(AMQP_URL) as connection:
-        try:
-            connection.default_channel.queue_purge("gpu")
-        except amqp.exceptions.NotFound:
-            pass  # no queue yet: nothing left over
-    point_app_at(app, AMQP_URL, {})
-    yield AMQP_URL
-    point_app_at(app, "memory://", {})
 
 
 @pytest.mark.worker

@@ -80,3 +80,15 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# One image's centre pixel, read back through a canvas: what the annotator actually saw.
+CENTRE_PIXEL = """img => {
+    const canvas = document.createElement("canvas");
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const context = canvas.getContext("2d");
+    context.drawImage(img, 0, 0);
+    const d = context.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data;
+    return [d[0], d[1], d[2]];
+}"""

@@ -14,6 +14,7 @@ from tests.factories import make_open_study
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
     ARTIFACTS,
     BROWSER_MARKS,
+    CENTRE_PIXEL,
     async_unsafe_ok,
     chromium,
     new_context,
@@ -24,17 +25,6 @@ PAIRS = 3
 WIDTH, HEIGHT = 256, 192  # not square, so the aspect ratio of the image boxes is exercised too
 
 pytestmark = BROWSER_MARKS
-
-# The left image's centre pixel, read back through a canvas: what the annotator actually saw.
-CENTRE_PIXEL = """img => {
-    const canvas = document.createElement("canvas");
-    canvas.width = img.naturalWidth;
-    canvas.height = img.naturalHeight;
-    const context = canvas.getContext("2d");
-    context.drawImage(img, 0, 0);
-    const d = context.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data;
-    return [d[0], d[1], d[2]];
-}"""
 
 
 def score_label(page, side: str, score: int):

@@ -12,6 +12,7 @@ from annotations.models import Annotator, Assignment, CheckResponse, Rating
 from generation.storage import encode_png, write_atomic
 from tests.factories import make_open_study
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
+    CENTRE_PIXEL,
     BROWSER_MARKS,
     async_unsafe_ok,
     chromium,
@@ -24,17 +25,6 @@ pytestmark = BROWSER_MARKS
 
 CONSENT_LABEL = "I have read the above and agree to take part."
 PROLIFIC_COMPLETE = "https://app.prolific.com/submissions/complete"
-
-# One image's centre pixel, read back through a canvas: what the annotator actually saw.
-CENTRE_PIXEL = """img => {
-    const canvas = document.createElement("canvas");
-    canvas.width = img.naturalWidth;
-    canvas.height = img.naturalHeight;
-    const context = canvas.getContext("2d");
-    context.drawImage(img, 0, 0);
-    const d = context.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data;
-    return [d[0], d[1], d[2]];
-}"""
 
 
 # --- helpers -------------------------------------------------------------------------------------------------

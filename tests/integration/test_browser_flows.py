@@ -12,8 +12,8 @@ from annotations.models import Annotator, Assignment, CheckResponse, Rating
 from generation.storage import encode_png, write_atomic
 from tests.factories import make_open_study
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
-    CENTRE_PIXEL,
     BROWSER_MARKS,
+    CENTRE_PIXEL,
     async_unsafe_ok,
     chromium,
     new_context,

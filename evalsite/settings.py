@@ -154,6 +154,12 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_out": str(CELERY_BROKER_FOLDER / "data"),
         "control_folder": str(CELERY_BROKER_FOLDER / "control"),
     }
+elif CELERY_BROKER_URL.startswith(("redis", "rediss")):
+    # Redis hands an unacknowledged task (its worker died) to another worker after this many seconds; it must
+    # exceed the longest task, or a running task is handed out twice (its pairs are then skipped, not redone).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+    }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 # Generation.

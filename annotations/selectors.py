@@ -17,10 +17,6 @@ class Progress:
     done: int
     total: int
 
-    @property
-    def remaining(self) -> int:
-        return self.total - self.done
-
 
 def annotator_by_token(token: str) -> Annotator | None:
     # Tokens are unique: no ordering (the default one would sort by the study's creation time).

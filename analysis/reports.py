@@ -6,6 +6,7 @@ import pandas as pd
 from django.core.exceptions import ValidationError
 
 from annotations.models import Study
+from annotations.selectors import attention_check_results
 from metrics.tables import paper_table_documents
 
 from .exports import (
@@ -51,10 +52,6 @@ def rules_from(settings: AnalysisSettings) -> ExclusionRules:
 
 def attention_table(study: Study) -> pd.DataFrame:
     """Per annotator: failed and answered attention checks (empty when the study has none)."""
-    try:
-        from annotations.selectors import attention_check_results
-    except ImportError:  # an annotations app without attention checks
-        return pd.DataFrame(columns=["annotator", "failures", "checks"])
     results = attention_check_results(study=study)
     return pd.DataFrame(
         [{"annotator": label, "failures": failed, "checks": answered} for label, (failed, answered) in results.items()],

@@ -9,7 +9,9 @@ own. Images are synthetic (uniform noise, --image-size square, made batch by bat
 the code evaluate_metrics uses: ``FidFeatures.prepare`` (resize to the network's input) and ``FidFeatures.add``
 (torchmetrics' update into running sums), and ``ClipScorer.add``. Reported: images/s after one warm-up batch, and
 peak memory for each N in --sizes, which stays flat when features are streamed. "inception" needs torch-fidelity
-and the weights file (EVALSITE_INCEPTION_WEIGHTS); where it cannot run, the reason is printed instead.
+and the weights file (EVALSITE_INCEPTION_WEIGHTS); where it cannot run, the reason is printed instead. On a host
+without the file, --random-inception PATH writes torch-fidelity's Inception-v3 with random weights there and uses
+it: the real network's speed and memory (not its features).
 """
 import argparse
 import json
@@ -133,6 +135,24 @@ def measure_clip(kind: str, n: int, batch: int, image_size: int, device_name: st
             **_peaks(device)}
 
 
+def write_random_inception(path: Path) -> None:
+    """torch-fidelity's Inception-v3 with random weights, saved where a weights file is read from."""
+    import torch
+    from torch_fidelity import feature_extractor_inceptionv3 as module
+
+    network_class = module.FeatureExtractorInceptionV3
+    saved = module.load_state_dict_from_url, network_class.load_state_dict
+    module.load_state_dict_from_url = lambda *args, **kwargs: {}
+    network_class.load_state_dict = lambda self, state_dict: None
+    try:
+        torch.manual_seed(0)
+        network = network_class("inception-v3-compat", ["2048"], feature_extractor_weights_path=None)
+    finally:
+        module.load_state_dict_from_url, network_class.load_state_dict = saved
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(network.state_dict(), path)
+
+
 def run_child(arguments: list[str]) -> dict:
     output = subprocess.run([sys.executable, __file__, "--child", *arguments], cwd=ROOT, capture_output=True,
                             text=True)
@@ -151,8 +171,13 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--random-inception", type=Path, metavar="PATH",
+                        help="write Inception-v3 with random weights to PATH and measure with it")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.random_inception:
+        write_random_inception(args.random_inception)
+        os.environ["EVALSITE_INCEPTION_WEIGHTS"] = str(args.random_inception)
     if args.child:
         kind, name, n = args.child[0], args.child[1], int(args.child[2])
         measure = measure_fid if kind == "fid" else measure_clip
@@ -163,7 +188,8 @@ def main() -> None:
     for network in args.networks:
         for n in args.sizes:
             result = run_child(["fid", network, str(n), *common])
-            rows.append({"metric": "fid", "network": network, "n": n, **result})
+            label = f"{network} (random weights)" if network == "inception" and args.random_inception else network
+            rows.append({"metric": "fid", "network": label, "n": n, **result})
             print(json.dumps(rows[-1]), flush=True)
             if "error" in result:
                 break

@@ -166,6 +166,7 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 EVALSITE_MODEL = os.environ.get("EVALSITE_MODEL", str(VAR_DIR / "models" / "tiny-sd"))
 EVALSITE_DEVICE = os.environ.get("EVALSITE_DEVICE", "")  # "" picks cuda when available
 EVALSITE_DTYPE = os.environ.get("EVALSITE_DTYPE", "")  # "" picks float16 on cuda, float32 on cpu
+EVALSITE_CHANNELS_LAST = env_bool("EVALSITE_CHANNELS_LAST", True)  # channels-last convolutions on cuda
 
 LOGGING = {
     "version": 1,

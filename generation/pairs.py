@@ -2,6 +2,8 @@
 
 The batch interleaves the arms, ``[baseline_1, ours_1, baseline_2, ours_2, ...]``, and the self-attention
 processors scale the queries of the odd ("ours") samples only, so one UNet forward of 2B samples serves B pairs.
+Where every layer sees its training token count (the training size, among others) the factor is exactly 1 and the
+arms are bit-identical, so a batch of B samples serves B pairs, each image stored for both arms.
 """
 import time
 from collections.abc import Sequence
@@ -13,7 +15,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from .pipelines import LoadedModel, use_scheduler
-from .scaling import apply_entropy_scaling, remove_entropy_scaling
+from .scaling import apply_entropy_scaling, remove_entropy_scaling, scaling_is_identity
 
 
 @dataclass
@@ -26,6 +28,8 @@ class PairImages:
 class PairBatch:
     pairs: list[PairImages]
     seconds: float
+    #: The factor is 1 at every layer at this size: both arms are the same computation, made once.
+    identical_arms: bool = False
 
 
 def initial_latents(loaded: LoadedModel, *, width: int, height: int, seed: int) -> torch.Tensor:
@@ -38,13 +42,15 @@ def initial_latents(loaded: LoadedModel, *, width: int, height: int, seed: int) 
     return randn_tensor(shape, generator=generator, device=loaded.device, dtype=loaded.dtype)
 
 
-def interleave(tensor: torch.Tensor) -> torch.Tensor:
-    """(B, ...) -> (2B, ...): every sample twice in a row, once per arm."""
-    return tensor.repeat_interleave(2, dim=0)
+def interleave(tensor: torch.Tensor, arms: int = 2) -> torch.Tensor:
+    """(B, ...) -> (arms * B, ...): every sample ``arms`` times in a row, once per arm."""
+    return tensor if arms == 1 else tensor.repeat_interleave(arms, dim=0)
 
 
-def _embedding_arguments(pipe, *, prompts: list[str], negative_prompt: str, guidance_scale: float, device) -> dict:
-    """The pipeline's text inputs for the interleaved batch, each prompt encoded once."""
+def _embedding_arguments(
+    pipe, *, prompts: list[str], negative_prompt: str, guidance_scale: float, device, arms: int
+) -> dict:
+    """The pipeline's text inputs for the batch of ``arms`` samples per prompt, each prompt encoded once."""
     cfg = guidance_scale > 1.0
     negatives = [negative_prompt] * len(prompts) if negative_prompt else None
     if isinstance(pipe, StableDiffusionXLPipeline):
@@ -55,7 +61,7 @@ def _embedding_arguments(pipe, *, prompts: list[str], negative_prompt: str, guid
         arguments = {"prompt_embeds": embeds, "pooled_prompt_embeds": pooled}
         if cfg:
             arguments |= {"negative_prompt_embeds": negative_embeds, "negative_pooled_prompt_embeds": negative_pooled}
-        return {name: interleave(value) for name, value in arguments.items()}
+        return {name: interleave(value, arms) for name, value in arguments.items()}
     if isinstance(pipe, StableDiffusionPipeline):
         embeds, negative_embeds = pipe.encode_prompt(
             prompts, device, num_images_per_prompt=1, do_classifier_free_guidance=cfg, negative_prompt=negatives
@@ -63,11 +69,11 @@ def _embedding_arguments(pipe, *, prompts: list[str], negative_prompt: str, guid
         arguments = {"prompt_embeds": embeds}
         if cfg:
             arguments["negative_prompt_embeds"] = negative_embeds
-        return {name: interleave(value) for name, value in arguments.items()}
+        return {name: interleave(value, arms) for name, value in arguments.items()}
     if isinstance(pipe, LDMTextToImagePipeline):
         if negative_prompt:
             raise ValueError("LDMTextToImagePipeline does not take a negative prompt.")
-        return {"prompt": [prompt for prompt in prompts for _ in range(2)]}
+        return {"prompt": [prompt for prompt in prompts for _ in range(arms)]}
     raise ValueError(f"{type(pipe).__name__} is not a supported text-to-image pipeline.")
 
 
@@ -85,21 +91,25 @@ def generate_pairs(
     scheduler: str,
     train_sample_size: int | tuple[int, int] | None = None,
 ) -> PairBatch:
-    """Generate one pair per prompt, all in one batch of 2B samples; ``seeds[i]`` seeds prompt i."""
+    """Generate one pair per prompt, all in one batch of 2B samples (B where the arms are identical)."""
     if len(prompts) != len(seeds) or not prompts:
         raise ValueError(f"Need one seed per prompt, got {len(prompts)} prompts and {len(seeds)} seeds.")
     pipe = loaded.pipeline
     use_scheduler(loaded, scheduler)
     started = time.perf_counter()
+    latent_size = (height // pipe.vae_scale_factor, width // pipe.vae_scale_factor)
+    identical = scaling_is_identity(pipe.unet, latent_size, train_sample_size)
+    arms = 1 if identical else 2
     arguments = _embedding_arguments(
         pipe, prompts=list(prompts), negative_prompt=negative_prompt, guidance_scale=guidance_scale,
-        device=loaded.device,
+        device=loaded.device, arms=arms,
     )
-    # (B, C, h, w) -> (2B, C, h, w)
+    # (B, C, h, w) -> (arms * B, C, h, w)
     latents = interleave(
-        torch.cat([initial_latents(loaded, width=width, height=height, seed=seed) for seed in seeds])
+        torch.cat([initial_latents(loaded, width=width, height=height, seed=seed) for seed in seeds]), arms
     )
-    apply_entropy_scaling(pipe.unet, train_sample_size, interleaved=True)
+    if not identical:
+        apply_entropy_scaling(pipe.unet, train_sample_size, interleaved=True)
     try:
         images = pipe(
             **arguments,
@@ -111,6 +121,10 @@ def generate_pairs(
             output_type="pil",
         ).images
     finally:
-        remove_entropy_scaling(pipe.unet)
-    pairs = [PairImages(baseline=images[i], ours=images[i + 1]) for i in range(0, len(images), 2)]
-    return PairBatch(pairs=pairs, seconds=time.perf_counter() - started)
+        if not identical:
+            remove_entropy_scaling(pipe.unet)
+    if identical:
+        pairs = [PairImages(baseline=image, ours=image.copy()) for image in images]
+    else:
+        pairs = [PairImages(baseline=images[i], ours=images[i + 1]) for i in range(0, len(images), 2)]
+    return PairBatch(pairs=pairs, seconds=time.perf_counter() - started, identical_arms=identical)

@@ -163,7 +163,7 @@ class EntropyScaledAttnProcessor:
             if batch_size % 2:
                 raise ValueError(f"An interleaved baseline/ours batch must be even, got {batch_size} samples.")
             # (batch, heads, seq_len, head_dim): scale the queries of the odd ("ours") samples only
-            query = query.clone()
+            # the projection's output is this processor's own tensor, so it is scaled in place
             query[1::2] *= factor
             hidden_states = F.scaled_dot_product_attention(
                 query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
@@ -231,18 +231,18 @@ def unet_level(unet: UNet2DConditionModel, processor_name: str) -> int:
     return len(unet.up_blocks) - 1 - index
 
 
-def self_attention_train_tokens(
-    unet: UNet2DConditionModel, train_sample_size: int | tuple[int, int] | list[int]
+def self_attention_tokens(
+    unet: UNet2DConditionModel, sample_size: int | tuple[int, int] | list[int]
 ) -> dict[str, int]:
-    """Maps each self-attention processor name to its token count `T` at the training latent size."""
-    height, width = _as_height_width(train_sample_size)
+    """Maps each self-attention processor name to its token count for a latent of `sample_size`."""
+    height, width = _as_height_width(sample_size)
     # Downsample2D is a 3x3 conv with stride 2 and padding 1: size -> ceil(size / 2)
     level_sizes = [(height, width)]
     for _ in range(len(unet.down_blocks) - 1):
         height, width = -(-height // 2), -(-width // 2)
         level_sizes.append((height, width))
 
-    train_tokens = {}
+    tokens = {}
     for name in unet.attn_processors:
         module = unet.get_submodule(name.removesuffix(".processor"))
         if not isinstance(module, Attention):
@@ -250,8 +250,29 @@ def self_attention_train_tokens(
         if module.is_cross_attention:
             continue
         level_height, level_width = level_sizes[unet_level(unet, name)]
-        train_tokens[name] = level_height * level_width
-    return train_tokens
+        tokens[name] = level_height * level_width
+    return tokens
+
+
+def self_attention_train_tokens(
+    unet: UNet2DConditionModel, train_sample_size: int | tuple[int, int] | list[int]
+) -> dict[str, int]:
+    """Maps each self-attention processor name to its token count `T` at the training latent size."""
+    return self_attention_tokens(unet, train_sample_size)
+
+
+def scaling_is_identity(
+    unet: UNet2DConditionModel,
+    sample_size: int | tuple[int, int] | list[int],
+    train_sample_size: int | tuple[int, int] | list[int] | None = None,
+) -> bool:
+    """Whether every self-attention layer attends over its training token count at latent size `sample_size`.
+
+    Then every factor is exactly `1.0` and the scaled UNet computes bit for bit what the baseline computes.
+    """
+    if train_sample_size is None:
+        train_sample_size = unet.config.sample_size
+    return self_attention_tokens(unet, sample_size) == self_attention_tokens(unet, train_sample_size)
 
 
 def apply_entropy_scaling(

@@ -41,7 +41,7 @@ def train_sample_size(job: PairJob, loaded: LoadedModel) -> tuple[int, int] | in
     return loaded.pipeline.unet.config.sample_size
 
 
-def _metadata(job: PairJob, loaded: LoadedModel, *, batch_size: int, seconds: float) -> dict:
+def _metadata(job: PairJob, loaded: LoadedModel, *, batch_size: int, seconds: float, identical_arms: bool) -> dict:
     train_size = train_sample_size(job, loaded)
     return {
         "model": job.model,
@@ -56,6 +56,8 @@ def _metadata(job: PairJob, loaded: LoadedModel, *, batch_size: int, seconds: fl
         "height": job.height,
         "train_sample_size": train_size,
         "arms": {"baseline": {"entropy_scaling": False}, "ours": {"entropy_scaling": True}},
+        # every layer at its training token count: the factor is 1 and the arms are one computation
+        "identical_arms": identical_arms,
         "device": str(loaded.device),
         "dtype": str(loaded.dtype).removeprefix("torch."),
         "batch_size": batch_size,
@@ -95,7 +97,9 @@ def _generate_batch(loaded: LoadedModel, jobs: list[PairJob]) -> None:
             job,
             baseline_image=baseline_name,
             ours_image=ours_name,
-            metadata=_metadata(job, loaded, batch_size=len(jobs), seconds=batch.seconds),
+            metadata=_metadata(
+                job, loaded, batch_size=len(jobs), seconds=batch.seconds, identical_arms=batch.identical_arms
+            ),
             error="",
             status=PairJob.Status.DONE,
         )

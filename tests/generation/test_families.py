@@ -7,7 +7,7 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from generation.models import PairJob
-from generation.pipelines import ModelLoadError, read_model_index
+from generation.pipelines import ModelLoadError, load_model, read_model_index
 from generation.scaling import EntropyScaledAttnProcessor, apply_entropy_scaling
 from generation.services import create_pair_job
 from generation.tasks import generate_pair_jobs
@@ -55,6 +55,7 @@ def test_fused_batch_matches_each_family_called_alone(family_model, settings, wi
     for job in jobs:
         job.refresh_from_db()
         assert job.metadata["batch_size"] == 2
+        assert job.metadata["identical_arms"] is False
         baseline, ours = pixels(job.baseline_image), pixels(job.ours_image)
         assert baseline.shape == (height, width, 3)
         assert (baseline != ours).any(), f"{family}: the arms must differ away from the training size"
@@ -62,13 +63,29 @@ def test_fused_batch_matches_each_family_called_alone(family_model, settings, wi
         assert np.abs(ours - alone(model, job, scaled=True)).max() <= 2
 
 
-def test_training_size_is_identical_for_each_family(family_model):
+def test_training_size_is_identical_for_each_family(family_model, settings):
+    """At the training size the factor is 1 everywhere: one UNet sample per pair serves both arms."""
     family, model = family_model
-    job = create_pair_job(prompt=PROMPTS[0], model=model, seed=1, width=64, height=64, steps=2, guidance_scale=5.0,
-                          scheduler="ddim")
-    generate_pair_jobs([job.pk])
-    job.refresh_from_db()
-    assert (pixels(job.baseline_image) == pixels(job.ours_image)).all(), family
+    settings.EVALSITE_BATCH_SIZE = 2
+    jobs = [
+        create_pair_job(prompt=p, model=model, seed=1 + i, width=64, height=64, steps=2, guidance_scale=5.0,
+                        scheduler="default")
+        for i, p in enumerate(PROMPTS)
+    ]
+    unet = load_model(jobs[0].model, jobs[0].revision, jobs[0].dtype).pipeline.unet  # the worker's cached model
+    batch_sizes = []
+    handle = unet.register_forward_pre_hook(lambda module, args: batch_sizes.append(args[0].shape[0]))
+    try:
+        assert generate_pair_jobs([job.pk for job in jobs])["done"] == 2
+    finally:
+        handle.remove()
+    assert set(batch_sizes) == {4}, f"{family}: 2 pairs with guidance are 4 UNet samples, not 8"
+    for job in jobs:
+        job.refresh_from_db()
+        assert job.metadata["identical_arms"] is True
+        baseline = pixels(job.baseline_image)
+        assert (baseline == pixels(job.ours_image)).all(), family
+        assert np.abs(baseline - alone(model, job, scaled=True)).max() <= 2
 
 
 def test_scaling_covers_every_self_attention_layer(family_model):

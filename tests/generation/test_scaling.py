@@ -11,6 +11,7 @@ from generation.scaling import (
     entropy_scale,
     is_entropy_scaling_applied,
     remove_entropy_scaling,
+    scaling_is_identity,
 )
 from generation.tiny import build_tiny_pipeline
 
@@ -158,6 +159,25 @@ def test_bit_identical_at_training_size_and_different_elsewhere():
     assert all(type(p) is AttnProcessor2_0 for p in unet.attn_processors.values())
     for size, expected in baseline.items():
         assert torch.equal(run_unet(unet, *size), expected), size
+
+
+@pytest.mark.parametrize(
+    ("size", "train_size", "identical"),
+    [
+        ((8, 8), None, True),
+        ((16, 4), None, True),  # 64 tokens at 16×4 and 16 at 8×2: the training counts at every level
+        ((8, 9), None, False),
+        ((7, 7), None, False),  # 49 tokens at level 0, though ceil(7 / 2) = 4 gives 16 at level 1 as in training
+        ((12, 12), 12, True),
+        ((12, 12), (12, 13), False),
+    ],
+)
+def test_scaling_is_identity_where_every_layer_sees_its_training_tokens(size, train_size, identical):
+    unet = tiny_unet()
+    assert scaling_is_identity(unet, size, train_size) is identical
+    reference = run_unet(unet, *size)
+    apply_entropy_scaling(unet, train_size)
+    assert torch.equal(run_unet(unet, *size), reference) is identical
 
 
 def test_apply_twice_replaces_previous_train_size():

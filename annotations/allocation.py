@@ -100,17 +100,31 @@ def enrolment_count(study: Study) -> int:
 
 @transaction.atomic
 def enrol(*, study: Study, source: str, external_id: str = "", entry: dict | None = None) -> Annotator:
-    """An annotator joining by the open link or from Prolific; a returning external id gets its own record back."""
+    """An annotator joining by the open link or from Prolific; a returning external id gets its own record back.
+
+    A return with a new SESSION_ID (Prolific's id of one attempt) makes it the annotator's current one; the earlier
+    ones are kept, oldest first, in ``entry["earlier_session_ids"]``.
+    """
     study = Study.objects.select_for_update().get(pk=study.pk)
     if external_id:
         existing = study.annotators.filter(external_id=external_id).first()
         if existing is not None:
+            _record_session(existing, (entry or {}).get("SESSION_ID", ""))
             return existing
     if not study.enrolment_open or study.status != Study.Status.OPEN:
         raise ValidationError(f"Study {study.title!r} is not taking new participants.")
     if study.enrolment_cap is not None and enrolment_count(study) >= study.enrolment_cap:
         raise StudyFull(f"Study {study.title!r} has all the participants it needs.")
     return Annotator.objects.create(study=study, source=source, external_id=external_id, entry=entry or {})
+
+
+def _record_session(annotator: Annotator, session_id: str) -> None:
+    current = annotator.entry.get("SESSION_ID", "")
+    if not session_id or session_id == current:
+        return
+    earlier = annotator.entry.get("earlier_session_ids", [])
+    annotator.entry = {**annotator.entry, "SESSION_ID": session_id, "earlier_session_ids": [*earlier, current]}
+    annotator.save(update_fields=["entry"])
 
 
 def pair_side_counts(study: Study) -> dict[int, tuple[int, int]]:

@@ -20,7 +20,7 @@ generation=(bench/generation.py --model sd21-shaped --device cuda --dtype float1
   $py -c "import torch, diffusers, transformers; print('torch', torch.__version__, 'diffusers', diffusers.__version__, 'transformers', transformers.__version__)"
   date -u; } 2>&1 | tee "$out/device.txt"
 
-timeout 190 $py "${generation[@]}" --sizes 224 --batch 32 64 128 --layouts --budget-s 150 2>&1 | grep -v "should be kept in float32" | tee "$out/generation-224.log"
+timeout 190 $py "${generation[@]}" --sizes 224 --batch 32 64 128 --budget-s 150 2>&1 | grep -v "should be kept in float32" | tee "$out/generation-224.log"
 timeout 120 $py "${generation[@]}" --sizes 512 --batch 32 --budget-s 90 2>&1 | grep -v "should be kept in float32" | tee "$out/generation-512.log"
 timeout 130 $py "${generation[@]}" --sizes 768 --batch 16 --single 2 --repeats 1 --budget-s 100 2>&1 | grep -v "should be kept in float32" | tee "$out/generation-768.log"
 

@@ -166,7 +166,6 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 EVALSITE_MODEL = os.environ.get("EVALSITE_MODEL", str(VAR_DIR / "models" / "tiny-sd"))
 EVALSITE_DEVICE = os.environ.get("EVALSITE_DEVICE", "")  # "" picks cuda when available
 EVALSITE_DTYPE = os.environ.get("EVALSITE_DTYPE", "")  # "" picks float16 on cuda, float32 on cpu
-EVALSITE_CHANNELS_LAST = env_bool("EVALSITE_CHANNELS_LAST", True)  # channels-last convolutions on cuda
 
 LOGGING = {
     "version": 1,
@@ -175,7 +174,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 EVALSITE_BATCH_SIZE = int(os.environ.get("EVALSITE_BATCH_SIZE", "0"))  # pairs per forward pass; 0 = automatic
-EVALSITE_JOBS_PER_TASK = int(os.environ.get("EVALSITE_JOBS_PER_TASK", "8"))  # pair jobs per Celery task
+EVALSITE_JOBS_PER_TASK = int(os.environ.get("EVALSITE_JOBS_PER_TASK", "32"))  # pair jobs per Celery task
 
 # Metrics (FID, CLIP score). Weights come from local files only; nothing is downloaded at run time.
 # "inception": torchmetrics' FID Inception-v3 (needs torch-fidelity and torchvision); "tiny-random": a small random

@@ -12,9 +12,10 @@ BATCH_KEY_FIELDS = (
     "model", "revision", "dtype", "train_width", "train_height",
     "width", "height", "steps", "guidance_scale", "scheduler", "negative_prompt",
 )
-#: Device memory one pair (two images, with classifier-free guidance) takes per latent pixel: a conservative
-#: estimate for SD-2.1-base in float16, used only when no batch size is set; out-of-memory halves the batch.
-BYTES_PER_PAIR_LATENT_PIXEL = 160_000
+#: Device memory one pair (two images, with classifier-free guidance) takes per latent pixel, used only when no
+#: batch size is set; out-of-memory halves the batch. An SD-2.1-base-shaped UNet in float16 on an H100 peaked at
+#: about 310 KB per pair per latent pixel above the model's weights (docs/benchmarks.md), VAE decoding included.
+BYTES_PER_PAIR_LATENT_PIXEL = 320_000
 MAX_AUTO_BATCH = 32
 
 

@@ -85,24 +85,8 @@ def load_model(model: str, revision: str = "", dtype_name: str = "") -> LoadedMo
     except Exception as exc:  # diffusers raises OSError, ValueError, EnvironmentError, ... for bad models
         raise ModelLoadError(f"Could not load model {model!r}: {exc}") from exc
     pipeline.to(device)
-    prepare_for_device(pipeline, device)
     pipeline.set_progress_bar_config(disable=True)
     return LoadedModel(pipeline, pipeline.scheduler, device, dtype)
-
-
-def prepare_for_device(pipeline: DiffusionPipeline, device: torch.device) -> None:
-    """Speed-ups that change results only within floating-point tolerance, on CUDA: cuDNN picks the fastest
-    convolution for each shape (process-wide); with EVALSITE_CHANNELS_LAST, the UNet and the autoencoder keep their
-    tensors channels-last (NHWC), as cuDNN prefers."""
-    if device.type != "cuda":
-        return
-    torch.backends.cudnn.benchmark = True
-    if not settings.EVALSITE_CHANNELS_LAST:
-        return
-    for name in ("unet", "vae", "vqvae"):
-        module = getattr(pipeline, name, None)
-        if isinstance(module, torch.nn.Module):
-            module.to(memory_format=torch.channels_last)
 
 
 def use_scheduler(loaded: LoadedModel, name: str) -> None:

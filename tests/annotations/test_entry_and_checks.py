@@ -44,6 +44,13 @@ def test_prolific_entry_creates_resumes_and_redirects_with_the_code(client):
     client.post(url("invite", annotator), {"consent": "yes"})
     again = client.get(prolific_url(study, PROLIFIC_PID="pid1", STUDY_ID="st", SESSION_ID="se2"))
     assert again["Location"] == url("invite", annotator) and Annotator.objects.filter(external_id="pid1").count() == 1
+    annotator.refresh_from_db()
+    assert annotator.entry == {"PROLIFIC_PID": "pid1", "STUDY_ID": "st", "SESSION_ID": "se2",
+                               "earlier_session_ids": ["se1"]}
+    client.get(prolific_url(study, PROLIFIC_PID="pid1", STUDY_ID="st", SESSION_ID="se2"))  # the same attempt
+    client.get(prolific_url(study, PROLIFIC_PID="pid1", STUDY_ID="st", SESSION_ID="se3"))
+    annotator.refresh_from_db()
+    assert annotator.entry["SESSION_ID"] == "se3" and annotator.entry["earlier_session_ids"] == ["se1", "se2"]
     answer_all(client, annotator)
     done = client.get(url("done", annotator))
     target = urlsplit(done["Location"])

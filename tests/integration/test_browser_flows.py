@@ -183,7 +183,16 @@ def test_whole_flow_by_keyboard_only(live_server, page):
         assert checked_score(page, "right") == right and checked_score(page, "left") == left
         assert submit.is_enabled()
         if left_again:
+            # with both sides scored, Tab reaches Submit, and the next Tab returns to the left image
             page.keyboard.press("Tab")
+            assert page.evaluate("() => document.activeElement.id") == "submit"
+            page.keyboard.press("Tab")
+            assert active_side(page) == "left" and focused_name(page) == "left"
+            page.keyboard.press("Shift+Tab")
+            assert page.evaluate("() => document.activeElement.id") == "submit"
+            page.keyboard.press("Shift+Tab")
+            assert active_side(page) == "right" and focused_name(page) == "right"
+            page.keyboard.press("Shift+Tab")
             assert active_side(page) == "left" and focused_name(page) == "left"
             for key in left_again:
                 page.keyboard.press(key)

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from .scaling import (
     EntropyScaledAttnProcessor,
-    self_attention_train_tokens,
+    self_attention_tokens,
     unet_level,
     apply_entropy_scaling,
     remove_entropy_scaling,
@@ -245,7 +245,7 @@ def measure_attention_entropy(
         raise ValueError("Give at least one size.")
     unet = loaded.pipeline.unet
     train_sample_size = train_sample_size or unet.config.sample_size
-    train_tokens = self_attention_train_tokens(unet, train_sample_size)
+    train_tokens = self_attention_tokens(unet, train_sample_size)
     rows = []
     for size in sizes:
         for arm in ARMS:

@@ -254,13 +254,6 @@ def self_attention_tokens(
     return tokens
 
 
-def self_attention_train_tokens(
-    unet: UNet2DConditionModel, train_sample_size: int | tuple[int, int] | list[int]
-) -> dict[str, int]:
-    """Maps each self-attention processor name to its token count `T` at the training latent size."""
-    return self_attention_tokens(unet, train_sample_size)
-
-
 def scaling_is_identity(
     unet: UNet2DConditionModel,
     sample_size: int | tuple[int, int] | list[int],
@@ -301,7 +294,7 @@ def apply_entropy_scaling(
     """
     if train_sample_size is None:
         train_sample_size = unet.config.sample_size
-    train_tokens = self_attention_train_tokens(unet, train_sample_size)
+    train_tokens = self_attention_tokens(unet, train_sample_size)
     if not train_tokens:
         raise ValueError("The UNet has no self-attention layer to rescale.")
 

@@ -6,7 +6,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from generation.models import PairJob
+from generation.models import FAMILY_SIZE_MULTIPLE, PairJob
 from generation.selectors import job_progress
 
 from . import services
@@ -54,6 +54,12 @@ class StudyForm(forms.ModelForm):
         cleaned = super().clean()
         if self.instance.pk:
             services.check_settings_change(study=self.instance, changed=self.changed_data)
+        model = cleaned.get("model")
+        multiple = FAMILY_SIZE_MULTIPLE.get(model.family) if model else None
+        for field in ("width", "height"):
+            if multiple and cleaned.get(field) and cleaned[field] % multiple:
+                self.add_error(field, f"{model.name} is a {model.get_family_display()} model: the {field} must be a "
+                                      f"multiple of {multiple} pixels.")
         return cleaned
 
 

@@ -236,10 +236,10 @@ def run_speed(args) -> None:
 
 def identical(loaded, size: int) -> bool:
     """Whether every layer sees its training token count at ``size``² (the arms are then one computation)."""
-    from generation.scaling import scaling_is_identity
+    from generation.scaling import denoiser_of, scaling_is_identity
 
     scale = loaded.pipeline.vae_scale_factor
-    return scaling_is_identity(loaded.pipeline.unet, (size // scale, size // scale))
+    return scaling_is_identity(denoiser_of(loaded.pipeline), (size // scale, size // scale))
 
 
 def print_table(size: int, results: list[dict]) -> None:

@@ -26,6 +26,8 @@ from .scaling import (
     self_attention_tokens,
     unet_level,
     apply_entropy_scaling,
+    denoiser_of,
+    exact_size_arguments,
     remove_entropy_scaling,
 )
 
@@ -202,10 +204,10 @@ def _record_arm(
     recorder = EntropyRecorder()
     try:
         if arm == "ours":
-            apply_entropy_scaling(pipe.unet, train_sample_size)
+            apply_entropy_scaling(denoiser_of(pipe), train_sample_size)
         else:
-            remove_entropy_scaling(pipe.unet)
-        recorder.install(pipe.unet)
+            remove_entropy_scaling(denoiser_of(pipe))
+        recorder.install(denoiser_of(pipe))
         for prompt in prompts:
             with torch.inference_mode():
                 pipe(
@@ -215,9 +217,10 @@ def _record_arm(
                     num_inference_steps=steps,
                     generator=torch.Generator(device="cpu").manual_seed(seed),
                     output_type="latent",
+                    **exact_size_arguments(pipe),
                 )
     finally:
-        remove_entropy_scaling(pipe.unet)
+        remove_entropy_scaling(denoiser_of(pipe))
     means = recorder.mean_entropy()
     return {layer: (recorder.tokens[layer], means[layer]) for layer in means}
 
@@ -243,7 +246,7 @@ def measure_attention_entropy(
         raise ValueError("Give at least one prompt.")
     if not sizes:
         raise ValueError("Give at least one size.")
-    unet = loaded.pipeline.unet
+    unet = denoiser_of(loaded.pipeline)
     train_sample_size = train_sample_size or unet.config.sample_size
     train_tokens = self_attention_tokens(unet, train_sample_size)
     rows = []
@@ -264,7 +267,7 @@ def measure_attention_entropy(
                         "size": size,
                         "arm": arm,
                         "layer": layer.removesuffix(".processor"),
-                        "level": unet_level(unet, layer),
+                        "level": unet_level(unet, layer) if isinstance(unet, UNet2DConditionModel) else 0,
                         "n_tokens": n_tokens,
                         "train_tokens": train_tokens[layer],
                         "entropy": entropy,

@@ -19,13 +19,18 @@ class ModelFamily(models.TextChoices):
     SD = "sd", "Stable Diffusion 1.x / 2.x"
     SDXL = "sdxl", "Stable Diffusion XL"
     LDM = "ldm", "Latent Diffusion text2im"
+    PIXART = "pixart", "PixArt-α"
 
+
+#: Image sizes must be multiples of this many pixels: the VAE's 8, times 2 for PixArt's patches of the latent.
+FAMILY_SIZE_MULTIPLE = {ModelFamily.PIXART: 16}
 
 #: The diffusers pipeline class of each family, as named in model_index.json.
 FAMILY_PIPELINES = {
     ModelFamily.SD: "StableDiffusionPipeline",
     ModelFamily.SDXL: "StableDiffusionXLPipeline",
     ModelFamily.LDM: "LDMTextToImagePipeline",
+    ModelFamily.PIXART: "PixArtAlphaPipeline",
 }
 
 

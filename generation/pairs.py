@@ -10,12 +10,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from diffusers import LDMTextToImagePipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
+from diffusers import (
+    LDMTextToImagePipeline,
+    PixArtAlphaPipeline,
+    StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
+)
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from .pipelines import LoadedModel, use_scheduler
-from .scaling import apply_entropy_scaling, remove_entropy_scaling, scaling_is_identity
+from .scaling import (
+    apply_entropy_scaling,
+    denoiser_of,
+    exact_size_arguments,
+    remove_entropy_scaling,
+    scaling_is_identity,
+)
 
 
 @dataclass
@@ -37,7 +48,7 @@ def initial_latents(loaded: LoadedModel, *, width: int, height: int, seed: int) 
     pipe = loaded.pipeline
     scale = pipe.vae_scale_factor
     # (1, C, H / 8, W / 8)
-    shape = (1, pipe.unet.config.in_channels, height // scale, width // scale)
+    shape = (1, denoiser_of(pipe).config.in_channels, height // scale, width // scale)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     return randn_tensor(shape, generator=generator, device=loaded.device, dtype=loaded.dtype)
 
@@ -70,6 +81,18 @@ def _embedding_arguments(
         if cfg:
             arguments["negative_prompt_embeds"] = negative_embeds
         return {name: interleave(value, arms) for name, value in arguments.items()}
+    if isinstance(pipe, PixArtAlphaPipeline):
+        embeds, mask, negative_embeds, negative_mask = pipe.encode_prompt(
+            prompts, do_classifier_free_guidance=cfg, negative_prompt=negative_prompt, num_images_per_prompt=1,
+            device=device, clean_caption=False,
+        )
+        arguments = {"prompt_embeds": embeds, "prompt_attention_mask": mask}
+        if cfg:
+            arguments |= {"negative_prompt_embeds": negative_embeds, "negative_prompt_attention_mask": negative_mask}
+        # the negative prompt is encoded above
+        return {name: interleave(value, arms) for name, value in arguments.items()} | {
+            "clean_caption": False, "negative_prompt": None,
+        }
     if isinstance(pipe, LDMTextToImagePipeline):
         if negative_prompt:
             raise ValueError("LDMTextToImagePipeline does not take a negative prompt.")
@@ -97,8 +120,15 @@ def generate_pairs(
     pipe = loaded.pipeline
     use_scheduler(loaded, scheduler)
     started = time.perf_counter()
+    denoiser = denoiser_of(pipe)
     latent_size = (height // pipe.vae_scale_factor, width // pipe.vae_scale_factor)
-    identical = scaling_is_identity(pipe.unet, latent_size, train_sample_size)
+    patch = getattr(denoiser.config, "patch_size", None) or 1
+    if latent_size[0] % patch or latent_size[1] % patch:
+        raise ValueError(
+            f"{type(pipe).__name__} needs a width and height that are multiples of {patch * pipe.vae_scale_factor} "
+            f"pixels (its transformer's {patch}×{patch} patches of the latent), got {width}×{height}."
+        )
+    identical = scaling_is_identity(denoiser, latent_size, train_sample_size)
     arms = 1 if identical else 2
     arguments = _embedding_arguments(
         pipe, prompts=list(prompts), negative_prompt=negative_prompt, guidance_scale=guidance_scale,
@@ -109,7 +139,7 @@ def generate_pairs(
         torch.cat([initial_latents(loaded, width=width, height=height, seed=seed) for seed in seeds]), arms
     )
     if not identical:
-        apply_entropy_scaling(pipe.unet, train_sample_size, interleaved=True)
+        apply_entropy_scaling(denoiser, train_sample_size, interleaved=True)
     try:
         images = pipe(
             **arguments,
@@ -119,10 +149,11 @@ def generate_pairs(
             num_inference_steps=steps,
             guidance_scale=guidance_scale,
             output_type="pil",
+            **exact_size_arguments(pipe),
         ).images
     finally:
         if not identical:
-            remove_entropy_scaling(pipe.unet)
+            remove_entropy_scaling(denoiser)
     if identical:
         pairs = [PairImages(baseline=image, ours=image.copy()) for image in images]
     else:

@@ -53,8 +53,10 @@ def pick_dtype(device: torch.device, name: str = "") -> torch.dtype:
     return dtype
 
 
-#: Text-to-image pipelines whose UNet the scaling processor knows, by the class name in model_index.json.
-SUPPORTED_PIPELINES = ("StableDiffusionPipeline", "StableDiffusionXLPipeline", "LDMTextToImagePipeline")
+#: Text-to-image pipelines whose denoiser the scaling processor knows, by the class name in model_index.json.
+SUPPORTED_PIPELINES = (
+    "StableDiffusionPipeline", "StableDiffusionXLPipeline", "LDMTextToImagePipeline", "PixArtAlphaPipeline"
+)
 
 
 def read_model_index(model: str, revision: str = "") -> dict:

@@ -1,7 +1,7 @@
 """The model registry: inspecting a model's files and registering it with its training resolution."""
 from dataclasses import dataclass
 
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import AutoencoderKL, PixArtTransformer2DModel, UNet2DConditionModel
 from django.core.exceptions import ValidationError
 
 from .models import FAMILY_PIPELINES, DiffusionModel
@@ -11,6 +11,8 @@ from .validation import full_clean_named
 FAMILY_BY_PIPELINE = {pipeline: family for family, pipeline in FAMILY_PIPELINES.items()}
 #: Name of the autoencoder component, per pipeline class.
 AUTOENCODER = {"LDMTextToImagePipeline": "vqvae"}
+#: The denoiser component (its class and folder), per pipeline class; a UNet where not listed.
+DENOISER = {"PixArtAlphaPipeline": (PixArtTransformer2DModel, "transformer")}
 
 
 @dataclass(frozen=True)
@@ -26,16 +28,17 @@ def _pair(size) -> tuple[int, int]:
 
 
 def inspect_model(source: str, revision: str = "") -> ModelInfo:
-    """Read a model's configs (no weights): its family and the training resolution its UNet declares."""
+    """Read a model's configs (no weights): its family and the training resolution its denoiser declares."""
     index = read_model_index(source, revision)
     pipeline = index["_class_name"]
+    denoiser_class, folder = DENOISER.get(pipeline, (UNet2DConditionModel, "unet"))
     try:
-        unet = UNet2DConditionModel.load_config(source, subfolder="unet", revision=revision or None)
+        denoiser = denoiser_class.load_config(source, subfolder=folder, revision=revision or None)
         vae = AutoencoderKL.load_config(source, subfolder=AUTOENCODER.get(pipeline, "vae"), revision=revision or None)
     except Exception as exc:  # OSError, ValueError, HTTP errors, ... depending on the source
-        raise ModelLoadError(f"Could not read the UNet or autoencoder config of {source!r}: {exc}") from exc
+        raise ModelLoadError(f"Could not read the {folder} or autoencoder config of {source!r}: {exc}") from exc
     factor = 2 ** (len(vae["block_out_channels"]) - 1)
-    height, width = _pair(unet["sample_size"])
+    height, width = _pair(denoiser["sample_size"])
     return ModelInfo(FAMILY_BY_PIPELINE[pipeline], pipeline, width * factor, height * factor)
 
 

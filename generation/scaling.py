@@ -23,12 +23,26 @@ import re
 
 import torch
 import torch.nn.functional as F
-from diffusers import UNet2DConditionModel
+from diffusers import PixArtAlphaPipeline, PixArtTransformer2DModel, UNet2DConditionModel
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from diffusers.utils import deprecate
 
 
 _BLOCK_NAME_PATTERN = re.compile(r"^(down_blocks|up_blocks)\.(\d+)\.")
+
+#: The denoisers whose self-attention layers this module places: UNets (SD, SDXL, LDM) and PixArt's transformer.
+Denoiser = UNet2DConditionModel | PixArtTransformer2DModel
+
+
+def denoiser_of(pipeline) -> Denoiser:
+    """A pipeline's denoising network: its UNet, or its transformer (PixArt)."""
+    return pipeline.unet if hasattr(pipeline, "unet") else pipeline.transformer
+
+
+def exact_size_arguments(pipeline) -> dict:
+    """Call arguments for images of exactly the size asked for: PixArt otherwise generates at the nearest of its
+    trained aspect ratios and resizes the result."""
+    return {"use_resolution_binning": False} if isinstance(pipeline, PixArtAlphaPipeline) else {}
 
 
 def entropy_scale(n_tokens: int, n_train_tokens: int) -> float:
@@ -231,37 +245,53 @@ def unet_level(unet: UNet2DConditionModel, processor_name: str) -> int:
     return len(unet.up_blocks) - 1 - index
 
 
-def self_attention_tokens(
-    unet: UNet2DConditionModel, sample_size: int | tuple[int, int] | list[int]
-) -> dict[str, int]:
-    """Maps each self-attention processor name to its token count for a latent of `sample_size`."""
+def self_attention_tokens(denoiser: Denoiser, sample_size: int | tuple[int, int] | list[int]) -> dict[str, int]:
+    """Maps each self-attention processor name to its token count for a latent of `sample_size`.
+
+    In a UNet, a layer sees the latent at its level, each level a stride-2 convolution below the previous one
+    (`size -> ceil(size / 2)`); in a patch transformer (PixArt), every layer sees the latent's patches.
+    """
     height, width = _as_height_width(sample_size)
-    # Downsample2D is a 3x3 conv with stride 2 and padding 1: size -> ceil(size / 2)
-    level_sizes = [(height, width)]
-    for _ in range(len(unet.down_blocks) - 1):
-        height, width = -(-height // 2), -(-width // 2)
-        level_sizes.append((height, width))
+    if isinstance(denoiser, UNet2DConditionModel):
+        level_sizes = [(height, width)]
+        for _ in range(len(denoiser.down_blocks) - 1):
+            height, width = -(-height // 2), -(-width // 2)
+            level_sizes.append((height, width))
+
+        def tokens_of(name: str) -> int:
+            level_height, level_width = level_sizes[unet_level(denoiser, name)]
+            return level_height * level_width
+
+    else:
+        patch = denoiser.config.patch_size
+        if height % patch or width % patch:
+            raise ValueError(
+                f"A {height}×{width} latent does not divide into the transformer's {patch}×{patch} patches: "
+                f"use a width and height that are multiples of {patch} latent pixels."
+            )
+        patches = (height // patch) * (width // patch)
+
+        def tokens_of(name: str) -> int:
+            return patches
 
     tokens = {}
-    for name in unet.attn_processors:
-        module = unet.get_submodule(name.removesuffix(".processor"))
+    for name in denoiser.attn_processors:
+        module = denoiser.get_submodule(name.removesuffix(".processor"))
         if not isinstance(module, Attention):
             raise ValueError(f"Expected an `Attention` module at `{name}`, got {type(module).__name__}.")
-        if module.is_cross_attention:
-            continue
-        level_height, level_width = level_sizes[unet_level(unet, name)]
-        tokens[name] = level_height * level_width
+        if not module.is_cross_attention:
+            tokens[name] = tokens_of(name)
     return tokens
 
 
 def scaling_is_identity(
-    unet: UNet2DConditionModel,
+    unet: Denoiser,
     sample_size: int | tuple[int, int] | list[int],
     train_sample_size: int | tuple[int, int] | list[int] | None = None,
 ) -> bool:
     """Whether every self-attention layer attends over its training token count at latent size `sample_size`.
 
-    Then every factor is exactly `1.0` and the scaled UNet computes bit for bit what the baseline computes.
+    Then every factor is exactly `1.0` and the scaled model computes bit for bit what the baseline computes.
     """
     if train_sample_size is None:
         train_sample_size = unet.config.sample_size
@@ -269,34 +299,34 @@ def scaling_is_identity(
 
 
 def apply_entropy_scaling(
-    unet: UNet2DConditionModel,
+    unet: Denoiser,
     train_sample_size: int | tuple[int, int] | list[int] | None = None,
     *,
     interleaved: bool = False,
-) -> UNet2DConditionModel:
+) -> Denoiser:
     r"""
     Installs an [`EntropyScaledAttnProcessor`] on every self-attention layer of `unet` and [`AttnProcessor2_0`] on
     every other attention layer.
 
     Args:
-        unet ([`UNet2DConditionModel`]):
-            The UNet to modify in place.
+        unet ([`UNet2DConditionModel`] or [`PixArtTransformer2DModel`]):
+            The denoiser to modify in place.
         train_sample_size (`int` or `(int, int)`, *optional*):
             Training latent size, as an int or `(height, width)`. Defaults to `unet.config.sample_size`. The token
-            count `T` of a layer is that of the training latent at the layer's level, each level being a stride-2
-            convolution below the previous one (`size -> ceil(size / 2)`).
+            count `T` of a layer is that of the training latent as the layer sees it (see
+            [`self_attention_tokens`]).
         interleaved (`bool`, *optional*, defaults to `False`):
             Scale only the odd samples of every batch, for interleaved baseline/ours pairs (see
             [`EntropyScaledAttnProcessor`]).
 
     Returns:
-        [`UNet2DConditionModel`]: `unet`, for chaining.
+        The denoiser, for chaining.
     """
     if train_sample_size is None:
         train_sample_size = unet.config.sample_size
     train_tokens = self_attention_tokens(unet, train_sample_size)
     if not train_tokens:
-        raise ValueError("The UNet has no self-attention layer to rescale.")
+        raise ValueError("The model has no self-attention layer to rescale.")
 
     # `set_attn_processor` pops entries from the dict it is given, so build a fresh one
     processors = {
@@ -309,12 +339,12 @@ def apply_entropy_scaling(
     return unet
 
 
-def remove_entropy_scaling(unet: UNet2DConditionModel) -> UNet2DConditionModel:
+def remove_entropy_scaling(unet: Denoiser) -> Denoiser:
     """Restores [`AttnProcessor2_0`] on every attention layer of `unet` and returns it."""
     unet.set_attn_processor({name: AttnProcessor2_0() for name in unet.attn_processors})
     return unet
 
 
-def is_entropy_scaling_applied(unet: UNet2DConditionModel) -> bool:
+def is_entropy_scaling_applied(unet: Denoiser) -> bool:
     """Whether any attention layer of `unet` uses an [`EntropyScaledAttnProcessor`]."""
     return any(isinstance(processor, EntropyScaledAttnProcessor) for processor in unet.attn_processors.values())

@@ -13,6 +13,7 @@ from .batching import chunks, group_jobs, pairs_per_batch
 from .metadata import software_versions
 from .models import PairJob
 from .pairs import generate_pairs
+from .scaling import denoiser_of
 from .pipelines import LoadedModel, ModelLoadError, load_model
 from .signals import pair_job_finished
 from .storage import ImageStorageError, encode_png, image_name, store_pair
@@ -38,7 +39,7 @@ def train_sample_size(job: PairJob, loaded: LoadedModel) -> tuple[int, int] | in
     if job.train_width and job.train_height:
         factor = loaded.pipeline.vae_scale_factor
         return (job.train_height // factor, job.train_width // factor)
-    return loaded.pipeline.unet.config.sample_size
+    return denoiser_of(loaded.pipeline).config.sample_size
 
 
 def _metadata(job: PairJob, loaded: LoadedModel, *, batch_size: int, seconds: float, identical_arms: bool) -> dict:

@@ -2,10 +2,10 @@
 
 The default has the structure of Stable Diffusion (8x VAE, cross-attention UNet with self-attention at two levels,
 CLIP text encoder and byte-level BPE tokenizer padding to 77 tokens) at a training size of 64 px (latent 8x8), so
-code written for a real checkpoint can be exercised end to end without downloading one. The "sdxl" and "ldm"
-families give the same for `StableDiffusionXLPipeline` (two text encoders, added time conditions) and
+code written for a real checkpoint can be exercised end to end without downloading one. The "sdxl", "ldm" and
+"pixart" families give the same for `StableDiffusionXLPipeline` (two text encoders, added time conditions),
 `LDMTextToImagePipeline` (the layout of CompVis/ldm-text2im-large-256, with a CLIP text encoder standing in for
-its BERT).
+its BERT) and `PixArtAlphaPipeline` (a patch-2 diffusion transformer with a T5 encoder and a Unigram tokenizer).
 """
 
 import json
@@ -20,17 +20,30 @@ from diffusers import (
     DDIMScheduler,
     DiffusionPipeline,
     LDMTextToImagePipeline,
+    PixArtAlphaPipeline,
+    PixArtTransformer2DModel,
     StableDiffusionPipeline,
     StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+from transformers import (
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTextModelWithProjection,
+    CLIPTokenizer,
+    T5Config,
+    T5EncoderModel,
+    T5TokenizerFast,
+)
 
 
 BOS_TOKEN = "<|startoftext|>"
 EOS_TOKEN = "<|endoftext|>"
 MAX_LENGTH = 77
-FAMILIES = ("sd", "sdxl", "ldm")
+FAMILIES = ("sd", "sdxl", "ldm", "pixart")
+#: Words the T5 tokenizer knows whole; any other printable ASCII text is spelled out character by character.
+_T5_WORDS = ("a", "an", "the", "of", "and", "on", "in", "with", "at", "photo", "cat", "dog", "red", "blue", "sunset")
 
 # A few frequent English merges, applied in order; each side must already be a token.
 _MERGES = (
@@ -110,12 +123,46 @@ def _build_tokenizer() -> CLIPTokenizer:
         return CLIPTokenizer.from_pretrained(directory, model_max_length=MAX_LENGTH)
 
 
+def _build_t5_tokenizer() -> T5TokenizerFast:
+    """A T5 (SentencePiece-style Unigram) tokenizer with a tiny vocabulary, ending every text with `</s>`."""
+    characters = [chr(code) for code in range(33, 127)]
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -3.0)]
+    pieces += [("▁" + word, -2.0) for word in _T5_WORDS]
+    pieces += [(piece, -4.0) for char in characters for piece in (char, "▁" + char)]
+    tokenizer = Tokenizer(models.Unigram(pieces, unk_id=2, byte_fallback=False))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return T5TokenizerFast(tokenizer_object=tokenizer, eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
+                           extra_ids=0, model_max_length=MAX_LENGTH)
+
+
+def _build_tiny_pixart(seed: int, vae: AutoencoderKL, scheduler: DDIMScheduler) -> PixArtAlphaPipeline:
+    """PixArt-α's layout: a patch-2 transformer over the 8x8 training latent (16 tokens), T5 text encoder."""
+    tokenizer = _build_t5_tokenizer()
+    torch.manual_seed(seed)
+    text_encoder = T5EncoderModel(T5Config(
+        vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, dropout_rate=0.0, pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    ))
+    torch.manual_seed(seed)
+    transformer = PixArtTransformer2DModel(
+        sample_size=8, patch_size=2, in_channels=4, out_channels=8, num_layers=2, num_attention_heads=2,
+        attention_head_dim=8, cross_attention_dim=16, caption_channels=32, attention_bias=True,
+        activation_fn="gelu-approximate", num_embeds_ada_norm=1000, norm_type="ada_norm_single",
+        norm_elementwise_affine=False, norm_eps=1e-6,
+    )
+    return PixArtAlphaPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer,
+                               scheduler=scheduler)
+
+
 def build_tiny_pipeline(seed: int = 0, family: str = "sd") -> DiffusionPipeline:
     """
-    Builds a tiny pipeline of `family` ("sd", "sdxl" or "ldm"); the weights depend only on `seed`.
+    Builds a tiny pipeline of `family` ("sd", "sdxl", "ldm" or "pixart"); the weights depend only on `seed`.
 
-    The UNet's training latent is 8x8 (64 px images): self-attention runs on 8x8 tokens in `down_blocks.0` /
-    `up_blocks.1` and on 4x4 tokens in `mid_block`.
+    The training latent is 8x8 (64 px images). In the UNet, self-attention runs on 8x8 tokens in `down_blocks.0` /
+    `up_blocks.1` and on 4x4 tokens in `mid_block`; in PixArt's transformer, on 4x4 patches of 2x2.
     """
     if family not in FAMILIES:
         raise ValueError(f"Unknown family {family!r}; choose one of {', '.join(FAMILIES)}.")
@@ -184,6 +231,8 @@ def build_tiny_pipeline(seed: int = 0, family: str = "sd") -> DiffusionPipeline:
         steps_offset=1,
     )
 
+    if family == "pixart":
+        return _build_tiny_pixart(seed, vae, scheduler)
     if family == "ldm":
         return LDMTextToImagePipeline(vqvae=vae, bert=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler)
     if sdxl:

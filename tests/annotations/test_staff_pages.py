@@ -51,6 +51,18 @@ def test_changing_the_model_of_a_study_with_ratings_is_refused(admin_client):
     assert response.status_code == 302 and Study.objects.get(pk=study.pk).title == "Renamed"
 
 
+def test_a_pixart_study_needs_sizes_its_patches_tile(admin_client):
+    study = make_study(slug="pix", prompts=1)
+    pixart = make_model("tiny/pixart", family="pixart")
+    url = reverse("admin:annotations_study_change", args=[study.pk])
+    html = admin_client.post(url, change_form(study, model=pixart.pk, width=520, height=512)).content.decode()
+    assert "tiny/pixart is a PixArt-α model: the width must be a multiple of 16 pixels." in html
+    study.refresh_from_db()
+    assert study.model.source == "unused" and study.width != 520
+    response = admin_client.post(url, change_form(study, model=pixart.pk, width=528, height=512))
+    assert response.status_code == 302 and Study.objects.get(pk=study.pk).model_id == pixart.pk
+
+
 def test_quotas_lock_once_an_annotator_started():
     study, (annotator, _) = make_open_study(slug="q", prompts=2)
     services.check_settings_change(study=study, changed=["ratings_per_pair"])  # nobody started: allowed

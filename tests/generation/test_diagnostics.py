@@ -192,6 +192,20 @@ def test_measure_takes_the_training_size_and_restores_the_default_processors():
     assert all(type(p) is AttnProcessor2_0 for p in pipe.unet.attn_processors.values())
 
 
+def test_measure_counts_patches_in_a_pixart_transformer():
+    pipe = build_tiny_pipeline(seed=0, family="pixart")
+    pipe.set_progress_bar_config(disable=True)
+    loaded = LoadedModel(pipe, pipe.scheduler, torch.device("cpu"), torch.float32)
+    frame = measure_attention_entropy(loaded, prompts=["A red bus"], sizes=[32, 64, 128], steps=1, seed=0)
+    assert sorted(set(zip(frame["size"], frame["n_tokens"], frame["train_tokens"], frame["level"]))) == [
+        (32, 4, 16, 0), (64, 16, 16, 0), (128, 64, 16, 0)  # 2×2 patches of the 4, 8 and 16 px latents
+    ]
+    by_arm = frame.pivot_table(index=["size", "layer"], columns="arm", values="entropy")
+    assert np.allclose(by_arm.loc[64, "ours"], by_arm.loc[64, "baseline"], rtol=1e-6)  # training size: factor 1
+    assert (by_arm.loc[128, "ours"] < by_arm.loc[128, "baseline"]).all()  # N > T: a sharper attention
+    assert all(type(p) is AttnProcessor2_0 for p in pipe.transformer.attn_processors.values())
+
+
 @pytest.fixture(scope="module")
 def measured(tiny_model, tmp_path_factory):
     out = tmp_path_factory.mktemp("entropy")

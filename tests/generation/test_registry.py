@@ -16,10 +16,13 @@ def ldm_model(tmp_path_factory) -> str:
     return str(save_tiny_pipeline(tmp_path_factory.mktemp("ldm") / "model", family="ldm"))
 
 
-def test_inspect_reads_family_and_training_size(tiny_model, ldm_model):
+def test_inspect_reads_family_and_training_size(tiny_model, ldm_model, tmp_path):
     sd = inspect_model(tiny_model)
     assert (sd.family, sd.pipeline, sd.train_width, sd.train_height) == ("sd", "StableDiffusionPipeline", 64, 64)
     assert inspect_model(ldm_model).family == "ldm"
+    pixart = inspect_model(str(save_tiny_pipeline(tmp_path / "pixart", family="pixart")))
+    assert (pixart.family, pixart.pipeline, pixart.train_width, pixart.train_height) == (
+        "pixart", "PixArtAlphaPipeline", 64, 64)
 
 
 def test_register_infers_what_is_not_given(tiny_model):

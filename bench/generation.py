@@ -9,6 +9,7 @@ process (the model is built once) and the allocator's peak is reset before each.
 - diffusers, one prompt per call (images/s; --single prompts, default 4);
 - diffusers, one call with B prompts, for each B in --batch (images/s), and the best of them;
 - EvalSite, one fused call with B pairs: 2 x B images, both arms (images/s), for each B in --batch;
+- with --compile, EvalSite's call at the largest B with the denoiser compiled by torch.compile (EVALSITE_COMPILE);
 - the "ours" arm's cost: EvalSite's call at the largest B against the same call with the factor off in every sample
   (2 x B baseline samples through the same code). At a size where every layer sees its training token count the
   arms are one computation and the cost is 0.
@@ -24,6 +25,7 @@ done by the workers (from their logs) adding up to the study.
 """
 import argparse
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -105,14 +107,15 @@ def load(args):
 def factor_off():
     """EvalSite's fused call with the factor off in every sample: 2B baseline samples through the same code."""
     from generation import pairs
+    from generation.scaling import remove_entropy_scaling
 
-    saved = pairs.scaling_is_identity, pairs.apply_entropy_scaling, pairs.remove_entropy_scaling
+    saved = pairs.scaling_is_identity, pairs.use_interleaved_scaling
     pairs.scaling_is_identity = lambda *args, **kwargs: False
-    pairs.apply_entropy_scaling = pairs.remove_entropy_scaling = lambda *args, **kwargs: None
+    pairs.use_interleaved_scaling = lambda denoiser, *args, **kwargs: remove_entropy_scaling(denoiser)
     try:
         yield
     finally:
-        pairs.scaling_is_identity, pairs.apply_entropy_scaling, pairs.remove_entropy_scaling = saved
+        pairs.scaling_is_identity, pairs.use_interleaved_scaling = saved
 
 
 def one_call(loaded, mode: str, *, size: int, batch: int, steps: int):
@@ -144,13 +147,35 @@ def one_call(loaded, mode: str, *, size: int, batch: int, steps: int):
             return evalsite()
 
     return {"diffusers-single": diffusers_single, "diffusers-batched": diffusers_batched,
-            "evalsite-fused": evalsite, "evalsite-unscaled": evalsite_unscaled}[mode]
+            "evalsite-fused": evalsite, "evalsite-unscaled": evalsite_unscaled, "evalsite-compiled": evalsite}[mode]
+
+
+@contextlib.contextmanager
+def compiled_denoiser(loaded):
+    """A compiled copy of the denoiser in the pipeline, as EVALSITE_COMPILE gives the workers; the original after."""
+    from generation.scaling import denoiser_of
+
+    pipe = loaded.pipeline
+    name = "unet" if hasattr(pipe, "unet") else "transformer"
+    original = denoiser_of(pipe)
+    compiled = copy.deepcopy(original)
+    compiled.compile()
+    setattr(pipe, name, compiled)
+    try:
+        yield
+    finally:
+        setattr(pipe, name, original)
+        del compiled
 
 
 def measure(loaded, mode: str, *, size: int, batch: int, steps: int, repeats: int) -> dict:
     """Median seconds per call over ``repeats`` calls after one warm-up call, and the peak memory of the calls."""
     import torch
 
+    if mode == "evalsite-compiled":
+        with compiled_denoiser(loaded):
+            return measure(loaded, "evalsite-fused", size=size, batch=batch, steps=steps, repeats=repeats) | {
+                "mode": mode}
     call = one_call(loaded, mode, size=size, batch=batch, steps=steps)
     cuda = loaded.device.type == "cuda"
 
@@ -183,6 +208,8 @@ def plan(args, size: int) -> list[dict]:
     runs += [{"mode": "diffusers-batched", "batch": b} for b in args.batch]
     runs += [{"mode": "evalsite-fused", "batch": b} for b in args.batch]
     runs.append({"mode": "evalsite-unscaled", "batch": largest})
+    if args.compile:
+        runs.append({"mode": "evalsite-compiled", "batch": largest})
     return [dict(run, size=size) for run in runs]
 
 
@@ -256,7 +283,8 @@ def print_table(size: int, results: list[dict]) -> None:
     print("|---|---|---|---|---|---|---|")
     for r in results:
         name = {"diffusers-single": "diffusers, one prompt per call", "diffusers-batched": "diffusers, batched",
-                "evalsite-fused": "EvalSite, fused pairs", "evalsite-unscaled": "EvalSite, factor off"}[r["mode"]]
+                "evalsite-fused": "EvalSite, fused pairs", "evalsite-unscaled": "EvalSite, factor off",
+                "evalsite-compiled": "EvalSite, fused pairs, compiled denoiser"}[r["mode"]]
         ratio = lambda ref: f"{r['images_per_s'] / ref['images_per_s']:.2f}×" if ref else "-"  # noqa: E731
         prompts = 1 if r["mode"] == "diffusers-single" else r["batch"]
         print(f"| {name} | {prompts} | {r['images']} | {r['images_per_s']:.2f} | {r['peak_gib']:.2f} | "
@@ -465,6 +493,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget-s", type=float, default=0,
                         help="skip the measurements that would start after this many seconds (0: no limit)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also measure EvalSite's call with the denoiser compiled (EVALSITE_COMPILE), at the "
+                             "largest batch; the warm-up call compiles")
     parser.add_argument("--in-process", action="store_true",
                         help="measure in this process also on the CPU (the default on other devices)")
     parser.add_argument("--json", help="append each measurement to this file as a JSON line")

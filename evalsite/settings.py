@@ -166,6 +166,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 EVALSITE_MODEL = os.environ.get("EVALSITE_MODEL", str(VAR_DIR / "models" / "tiny-sd"))
 EVALSITE_DEVICE = os.environ.get("EVALSITE_DEVICE", "")  # "" picks cuda when available
 EVALSITE_DTYPE = os.environ.get("EVALSITE_DTYPE", "")  # "" picks float16 on cuda, float32 on cpu
+# torch.compile the denoiser when a worker loads it; each new batch shape compiles once (about a minute)
+EVALSITE_COMPILE = env_bool("EVALSITE_COMPILE", False)
 
 LOGGING = {
     "version": 1,

@@ -20,13 +20,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from .pipelines import LoadedModel, use_scheduler
-from .scaling import (
-    apply_entropy_scaling,
-    denoiser_of,
-    exact_size_arguments,
-    remove_entropy_scaling,
-    scaling_is_identity,
-)
+from .scaling import denoiser_of, exact_size_arguments, scaling_is_identity, use_interleaved_scaling
 
 
 @dataclass
@@ -138,22 +132,18 @@ def generate_pairs(
     latents = interleave(
         torch.cat([initial_latents(loaded, width=width, height=height, seed=seed) for seed in seeds]), arms
     )
-    if not identical:
-        apply_entropy_scaling(denoiser, train_sample_size, interleaved=True)
-    try:
-        images = pipe(
-            **arguments,
-            latents=latents,
-            width=width,
-            height=height,
-            num_inference_steps=steps,
-            guidance_scale=guidance_scale,
-            output_type="pil",
-            **exact_size_arguments(pipe),
-        ).images
-    finally:
-        if not identical:
-            remove_entropy_scaling(denoiser)
+    # The processors stay installed for the next batch; where the arms are identical they change nothing.
+    use_interleaved_scaling(denoiser, train_sample_size)
+    images = pipe(
+        **arguments,
+        latents=latents,
+        width=width,
+        height=height,
+        num_inference_steps=steps,
+        guidance_scale=guidance_scale,
+        output_type="pil",
+        **exact_size_arguments(pipe),
+    ).images
     if identical:
         pairs = [PairImages(baseline=image, ours=image.copy()) for image in images]
     else:

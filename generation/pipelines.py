@@ -15,6 +15,7 @@ from diffusers import (
 from django.conf import settings
 
 from .models import Scheduler
+from .scaling import denoiser_of
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,9 @@ def load_model(model: str, revision: str = "", dtype_name: str = "") -> LoadedMo
         raise ModelLoadError(f"Could not load model {model!r}: {exc}") from exc
     pipeline.to(device)
     pipeline.set_progress_bar_config(disable=True)
+    if settings.EVALSITE_COMPILE:
+        # in place: the denoiser keeps its class and attributes; the first call of each shape compiles
+        denoiser_of(pipeline).compile()
     return LoadedModel(pipeline, pipeline.scheduler, device, dtype)
 
 

@@ -339,6 +339,31 @@ def apply_entropy_scaling(
     return unet
 
 
+def use_interleaved_scaling(
+    denoiser: Denoiser, train_sample_size: int | tuple[int, int] | list[int] | None = None
+) -> Denoiser:
+    """Interleaved baseline/ours processors for `train_sample_size` on `denoiser`, installed only where they are not
+    already: processors that stay the same objects from batch to batch keep a compiled denoiser from recompiling.
+
+    They can stay installed: at a size where every layer sees its training token count they compute exactly what
+    the default processors do, for any batch.
+    """
+    if train_sample_size is None:
+        train_sample_size = denoiser.config.sample_size
+    train_tokens = self_attention_tokens(denoiser, train_sample_size)
+    installed = denoiser.attn_processors
+    if all(
+        isinstance(processor, EntropyScaledAttnProcessor)
+        and processor.interleaved
+        and processor.train_tokens == train_tokens[name]
+        if name in train_tokens
+        else type(processor) is AttnProcessor2_0
+        for name, processor in installed.items()
+    ):
+        return denoiser
+    return apply_entropy_scaling(denoiser, train_sample_size, interleaved=True)
+
+
 def remove_entropy_scaling(unet: Denoiser) -> Denoiser:
     """Restores [`AttnProcessor2_0`] on every attention layer of `unet` and returns it."""
     unet.set_attn_processor({name: AttnProcessor2_0() for name in unet.attn_processors})

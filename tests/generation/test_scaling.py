@@ -12,6 +12,7 @@ from generation.scaling import (
     is_entropy_scaling_applied,
     remove_entropy_scaling,
     scaling_is_identity,
+    use_interleaved_scaling,
 )
 from generation.tiny import build_tiny_pipeline
 
@@ -178,6 +179,22 @@ def test_scaling_is_identity_where_every_layer_sees_its_training_tokens(size, tr
     reference = run_unet(unet, *size)
     apply_entropy_scaling(unet, train_size)
     assert torch.equal(run_unet(unet, *size), reference) is identical
+
+
+def test_interleaved_scaling_is_installed_once_per_training_size():
+    unet = tiny_unet()
+    use_interleaved_scaling(unet)
+    installed = unet.attn_processors
+    assert {type(p) for p in installed.values()} == {EntropyScaledAttnProcessor, AttnProcessor2_0}
+    assert all(p.interleaved for p in installed.values() if isinstance(p, EntropyScaledAttnProcessor))
+    use_interleaved_scaling(unet, 8)  # the same training size: the same objects stay
+    assert all(unet.attn_processors[name] is p for name, p in installed.items())
+    use_interleaved_scaling(unet, 12)
+    assert {p.train_tokens for p in unet.attn_processors.values() if isinstance(p, EntropyScaledAttnProcessor)} == {
+        144, 36}
+    apply_entropy_scaling(unet, 12)  # not interleaved: replaced by the next use
+    use_interleaved_scaling(unet, 12)
+    assert all(p.interleaved for p in unet.attn_processors.values() if isinstance(p, EntropyScaledAttnProcessor))
 
 
 def test_apply_twice_replaces_previous_train_size():

@@ -285,7 +285,7 @@ def self_attention_tokens(denoiser: Denoiser, sample_size: int | tuple[int, int]
 
 
 def scaling_is_identity(
-    unet: Denoiser,
+    denoiser: Denoiser,
     sample_size: int | tuple[int, int] | list[int],
     train_sample_size: int | tuple[int, int] | list[int] | None = None,
 ) -> bool:
@@ -294,25 +294,25 @@ def scaling_is_identity(
     Then every factor is exactly `1.0` and the scaled model computes bit for bit what the baseline computes.
     """
     if train_sample_size is None:
-        train_sample_size = unet.config.sample_size
-    return self_attention_tokens(unet, sample_size) == self_attention_tokens(unet, train_sample_size)
+        train_sample_size = denoiser.config.sample_size
+    return self_attention_tokens(denoiser, sample_size) == self_attention_tokens(denoiser, train_sample_size)
 
 
 def apply_entropy_scaling(
-    unet: Denoiser,
+    denoiser: Denoiser,
     train_sample_size: int | tuple[int, int] | list[int] | None = None,
     *,
     interleaved: bool = False,
 ) -> Denoiser:
     r"""
-    Installs an [`EntropyScaledAttnProcessor`] on every self-attention layer of `unet` and [`AttnProcessor2_0`] on
+    Installs an [`EntropyScaledAttnProcessor`] on every self-attention layer of `denoiser` and [`AttnProcessor2_0`] on
     every other attention layer.
 
     Args:
-        unet ([`UNet2DConditionModel`] or [`PixArtTransformer2DModel`]):
+        denoiser ([`UNet2DConditionModel`] or [`PixArtTransformer2DModel`]):
             The denoiser to modify in place.
         train_sample_size (`int` or `(int, int)`, *optional*):
-            Training latent size, as an int or `(height, width)`. Defaults to `unet.config.sample_size`. The token
+            Training latent size, as an int or `(height, width)`. Defaults to `denoiser.config.sample_size`. The token
             count `T` of a layer is that of the training latent as the layer sees it (see
             [`self_attention_tokens`]).
         interleaved (`bool`, *optional*, defaults to `False`):
@@ -323,8 +323,8 @@ def apply_entropy_scaling(
         The denoiser, for chaining.
     """
     if train_sample_size is None:
-        train_sample_size = unet.config.sample_size
-    train_tokens = self_attention_tokens(unet, train_sample_size)
+        train_sample_size = denoiser.config.sample_size
+    train_tokens = self_attention_tokens(denoiser, train_sample_size)
     if not train_tokens:
         raise ValueError("The model has no self-attention layer to rescale.")
 
@@ -333,10 +333,10 @@ def apply_entropy_scaling(
         name: EntropyScaledAttnProcessor(train_tokens[name], interleaved=interleaved)
         if name in train_tokens
         else AttnProcessor2_0()
-        for name in unet.attn_processors
+        for name in denoiser.attn_processors
     }
-    unet.set_attn_processor(processors)
-    return unet
+    denoiser.set_attn_processor(processors)
+    return denoiser
 
 
 def use_interleaved_scaling(
@@ -364,12 +364,12 @@ def use_interleaved_scaling(
     return apply_entropy_scaling(denoiser, train_sample_size, interleaved=True)
 
 
-def remove_entropy_scaling(unet: Denoiser) -> Denoiser:
-    """Restores [`AttnProcessor2_0`] on every attention layer of `unet` and returns it."""
-    unet.set_attn_processor({name: AttnProcessor2_0() for name in unet.attn_processors})
-    return unet
+def remove_entropy_scaling(denoiser: Denoiser) -> Denoiser:
+    """Restores [`AttnProcessor2_0`] on every attention layer of `denoiser` and returns it."""
+    denoiser.set_attn_processor({name: AttnProcessor2_0() for name in denoiser.attn_processors})
+    return denoiser
 
 
-def is_entropy_scaling_applied(unet: Denoiser) -> bool:
-    """Whether any attention layer of `unet` uses an [`EntropyScaledAttnProcessor`]."""
-    return any(isinstance(processor, EntropyScaledAttnProcessor) for processor in unet.attn_processors.values())
+def is_entropy_scaling_applied(denoiser: Denoiser) -> bool:
+    """Whether any attention layer of `denoiser` uses an [`EntropyScaledAttnProcessor`]."""
+    return any(isinstance(processor, EntropyScaledAttnProcessor) for processor in denoiser.attn_processors.values())

@@ -22,6 +22,7 @@ from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from matplotlib.figure import Figure
 
 from .scaling import (
+    Denoiser,
     EntropyScaledAttnProcessor,
     self_attention_tokens,
     unet_level,
@@ -96,15 +97,15 @@ class EntropyRecorder:
         """Each layer's entropy averaged over its calls (denoising steps and prompts, equally weighted)."""
         return {layer: sum(values) / len(values) for layer, values in self.samples.items()}
 
-    def install(self, unet: UNet2DConditionModel) -> None:
-        """Wraps the current processor of every self-attention layer of `unet` in a [`RecordingAttnProcessor`]."""
+    def install(self, denoiser: Denoiser) -> None:
+        """Wraps the current processor of every self-attention layer of `denoiser` in a [`RecordingAttnProcessor`]."""
         processors = {}
-        for name, processor in unet.attn_processors.items():
-            module = unet.get_submodule(name.removesuffix(".processor"))
+        for name, processor in denoiser.attn_processors.items():
+            module = denoiser.get_submodule(name.removesuffix(".processor"))
             if isinstance(module, Attention) and not module.is_cross_attention:
                 processor = RecordingAttnProcessor(processor, layer=name, recorder=self)
             processors[name] = processor
-        unet.set_attn_processor(processors)
+        denoiser.set_attn_processor(processors)
 
 
 class RecordingAttnProcessor:
@@ -202,12 +203,13 @@ def _record_arm(
     """`{layer: (N, mean entropy)}` for one arm at one size, the UNet's default processors restored afterwards."""
     pipe = loaded.pipeline
     recorder = EntropyRecorder()
+    denoiser = denoiser_of(pipe)
     try:
         if arm == "ours":
-            apply_entropy_scaling(denoiser_of(pipe), train_sample_size)
+            apply_entropy_scaling(denoiser, train_sample_size)
         else:
-            remove_entropy_scaling(denoiser_of(pipe))
-        recorder.install(denoiser_of(pipe))
+            remove_entropy_scaling(denoiser)
+        recorder.install(denoiser)
         for prompt in prompts:
             with torch.inference_mode():
                 pipe(
@@ -220,7 +222,7 @@ def _record_arm(
                     **exact_size_arguments(pipe),
                 )
     finally:
-        remove_entropy_scaling(denoiser_of(pipe))
+        remove_entropy_scaling(denoiser)
     means = recorder.mean_entropy()
     return {layer: (recorder.tokens[layer], means[layer]) for layer in means}
 
@@ -246,9 +248,9 @@ def measure_attention_entropy(
         raise ValueError("Give at least one prompt.")
     if not sizes:
         raise ValueError("Give at least one size.")
-    unet = denoiser_of(loaded.pipeline)
-    train_sample_size = train_sample_size or unet.config.sample_size
-    train_tokens = self_attention_tokens(unet, train_sample_size)
+    denoiser = denoiser_of(loaded.pipeline)
+    train_sample_size = train_sample_size or denoiser.config.sample_size
+    train_tokens = self_attention_tokens(denoiser, train_sample_size)
     rows = []
     for size in sizes:
         for arm in ARMS:
@@ -267,7 +269,7 @@ def measure_attention_entropy(
                         "size": size,
                         "arm": arm,
                         "layer": layer.removesuffix(".processor"),
-                        "level": unet_level(unet, layer) if isinstance(unet, UNet2DConditionModel) else 0,
+                        "level": unet_level(denoiser, layer) if isinstance(denoiser, UNet2DConditionModel) else 0,
                         "n_tokens": n_tokens,
                         "train_tokens": train_tokens[layer],
                         "entropy": entropy,

@@ -137,6 +137,34 @@ def _build_t5_tokenizer() -> T5TokenizerFast:
                            extra_ids=0, model_max_length=MAX_LENGTH)
 
 
+def _build_vae(seed: int) -> AutoencoderKL:
+    """The 8x autoencoder every family shares (4 latent channels)."""
+    torch.manual_seed(seed)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        norm_num_groups=4,
+        latent_channels=4,
+        sample_size=64,
+    )
+
+
+def _build_scheduler() -> DDIMScheduler:
+    """Stable Diffusion's DDIM schedule."""
+    return DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+
+
 def _build_tiny_pixart(seed: int, vae: AutoencoderKL, scheduler: DDIMScheduler) -> PixArtAlphaPipeline:
     """PixArt-α's layout: a patch-2 transformer over the 8x8 training latent (16 tokens), T5 text encoder."""
     tokenizer = _build_t5_tokenizer()
@@ -166,6 +194,9 @@ def build_tiny_pipeline(seed: int = 0, family: str = "sd") -> DiffusionPipeline:
     """
     if family not in FAMILIES:
         raise ValueError(f"Unknown family {family!r}; choose one of {', '.join(FAMILIES)}.")
+    vae, scheduler = _build_vae(seed), _build_scheduler()
+    if family == "pixart":
+        return _build_tiny_pixart(seed, vae, scheduler)
     tokenizer = _build_tokenizer()
     sdxl = family == "sdxl"
 
@@ -194,19 +225,6 @@ def build_tiny_pipeline(seed: int = 0, family: str = "sd") -> DiffusionPipeline:
         ),
     )
 
-    torch.manual_seed(seed)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 8, 8),
-        layers_per_block=1,
-        norm_num_groups=4,
-        latent_channels=4,
-        sample_size=64,
-    )
-
     text_config = CLIPTextConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -222,17 +240,6 @@ def build_tiny_pipeline(seed: int = 0, family: str = "sd") -> DiffusionPipeline:
     torch.manual_seed(seed)
     text_encoder = CLIPTextModel(text_config)
 
-    scheduler = DDIMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        set_alpha_to_one=False,
-        steps_offset=1,
-    )
-
-    if family == "pixart":
-        return _build_tiny_pixart(seed, vae, scheduler)
     if family == "ldm":
         return LDMTextToImagePipeline(vqvae=vae, bert=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler)
     if sdxl:

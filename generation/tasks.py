@@ -9,12 +9,12 @@ from django.db import OperationalError
 from django.db.models import Count, F
 from django.utils import timezone
 
-from .batching import chunks, group_jobs, pairs_per_batch
+from .batching import group_jobs, pairs_per_batch
 from .metadata import software_versions
 from .models import PairJob
 from .pairs import generate_pairs
-from .scaling import denoiser_of
 from .pipelines import LoadedModel, ModelLoadError, load_model
+from .scaling import denoiser_of
 from .signals import pair_job_finished
 from .storage import ImageStorageError, encode_png, image_name, store_pair
 

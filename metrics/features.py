@@ -16,7 +16,7 @@ centre crop), as transformers documents for CLIP.
 """
 import importlib.util
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

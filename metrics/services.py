@@ -25,7 +25,7 @@ from generation.services import create_pair_job, queue_pair_jobs
 
 from . import checkpoint as checkpoints
 from .features import ClipScorer, FeatureSums, FidFeatures, ScoreSums, batch_size, pick_device
-from .models import Arm, Metric, MetricResult, MetricsJob, MetricsRun, ReferenceItem, ReferenceSet
+from .models import Arm, Metric, MetricResult, MetricsJob, MetricsRun, ReferenceSet
 from .references import open_item_image
 
 logger = logging.getLogger(__name__)

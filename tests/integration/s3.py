@@ -109,7 +109,7 @@ def remote_worker(*, broker_url: str, host_dir: Path, log_path: Path, extra_env:
     """
     from django.conf import settings
 
-    from .worker import database_url
+    from .worker import database_url, worker_process
 
     host_dir.mkdir(parents=True, exist_ok=True)
     env = host_env(
@@ -124,16 +124,5 @@ def remote_worker(*, broker_url: str, host_dir: Path, log_path: Path, extra_env:
         },
         host_dir,
     )
-    command = [sys.executable, "-m", "celery", "-A", "evalsite", "worker", "-Q", "gpu", "--pool=solo", "-l", "info"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=host_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with worker_process(env=env, cwd=host_dir, log_path=log_path) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()

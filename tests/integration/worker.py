@@ -49,18 +49,26 @@ def celery_worker(*, broker_url: str, broker_folder: Path | None, log_path: Path
     }
     if broker_folder is not None:
         env["CELERY_BROKER_FOLDER"] = str(broker_folder)
+    with worker_process(env=env, cwd=ROOT, log_path=log_path) as process:
+        yield process
+
+
+@contextmanager
+def worker_process(*, env: dict, cwd: Path, log_path: Path):
+    """``celery worker -Q gpu --pool=solo`` in ``cwd`` with ``env``, its output in ``log_path``; stopped after."""
     command = [sys.executable, "-m", "celery", "-A", "evalsite", "worker", "-Q", "gpu", "--pool=solo", "-l", "info"]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def wait_for(condition, *, timeout: float, process: subprocess.Popen, log_path: Path, interval: float = 0.5):

@@ -2,7 +2,6 @@ from django import forms
 from django.contrib import admin, messages
 
 from .models import DiffusionModel, PairJob
-from .registry import check_model
 from .services import queue_pair_jobs
 
 
@@ -16,6 +15,8 @@ class DiffusionModelForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if not self.errors:
+            from .registry import check_model  # imports diffusers and torch: only when a model is saved
+
             candidate = DiffusionModel(
                 source=cleaned["source"], family=cleaned["family"], revision=cleaned.get("revision", "")
             )

@@ -1,11 +1,14 @@
 """How many pairs go into one forward pass, and which jobs may share one."""
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import torch
 from django.conf import settings
 
 from .models import PairJob
+
+if TYPE_CHECKING:
+    import torch
 
 #: Settings that must be equal for jobs to share a batch.
 BATCH_KEY_FIELDS = (
@@ -31,8 +34,9 @@ def group_jobs(jobs: Iterable[PairJob]) -> list[list[PairJob]]:
     return list(groups.values())
 
 
-def pairs_per_batch(*, device: torch.device, width: int, height: int) -> int:
+def pairs_per_batch(*, device: "torch.device", width: int, height: int) -> int:
     """EVALSITE_BATCH_SIZE when set; else an estimate from free CUDA memory; else 4 on the CPU."""
+    import torch  # here, not at the top: the web process imports this module and never needs torch
     if settings.EVALSITE_BATCH_SIZE > 0:
         return settings.EVALSITE_BATCH_SIZE
     if device.type != "cuda":

@@ -37,13 +37,15 @@ def progress(*, annotator: Annotator) -> Progress:
 
 
 def next_assignments(*, annotator: Annotator, count: int = 2) -> list[Assignment]:
-    """The annotator's first unanswered assignments in order (the current one, then the next), with their prompts.
+    """The annotator's first unanswered assignments in order (the current one, then the next), with their prompts
+    and the jobs that hold their images.
 
     The assignments are picked in a subquery of their own: joined in one flat query with the answers and the
     related rows, PostgreSQL spends several times longer planning the query than running it.
     """
     upcoming = unanswered(annotator.assignments.all()).order_by("order").values("pk")[:count]
-    return list(Assignment.objects.filter(pk__in=upcoming).select_related("pair__prompt").order_by("order"))
+    chosen = Assignment.objects.filter(pk__in=upcoming).select_related("pair__prompt", "pair__job", "check_pair__job")
+    return list(chosen.order_by("order"))
 
 
 def attention_check_results(*, study: Study) -> dict[str, tuple[int, int]]:

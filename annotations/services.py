@@ -186,6 +186,7 @@ def mark_shown(*, assignment: Assignment, annotator: Annotator | None = None) ->
 class SubmitResult:
     response: Rating | CheckResponse
     created: bool
+    annotator: Annotator  # as it stands after the submit: screened out or finished by it, perhaps
 
 
 def _check_score(name: str, value: object) -> int:
@@ -226,14 +227,14 @@ def submit_rating(*, annotator: Annotator, assignment_id: int, left_score: objec
                 assignment=assignment, seconds=seconds, **_response_fields(assignment, left, right)
             )
     except IntegrityError:  # answered already (a double submit or a retry): the first answer stands
-        return SubmitResult(model.objects.get(assignment=assignment), created=False)
+        return SubmitResult(model.objects.get(assignment=assignment), created=False, annotator=annotator)
     if assignment.is_attention_check and not response.passed:
-        screen_out_if_failed(annotator=annotator)
+        annotator = screen_out_if_failed(annotator=annotator)
     # Lock the annotator only when nothing looks unanswered any more. Answers are never taken back, and each submit
     # looks after its own answer is committed, so of two last answers at once the later one always sees both.
     if not unanswered(annotator.assignments.all()).exists():
-        finish_if_complete(annotator=annotator)
-    return SubmitResult(response, created=True)
+        annotator = finish_if_complete(annotator=annotator)
+    return SubmitResult(response, created=True, annotator=annotator)
 
 
 @transaction.atomic

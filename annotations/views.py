@@ -5,12 +5,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import selectors, services
+from . import image_links, selectors, services
 from .allocation import StudyFull, enrol
 from .models import Annotator, Assignment, Study
 
@@ -61,15 +62,58 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "annotations/consent.html", context)
 
 
+SIDES = (("left", "Image 1"), ("right", "Image 2"))
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    """Whether the rating page's script sent the request (it asks for JSON; a plain form asks for HTML)."""
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+def _show_next(annotator: Annotator) -> dict | None:
+    """Stamp the annotator's next unanswered pair as shown and describe it; None when none is left.
+
+    The description is what the page shows (and what its script receives after a submit): the assignment, prompt,
+    progress, the two images' links, and the links of the pair after it, for the browser to preload.
+    """
+    upcoming = selectors.next_assignments(annotator=annotator)
+    if not upcoming:
+        return None
+    assignment = services.mark_shown(assignment=upcoming[0], annotator=annotator)
+    progress = selectors.progress(annotator=annotator)
+    token = annotator.token
+    return {
+        "assignment": assignment.pk,
+        "prompt": assignment.pair.prompt.text,
+        "position": progress.done + 1,
+        "total": progress.total,
+        "images": {side: image_url(token=token, assignment=assignment, side=side) for side, _ in SIDES},
+        "preload": [image_url(token=token, assignment=after, side=side) for after in upcoming[1:] for side, _ in SIDES],
+    }
+
+
+def _next_place(request: HttpRequest, annotator: Annotator) -> HttpResponse:
+    """Where an annotator goes when the rating pages have nothing to show: a page, or a redirect to one."""
+    annotator = services.finish_if_complete(annotator=annotator)
+    return _stop_page(request, annotator) or redirect("annotations:invite", token=annotator.token)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def rate(request: HttpRequest, token: str) -> HttpResponse:
-    """Show the next unanswered pair; a POST stores its scores once and moves on."""
+    """Show the next unanswered pair; a POST stores its scores once and moves on.
+
+    A plain form POST redirects to this page again. The page's script posts the same form asking for JSON and gets
+    the next pair (``_show_next``) in the answer, or ``{"redirect": url}`` when the annotator is to leave the rating
+    pages, or ``{"error": message}`` with status 400; so a rating costs one request besides its images.
+    """
     annotator = _annotator_or_404(token)
+    wants_json = _wants_json(request)
+    rate_url = reverse("annotations:rate", kwargs={"token": token})
     if annotator.consented_at is None:
         return redirect("annotations:invite", token=token)
     if stop := _stop_page(request, annotator):
-        return stop
+        return JsonResponse({"redirect": rate_url}) if wants_json else stop
     error = None
     if request.method == "POST":
         try:
@@ -77,7 +121,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
         except ValueError:
             raise Http404("No such pair.") from None
         try:
-            services.submit_rating(
+            result = services.submit_rating(
                 annotator=annotator,
                 assignment_id=assignment_id,
                 left_score=request.POST.get("left"),
@@ -87,25 +131,27 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
             raise Http404("No such pair.") from None
         except ValidationError as exc:
             error = " ".join(exc.messages)
+            if wants_json:
+                return JsonResponse({"error": error}, status=400)
         else:
-            return redirect("annotations:rate", token=token)
-    upcoming = selectors.next_assignments(annotator=annotator)
-    if not upcoming:
-        annotator = services.finish_if_complete(annotator=annotator)
-        return _stop_page(request, annotator) or redirect("annotations:invite", token=token)
-    assignment = services.mark_shown(assignment=upcoming[0], annotator=annotator)
-    progress = selectors.progress(annotator=annotator)
+            if not wants_json:
+                return redirect(rate_url)
+            if result.annotator.finished_at and not result.annotator.screened_out_at:
+                return JsonResponse({"redirect": _finish_url(result.annotator)})
+            if result.annotator.screened_out_at:
+                return JsonResponse({"redirect": rate_url})
+            pair = _show_next(result.annotator)
+            return JsonResponse({"pair": pair} if pair else {"redirect": rate_url})
+    pair = _show_next(annotator)
+    if pair is None:
+        return _next_place(request, annotator)
     context = {
         "annotator": annotator,
         "study": annotator.study,
-        "assignment": assignment,
-        "prompt": assignment.pair.prompt.text,
-        "position": progress.done + 1,
-        "total": progress.total,
-        "next_order": upcoming[1].order if len(upcoming) > 1 else None,
+        "pair": pair,
+        "figures": [(side, label, pair["images"][side]) for side, label in SIDES],
         "error": error,
         "scores": range(1, 11),
-        "sides": (("left", "Image 1"), ("right", "Image 2")),
     }
     return render(request, "annotations/rate.html", context, status=400 if error else 200)
 
@@ -132,21 +178,17 @@ def _image_response(name: str) -> HttpResponse:
     return response
 
 
-@require_GET
-def image(request: HttpRequest, token: str, order: int, side: str) -> HttpResponse:
-    """One image of one of this annotator's pairs, by its place on screen; nothing names the arm."""
-    if side not in ("left", "right"):
-        raise Http404("No such image.")
-    # One query for token and place (an unknown token finds nothing); an attention check's other pair loads lazily.
-    assignment = (
-        Assignment.objects.filter(annotator__token=token, order=order)
-        .select_related("pair__job")
-        .order_by("pk")
-        .first()
-    )
-    if assignment is None:
-        raise Http404("No such image.")
+def image_url(*, token: str, assignment: Assignment, side: str) -> str:
+    """The sealed link to the image an assignment shows on ``side`` (see ``image_links``)."""
     name = selectors.image_name_on_side(assignment=assignment, side=side)
+    link = image_links.seal(token=token, order=assignment.order, side=side, name=name)
+    return reverse("annotations:image", kwargs={"token": token, "link": link})
+
+
+@require_GET
+def image(request: HttpRequest, token: str, link: str) -> HttpResponse:
+    """One image of one of this annotator's pairs, named by a sealed link: no query, and nothing names the arm."""
+    name = image_links.open_link(token=token, link=link)
     if not name or not default_storage.exists(name):
         raise Http404("No such image.")
     return _image_response(name)
@@ -178,8 +220,15 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
     if annotator.finished_at is None:
         return redirect("annotations:invite", token=token)
     if annotator.study.completion_url:
-        return redirect(with_query(annotator.study.completion_url, cc=annotator.completion_code))
+        return redirect(_finish_url(annotator))
     return render(request, "annotations/done.html", {"annotator": annotator, "study": annotator.study})
+
+
+def _finish_url(annotator: Annotator) -> str:
+    """Where a finished annotator goes: the study's completion URL (e.g. Prolific's) with the code, or the done page."""
+    if annotator.study.completion_url:
+        return with_query(annotator.study.completion_url, cc=annotator.completion_code)
+    return reverse("annotations:done", kwargs={"token": annotator.token})
 
 
 def with_query(url: str, **params: str) -> str:

@@ -56,3 +56,11 @@ def make_open_study(*, slug: str = "study", prompts: int = 3, annotators: int = 
         fake_generate(pair.job)
     study = services.open_study(study=study)
     return study, services.create_annotators(study=study, count=annotators)
+
+
+def image_link(annotator: Annotator, order: int, side: str) -> str:
+    """The URL the rating page gives ``annotator`` for the image on ``side`` of its pair at ``order``."""
+    from annotations.views import image_url
+
+    assignment = annotator.assignments.select_related("pair__job", "check_pair__job").get(order=order)
+    return image_url(token=annotator.token, assignment=assignment, side=side)

@@ -1,5 +1,6 @@
 """Open enrolment, Prolific entry and exit, attention checks and screening out, examples and preloading."""
 import io
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -9,7 +10,7 @@ from PIL import Image
 
 from annotations.models import Annotator, CheckResponse, Rating, Study
 from annotations.selectors import attention_check_results, image_name_on_side, tidy_rows
-from tests.factories import make_open_study
+from tests.factories import image_link, make_open_study
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +29,8 @@ def answer_all(client, annotator: Annotator, left: int = 7, right: int = 3) -> N
         page = client.get(url("rate", annotator))
         if page.status_code != 200:
             return
-        assignment = page.context["assignment"]
-        client.post(url("rate", annotator), {"assignment": assignment.pk, "left": left, "right": right})
+        assignment = page.context["pair"]["assignment"]
+        client.post(url("rate", annotator), {"assignment": assignment, "left": left, "right": right})
 
 
 def test_prolific_entry_creates_resumes_and_redirects_with_the_code(client):
@@ -94,7 +95,13 @@ def test_attention_check_shows_another_prompts_image_and_is_scored_apart(client)
     # the factory paints every baseline image alike, so compare storage names instead of pixels
     assert image_name_on_side(assignment=check, side=mismatched_side) == check.check_pair.job.baseline_image
     assert image_name_on_side(assignment=check, side=matching_side) == check.pair.job.baseline_image
-    assert client.get(url("image", annotator, order=check.order, side=mismatched_side)).status_code == 200
+    assert client.get(image_link(annotator, check.order, mismatched_side)).status_code == 200
+    # The matching image is also shown in its own pair's rating, under a link of its own: links do not tell that
+    # two places show the same image (which would tell a check's images are baselines).
+    rated = annotator.assignments.get(pair=check.pair, check_pair__isnull=True)
+    baseline_side = "right" if rated.ours_on_left else "left"
+    assert image_name_on_side(assignment=rated, side=baseline_side) == check.pair.job.baseline_image
+    assert image_link(annotator, rated.order, baseline_side) != image_link(annotator, check.order, matching_side)
     scores = {mismatched_side: 2, matching_side: 9}
     client.post(url("rate", annotator), {"assignment": check.pk, **scores})
     response = CheckResponse.objects.get(assignment=check)
@@ -142,5 +149,8 @@ def test_rate_page_preloads_the_next_pair(client):
     _, (annotator,) = make_open_study(slug="n", prompts=3, annotators=1)
     client.post(url("invite", annotator), {"consent": "yes"})
     html = client.get(url("rate", annotator)).content.decode()
-    assert f'rel="preload" as="image" href="{url("image", annotator, order=1, side="left")}"' in html
-    assert f'href="{url("image", annotator, order=1, side="right")}"' in html
+    assert f'rel="preload" as="image" href="{image_link(annotator, 1, "left")}"' in html
+    assert f'href="{image_link(annotator, 1, "right")}"' in html
+    reloaded = client.get(url("rate", annotator)).content.decode()
+    links = re.compile(r'(?:src|href)="(/a/[^"]+\.png)"')
+    assert links.findall(reloaded) == links.findall(html) and len(links.findall(html)) == 4  # the same links again

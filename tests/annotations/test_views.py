@@ -13,7 +13,7 @@ from PIL import Image
 from annotations import services
 from annotations.models import DEFAULT_QUESTION, Annotator, Assignment, Rating, Study
 from generation.models import PairJob
-from tests.factories import make_open_study, make_study
+from tests.factories import image_link, make_open_study, make_study
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +119,54 @@ def test_bad_score_redisplays_with_error_and_stores_nothing(client):
     assert Rating.objects.count() == 0
 
 
+def post_as_script(client: Client, annotator: Annotator, assignment: Assignment, left: str, right: str):
+    """A submit as the rating page's script sends it: the same form, asking for JSON."""
+    data = {"assignment": assignment.pk, "left": left, "right": right}
+    return client.post(url("rate", annotator), data, HTTP_ACCEPT="application/json")
+
+
+def test_script_submit_answers_with_the_next_pair(client):
+    _, (annotator, _) = make_open_study(slug="s", prompts=3)
+    consent(client, annotator)
+    client.get(url("rate", annotator))
+    first = current(annotator)
+    response = post_as_script(client, annotator, first, "8", "2")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    second = current(annotator)
+    assert response.json() == {
+        "pair": {
+            "assignment": second.pk,
+            "prompt": second.pair.prompt.text,
+            "position": 2,
+            "total": 3,
+            "images": {side: image_link(annotator, second.order, side) for side in ("left", "right")},
+            "preload": [image_link(annotator, second.order + 1, side) for side in ("left", "right")],
+        }
+    }
+    assert Assignment.objects.get(pk=second.pk).shown_at is not None
+    # A retry of the same submit stores nothing more and answers with the same pair.
+    assert post_as_script(client, annotator, first, "8", "2").json()["pair"]["assignment"] == second.pk
+    assert Rating.objects.count() == 1
+    bad = post_as_script(client, annotator, second, "0", "5")
+    assert bad.status_code == 400 and bad.json() == {"error": "0 is outside 1–10."}
+    assert Rating.objects.count() == 1
+    third = post_as_script(client, annotator, second, "5", "5").json()["pair"]
+    assert third["preload"] == [] and (third["position"], third["total"]) == (3, 3)
+    last = post_as_script(client, annotator, current(annotator), "1", "10")
+    assert last.json() == {"redirect": url("done", annotator)}
+    annotator.refresh_from_db()
+    assert annotator.finished_at and Rating.objects.count() == 3
+
+
+def test_script_submit_sends_a_leaving_annotator_to_the_rating_page(client):
+    study, (annotator, _) = make_open_study(slug="s", prompts=3)
+    consent(client, annotator)
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
+    response = post_as_script(client, annotator, current(annotator), "5", "5")
+    assert response.json() == {"redirect": url("rate", annotator)} and Rating.objects.count() == 0
+    assert client.get(url("rate", annotator)).status_code == 403  # where the page says the study is closed
+
+
 def test_done_before_finishing_goes_back(client):
     _, (annotator, _) = make_open_study(slug="s")
     consent(client, annotator)
@@ -133,7 +181,7 @@ def test_unknown_token_is_404(client):
         reverse("annotations:invite", kwargs={"token": token}),
         reverse("annotations:rate", kwargs={"token": token}),
         reverse("annotations:done", kwargs={"token": token}),
-        reverse("annotations:image", kwargs={"token": token, "order": 0, "side": "left"}),
+        reverse("annotations:image", kwargs={"token": token, "link": "A" * 88}),
     ):
         assert client.get(path).status_code == 404, path
     assert client.post(reverse("annotations:invite", kwargs={"token": token}), {"consent": "yes"}).status_code == 404
@@ -188,7 +236,7 @@ def test_images_follow_the_stored_sides(client):
     for assignment in assignments:
         shades = {}
         for side in ("left", "right"):
-            response = client.get(url("image", annotator, order=assignment.order, side=side))
+            response = client.get(image_link(annotator, assignment.order, side))
             assert response.status_code == 200
             assert response["Content-Type"] == "image/png"
             assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
@@ -196,15 +244,28 @@ def test_images_follow_the_stored_sides(client):
         ours, baseline = 215, 40
         expected = {"left": ours, "right": baseline} if assignment.ours_on_left else {"left": baseline, "right": ours}
         assert shades == expected, assignment.order
-    assert client.get(url("image", annotator, order=0, side="middle")).status_code == 404
-    assert client.get(url("image", annotator, order=99, side="left")).status_code == 404
+
+
+def test_altered_or_made_up_image_links_are_404(client):
+    _, (annotator, _) = make_open_study(slug="s")
+    consent(client, annotator)
+    link = image_link(annotator, 0, "left")
+    head, sealed = link.rsplit("/", 1)
+    sealed = sealed.removesuffix(".png")
+    flipped = sealed[:10] + ("B" if sealed[10] != "B" else "C") + sealed[11:]
+    for bad in (flipped, sealed[:-4], sealed + "AAAA", "x", "A" * 88, "%2F..%2F..%2Fsettings"):
+        assert client.get(f"{head}/{bad}.png").status_code == 404, bad
+    assert client.get(link).status_code == 200
 
 
 def test_another_annotators_images_are_404(client):
     _, (annotator, other) = make_open_study(slug="s")
+    services.give_consent(annotator=annotator)
     services.give_consent(annotator=other)
-    assert client.get(url("image", other, order=0, side="left")).status_code == 200
-    assert client.get(url("image", annotator, order=0, side="left")).status_code == 404
+    theirs = image_link(other, 0, "left")
+    assert client.get(theirs).status_code == 200
+    # Their link under this annotator's token opens nothing: a link opens only under the token it was made for.
+    assert client.get(theirs.replace(other.token, annotator.token)).status_code == 404
 
 
 def test_nothing_the_annotator_sees_names_the_arm(client):
@@ -222,7 +283,7 @@ def test_nothing_the_annotator_sees_names_the_arm(client):
     assert len(image_urls) == 2
     for image_url in image_urls:
         assert not re.search(r"baseline|ours|\bjob", image_url, re.IGNORECASE)
-        assert re.fullmatch(rf"/a/{re.escape(annotator.token)}/image/\d+/(left|right)\.png", image_url)
+        assert re.fullmatch(rf"/a/{re.escape(annotator.token)}/image/[A-Za-z0-9_-]{{40,}}\.png", image_url)
         image_response = client.get(image_url)
         assert image_response.status_code == 200
         headers = " ".join(f"{key}: {value}" for key, value in image_response.items()).lower()

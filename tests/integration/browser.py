@@ -92,3 +92,18 @@ CENTRE_PIXEL = """img => {
     const d = context.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data;
     return [d[0], d[1], d[2]];
 }"""
+
+
+def submit_and_wait(page, submit) -> None:
+    """Run ``submit`` (a click or key press that submits the rating form) and wait until the page shows the next
+    pair, which its script puts in place without loading a page, or has moved on to another page."""
+    before = page.locator('input[name="assignment"]').input_value()
+    submit()
+    page.wait_for_function(
+        """before => {
+            const field = document.querySelector('input[name="assignment"]');
+            return !field || field.value !== before;
+        }""",
+        arg=before,
+    )
+    page.wait_for_load_state()

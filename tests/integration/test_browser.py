@@ -19,6 +19,7 @@ from tests.integration.browser import (  # noqa: F401 (fixtures are found by nam
     chromium,
     new_context,
     page,
+    submit_and_wait,
 )
 
 PAIRS = 3
@@ -133,15 +134,13 @@ def test_annotator_flow_in_chromium(live_server, page):
             assert statuses == [200, 200]
             assert len(posts) - posts_before == 2
             assert ratings_of(annotator) == k
-        with page.expect_navigation():
-            if k == 2:
-                submit.dblclick()  # an impatient double click
-            elif k == 3:
-                # Two clicks in one task, before the page's own guard can disable the button.
-                submit.evaluate("button => { button.click(); button.click(); }")
-            else:
-                submit.click()
-        page.wait_for_load_state()
+        if k == 2:
+            submit_and_wait(page, submit.dblclick)  # an impatient double click
+        elif k == 3:
+            # Two clicks in one task, before the page's own guard can disable the button.
+            submit_and_wait(page, lambda: submit.evaluate("button => { button.click(); button.click(); }"))
+        else:
+            submit_and_wait(page, submit.click)
         assert len(posts) - posts_before >= 1
         assert ratings_of(annotator) == k, f"pair {k}: expected exactly {k} ratings"
         seen.append((assignment_id, left_score, right_score, left_shade))

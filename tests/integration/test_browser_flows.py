@@ -19,6 +19,7 @@ from tests.integration.browser import (  # noqa: F401 (fixtures are found by nam
     new_context,
     page,
     screenshot,
+    submit_and_wait,
 )
 
 pytestmark = BROWSER_MARKS
@@ -90,8 +91,7 @@ def rate_by_keys(page, left: int, right: int) -> Assignment:
     page.keyboard.press(key_of(left))
     page.keyboard.press("Tab")
     page.keyboard.press(key_of(right))
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    submit_and_wait(page, lambda: page.keyboard.press("Enter"))
     return assignment
 
 
@@ -99,8 +99,7 @@ def rate_by_clicks(page, left: int, right: int) -> Assignment:
     assignment = shown_assignment(page)
     click_score(page, "left", left)
     click_score(page, "right", right)
-    with page.expect_navigation():
-        page.locator("#submit").click()
+    submit_and_wait(page, page.locator("#submit").click)
     return assignment
 
 
@@ -201,8 +200,7 @@ def test_whole_flow_by_keyboard_only(live_server, page):
         if k == 1:
             screenshot(page, "flows-keyboard-rate")
 
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
+        submit_and_wait(page, lambda: page.keyboard.press("Enter"))
         assert posts == [rate_url] * k
         assert ratings_of(annotator) == k
         given.append((assignment.pk, left, right))
@@ -395,8 +393,7 @@ def test_two_annotators_interleaved(live_server, new_context):
             for i, page in enumerate(pages):
                 click_score(page, side, scores[i][k - 1][0 if side == "left" else 1])
         for i, page in enumerate(pages):
-            with page.expect_navigation():
-                page.locator("#submit").click()
+            submit_and_wait(page, page.locator("#submit").click)
             assert ratings_of(annotators[i]) == k
             assert ratings_of(annotators[1 - i]) == (k if i == 1 else k - 1)
 
@@ -413,6 +410,37 @@ def test_two_annotators_interleaved(live_server, new_context):
         assert ratings_of(annotator) == 3
         for assignment, (left, right) in zip(given[i], scores[i], strict=True):
             assert_stored(assignment.pk, left, right)
+
+
+# --- submits on a bad connection ----------------------------------------------------------------------------
+
+
+def test_submit_survives_a_lost_answer_and_a_dropped_connection(live_server, page):
+    """The page's script sends a submit again when its answer never arrives; the server stores it once."""
+    study, (annotator,) = make_open_study(slug="lossy", prompts=3, annotators=1)
+    rate_url = url(live_server, "rate", token=annotator.token)
+    attempts: list[str] = []
+
+    def flaky(route):
+        attempts.append(route.request.method)
+        if route.request.method != "POST" or len(attempts) > 2:
+            route.continue_()
+        elif len(attempts) == 1:
+            route.fetch()  # the server stores the rating, but its answer is lost on the way back
+            route.abort("connectionreset")
+        else:
+            route.abort("connectionrefused")  # the retry does not get through either
+
+    page.goto(url(live_server, "invite", token=annotator.token))
+    consent_by_clicks(page)
+    page.route(rate_url, flaky)
+    first = rate_by_clicks(page, 6, 2)
+    assert attempts == ["POST", "POST", "POST"]
+    assert remaining(page) == "Remaining evaluation pairs (2/3)" and shown_assignment(page).pk != first.pk
+    assert ratings_of(annotator) == 1
+    assert_stored(first.pk, 6, 2)
+    rate_by_clicks(page, 1, 9)
+    assert ratings_of(annotator) == 2 and len(attempts) == 4
 
 
 # --- 5. attention checks and screening out -------------------------------------------------------------------
@@ -462,8 +490,7 @@ def answer_until_done(page, colours, *, fail_check: bool) -> tuple[Assignment, l
         high, low = (mismatched_side, matching_side) if fail_check else (matching_side, mismatched_side)
         click_score(page, high, 9)
         click_score(page, low, 2)
-        with page.expect_navigation():
-            page.locator("#submit").click()
+        submit_and_wait(page, page.locator("#submit").click)
         check = assignment
         if fail_check:
             break

@@ -1,0 +1,40 @@
+"""Annotators' image links: each names one image at one place of one annotator's sequence, sealed.
+
+A link is the image's storage name with its place (assignment order and side), encrypted with AES-SIV under a key
+derived from SECRET_KEY, and bound to the annotator's token as associated data. So serving an image needs no
+database query; a link opens only under the token it was made for; and nothing in it (not the arm, the pair, or
+whether two places show the same image) can be read without the key. The encryption is deterministic: the same
+place always gets the same link, so the browser reuses the preloaded image when the pair is shown.
+"""
+import base64
+import functools
+import hashlib
+import hmac
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from django.conf import settings
+
+SIDES = ("left", "right")
+
+
+@functools.lru_cache(maxsize=4)
+def _cipher(secret_key: str) -> AESSIV:
+    key = hmac.new(secret_key.encode(), b"evalsite annotator image links", hashlib.sha512).digest()
+    return AESSIV(key)  # 512-bit key: AES-256-SIV
+
+
+def seal(*, token: str, order: int, side: str, name: str) -> str:
+    """The link text for the image stored under ``name``, shown at (``order``, ``side``) to ``token``'s annotator."""
+    sealed = _cipher(settings.SECRET_KEY).encrypt(f"{order}:{side}:{name}".encode(), [token.encode()])
+    return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
+
+
+def open_link(*, token: str, link: str) -> str | None:
+    """The storage name a link made for ``token`` names; None for a link that is forged, altered or another's."""
+    try:
+        sealed = base64.urlsafe_b64decode(link + "=" * (-len(link) % 4))
+        order, side, name = _cipher(settings.SECRET_KEY).decrypt(sealed, [token.encode()]).decode().split(":", 2)
+    except (ValueError, InvalidTag):  # bad base64 or too short (ValueError), or not sealed by us for this token
+        return None
+    return name if side in SIDES and order.isdigit() else None

@@ -3,20 +3,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from generation.models import PairJob
 from generation.services import create_pair_job, queue_pair_jobs
 from generation.validation import full_clean_named
 
+from . import sequence
 from .allocation import allocate
 from .prompt_files import PromptLine, check_prompts
 from .models import (
     SCORE_MAX,
     SCORE_MIN,
     Annotator,
-    Assignment,
     CheckResponse,
     ImagePair,
     Prompt,
@@ -24,7 +24,6 @@ from .models import (
     Study,
     new_completion_code,
 )
-from .selectors import unanswered
 
 
 def clean_prompts(texts: Sequence[str]) -> list[str]:
@@ -165,28 +164,11 @@ def give_consent(*, annotator: Annotator) -> Annotator:
     return annotator
 
 
-def mark_shown(*, assignment: Assignment, annotator: Annotator | None = None) -> Assignment:
-    """Stamp the first time the server showed this pair; later views keep the first stamp.
-
-    ``annotator`` (the assignment's, freshly read) spares the write of its start time once it has one.
-    """
-    if assignment.shown_at is None:
-        now = timezone.now()
-        stamped = Assignment.objects.filter(pk=assignment.pk, shown_at__isnull=True).update(shown_at=now)
-        if annotator is None or annotator.started_at is None:
-            Annotator.objects.filter(pk=assignment.annotator_id, started_at__isnull=True).update(started_at=now)
-        if stamped:
-            assignment.shown_at = now
-        else:  # another request stamped it first
-            assignment.refresh_from_db(fields=["shown_at"])
-    return assignment
-
-
 @dataclass(frozen=True)
 class SubmitResult:
-    response: Rating | CheckResponse
-    created: bool
-    annotator: Annotator  # as it stands after the submit: screened out or finished by it, perhaps
+    created: bool  # False: the assignment was answered already (a double submit or a retry); the first answer stands
+    screened_out: bool  # this answer, a failed attention check, ended the annotator's participation
+    finished: bool  # this answer was the annotator's last: it has its completion code now
 
 
 def _check_score(name: str, value: object) -> int:
@@ -199,48 +181,29 @@ def _check_score(name: str, value: object) -> int:
     return score
 
 
-def _response_model(assignment: Assignment) -> type[Rating] | type[CheckResponse]:
-    return CheckResponse if assignment.is_attention_check else Rating
+def submit_rating(*, annotator_id: int, assignment_id: int, left_score: object, right_score: object) -> SubmitResult:
+    """Store the scores of one of this annotator's assignments exactly once; a repeat changes nothing.
 
-
-def _response_fields(assignment: Assignment, left: int, right: int) -> dict:
-    """The stored scores: by arm for a rating, matching/mismatched for an attention check."""
-    if assignment.is_attention_check:
-        mismatched, matching = (left, right) if assignment.ours_on_left else (right, left)
-        return {"matching_score": matching, "mismatched_score": mismatched, "passed": matching > mismatched}
-    ours, baseline = (left, right) if assignment.ours_on_left else (right, left)
-    return {"baseline_score": baseline, "ours_score": ours}
-
-
-def submit_rating(*, annotator: Annotator, assignment_id: int, left_score: object, right_score: object) -> SubmitResult:
-    """Store the scores of one of this annotator's assignments exactly once; a repeat returns the first."""
+    Raises ``ValidationError`` (naming "left" or "right") for a score that is not a whole number from 1 to 10, and
+    ``Assignment.DoesNotExist`` for an assignment that is not this annotator's; nothing is stored then.
+    """
     left = _check_score("left", left_score)
     right = _check_score("right", right_score)
-    assignment = Assignment.objects.filter(pk=assignment_id, annotator=annotator).order_by("pk").first()
-    if assignment is None:
-        raise Assignment.DoesNotExist(f"Assignment {assignment_id} is not this annotator's.")
-    model = _response_model(assignment)
-    seconds = (timezone.now() - assignment.shown_at).total_seconds() if assignment.shown_at else None
-    try:
-        with transaction.atomic():
-            response = model.objects.create(
-                assignment=assignment, seconds=seconds, **_response_fields(assignment, left, right)
-            )
-    except IntegrityError:  # answered already (a double submit or a retry): the first answer stands
-        return SubmitResult(model.objects.get(assignment=assignment), created=False, annotator=annotator)
-    if assignment.is_attention_check and not response.passed:
-        annotator = screen_out_if_failed(annotator=annotator)
+    stored = sequence.store_answer(annotator_id=annotator_id, assignment_id=assignment_id, left=left, right=right)
+    screened_out = finished = False
+    if stored.failed_check:
+        screened_out = screen_out_if_failed(annotator_id=annotator_id).screened_out_at is not None
     # Lock the annotator only when nothing looks unanswered any more. Answers are never taken back, and each submit
     # looks after its own answer is committed, so of two last answers at once the later one always sees both.
-    if not unanswered(annotator.assignments.all()).exists():
-        annotator = finish_if_complete(annotator=annotator)
-    return SubmitResult(response, created=True, annotator=annotator)
+    if stored.created and not screened_out and not sequence.has_unanswered(annotator_id=annotator_id):
+        finished = finish_if_complete(annotator_id=annotator_id).finished_at is not None
+    return SubmitResult(created=stored.created, screened_out=screened_out, finished=finished)
 
 
 @transaction.atomic
-def screen_out_if_failed(*, annotator: Annotator) -> Annotator:
+def screen_out_if_failed(*, annotator_id: int) -> Annotator:
     """End the participation of an annotator who failed as many checks as the study allows."""
-    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator.pk)
+    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator_id)
     limit = annotator.study.screen_out_after
     if limit is None or annotator.screened_out_at is not None:
         return annotator
@@ -252,12 +215,12 @@ def screen_out_if_failed(*, annotator: Annotator) -> Annotator:
 
 
 @transaction.atomic
-def finish_if_complete(*, annotator: Annotator) -> Annotator:
+def finish_if_complete(*, annotator_id: int) -> Annotator:
     """Give the annotator a completion code once every assignment is answered (never when screened out)."""
-    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator.pk)
+    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator_id)
     if annotator.finished_at is not None or annotator.consented_at is None or annotator.screened_out_at:
         return annotator
-    if unanswered(annotator.assignments.all()).exists():
+    if sequence.has_unanswered(annotator_id=annotator_id):
         return annotator
     annotator.finished_at = timezone.now()
     annotator.completion_code = annotator.study.completion_code or new_completion_code()

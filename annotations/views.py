@@ -1,5 +1,6 @@
 """The annotator's pages: invite link (or open enrolment, or Prolific) → consent → rate pairs → completion code."""
 import mimetypes
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import image_links, selectors, services
+from . import image_links, selectors, sequence, services
 from .allocation import StudyFull, enrol
 from .models import Annotator, Assignment, Study
 
@@ -70,32 +71,45 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
 
 
-def _show_next(annotator: Annotator) -> dict | None:
+def _show_next(*, token: str, annotator_id: int, started: bool) -> dict | None:
     """Stamp the annotator's next unanswered pair as shown and describe it; None when none is left.
 
     The description is what the page shows (and what its script receives after a submit): the assignment, prompt,
     progress, the two images' links, and the links of the pair after it, for the browser to preload.
     """
-    upcoming = selectors.next_assignments(annotator=annotator)
-    if not upcoming:
+    ahead = sequence.ahead(annotator_id=annotator_id)
+    if not ahead.upcoming:
         return None
-    assignment = services.mark_shown(assignment=upcoming[0], annotator=annotator)
-    progress = selectors.progress(annotator=annotator)
-    token = annotator.token
+    current = ahead.upcoming[0]
+    if not current.shown:
+        sequence.mark_shown(assignment_id=current.assignment_id, annotator_id=annotator_id, started=started)
+
+    image_url = image_url_maker(token)
+
+    def links(upcoming: sequence.Upcoming) -> dict[str, str]:
+        return {side: image_url(upcoming.order, side, upcoming.images[side]) for side, _ in SIDES}
+
     return {
-        "assignment": assignment.pk,
-        "prompt": assignment.pair.prompt.text,
-        "position": progress.done + 1,
-        "total": progress.total,
-        "images": {side: image_url(token=token, assignment=assignment, side=side) for side, _ in SIDES},
-        "preload": [image_url(token=token, assignment=after, side=side) for after in upcoming[1:] for side, _ in SIDES],
+        "assignment": current.assignment_id,
+        "prompt": current.prompt,
+        "position": ahead.answered + 1,
+        "total": ahead.total,
+        "images": links(current),
+        "preload": [link for upcoming in ahead.upcoming[1:] for link in links(upcoming).values()],
     }
 
 
 def _next_place(request: HttpRequest, annotator: Annotator) -> HttpResponse:
     """Where an annotator goes when the rating pages have nothing to show: a page, or a redirect to one."""
-    annotator = services.finish_if_complete(annotator=annotator)
+    annotator = services.finish_if_complete(annotator_id=annotator.pk)
     return _stop_page(request, annotator) or redirect("annotations:invite", token=annotator.token)
+
+
+def _posted_assignment(request: HttpRequest) -> int:
+    try:
+        return int(request.POST.get("assignment", ""))
+    except ValueError:
+        raise Http404("No such pair.") from None
 
 
 @never_cache
@@ -103,27 +117,22 @@ def _next_place(request: HttpRequest, annotator: Annotator) -> HttpResponse:
 def rate(request: HttpRequest, token: str) -> HttpResponse:
     """Show the next unanswered pair; a POST stores its scores once and moves on.
 
-    A plain form POST redirects to this page again. The page's script posts the same form asking for JSON and gets
-    the next pair (``_show_next``) in the answer, or ``{"redirect": url}`` when the annotator is to leave the rating
-    pages, or ``{"error": message}`` with status 400; so a rating costs one request besides its images.
+    A plain form POST redirects to this page again. The page's script posts the same form asking for JSON
+    (``_submit_from_script``), so a rating costs one request besides its images.
     """
+    if request.method == "POST" and _wants_json(request):
+        return _submit_from_script(request, token)
     annotator = _annotator_or_404(token)
-    wants_json = _wants_json(request)
-    rate_url = reverse("annotations:rate", kwargs={"token": token})
     if annotator.consented_at is None:
         return redirect("annotations:invite", token=token)
     if stop := _stop_page(request, annotator):
-        return JsonResponse({"redirect": rate_url}) if wants_json else stop
+        return stop
     error = None
     if request.method == "POST":
         try:
-            assignment_id = int(request.POST.get("assignment", ""))
-        except ValueError:
-            raise Http404("No such pair.") from None
-        try:
-            result = services.submit_rating(
-                annotator=annotator,
-                assignment_id=assignment_id,
+            services.submit_rating(
+                annotator_id=annotator.pk,
+                assignment_id=_posted_assignment(request),
                 left_score=request.POST.get("left"),
                 right_score=request.POST.get("right"),
             )
@@ -131,18 +140,9 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
             raise Http404("No such pair.") from None
         except ValidationError as exc:
             error = " ".join(exc.messages)
-            if wants_json:
-                return JsonResponse({"error": error}, status=400)
         else:
-            if not wants_json:
-                return redirect(rate_url)
-            if result.annotator.finished_at and not result.annotator.screened_out_at:
-                return JsonResponse({"redirect": _finish_url(result.annotator)})
-            if result.annotator.screened_out_at:
-                return JsonResponse({"redirect": rate_url})
-            pair = _show_next(result.annotator)
-            return JsonResponse({"pair": pair} if pair else {"redirect": rate_url})
-    pair = _show_next(annotator)
+            return redirect("annotations:rate", token=token)
+    pair = _show_next(token=token, annotator_id=annotator.pk, started=annotator.started_at is not None)
     if pair is None:
         return _next_place(request, annotator)
     context = {
@@ -154,6 +154,48 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
         "scores": range(1, 11),
     }
     return render(request, "annotations/rate.html", context, status=400 if error else 200)
+
+
+def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
+    """A submit from the rating page's script: the next pair (as ``_show_next`` describes it) in ``{"pair": ...}``,
+    or ``{"redirect": url}`` when the annotator is to leave the rating pages, or ``{"error": message}`` (status 400)
+    for a bad score. Reads and writes through ``sequence``: about five short queries in all.
+    """
+    rater = sequence.rater(token)
+    if rater is None:
+        raise Http404("No such invitation.")
+    if rater.finished and not rater.screened_out:  # e.g. the twin of a double submit finished the annotator
+        return JsonResponse({"redirect": _finish_url(_annotator_or_404(token))})
+    if not rater.may_rate:
+        return JsonResponse({"redirect": _rate_url(token)})  # the rating page says why
+    try:
+        result = services.submit_rating(
+            annotator_id=rater.annotator_id,
+            assignment_id=_posted_assignment(request),
+            left_score=request.POST.get("left"),
+            right_score=request.POST.get("right"),
+        )
+    except Assignment.DoesNotExist:
+        raise Http404("No such pair.") from None
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    if not (result.screened_out or result.finished):
+        if pair := _show_next(token=token, annotator_id=rater.annotator_id, started=rater.started):
+            return JsonResponse({"pair": pair})
+    annotator = services.finish_if_complete(annotator_id=rater.annotator_id)
+    finished = annotator.finished_at and not annotator.screened_out_at
+    return JsonResponse({"redirect": _finish_url(annotator) if finished else _rate_url(token)})
+
+
+def _rate_url(token: str) -> str:
+    return reverse("annotations:rate", kwargs={"token": token})
+
+
+def image_url_maker(token: str) -> Callable[[int, str, str], str]:
+    """Makes the URLs of ``token``'s images: (order, side, storage name) → the image view's URL with the sealed
+    link (see ``image_links``). One URL reversal for all of them."""
+    prefix = reverse("annotations:image", kwargs={"token": token, "link": "x"}).removesuffix("x.png")
+    return lambda order, side, name: f"{prefix}{image_links.seal(token=token, order=order, side=side, name=name)}.png"
 
 
 def _image_response(name: str) -> HttpResponse:
@@ -176,13 +218,6 @@ def _image_response(name: str) -> HttpResponse:
     # The same URL always names the same image, so the annotator's browser may keep it; shared caches may not.
     response["Cache-Control"] = "private, max-age=3600"
     return response
-
-
-def image_url(*, token: str, assignment: Assignment, side: str) -> str:
-    """The sealed link to the image an assignment shows on ``side`` (see ``image_links``)."""
-    name = selectors.image_name_on_side(assignment=assignment, side=side)
-    link = image_links.seal(token=token, order=assignment.order, side=side, name=name)
-    return reverse("annotations:image", kwargs={"token": token, "link": link})
 
 
 @require_GET
@@ -214,7 +249,7 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
     """The finish page with the completion code, or the study's completion URL (e.g. Prolific's) with it."""
     annotator = _annotator_or_404(token)
     if annotator.finished_at is None:
-        annotator = services.finish_if_complete(annotator=annotator)
+        annotator = services.finish_if_complete(annotator_id=annotator.pk)
     if annotator.screened_out_at:
         return render(request, "annotations/screened_out.html", {"study": annotator.study})
     if annotator.finished_at is None:

@@ -3,10 +3,11 @@
 A benchmark, not a test; run it by hand (docs/benchmarks.md, "Load"). It creates a fresh PostgreSQL database
 (``evalsite_load``, dropped at the end), migrates it, builds an open study of real PNG pairs in a temporary
 MEDIA_ROOT, starts gunicorn on 127.0.0.1 and drives it with simulated annotators (asyncio + aiohttp, one cookie
-jar per annotator). Each annotator opens its invite link, consents, and then for every pair fetches the rating
-page, both images (and the next pair's, as the page's preload links ask), and submits two scores. Some submits are
-sent twice at once (a double click), some are "lost": the response is dropped after a few milliseconds, so the
-server may or may not have stored the rating, and the request is sent again; some pages are reloaded.
+jar per annotator). Each annotator opens its invite link, consents and loads the rating page; then, as the page's
+script does, for every pair it fetches both images (and the next pair's, which the page preloads) and submits two
+scores in a request whose JSON answer holds the next pair. Some submits are sent twice at once (a double click),
+some are "lost": the answer is dropped after a few milliseconds, so the server may or may not have stored the
+rating, and the request is sent again; some pages are reloaded.
 
 Scenarios:
 
@@ -16,8 +17,8 @@ Scenarios:
   for ``--duration`` seconds (or ``--max-ratings``). Target: at least 300 stored ratings per second.
 
 Afterwards the ratings are counted in the database: at most one per assignment, one for every acknowledged
-submit (a 302 to the rating or the completion page), none for an assignment whose submit was never acknowledged,
-and the stored scores are those sent.
+submit (a JSON answer with the next pair or where to go next), none for an assignment whose submit was never
+acknowledged, and the stored scores are those sent.
 
     python bench/load.py paced
     python bench/load.py paced --annotators 50 --pairs 20 --scale 0.25
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
@@ -53,8 +55,8 @@ HOST = "127.0.0.1"
 
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 ASSIGNMENT_RE = re.compile(r'name="assignment" value="(\d+)"')
-IMAGE_RE = re.compile(r'(?:src|href)="(/a/[^"]+/image/\d+/(?:left|right)\.png)"')
-REMAINING_RE = re.compile(r"Remaining evaluation pairs \((\d+)/(\d+)\)")
+IMAGE_RE = re.compile(r'(?:src|href)="(/a/[^"]+/image/[A-Za-z0-9_-]+\.png)"')
+JSON_ACCEPT = {"Accept": "application/json"}  # what the rating page's script asks for
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -377,26 +379,47 @@ class Plan:
     reload_p: float
 
 
-async def timed_get(session, url: str) -> tuple[int, str, float, str]:
+async def timed_get(session, url: str) -> tuple[int, str, float, bytes]:
     started = time.perf_counter()
     async with session.get(url, allow_redirects=False) as response:
         body = await response.read()
         return response.status, response.headers.get("Location", ""), (time.perf_counter() - started) * 1000, body
 
 
-async def timed_post(session, url: str, data: dict) -> tuple[int, str, float]:
+async def timed_post(session, url: str, data: dict, headers: dict | None = None) -> tuple[int, str, float, bytes]:
     started = time.perf_counter()
-    async with session.post(url, data=data, allow_redirects=False) as response:
-        await response.read()
-        return response.status, response.headers.get("Location", ""), (time.perf_counter() - started) * 1000
+    async with session.post(url, data=data, headers=headers, allow_redirects=False) as response:
+        body = await response.read()
+        return response.status, response.headers.get("Location", ""), (time.perf_counter() - started) * 1000, body
 
 
-def is_ack(status: int, location: str, token: str) -> bool:
-    return status == 302 and (location.endswith(f"/a/{token}/rate/") or location.endswith(f"/a/{token}/done/"))
+def parse_page(page: str) -> dict:
+    """The pair on a rating page, as the page's script would see it: assignment, CSRF token, image links."""
+    links = IMAGE_RE.findall(page)
+    return {
+        "assignment": int(ASSIGNMENT_RE.search(page).group(1)),
+        "csrf": CSRF_RE.search(page).group(1),
+        "links": links,
+    }
+
+
+def parse_answer(status: int, body: bytes) -> dict | None:
+    """A submit's JSON answer: {"pair": ...} or {"redirect": url} acknowledge it; None for anything else."""
+    if status != 200:
+        return None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    return answer if "pair" in answer or "redirect" in answer else None
 
 
 async def annotate(aiohttp, plan: Plan, token: str, stats: Stats, rng: random.Random, pairs: int) -> None:
-    """One annotator from invite link to completion code; raises Stop at the deadline or rating budget."""
+    """One annotator from invite link to completion code, as the rating page's script does it: the page once (and
+    on a reload), then per pair its images and one submit whose JSON answer holds the next pair.
+
+    Raises Stop at the deadline or rating budget.
+    """
     base = plan.base
     jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
     connector = aiohttp.TCPConnector(limit=4, force_close=False)
@@ -406,47 +429,39 @@ async def annotate(aiohttp, plan: Plan, token: str, stats: Stats, rng: random.Ra
             stats.error(f"invite GET {status}")
             return
         csrf = CSRF_RE.search(body.decode()).group(1)
-        status, location, _ = await timed_post(session, f"{base}/a/{token}/", {"csrfmiddlewaretoken": csrf, "consent": "yes"})
+        status, location, _, _ = await timed_post(session, f"{base}/a/{token}/", {"csrfmiddlewaretoken": csrf, "consent": "yes"})
         if status != 302:
             stats.error(f"consent POST {status}")
             return
         stats.consents += 1
-        cached: set[str] = set()
         rate_url = f"{base}/a/{token}/rate/"
-        for _ in range(pairs * 2 + 10):  # bounded: one pass per pair, plus slack for reloads and errors
+        status, _, ms, body = await timed_get(session, rate_url)
+        if status != 200:
+            stats.error(f"rate GET {status}")
+            return
+        stats.page_ms.append(ms)
+        shown = parse_page(body.decode())
+        csrf = shown["csrf"]
+        cached: set[str] = set()
+        for _ in range(pairs * 2 + 10):  # bounded: one pass per pair, plus slack for errors
             if time.monotonic() > plan.deadline:
                 raise Stop
-            status, location, ms, body = await timed_get(session, rate_url)
-            if status == 302 and location.endswith(f"/a/{token}/done/"):
-                status, _, _, _ = await timed_get(session, f"{base}{location}" if location.startswith("/") else location)
-                if status == 200:
-                    stats.finished_annotators += 1
-                else:
-                    stats.error(f"done GET {status}")
-                return
-            if status != 200:
-                stats.error(f"rate GET {status}")
-                await asyncio.sleep(0.5)
-                continue
-            stats.page_ms.append(ms)
-            page = body.decode()
-            assignment = int(ASSIGNMENT_RE.search(page).group(1))
-            csrf = CSRF_RE.search(page).group(1)
-            for url in IMAGE_RE.findall(page):  # the pair's images and the next pair's (preload), each once
-                if url in cached:
+            assignment = shown["assignment"]
+            for link in shown["links"]:  # the pair's images and the next pair's (preload), each once
+                if link in cached:
                     continue
-                status, _, image_ms, data = await timed_get(session, base + url)
+                status, _, image_ms, data = await timed_get(session, base + link)
                 if status != 200 or not data.startswith(b"\x89PNG"):
                     stats.error(f"image GET {status}")
                     continue
-                cached.add(url)
+                cached.add(link)
                 stats.image_ms.append(image_ms)
             if rng.random() < plan.reload_p:  # a reload shows the same pair again
                 status, _, ms, body = await timed_get(session, rate_url)
                 stats.reloads += 1
                 if status == 200:
                     stats.page_ms.append(ms)
-                    if int(ASSIGNMENT_RE.search(body.decode()).group(1)) != assignment:
+                    if parse_page(body.decode())["assignment"] != assignment:
                         stats.error("reload showed another pair")
             if plan.think[1] > 0:
                 await asyncio.sleep(rng.uniform(*plan.think))
@@ -454,32 +469,43 @@ async def annotate(aiohttp, plan: Plan, token: str, stats: Stats, rng: random.Ra
                 raise Stop
             scores = stats.sent.setdefault(assignment, (rng.randint(1, 10), rng.randint(1, 10)))
             form = {"csrfmiddlewaretoken": csrf, "assignment": str(assignment), "left": str(scores[0]), "right": str(scores[1])}
+            send = functools.partial(timed_post, session, rate_url, form, JSON_ACCEPT)
             draw = rng.random()
             if draw < plan.lost_p:
-                # The response is lost: the client gives up after a few ms, whatever the server did, and sends again.
+                # The answer is lost: the client gives up after a few ms, whatever the server did, and sends again.
                 try:
-                    await asyncio.wait_for(timed_post(session, rate_url, form), timeout=rng.uniform(0.001, 0.03))
+                    await asyncio.wait_for(send(), timeout=rng.uniform(0.001, 0.03))
                 except (asyncio.TimeoutError, aiohttp.ClientError):
                     pass
                 stats.lost.add(assignment)
-                results = [await timed_post(session, rate_url, form)]
+                results = [await send()]
             elif draw < plan.lost_p + plan.double_p:
                 stats.double_submits += 1
-                results = await asyncio.gather(timed_post(session, rate_url, form), timed_post(session, rate_url, form))
+                results = await asyncio.gather(send(), send())
             else:
-                results = [await timed_post(session, rate_url, form)]
-            acked = False
-            for status, location, ms in results:
+                results = [await send()]
+            answer = None
+            for status, _, ms, body in results:
                 stats.submit_ms.append(ms)
-                if is_ack(status, location, token):
-                    acked = True
-                else:
+                if (parsed := parse_answer(status, body)) is None:
                     stats.error(f"submit POST {status}")
-            if acked:
-                stats.acknowledged.add(assignment)
-                stats.unacknowledged_after_loss.discard(assignment)
-            elif assignment in stats.lost:
-                stats.unacknowledged_after_loss.add(assignment)
+                else:
+                    answer = parsed
+            if answer is None:
+                if assignment in stats.lost:
+                    stats.unacknowledged_after_loss.add(assignment)
+                continue
+            stats.acknowledged.add(assignment)
+            stats.unacknowledged_after_loss.discard(assignment)
+            if "redirect" in answer:
+                status, _, _, _ = await timed_get(session, base + answer["redirect"])
+                if status == 200 and answer["redirect"].endswith(f"/a/{token}/done/"):
+                    stats.finished_annotators += 1
+                else:
+                    stats.error(f"left the rating pages for {answer['redirect']} ({status})")
+                return
+            pair = answer["pair"]
+            shown = {"assignment": pair["assignment"], "links": [pair["images"]["left"], pair["images"]["right"], *pair["preload"]]}
         stats.error("annotator loop bound reached")
 
 

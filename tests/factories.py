@@ -60,7 +60,9 @@ def make_open_study(*, slug: str = "study", prompts: int = 3, annotators: int = 
 
 def image_link(annotator: Annotator, order: int, side: str) -> str:
     """The URL the rating page gives ``annotator`` for the image on ``side`` of its pair at ``order``."""
-    from annotations.views import image_url
+    from annotations.selectors import image_name_on_side
+    from annotations.views import image_url_maker
 
     assignment = annotator.assignments.select_related("pair__job", "check_pair__job").get(order=order)
-    return image_url(token=annotator.token, assignment=assignment, side=side)
+    name = image_name_on_side(assignment=assignment, side=side)
+    return image_url_maker(annotator.token)(order, side, name)

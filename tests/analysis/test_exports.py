@@ -23,7 +23,7 @@ def rate_all(study: Study, annotators, scores=SCORES) -> None:
         services.give_consent(annotator=annotator)
         for assignment, (baseline, ours) in zip(annotator.assignments.order_by("order"), plan):
             left, right = (ours, baseline) if assignment.ours_on_left else (baseline, ours)
-            services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=left, right_score=right)
+            services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def rated_study(slug: str = "orig") -> Study:
                 shown = timezone.now() - timedelta(seconds=3 + assignment.order)
                 Assignment.objects.filter(pk=assignment.pk).update(shown_at=shown)
             left, right = next(scores)
-            services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=left, right_score=right)
+            services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right)
     return study
 
 

@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from annotations import services
+from annotations import sequence, services
 from annotations.models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
 from generation.models import PairJob
 from tests.factories import PROMPTS, fake_generate, make_model, make_open_study, make_study
@@ -233,23 +233,21 @@ def assignment_with_side(annotator: Annotator, ours_on_left: bool) -> Assignment
 def test_submit_maps_sides_to_arms(consented, ours_on_left):
     annotator, _ = consented
     assignment = assignment_with_side(annotator, ours_on_left)
-    result = services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=9, right_score="2")
+    result = services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=9, right_score="2")
     assert result.created
     rating = Rating.objects.get(assignment=assignment)
     if ours_on_left:
         assert (rating.ours_score, rating.baseline_score) == (9, 2)
     else:
         assert (rating.ours_score, rating.baseline_score) == (2, 9)
-    assert rating.pk == result.response.pk
 
 
 def test_double_submit_stores_one_rating(consented):
     annotator, _ = consented
     assignment = assignment_with_side(annotator, True)
-    first = services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=7, right_score=3)
-    second = services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=1, right_score=1)
+    first = services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=7, right_score=3)
+    second = services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=1, right_score=1)
     assert first.created and not second.created
-    assert second.response.pk == first.response.pk
     assert Rating.objects.count() == 1
     rating = Rating.objects.get()
     assert (rating.ours_score, rating.baseline_score) == (7, 3)
@@ -263,7 +261,7 @@ def test_bad_scores_raise_and_store_nothing(consented, left, right, field):
     annotator, _ = consented
     assignment = annotator.assignments.first()
     with pytest.raises(ValidationError) as info:
-        services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=left, right_score=right)
+        services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right)
     assert field in info.value.message_dict
     assert Rating.objects.count() == 0
 
@@ -272,7 +270,7 @@ def test_another_annotators_assignment_is_not_found(consented):
     annotator, other = consented
     theirs = other.assignments.first()
     with pytest.raises(Assignment.DoesNotExist):
-        services.submit_rating(annotator=annotator, assignment_id=theirs.pk, left_score=5, right_score=5)
+        services.submit_rating(annotator_id=annotator.pk, assignment_id=theirs.pk, left_score=5, right_score=5)
     assert Rating.objects.count() == 0
 
 
@@ -280,37 +278,38 @@ def test_seconds_measured_from_shown_at(consented):
     annotator, _ = consented
     assignment = annotator.assignments.first()
     Assignment.objects.filter(pk=assignment.pk).update(shown_at=timezone.now() - timedelta(seconds=12))
-    result = services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=5, right_score=6)
-    assert 12 <= result.response.seconds < 22
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=5, right_score=6)
+    assert 12 <= Rating.objects.get(assignment=assignment).seconds < 22
 
 
 def test_mark_shown_keeps_the_first_stamp(consented):
     annotator, _ = consented
     assignment = annotator.assignments.first()
-    stale = Assignment.objects.get(pk=assignment.pk)  # shown_at still None in memory
-    services.mark_shown(assignment=assignment)
+    sequence.mark_shown(assignment_id=assignment.pk, annotator_id=annotator.pk)
     first = Assignment.objects.get(pk=assignment.pk).shown_at
-    assert first is not None
-    services.mark_shown(assignment=stale)
-    assert stale.shown_at == first
+    assert first is not None and Annotator.objects.get(pk=annotator.pk).started_at == first
+    sequence.mark_shown(assignment_id=assignment.pk, annotator_id=annotator.pk)
     assert Assignment.objects.get(pk=assignment.pk).shown_at == first
+    later = annotator.assignments.exclude(pk=assignment.pk).first()
+    sequence.mark_shown(assignment_id=later.pk, annotator_id=annotator.pk)
+    assert Assignment.objects.get(pk=later.pk).shown_at >= first
     assert Annotator.objects.get(pk=annotator.pk).started_at == first
 
 
 def test_seconds_is_none_when_never_shown(consented):
     annotator, _ = consented
     assignment = annotator.assignments.first()
-    result = services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=5, right_score=6)
-    assert result.response.seconds is None
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=5, right_score=6)
+    assert Rating.objects.get(assignment=assignment).seconds is None
 
 
 def test_completion_code_after_the_last_rating(consented):
     annotator, other = consented
     first, last = annotator.assignments.order_by("order")
-    services.submit_rating(annotator=annotator, assignment_id=first.pk, left_score=5, right_score=6)
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, left_score=5, right_score=6)
     annotator.refresh_from_db()
     assert annotator.finished_at is None and annotator.completion_code == ""
-    services.submit_rating(annotator=annotator, assignment_id=last.pk, left_score=5, right_score=6)
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=last.pk, left_score=5, right_score=6)
     annotator.refresh_from_db()
     assert annotator.finished_at is not None
     assert len(annotator.completion_code) >= 6

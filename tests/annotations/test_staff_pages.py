@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from annotations import services
+from annotations import sequence, services
 from annotations.models import Annotator, Study
 from tests.factories import make_model, make_open_study, make_study
 
@@ -37,7 +37,7 @@ def test_changing_the_model_of_a_study_with_ratings_is_refused(admin_client):
     study, (annotator, _) = make_open_study(slug="locked", prompts=2)
     services.give_consent(annotator=annotator)
     first = annotator.assignments.first()
-    services.submit_rating(annotator=annotator, assignment_id=first.pk, left_score=3, right_score=4)
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, left_score=3, right_score=4)
     other = make_model("other/model")
     url = reverse("admin:annotations_study_change", args=[study.pk])
     response = admin_client.post(url, change_form(study, model=other.pk, steps=50))
@@ -100,14 +100,14 @@ def test_monitoring_page_counts_and_flags(admin_client, client):
     for annotator in (straight, careful):
         services.give_consent(annotator=annotator)
         for assignment in annotator.assignments.order_by("order"):
-            services.mark_shown(assignment=assignment)
+            sequence.mark_shown(assignment_id=assignment.pk, annotator_id=annotator.pk)
             if assignment.check_pair_id:
                 # a low score for the mismatched image passes; ``ours_on_left`` says where it is
                 passing = (1, 9) if assignment.ours_on_left else (9, 1)
                 left, right = passing if annotator is careful else passing[::-1]
             else:
                 left, right = (5, 5) if annotator is straight else (7, 4)
-            services.submit_rating(annotator=annotator, assignment_id=assignment.pk, left_score=left, right_score=right)
+            services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right)
     url = reverse("annotations:monitor", args=[study.slug])
     assert client.get(url).status_code == 302
     response = admin_client.get(url)

@@ -366,7 +366,7 @@ def test_every_admin_changelist_renders(staff_client):
     make_study(slug="draft", model="")
     services.give_consent(annotator=annotator)
     first = annotator.assignments.order_by("order").first()
-    services.submit_rating(annotator=annotator, assignment_id=first.pk, left_score=4, right_score=7)
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, left_score=4, right_score=7)
     models = list(admin.site._registry)
     assert {Study, Annotator, Assignment, Rating, PairJob} <= set(models)
     for model in models:

@@ -32,7 +32,12 @@ def balanced_sides(count: int, rng: random.Random) -> list[bool]:
 def _choose_pairs(study: Study, pairs: list[ImagePair], rng: random.Random) -> list[ImagePair]:
     """The least-rated pairs with room under ``ratings_per_pair``, ties broken at random."""
     taken = Counter(
-        Assignment.objects.filter(pair__study=study, check_pair__isnull=True).values_list("pair_id", flat=True)
+        dict(
+            Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
+            .values_list("pair_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
     )
     wanted = min(study.pairs_per_annotator or len(pairs), len(pairs))
     open_pairs = [pair for pair in pairs if study.ratings_per_pair is None or taken[pair.pk] < study.ratings_per_pair]
@@ -45,11 +50,15 @@ def _choose_pairs(study: Study, pairs: list[ImagePair], rng: random.Random) -> l
 
 def _sides(study: Study, chosen: list[ImagePair], rng: random.Random) -> dict[int, bool]:
     """Ours on the left for half of the chosen pairs: those so far shown more often with ours on the right."""
-    lean = Counter()
-    for pair_id, left in Assignment.objects.filter(pair__in=chosen, check_pair__isnull=True).values_list(
-        "pair_id", "ours_on_left"
-    ):
-        lean[pair_id] += 1 if left else -1
+    lean = Counter(
+        {
+            pair_id: 2 * left - total
+            for pair_id, left, total in Assignment.objects.filter(pair__in=chosen, check_pair__isnull=True)
+            .values_list("pair_id")
+            .annotate(left=Count("pk", filter=Q(ours_on_left=True)), total=Count("pk"))
+            .order_by()
+        }
+    )
     order = list(chosen)
     rng.shuffle(order)
     order.sort(key=lambda pair: lean[pair.pk])

@@ -169,6 +169,7 @@ class SubmitResult:
     created: bool  # False: the assignment was answered already (a double submit or a retry); the first answer stands
     screened_out: bool  # this answer, a failed attention check, ended the annotator's participation
     finished: bool  # this answer was the annotator's last: it has its completion code now
+    ahead: sequence.Ahead | None  # the assignments still unanswered after it (None when screened out)
 
 
 def _check_score(name: str, value: object) -> int:
@@ -190,14 +191,15 @@ def submit_rating(*, annotator_id: int, assignment_id: int, left_score: object, 
     left = _check_score("left", left_score)
     right = _check_score("right", right_score)
     stored = sequence.store_answer(annotator_id=annotator_id, assignment_id=assignment_id, left=left, right=right)
-    screened_out = finished = False
-    if stored.failed_check:
-        screened_out = screen_out_if_failed(annotator_id=annotator_id).screened_out_at is not None
+    if stored.failed_check and screen_out_if_failed(annotator_id=annotator_id).screened_out_at is not None:
+        return SubmitResult(created=True, screened_out=True, finished=False, ahead=None)
     # Lock the annotator only when nothing looks unanswered any more. Answers are never taken back, and each submit
     # looks after its own answer is committed, so of two last answers at once the later one always sees both.
-    if stored.created and not screened_out and not sequence.has_unanswered(annotator_id=annotator_id):
+    ahead = sequence.ahead(annotator_id=annotator_id)
+    finished = False
+    if stored.created and not ahead.upcoming:
         finished = finish_if_complete(annotator_id=annotator_id).finished_at is not None
-    return SubmitResult(created=stored.created, screened_out=screened_out, finished=finished)
+    return SubmitResult(created=stored.created, screened_out=False, finished=finished, ahead=ahead)
 
 
 @transaction.atomic

@@ -71,13 +71,14 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
 
 
-def _show_next(*, token: str, annotator_id: int, started: bool) -> dict | None:
+def _show_next(*, token: str, annotator_id: int, started: bool, ahead: sequence.Ahead | None = None) -> dict | None:
     """Stamp the annotator's next unanswered pair as shown and describe it; None when none is left.
 
     The description is what the page shows (and what its script receives after a submit): the assignment, prompt,
-    progress, the two images' links, and the links of the pair after it, for the browser to preload.
+    progress, the two images' links, and the links of the pair after it, for the browser to preload. ``ahead``:
+    the annotator's unanswered assignments if just read.
     """
-    ahead = sequence.ahead(annotator_id=annotator_id)
+    ahead = ahead or sequence.ahead(annotator_id=annotator_id)
     if not ahead.upcoming:
         return None
     current = ahead.upcoming[0]
@@ -159,7 +160,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
 def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
     """A submit from the rating page's script: the next pair (as ``_show_next`` describes it) in ``{"pair": ...}``,
     or ``{"redirect": url}`` when the annotator is to leave the rating pages, or ``{"error": message}`` (status 400)
-    for a bad score. Reads and writes through ``sequence``: about five short queries in all.
+    for a bad score. Reads and writes through ``sequence``: five short queries in all.
     """
     rater = sequence.rater(token)
     if rater is None:
@@ -180,7 +181,7 @@ def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=400)
     if not (result.screened_out or result.finished):
-        if pair := _show_next(token=token, annotator_id=rater.annotator_id, started=rater.started):
+        if pair := _show_next(token=token, annotator_id=rater.annotator_id, started=rater.started, ahead=result.ahead):
             return JsonResponse({"pair": pair})
     annotator = services.finish_if_complete(annotator_id=rater.annotator_id)
     finished = annotator.finished_at and not annotator.screened_out_at

@@ -66,6 +66,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Admin messages live in the session: the default storage builds a cookie signer on every request, annotators'
+# included, for messages only staff ever get.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "evalsite.urls"
 TEMPLATES = [
     {

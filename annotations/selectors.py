@@ -11,8 +11,10 @@ POSITIONS = ("left", "right")
 
 
 def annotator_by_token(token: str) -> Annotator | None:
-    # Tokens are unique: no ordering (the default one would sort by the study's creation time).
-    return Annotator.objects.select_related("study").filter(token=token).order_by("pk").first()
+    try:
+        return Annotator.objects.select_related("study").get(token=token)
+    except Annotator.DoesNotExist:
+        return None
 
 
 def attention_check_results(*, study: Study) -> dict[str, tuple[int, int]]:

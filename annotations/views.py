@@ -67,8 +67,8 @@ SIDES = (("left", "Image 1"), ("right", "Image 2"))
 
 
 def _wants_json(request: HttpRequest) -> bool:
-    """Whether the rating page's script sent the request (it asks for JSON; a plain form asks for HTML)."""
-    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+    """Whether the rating page's script sent the request: it asks for JSON first (a browser's form, for HTML)."""
+    return request.META.get("HTTP_ACCEPT", "").startswith("application/json")
 
 
 def _show_next(*, token: str, annotator_id: int, started: bool, ahead: sequence.Ahead | None = None) -> dict | None:

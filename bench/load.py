@@ -22,7 +22,7 @@ acknowledged, and the stored scores are those sent.
 
     python bench/load.py paced
     python bench/load.py paced --annotators 50 --pairs 20 --scale 0.25
-    python bench/load.py saturated --clients 24 --duration 30
+    python bench/load.py saturated --clients 64 --duration 30
     python bench/load.py both
 
 Everything targets 127.0.0.1 only; every loop is bounded in count and in time.
@@ -716,16 +716,16 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="paced: think time is uniform 2–6 s × scale")
     parser.add_argument("--ramp", type=float, default=10.0, help="paced: arrivals spread over this many seconds")
     parser.add_argument("--max-duration", type=float, default=900.0, help="paced: stop after this many seconds")
-    parser.add_argument("--clients", type=int, default=24, help="saturated: closed-loop clients (default 24)")
+    parser.add_argument("--clients", type=int, default=64, help="saturated: closed-loop clients (default 64)")
     parser.add_argument("--duration", type=float, default=30.0, help="saturated: seconds (default 30)")
     parser.add_argument("--max-ratings", type=int, default=None, help="saturated: stop after this many acknowledged ratings")
     parser.add_argument("--size", type=int, default=128, help="image width and height in pixels (default 128)")
     parser.add_argument("--double", type=float, default=0.05, help="share of submits sent twice at once")
     parser.add_argument("--lost", type=float, default=0.05, help="share of submits whose response is lost, then retried")
     parser.add_argument("--reload", type=float, default=0.03, help="share of rating pages reloaded")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
-    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread, sync)")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread; default 4)")
     parser.add_argument("--conn-max-age", type=int, default=600, help="DATABASE_CONN_MAX_AGE for the server")
     parser.add_argument(
         "--priority", type=int, default=0,

@@ -46,6 +46,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -57,6 +59,7 @@ CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 ASSIGNMENT_RE = re.compile(r'name="assignment" value="(\d+)"')
 IMAGE_RE = re.compile(r'(?:src|href)="(/a/[^"]+/image/[A-Za-z0-9_-]+\.png)"')
 JSON_ACCEPT = {"Accept": "application/json"}  # what the rating page's script asks for
+CONNECTION_ERRORS = (aiohttp.ClientConnectionError,)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -179,7 +182,7 @@ def start_gunicorn(env: dict[str, str], tmp: Path, args: argparse.Namespace) -> 
         "--threads", str(args.threads),
         "--backlog", "2048",
         "--timeout", "60",
-        "--keep-alive", "5",
+        "--keep-alive", "75",
         "--error-logfile", str(log),
     ]
     priority = args.priority
@@ -355,6 +358,7 @@ class Stats:
     lost: set[int] = field(default_factory=set)  # assignments whose first submit's response was lost
     unacknowledged_after_loss: set[int] = field(default_factory=set)
     double_submits: int = 0
+    connection_retries: int = 0
     reloads: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     finished_annotators: int = 0
@@ -379,18 +383,29 @@ class Plan:
     reload_p: float
 
 
-async def timed_get(session, url: str) -> tuple[int, str, float, bytes]:
-    started = time.perf_counter()
-    async with session.get(url, allow_redirects=False) as response:
-        body = await response.read()
-        return response.status, response.headers.get("Location", ""), (time.perf_counter() - started) * 1000, body
+async def timed(stats: Stats, session, method: str, url: str, **options) -> tuple[int, str, float, bytes]:
+    """(status, Location, milliseconds, body) of one request. A request whose connection fails before any answer (a
+    kept-alive connection the server closed meanwhile) is sent again, up to three times, as browsers and the rating
+    page's script do; the milliseconds are those of the attempt that was answered."""
+    for attempt in range(4):
+        started = time.perf_counter()
+        try:
+            async with session.request(method, url, allow_redirects=False, **options) as response:
+                body = await response.read()
+                return response.status, response.headers.get("Location", ""), (time.perf_counter() - started) * 1000, body
+        except CONNECTION_ERRORS:
+            if attempt == 3:
+                raise
+            stats.connection_retries += 1
+    raise AssertionError("unreachable")
 
 
-async def timed_post(session, url: str, data: dict, headers: dict | None = None) -> tuple[int, str, float, bytes]:
-    started = time.perf_counter()
-    async with session.post(url, data=data, headers=headers, allow_redirects=False) as response:
-        body = await response.read()
-        return response.status, response.headers.get("Location", ""), (time.perf_counter() - started) * 1000, body
+async def timed_get(stats: Stats, session, url: str) -> tuple[int, str, float, bytes]:
+    return await timed(stats, session, "GET", url)
+
+
+async def timed_post(stats: Stats, session, url: str, data: dict, headers: dict | None = None) -> tuple[int, str, float, bytes]:
+    return await timed(stats, session, "POST", url, data=data, headers=headers)
 
 
 def parse_page(page: str) -> dict:
@@ -414,7 +429,7 @@ def parse_answer(status: int, body: bytes) -> dict | None:
     return answer if "pair" in answer or "redirect" in answer else None
 
 
-async def annotate(aiohttp, plan: Plan, token: str, stats: Stats, rng: random.Random, pairs: int) -> None:
+async def annotate(plan: Plan, token: str, stats: Stats, rng: random.Random, pairs: int) -> None:
     """One annotator from invite link to completion code, as the rating page's script does it: the page once (and
     on a reload), then per pair its images and one submit whose JSON answer holds the next pair.
 
@@ -424,18 +439,18 @@ async def annotate(aiohttp, plan: Plan, token: str, stats: Stats, rng: random.Ra
     jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
     connector = aiohttp.TCPConnector(limit=4, force_close=False)
     async with aiohttp.ClientSession(cookie_jar=jar, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-        status, _, _, body = await timed_get(session, f"{base}/a/{token}/")
+        status, _, _, body = await timed_get(stats, session, f"{base}/a/{token}/")
         if status != 200:
             stats.error(f"invite GET {status}")
             return
         csrf = CSRF_RE.search(body.decode()).group(1)
-        status, location, _, _ = await timed_post(session, f"{base}/a/{token}/", {"csrfmiddlewaretoken": csrf, "consent": "yes"})
+        status, location, _, _ = await timed_post(stats, session, f"{base}/a/{token}/", {"csrfmiddlewaretoken": csrf, "consent": "yes"})
         if status != 302:
             stats.error(f"consent POST {status}")
             return
         stats.consents += 1
         rate_url = f"{base}/a/{token}/rate/"
-        status, _, ms, body = await timed_get(session, rate_url)
+        status, _, ms, body = await timed_get(stats, session, rate_url)
         if status != 200:
             stats.error(f"rate GET {status}")
             return
@@ -450,14 +465,14 @@ async def annotate(aiohttp, plan: Plan, token: str, stats: Stats, rng: random.Ra
             for link in shown["links"]:  # the pair's images and the next pair's (preload), each once
                 if link in cached:
                     continue
-                status, _, image_ms, data = await timed_get(session, base + link)
+                status, _, image_ms, data = await timed_get(stats, session, base + link)
                 if status != 200 or not data.startswith(b"\x89PNG"):
                     stats.error(f"image GET {status}")
                     continue
                 cached.add(link)
                 stats.image_ms.append(image_ms)
             if rng.random() < plan.reload_p:  # a reload shows the same pair again
-                status, _, ms, body = await timed_get(session, rate_url)
+                status, _, ms, body = await timed_get(stats, session, rate_url)
                 stats.reloads += 1
                 if status == 200:
                     stats.page_ms.append(ms)
@@ -469,7 +484,7 @@ async def annotate(aiohttp, plan: Plan, token: str, stats: Stats, rng: random.Ra
                 raise Stop
             scores = stats.sent.setdefault(assignment, (rng.randint(1, 10), rng.randint(1, 10)))
             form = {"csrfmiddlewaretoken": csrf, "assignment": str(assignment), "left": str(scores[0]), "right": str(scores[1])}
-            send = functools.partial(timed_post, session, rate_url, form, JSON_ACCEPT)
+            send = functools.partial(timed_post, stats, session, rate_url, form, JSON_ACCEPT)
             draw = rng.random()
             if draw < plan.lost_p:
                 # The answer is lost: the client gives up after a few ms, whatever the server did, and sends again.
@@ -498,7 +513,7 @@ async def annotate(aiohttp, plan: Plan, token: str, stats: Stats, rng: random.Ra
             stats.acknowledged.add(assignment)
             stats.unacknowledged_after_loss.discard(assignment)
             if "redirect" in answer:
-                status, _, _, _ = await timed_get(session, base + answer["redirect"])
+                status, _, _, _ = await timed_get(stats, session, base + answer["redirect"])
                 if status == 200 and answer["redirect"].endswith(f"/a/{token}/done/"):
                     stats.finished_annotators += 1
                 else:
@@ -509,14 +524,14 @@ async def annotate(aiohttp, plan: Plan, token: str, stats: Stats, rng: random.Ra
         stats.error("annotator loop bound reached")
 
 
-async def warm_up(aiohttp, server: Server, slots: int) -> None:
+async def warm_up(server: Server, slots: int) -> None:
     """Let every worker import the URLconf (and all it imports) before the measured window: rounds of concurrent
     requests until a round is quick, 40 rounds at most."""
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
         quick = 0
         for _ in range(40):
             started = time.perf_counter()
-            timings = await asyncio.gather(*(timed_get(session, f"{server.base}/a/warm-up/") for _ in range(2 * slots)))
+            timings = await asyncio.gather(*(timed_get(Stats(), session, f"{server.base}/a/warm-up/") for _ in range(2 * slots)))
             slowest = max(timing[2] for timing in timings)
             quick = quick + 1 if slowest < 100 else 0
             if quick >= 3:
@@ -526,11 +541,9 @@ async def warm_up(aiohttp, server: Server, slots: int) -> None:
 
 
 async def run_clients(args: argparse.Namespace, server: Server, tokens: list[str], *, saturated: bool) -> tuple[Stats, float, dict]:
-    import aiohttp
-
     rng = random.Random(args.seed)
     stats = Stats()
-    await warm_up(aiohttp, server, args.workers * args.threads)
+    await warm_up(server, args.workers * args.threads)
     if args.priority:
         os.setpriority(os.PRIO_PROCESS, 0, args.priority)
     now = time.monotonic()
@@ -554,7 +567,7 @@ async def run_clients(args: argparse.Namespace, server: Server, tokens: list[str
             if not queue:
                 return
             try:
-                await annotate(aiohttp, plan, queue.pop(), stats, client_rng, args.pairs)
+                await annotate(plan, queue.pop(), stats, client_rng, args.pairs)
             except Stop:
                 return
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -654,7 +667,10 @@ def report(name: str, stats: Stats, wall: float, cpu: dict, check: dict) -> dict
     print(f"stored ratings {check['stored']}  →  {rate:.1f} ratings/s")
     for label, values in (("rating page GET", page), ("submit POST", submit), ("image GET", image)):
         print(f"{label:16s} " + "  ".join(f"{key} {value}" for key, value in values.items()) + (" ms" if values.get("n") else ""))
-    print(f"double submits {stats.double_submits}, lost responses retried {len(stats.lost)}, reloads {stats.reloads}")
+    print(
+        f"double submits {stats.double_submits}, lost responses retried {len(stats.lost)}, reloads {stats.reloads},"
+        f" requests sent again after a closed connection {stats.connection_retries}"
+    )
     print(f"errors {stats.errors or 'none'}")
     print("CPU (cores busy, of 2): " + ", ".join(f"{key} {value}" for key, value in cpu.items()))
     print(
@@ -670,7 +686,7 @@ def report(name: str, stats: Stats, wall: float, cpu: dict, check: dict) -> dict
     return {
         "scenario": name, "wall_s": round(wall, 1), "ratings_per_s": round(rate, 1), "page_ms": page,
         "submit_ms": submit, "image_ms": image, "cpu": cpu, "check": check, "errors": stats.errors,
-        "double_submits": stats.double_submits, "reloads": stats.reloads,
+        "double_submits": stats.double_submits, "reloads": stats.reloads, "connection_retries": stats.connection_retries,
         "finished_annotators": stats.finished_annotators,
     }
 

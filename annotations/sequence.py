@@ -5,11 +5,9 @@ ten times as much Python as the queries themselves take (docs/benchmarks.md, "Lo
 in SQL that SQLite and PostgreSQL both run. Everything else reads and writes through the ORM.
 """
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from django.db import connection
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from generation.models import PairJob
 
@@ -44,17 +42,9 @@ def _write(sql: str, params: list) -> int:
         return cursor.rowcount
 
 
-def _db_now() -> tuple[datetime, object]:
-    """Now, and now as the database's cursor takes it."""
-    now = timezone.now()
-    return now, connection.ops.adapt_datetimefield_value(now)
-
-
-def _aware(value: datetime | str) -> datetime:
-    """A timestamp column read by a bare cursor (SQLite gives text in UTC) as an aware datetime."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+def _db_now() -> object:
+    """Now, as the database's cursor takes it."""
+    return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
 # Who is rating -------------------------------------------------------------------------------------------------
@@ -129,35 +119,40 @@ class Ahead:
 
 
 def ahead(*, annotator_id: int, count: int = 2) -> Ahead:
-    """The first ``count`` unanswered assignments in order, and how many of all are answered. Two queries."""
+    """The first ``count`` unanswered assignments in order, and how many of all are answered, in one query.
+
+    The assignments are picked in a subquery of their own and only they are joined to their pairs, prompts and
+    jobs: joined in one flat query, PostgreSQL would spend longer planning the joins than running them.
+    """
     rows = _fetch(
-        f"""SELECT a.id, a."order", a.pair_id, a.check_pair_id, a.ours_on_left, a.shown_at IS NOT NULL,
-                   COUNT(*) OVER (),
-                   (SELECT COUNT(*) FROM "{ASSIGNMENT}" t WHERE t.annotator_id = a.annotator_id)
-            FROM "{ASSIGNMENT}" a
-            WHERE a.annotator_id = %s AND {UNANSWERED}
-            ORDER BY a."order" LIMIT %s""",
-        [annotator_id, count],
+        f"""SELECT u.id, u."order", u.ours_on_left, u.shown, u.remaining,
+                   (SELECT COUNT(*) FROM "{ASSIGNMENT}" t WHERE t.annotator_id = %(annotator)s),
+                   pr.text, j.baseline_image, j.ours_image, cj.baseline_image, u.check_pair_id IS NOT NULL
+            FROM (SELECT a.id, a."order", a.pair_id, a.check_pair_id, a.ours_on_left,
+                         a.shown_at IS NOT NULL AS shown, COUNT(*) OVER () AS remaining
+                  FROM "{ASSIGNMENT}" a WHERE a.annotator_id = %(annotator)s AND {UNANSWERED}
+                  ORDER BY a."order" LIMIT %(count)s) u
+            JOIN "{PAIR}" p ON p.id = u.pair_id
+            JOIN "{PROMPT}" pr ON pr.id = p.prompt_id
+            LEFT JOIN "{JOB}" j ON j.id = p.job_id
+            LEFT JOIN "{PAIR}" cp ON cp.id = u.check_pair_id
+            LEFT JOIN "{JOB}" cj ON cj.id = cp.job_id
+            ORDER BY u."order"
+        """,
+        {"annotator": annotator_id, "count": count},
     )
     if not rows:
         return Ahead([], 0, 0)
-    pair_ids = {row[2] for row in rows} | {row[3] for row in rows if row[3] is not None}
-    pairs = {
-        pair_id: (text, baseline or "", ours or "")
-        for pair_id, text, baseline, ours in _fetch(
-            f"""SELECT p.id, pr.text, j.baseline_image, j.ours_image
-                FROM "{PAIR}" p JOIN "{PROMPT}" pr ON pr.id = p.prompt_id LEFT JOIN "{JOB}" j ON j.id = p.job_id
-                WHERE p.id IN ({", ".join(["%s"] * len(pair_ids))})""",
-            sorted(pair_ids),
-        )
-    }
     upcoming = []
-    for assignment_id, order, pair_id, check_pair_id, ours_on_left, shown, _, _ in rows:
-        text, baseline, ours = pairs[pair_id]
-        check_baseline = pairs[check_pair_id][1] if check_pair_id is not None else None
-        names = image_names(ours_on_left=bool(ours_on_left), baseline=baseline, ours=ours, check_baseline=check_baseline)
+    for assignment_id, order, ours_on_left, shown, _, _, text, baseline, ours, check_baseline, is_check in rows:
+        names = image_names(
+            ours_on_left=bool(ours_on_left),
+            baseline=baseline or "",
+            ours=ours or "",
+            check_baseline=(check_baseline or "") if is_check else None,
+        )
         upcoming.append(Upcoming(assignment_id, order, text, names, bool(shown)))
-    remaining, total = rows[0][6], rows[0][7]
+    remaining, total = rows[0][4], rows[0][5]
     return Ahead(upcoming, total - remaining, total)
 
 
@@ -169,7 +164,7 @@ def has_unanswered(*, annotator_id: int) -> bool:
 def mark_shown(*, assignment_id: int, annotator_id: int, started: bool = False) -> None:
     """Stamp the first time the server showed an assignment (later views keep the first stamp), and the annotator's
     start with it unless ``started`` says it has one."""
-    _, now = _db_now()
+    now = _db_now()
     _write(f'UPDATE "{ASSIGNMENT}" SET shown_at = %s WHERE id = %s AND shown_at IS NULL', [now, assignment_id])
     if not started:
         _write(f'UPDATE "{ANNOTATOR}" SET started_at = %s WHERE id = %s AND started_at IS NULL', [now, annotator_id])
@@ -184,31 +179,47 @@ class Stored:
     failed_check: bool  # an attention check answered now, and failed
 
 
+#: Seconds from an assignment's first showing (``x.shown_at``) to ``%(now)s``, per database (SQLite's date functions
+#: count milliseconds); NULL if never shown.
+SECONDS_SINCE_SHOWN = {
+    "postgresql": "EXTRACT(EPOCH FROM (%(now)s - x.shown_at))",
+    "sqlite": "(julianday(%(now)s) - julianday(x.shown_at)) * 86400.0",
+}
+#: The score given on the side where "ours" is shown (for an attention check: the mismatched image), and the other.
+OURS_SIDE = "CASE WHEN x.ours_on_left THEN %(left)s ELSE %(right)s END"
+OTHER_SIDE = "CASE WHEN x.ours_on_left THEN %(right)s ELSE %(left)s END"
+
+
 def store_answer(*, annotator_id: int, assignment_id: int, left: int, right: int) -> Stored:
     """Store the scores given to one of this annotator's assignments, once: a repeat changes nothing.
 
     A rating stores the scores by arm; an attention check stores the matching and mismatched image's scores and
     whether the matching one scored higher. Seconds on the item count from the first time the server showed it.
-    Raises ``Assignment.DoesNotExist`` for an assignment that is not this annotator's.
+    A rating takes one statement, reading the assignment as it inserts. Raises ``Assignment.DoesNotExist`` for an
+    assignment that is not this annotator's.
     """
-    rows = _fetch(
-        f'SELECT ours_on_left, check_pair_id, shown_at FROM "{ASSIGNMENT}" WHERE id = %s AND annotator_id = %s',
-        [assignment_id, annotator_id],
-    )
-    if not rows:
-        raise Assignment.DoesNotExist(f"Assignment {assignment_id} is not this annotator's.")
-    ours_on_left, check_pair_id, shown_at = rows[0]
-    now, db_now = _db_now()
-    seconds = (now - _aware(shown_at)).total_seconds() if shown_at is not None else None
-    first, second = (left, right) if ours_on_left else (right, left)  # (the "ours" side's score, the other's)
-    if check_pair_id is None:
-        table, columns, values = RATING, "baseline_score, ours_score", [second, first]
-    else:  # the mismatched image stands where "ours" would
-        table, columns, values = CHECK_RESPONSE, "matching_score, mismatched_score, passed", [second, first, second > first]
-    created = _write(
-        f"""INSERT INTO "{table}" (assignment_id, {columns}, seconds, created_at)
-            VALUES (%s, {", ".join(["%s"] * len(values))}, %s, %s)
+    now = _db_now()
+    params = {"left": left, "right": right, "now": now, "id": assignment_id, "annotator": annotator_id}
+    seconds = SECONDS_SINCE_SHOWN[connection.vendor]
+    this_annotators = f'FROM "{ASSIGNMENT}" x WHERE x.id = %(id)s AND x.annotator_id = %(annotator)s'
+    inserted = _write(
+        f"""INSERT INTO "{RATING}" (assignment_id, baseline_score, ours_score, seconds, created_at)
+            SELECT x.id, {OTHER_SIDE}, {OURS_SIDE}, {seconds}, %(now)s
+            {this_annotators} AND x.check_pair_id IS NULL
             ON CONFLICT (assignment_id) DO NOTHING""",
-        [assignment_id, *values, seconds, db_now],
+        params,
     )
-    return Stored(created=created == 1, failed_check=created == 1 and check_pair_id is not None and second <= first)
+    if inserted:
+        return Stored(created=True, failed_check=False)
+    passed = _fetch(
+        f"""INSERT INTO "{CHECK_RESPONSE}" (assignment_id, matching_score, mismatched_score, passed, seconds, created_at)
+            SELECT x.id, {OTHER_SIDE}, {OURS_SIDE}, {OTHER_SIDE} > {OURS_SIDE}, {seconds}, %(now)s
+            {this_annotators} AND x.check_pair_id IS NOT NULL
+            ON CONFLICT (assignment_id) DO NOTHING RETURNING passed""",
+        params,
+    )
+    if passed:
+        return Stored(created=True, failed_check=not passed[0][0])
+    if not _fetch(f"SELECT 1 {this_annotators}", params):
+        raise Assignment.DoesNotExist(f"Assignment {assignment_id} is not this annotator's.")
+    return Stored(created=False, failed_check=False)  # answered before

@@ -1,8 +1,7 @@
 """Reads for studies, annotators and ratings."""
 from collections.abc import Iterator
 
-from .models import Annotator, Assignment, CheckResponse, Rating, Study
-from .sequence import image_names
+from .models import Annotator, CheckResponse, Rating, Study
 
 #: Columns of the tidy ratings: one row per image rating.
 TIDY_COLUMNS = ("study", "annotator", "item", "condition", "score", "position", "seconds")
@@ -51,16 +50,3 @@ def tidy_rows(*, study: Study) -> Iterator[dict]:
                 "position": position,
                 "seconds": rating.seconds,
             }
-
-
-def image_name_on_side(*, assignment: Assignment, side: str) -> str:
-    """The storage name of the image an assignment shows on ``side`` ("left" or "right"); "" if none."""
-    job = assignment.pair.job
-    check_job = assignment.check_pair.job if assignment.is_attention_check else None
-    names = image_names(
-        ours_on_left=assignment.ours_on_left,
-        baseline=job.baseline_image if job else "",
-        ours=job.ours_image if job else "",
-        check_baseline=(check_job.baseline_image if check_job else "") if assignment.is_attention_check else None,
-    )
-    return names[side]

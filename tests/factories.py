@@ -58,11 +58,18 @@ def make_open_study(*, slug: str = "study", prompts: int = 3, annotators: int = 
     return study, services.create_annotators(study=study, count=annotators)
 
 
+def shown_images(assignment) -> dict[str, str]:
+    """The storage names an assignment should show, by side: a rating its two arms, "ours" on the left when
+    ``ours_on_left``; an attention check its pair's baseline and, where "ours" would be, another prompt's baseline."""
+    job = assignment.pair.job
+    other = assignment.check_pair.job.baseline_image if assignment.is_attention_check else job.ours_image
+    own = job.baseline_image
+    return {"left": other, "right": own} if assignment.ours_on_left else {"left": own, "right": other}
+
+
 def image_link(annotator: Annotator, order: int, side: str) -> str:
     """The URL the rating page gives ``annotator`` for the image on ``side`` of its pair at ``order``."""
-    from annotations.selectors import image_name_on_side
     from annotations.views import image_url_maker
 
     assignment = annotator.assignments.select_related("pair__job", "check_pair__job").get(order=order)
-    name = image_name_on_side(assignment=assignment, side=side)
-    return image_url_maker(annotator.token)(order, side, name)
+    return image_url_maker(annotator.token)(order, side, shown_images(assignment)[side])

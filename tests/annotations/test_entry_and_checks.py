@@ -9,8 +9,8 @@ from django.urls import reverse
 from PIL import Image
 
 from annotations.models import Annotator, CheckResponse, Rating, Study
-from annotations.selectors import attention_check_results, image_name_on_side, tidy_rows
-from tests.factories import image_link, make_open_study
+from annotations.selectors import attention_check_results, tidy_rows
+from tests.factories import image_link, make_open_study, shown_images
 
 pytestmark = pytest.mark.django_db
 
@@ -93,14 +93,14 @@ def test_attention_check_shows_another_prompts_image_and_is_scored_apart(client)
     mismatched_side = "left" if check.ours_on_left else "right"
     matching_side = "right" if check.ours_on_left else "left"
     # the factory paints every baseline image alike, so compare storage names instead of pixels
-    assert image_name_on_side(assignment=check, side=mismatched_side) == check.check_pair.job.baseline_image
-    assert image_name_on_side(assignment=check, side=matching_side) == check.pair.job.baseline_image
+    assert shown_images(check)[mismatched_side] == check.check_pair.job.baseline_image
+    assert shown_images(check)[matching_side] == check.pair.job.baseline_image
     assert client.get(image_link(annotator, check.order, mismatched_side)).status_code == 200
     # The matching image is also shown in its own pair's rating, under a link of its own: links do not tell that
     # two places show the same image (which would tell a check's images are baselines).
     rated = annotator.assignments.get(pair=check.pair, check_pair__isnull=True)
     baseline_side = "right" if rated.ours_on_left else "left"
-    assert image_name_on_side(assignment=rated, side=baseline_side) == check.pair.job.baseline_image
+    assert shown_images(rated)[baseline_side] == check.pair.job.baseline_image
     assert image_link(annotator, rated.order, baseline_side) != image_link(annotator, check.order, matching_side)
     scores = {mismatched_side: 2, matching_side: 9}
     client.post(url("rate", annotator), {"assignment": check.pk, **scores})

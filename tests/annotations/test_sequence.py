@@ -3,8 +3,7 @@ import pytest
 
 from annotations import sequence, services
 from annotations.models import Annotator, Assignment, CheckResponse, Rating
-from annotations.selectors import image_name_on_side
-from tests.factories import make_open_study
+from tests.factories import make_open_study, shown_images
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +32,7 @@ def test_ahead_matches_the_orm_through_a_whole_sequence(annotator):
         assert [u.assignment_id for u in ahead.upcoming] == [a.pk for a in assignments[answered : answered + 2]]
         for upcoming, expected in zip(ahead.upcoming, assignments[answered:], strict=False):
             assert upcoming.order == expected.order and upcoming.prompt == expected.pair.prompt.text
-            assert upcoming.images == {side: image_name_on_side(assignment=expected, side=side) for side in ("left", "right")}
+            assert upcoming.images == shown_images(expected)
         stored = sequence.store_answer(annotator_id=annotator.pk, assignment_id=assignment.pk, left=4, right=6)
         assert stored.created
     assert sequence.ahead(annotator_id=annotator.pk).upcoming == []

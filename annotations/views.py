@@ -160,7 +160,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
 def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
     """A submit from the rating page's script: the next pair (as ``_show_next`` describes it) in ``{"pair": ...}``,
     or ``{"redirect": url}`` when the annotator is to leave the rating pages, or ``{"error": message}`` (status 400)
-    for a bad score. Reads and writes through ``sequence``: five short queries in all.
+    for a bad score. Reads and writes through ``sequence``: four short queries (five on the first pair).
     """
     rater = sequence.rater(token)
     if rater is None:

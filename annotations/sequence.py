@@ -29,13 +29,13 @@ UNANSWERED = (
 )
 
 
-def _fetch(sql: str, params: list) -> list[tuple]:
+def _fetch(sql: str, params: list | dict) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _write(sql: str, params: list) -> int:
+def _write(sql: str, params: list | dict) -> int:
     """Run one statement (committed at once outside a transaction); the number of rows it changed."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

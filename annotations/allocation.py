@@ -29,16 +29,19 @@ def balanced_sides(count: int, rng: random.Random) -> list[bool]:
     return sides
 
 
-def _choose_pairs(study: Study, pairs: list[ImagePair], rng: random.Random) -> list[ImagePair]:
-    """The least-rated pairs with room under ``ratings_per_pair``, ties broken at random."""
-    taken = Counter(
-        dict(
-            Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
-            .values_list("pair_id")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
+def _rated_sides(study: Study) -> dict[int, tuple[int, int]]:
+    """Per pair of the study, its assignments so far (attention checks aside): (all, those with ours on the left)."""
+    counts = (
+        Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
+        .values_list("pair_id")
+        .annotate(total=Count("pk"), left=Count("pk", filter=Q(ours_on_left=True)))
+        .order_by()
     )
+    return {pair_id: (total, left) for pair_id, total, left in counts}
+
+
+def _choose_pairs(study: Study, pairs: list[ImagePair], taken: Counter, rng: random.Random) -> list[ImagePair]:
+    """The least-rated pairs with room under ``ratings_per_pair``, ties broken at random."""
     wanted = min(study.pairs_per_annotator or len(pairs), len(pairs))
     open_pairs = [pair for pair in pairs if study.ratings_per_pair is None or taken[pair.pk] < study.ratings_per_pair]
     if len(open_pairs) < wanted:
@@ -48,17 +51,8 @@ def _choose_pairs(study: Study, pairs: list[ImagePair], rng: random.Random) -> l
     return open_pairs[:wanted]
 
 
-def _sides(study: Study, chosen: list[ImagePair], rng: random.Random) -> dict[int, bool]:
+def _sides(chosen: list[ImagePair], lean: Counter, rng: random.Random) -> dict[int, bool]:
     """Ours on the left for half of the chosen pairs: those so far shown more often with ours on the right."""
-    lean = Counter(
-        {
-            pair_id: 2 * left - total
-            for pair_id, left, total in Assignment.objects.filter(pair__in=chosen, check_pair__isnull=True)
-            .values_list("pair_id")
-            .annotate(left=Count("pk", filter=Q(ours_on_left=True)), total=Count("pk"))
-            .order_by()
-        }
-    )
     order = list(chosen)
     rng.shuffle(order)
     order.sort(key=lambda pair: lean[pair.pk])
@@ -92,8 +86,11 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
     if not pairs:
         raise ValidationError(f"Study {study.slug!r} has no generated pairs.")
     rng = random.Random(secrets.randbits(64))
-    chosen = _choose_pairs(study, pairs, rng)
-    sides = _sides(study, chosen, rng)
+    rated = _rated_sides(study)
+    taken = Counter({pair_id: total for pair_id, (total, _) in rated.items()})
+    lean = Counter({pair_id: 2 * left - total for pair_id, (total, left) in rated.items()})  # left minus right
+    chosen = _choose_pairs(study, pairs, taken, rng)
+    sides = _sides(chosen, lean, rng)
     assignments = [Assignment(pair=pair, ours_on_left=sides[pair.pk]) for pair in chosen]
     assignments += _attention_checks(study, pairs, rng)
     rng.shuffle(assignments)

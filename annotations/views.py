@@ -106,10 +106,22 @@ def _next_place(request: HttpRequest, annotator: Annotator) -> HttpResponse:
     return _stop_page(request, annotator) or redirect("annotations:invite", token=annotator.token)
 
 
-def _posted_assignment(request: HttpRequest) -> int:
+def _submit_posted(request: HttpRequest, annotator_id: int) -> services.SubmitResult:
+    """Store the posted scores for the posted assignment; 404 unless it is one of this annotator's.
+
+    Raises ``ValidationError`` for a bad score, as ``services.submit_rating`` does.
+    """
     try:
-        return int(request.POST.get("assignment", ""))
-    except ValueError:
+        assignment_id = int(request.POST.get("assignment", ""))
+        if not 0 < assignment_id < 2**63:  # beyond any id (and beyond what SQLite takes)
+            raise Assignment.DoesNotExist
+        return services.submit_rating(
+            annotator_id=annotator_id,
+            assignment_id=assignment_id,
+            left_score=request.POST.get("left"),
+            right_score=request.POST.get("right"),
+        )
+    except (ValueError, Assignment.DoesNotExist):
         raise Http404("No such pair.") from None
 
 
@@ -131,14 +143,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     error = None
     if request.method == "POST":
         try:
-            services.submit_rating(
-                annotator_id=annotator.pk,
-                assignment_id=_posted_assignment(request),
-                left_score=request.POST.get("left"),
-                right_score=request.POST.get("right"),
-            )
-        except Assignment.DoesNotExist:
-            raise Http404("No such pair.") from None
+            _submit_posted(request, annotator.pk)
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
@@ -170,14 +175,7 @@ def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
     if not rater.may_rate:
         return JsonResponse({"redirect": _rate_url(token)})  # the rating page says why
     try:
-        result = services.submit_rating(
-            annotator_id=rater.annotator_id,
-            assignment_id=_posted_assignment(request),
-            left_score=request.POST.get("left"),
-            right_score=request.POST.get("right"),
-        )
-    except Assignment.DoesNotExist:
-        raise Http404("No such pair.") from None
+        result = _submit_posted(request, rater.annotator_id)
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=400)
     if not (result.screened_out or result.finished):

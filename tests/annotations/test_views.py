@@ -192,9 +192,11 @@ def test_post_for_another_annotators_assignment_is_404(client):
     services.give_consent(annotator=annotator)
     services.give_consent(annotator=other)
     theirs = current(other)
-    for assignment_id in (theirs.pk, "not-a-number", ""):
+    for assignment_id in (theirs.pk, "not-a-number", "", "1" + "0" * 25, "-3"):
         response = client.post(url("rate", annotator), {"assignment": assignment_id, "left": "5", "right": "5"})
         assert response.status_code == 404
+        data = {"assignment": assignment_id, "left": "5", "right": "5"}
+        assert client.post(url("rate", annotator), data, HTTP_ACCEPT="application/json").status_code == 404
     assert Rating.objects.count() == 0
     assert Assignment.objects.get(pk=theirs.pk).shown_at is None
 

@@ -293,6 +293,12 @@ def test_nothing_the_annotator_sees_names_the_arm(client):
             assert secret.lower() not in headers, secret
         assert not re.search(r"\bours\b", headers)
         assert "content-disposition" not in headers
+    # The script's answer with the next pair tells no more than the page.
+    answer = post_as_script(client, annotator, current(annotator), "5", "5").content.decode()
+    job = current(annotator).pair.job
+    for secret in ["baseline", job.baseline_image, job.ours_image, *secrets[1:]]:
+        assert secret.lower() not in answer.lower(), secret
+    assert not re.search(r"\bours\b", answer, re.IGNORECASE) and '"pair"' in answer
 
 
 # CSRF ---------------------------------------------------------------------------------------------

@@ -76,13 +76,18 @@ def _attention_checks(study: Study, pairs: list[ImagePair], rng: random.Random) 
     return checks
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def allocate(*, annotator: Annotator) -> list[Assignment]:
-    """Create the annotator's assignments once: chosen pairs, balanced sides, checks, in a random order."""
-    study = Study.objects.select_for_update().get(pk=annotator.study_id)
+    """Create the annotator's assignments once: chosen pairs, balanced sides, checks, in a random order.
+
+    Only what depends on the other annotators' assignments (the counts per pair, and the insert) runs with the
+    study's row locked, so annotators joining at once wait on each other as briefly as they can.
+    """
     if annotator.assignments.exists():
         return list(annotator.assignments.all())
-    pairs = list(study.pairs.filter(Q(job__isnull=True) | Q(job__status=PairJob.Status.DONE)).order_by("pk"))
+    generated = Q(job__isnull=True) | Q(job__status=PairJob.Status.DONE)
+    pairs = list(ImagePair.objects.filter(generated, study_id=annotator.study_id).order_by("pk"))
+    study = Study.objects.select_for_update().get(pk=annotator.study_id)
     if not pairs:
         raise ValidationError(f"Study {study.slug!r} has no generated pairs.")
     rng = random.Random(secrets.randbits(64))

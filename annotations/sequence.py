@@ -196,8 +196,10 @@ def store_answer(*, annotator_id: int, assignment_id: int, left: int, right: int
     A rating stores the scores by arm; an attention check stores the matching and mismatched image's scores and
     whether the matching one scored higher. Seconds on the item count from the first time the server showed it.
     A rating takes one statement, reading the assignment as it inserts. Raises ``Assignment.DoesNotExist`` for an
-    assignment that is not this annotator's.
+    assignment that is not this annotator's, an id beyond any id (SQLite refuses integers past 64 bits) included.
     """
+    if not 0 < assignment_id < 2**63:
+        raise Assignment.DoesNotExist(f"There is no assignment {assignment_id}.")
     now = _db_now()
     params = {"left": left, "right": right, "now": now, "id": assignment_id, "annotator": annotator_id}
     seconds = SECONDS_SINCE_SHOWN[connection.vendor]

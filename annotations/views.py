@@ -112,12 +112,9 @@ def _submit_posted(request: HttpRequest, annotator_id: int) -> services.SubmitRe
     Raises ``ValidationError`` for a bad score, as ``services.submit_rating`` does.
     """
     try:
-        assignment_id = int(request.POST.get("assignment", ""))
-        if not 0 < assignment_id < 2**63:  # beyond any id (and beyond what SQLite takes)
-            raise Assignment.DoesNotExist
         return services.submit_rating(
             annotator_id=annotator_id,
-            assignment_id=assignment_id,
+            assignment_id=int(request.POST.get("assignment", "")),
             left_score=request.POST.get("left"),
             right_score=request.POST.get("right"),
         )

@@ -57,5 +57,6 @@ def test_store_answer_maps_sides_once_and_refuses_another_annotators(annotator):
     stored = Rating.objects.get(assignment=rating)
     assert (stored.ours_score, stored.baseline_score) == ((9, 2) if rating.ours_on_left else (2, 9))
     other = Annotator.objects.exclude(pk=annotator.pk).get()
-    with pytest.raises(Assignment.DoesNotExist):
-        sequence.store_answer(annotator_id=other.pk, assignment_id=rating.pk, left=5, right=5)
+    for assignment_id, who in ((rating.pk, other.pk), (10**20, annotator.pk), (0, annotator.pk)):
+        with pytest.raises(Assignment.DoesNotExist):
+            sequence.store_answer(annotator_id=who, assignment_id=assignment_id, left=5, right=5)

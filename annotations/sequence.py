@@ -91,11 +91,8 @@ def image_names(*, ours_on_left: bool, baseline: str, ours: str, check_baseline:
     baseline image beside the baseline image of another prompt (``check_baseline``), which is on the left when
     ``ours_on_left``.
     """
-    if check_baseline is not None:
-        other, own = check_baseline, baseline
-    else:
-        other, own = ours, baseline
-    return {"left": other, "right": own} if ours_on_left else {"left": own, "right": other}
+    other = ours if check_baseline is None else check_baseline  # what stands where "ours" would
+    return {"left": other, "right": baseline} if ours_on_left else {"left": baseline, "right": other}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from .models import DiffusionModel, PairJob
-from .services import queue_pair_jobs
+from .services import queue_pair_jobs, requeue_running_jobs
 
 
 class DiffusionModelForm(forms.ModelForm):
@@ -38,16 +38,27 @@ class PairJobAdmin(admin.ModelAdmin):
     list_filter = ("status", "model", "scheduler")
     search_fields = ("prompt", "error")
     readonly_fields = (
-        "status", "error", "attempts", "baseline_image", "ours_image", "metadata",
+        "status", "error", "attempts", "task_id", "baseline_image", "ours_image", "metadata",
         "created_at", "started_at", "finished_at",
     )
-    actions = ["queue_selected"]
+    actions = ["queue_selected", "requeue_running_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        """A saved job's settings are fixed: its images and metadata were (or will be) made from them."""
+        if obj is None:
+            return self.readonly_fields
+        return [field.name for field in PairJob._meta.fields if field.name != "id"]
 
     @admin.display(description="Prompt")
     def short_prompt(self, job: PairJob) -> str:
         return job.prompt[:80]
 
-    @admin.action(description="Queue generation of the selected jobs that are not done")
+    @admin.action(description="Queue generation of the selected pending and failed jobs")
     def queue_selected(self, request, queryset) -> None:
         count = queue_pair_jobs(job_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"Queued {count} pair job(s).", messages.SUCCESS)
+
+    @admin.action(description="Queue the selected running jobs again (only when their worker and task are gone)")
+    def requeue_running_selected(self, request, queryset) -> None:
+        count = requeue_running_jobs(job_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Queued {count} running pair job(s) again.", messages.SUCCESS)

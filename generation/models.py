@@ -101,6 +101,8 @@ class PairJob(models.Model):
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
     error = models.TextField(blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
+    #: The Celery task that holds the job while it runs; a redelivery of that task (same id) may take it up again.
+    task_id = models.CharField(max_length=255, blank=True, default="", editable=False)
     baseline_image = models.CharField(max_length=255, blank=True, default="", help_text="Storage name.")
     ours_image = models.CharField(max_length=255, blank=True, default="", help_text="Storage name.")
     metadata = models.JSONField(default=dict, blank=True)
@@ -120,6 +122,20 @@ class PairJob(models.Model):
                 condition=Q(Exact(Mod("width", 8), 0)) & Q(Exact(Mod("height", 8), 0)),
                 name="pairjob_size_multiple_of_8",
                 violation_error_message="Width and height must be multiples of 8.",
+            ),
+            models.CheckConstraint(
+                condition=Q(train_width__isnull=True, train_height__isnull=True)
+                | (
+                    # NOT NULL spelled out: a CHECK passes where its condition is NULL
+                    Q(train_width__isnull=False, train_height__isnull=False)
+                    & Q(train_width__gte=8, train_height__gte=8)
+                    & Q(Exact(Mod("train_width", 8), 0))
+                    & Q(Exact(Mod("train_height", 8), 0))
+                ),
+                name="pairjob_train_size_valid",
+                violation_error_message=(
+                    "The training width and height must both be given, as multiples of 8 pixels, or both be empty."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(steps__gte=1, steps__lte=1000),

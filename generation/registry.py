@@ -37,8 +37,14 @@ def inspect_model(source: str, revision: str = "") -> ModelInfo:
         vae = AutoencoderKL.load_config(source, subfolder=AUTOENCODER.get(pipeline, "vae"), revision=revision or None)
     except Exception as exc:  # OSError, ValueError, HTTP errors, ... depending on the source
         raise ModelLoadError(f"Could not read the {folder} or autoencoder config of {source!r}: {exc}") from exc
-    factor = 2 ** (len(vae["block_out_channels"]) - 1)
-    height, width = _pair(denoiser["sample_size"])
+    try:
+        factor = 2 ** (len(vae["block_out_channels"]) - 1)
+    except (KeyError, TypeError) as exc:
+        raise ModelLoadError(f"The autoencoder config of {source!r} has no usable 'block_out_channels'.") from exc
+    try:
+        height, width = _pair(denoiser["sample_size"])
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ModelLoadError(f"The {folder} config of {source!r} has no usable 'sample_size'.") from exc
     return ModelInfo(FAMILY_BY_PIPELINE[pipeline], pipeline, width * factor, height * factor)
 
 
@@ -69,8 +75,8 @@ def register_model(
     model = DiffusionModel(name=name, source=source, family=family, revision=revision, dtype=dtype)
     info = check_model(model)
     model.family = model.family or info.family
-    model.train_width = train_width or info.train_width
-    model.train_height = train_height or info.train_height
+    model.train_width = info.train_width if train_width is None else train_width
+    model.train_height = info.train_height if train_height is None else train_height
     full_clean_named(model)
     model.save()
     return model

@@ -47,17 +47,29 @@ def create_pair_job(
 
 
 def queue_pair_jobs(*, job_ids: Iterable[int]) -> int:
-    """Send the jobs that are not done to the "gpu" queue once the current transaction commits.
+    """Send the pending and failed jobs among ``job_ids`` to the "gpu" queue once the current transaction commits;
+    returns how many were sent.
 
-    Jobs that can share a batch travel together, EVALSITE_JOBS_PER_TASK to a task.
+    Running jobs are left to the task that holds them (a worker that dies has its task redelivered); a job sent
+    twice is generated once, by the first task to take it up. Jobs that can share a batch travel together,
+    EVALSITE_JOBS_PER_TASK to a task.
     """
     from .tasks import generate_pair_jobs
 
-    jobs = list(PairJob.objects.filter(pk__in=list(job_ids)).exclude(status=PairJob.Status.DONE))
-    PairJob.objects.filter(pk__in=[job.pk for job in jobs], status=PairJob.Status.FAILED).update(
-        status=PairJob.Status.PENDING, error=""
-    )
+    ids = list(job_ids)
+    PairJob.objects.filter(pk__in=ids, status=PairJob.Status.FAILED).update(status=PairJob.Status.PENDING, error="")
+    jobs = list(PairJob.objects.filter(pk__in=ids, status=PairJob.Status.PENDING))
     for group in group_jobs(jobs):
         for chunk in chunks([job.pk for job in group], settings.EVALSITE_JOBS_PER_TASK):
             transaction.on_commit(lambda chunk=chunk: generate_pair_jobs.delay(chunk))
     return len(jobs)
+
+
+@transaction.atomic
+def requeue_running_jobs(*, job_ids: Iterable[int]) -> int:
+    """Queue running jobs again, for when the task holding them is gone for good (its broker lost the message);
+    returns how many were queued. A task still at work on one of them would generate that pair a second time."""
+    running = list(PairJob.objects.filter(pk__in=list(job_ids), status=PairJob.Status.RUNNING).values_list(
+        "pk", flat=True))
+    PairJob.objects.filter(pk__in=running).update(status=PairJob.Status.PENDING, task_id="")
+    return queue_pair_jobs(job_ids=running)

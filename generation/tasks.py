@@ -1,12 +1,13 @@
 """Celery tasks of the "gpu" queue. They take ids, re-fetch rows, and are idempotent."""
 import logging
 import platform
+import uuid
 
 import torch
 from celery import shared_task
 from django.core.files.storage import default_storage
 from django.db import OperationalError
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from .batching import group_jobs, pairs_per_batch
@@ -134,31 +135,53 @@ def _generate_group(loaded: LoadedModel, jobs: list[PairJob]) -> None:
         pending = pending[len(batch) :]
 
 
+def _claim(jobs: list[PairJob], *, task_id: str) -> list[PairJob]:
+    """Take up the jobs no other task holds: pending ones, done ones whose files are gone, and running ones this
+    same task holds already (a redelivery after its worker died, or a retry). Returns the jobs taken."""
+    ids = [job.pk for job in jobs]
+    free = Q(status__in=[PairJob.Status.PENDING, PairJob.Status.DONE]) | Q(status=PairJob.Status.RUNNING, task_id=task_id)
+    # one UPDATE: of two tasks holding the same job id, only the first to write takes it
+    PairJob.objects.filter(free, pk__in=ids).update(
+        status=PairJob.Status.RUNNING, task_id=task_id, started_at=timezone.now(), error="",
+        attempts=F("attempts") + 1,
+    )
+    taken = set(PairJob.objects.filter(pk__in=ids, status=PairJob.Status.RUNNING, task_id=task_id).values_list(
+        "pk", flat=True))
+    return [job for job in jobs if job.pk in taken]
+
+
 @shared_task(
+    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=5,
 )
-def generate_pair_jobs(job_ids: list[int]) -> dict[str, int]:
-    """Generate both images of each listed pair job; jobs that are done already are left alone."""
+def generate_pair_jobs(self, job_ids: list[int]) -> dict[str, int]:
+    """Generate both images of each listed pair job; jobs that are done, failed or held by another task are left
+    alone. An error no job could be charged with fails the jobs this task still holds, unless it will be retried."""
     jobs = list(PairJob.objects.filter(pk__in=job_ids))
-    todo = [job for job in jobs if not _is_done(job)]
+    todo = _claim([job for job in jobs if not _is_done(job)], task_id=self.request.id or uuid.uuid4().hex)
     outcome = {"missing": len(set(job_ids)) - len(jobs), "skipped": len(jobs) - len(todo)}
     if not todo:
         return outcome
-    PairJob.objects.filter(pk__in=[job.pk for job in todo]).update(
-        status=PairJob.Status.RUNNING, started_at=timezone.now(), error="", attempts=F("attempts") + 1
-    )
-    for group in group_jobs(todo):
-        try:
-            loaded = load_model(group[0].model, group[0].revision, group[0].dtype)
-        except ModelLoadError as exc:
-            for job in group:
-                _finish(job, status=PairJob.Status.FAILED, error=str(exc))
-            continue
-        _generate_group(loaded, group)
+    try:
+        for group in group_jobs(todo):
+            try:
+                loaded = load_model(group[0].model, group[0].revision, group[0].dtype)
+            except ModelLoadError as exc:
+                for job in group:
+                    _finish(job, status=PairJob.Status.FAILED, error=str(exc))
+                continue
+            _generate_group(loaded, group)
+    except Exception as exc:
+        if not (isinstance(exc, OperationalError) and self.request.retries < self.max_retries):
+            message = f"Generation stopped: {type(exc).__name__}: {exc}"
+            logger.exception("Pair jobs %s: %s", [job.pk for job in todo], message)
+            for job in PairJob.objects.filter(pk__in=[job.pk for job in todo], status=PairJob.Status.RUNNING):
+                _finish(job, status=PairJob.Status.FAILED, error=message)
+        raise
     outcome.update(
         PairJob.objects.filter(pk__in=[job.pk for job in todo]).values_list("status").annotate(count=Count("pk"))
     )

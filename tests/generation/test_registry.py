@@ -45,6 +45,35 @@ def test_register_refuses_a_wrong_family_or_an_unreadable_source(tiny_model, tmp
     assert DiffusionModel.objects.count() == 0
 
 
+def test_a_config_without_the_training_size_is_refused_by_name(tiny_model, tmp_path, admin_client):
+    import json
+    import shutil
+
+    broken = tmp_path / "no-sample-size"
+    shutil.copytree(tiny_model, broken)
+    config = json.loads((broken / "unet" / "config.json").read_text())
+    del config["sample_size"]
+    (broken / "unet" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValidationError) as error:
+        register_model(name="x", source=str(broken))
+    assert error.value.message_dict["source"] == [f"The unet config of {str(broken)!r} has no usable 'sample_size'."]
+    with pytest.raises(CommandError, match="no usable 'sample_size'"):
+        call_command("register_model", "x", str(broken))
+    form = {"name": "x", "source": str(broken), "family": "sd", "revision": "", "train_width": 512,
+            "train_height": 512, "dtype": ""}
+    response = admin_client.post(reverse("admin:generation_diffusionmodel_add"), form)
+    assert response.status_code == 200 and "no usable" in response.content.decode()
+    assert not DiffusionModel.objects.exists()
+
+
+def test_a_training_size_of_zero_is_refused_not_replaced(tiny_model):
+    with pytest.raises(ValidationError, match="multiple of 8"):
+        register_model(name="zero", source=tiny_model, train_width=0, train_height=0)
+    with pytest.raises(CommandError, match="multiple of 8"):
+        call_command("register_model", "zero", tiny_model, "--train-size", "0", "0")
+    assert not DiffusionModel.objects.exists()
+
+
 def test_ensure_registered_reuses_the_entry(tiny_model):
     first = ensure_registered(source=tiny_model)
     assert first.name == "tiny-sd"

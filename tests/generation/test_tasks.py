@@ -186,3 +186,92 @@ def test_bad_job_settings_are_refused(field, value, message):
         make_job("any", **{field: value})
     assert message.lower() in " ".join(error.value.messages).lower()
     assert PairJob.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("train_width", "train_height"), [(512, None), (None, 512), (4, 4), (100, 64), (0, 0)],
+)
+def test_a_training_size_must_be_whole_and_in_multiples_of_8(train_width, train_height):
+    with pytest.raises(ValidationError, match="training width and height must both be given"):
+        make_job("any", train_width=train_width, train_height=train_height)
+    assert PairJob.objects.count() == 0
+
+
+def test_a_job_held_by_another_task_is_left_to_it(tiny_model):
+    job = make_job(tiny_model)
+    PairJob.objects.filter(pk=job.pk).update(status=PairJob.Status.RUNNING, task_id="other-task", attempts=1)
+    assert generate_pair_jobs.apply(([job.pk],), task_id="second-task").get() == {"missing": 0, "skipped": 1}
+    job.refresh_from_db()
+    assert (job.status, job.task_id, job.attempts, job.baseline_image) == ("running", "other-task", 1, "")
+
+
+def test_a_redelivered_task_takes_up_the_jobs_it_held(tiny_model):
+    """A worker killed mid-task leaves its jobs running; the broker delivers the same task (same id) again."""
+    job = make_job(tiny_model)
+    PairJob.objects.filter(pk=job.pk).update(status=PairJob.Status.RUNNING, task_id="first-task", attempts=1)
+    assert generate_pair_jobs.apply(([job.pk],), task_id="first-task").get()["done"] == 1
+    job.refresh_from_db()
+    assert (job.status, job.task_id, job.attempts) == ("done", "first-task", 2)
+
+
+def test_a_job_sent_twice_is_generated_once(tiny_model):
+    job = make_job(tiny_model)
+    assert generate_pair_jobs.apply(([job.pk],), task_id="first").get()["done"] == 1
+    stamp = os.stat(default_storage.path(PairJob.objects.get().baseline_image)).st_mtime_ns
+    assert generate_pair_jobs.apply(([job.pk],), task_id="second").get() == {"missing": 0, "skipped": 1}
+    job.refresh_from_db()
+    assert (job.attempts, job.task_id) == (1, "first")
+    assert os.stat(default_storage.path(job.baseline_image)).st_mtime_ns == stamp
+
+
+def test_a_failed_job_waits_to_be_queued_again(tiny_model):
+    job = make_job(tiny_model)
+    PairJob.objects.filter(pk=job.pk).update(status=PairJob.Status.FAILED, error="Generation failed: earlier")
+    assert generate_pair_jobs([job.pk]) == {"missing": 0, "skipped": 1}
+    job.refresh_from_db()
+    assert (job.status, job.error, job.attempts) == ("failed", "Generation failed: earlier", 0)
+
+
+def test_an_unexpected_error_fails_the_jobs_it_stopped(tiny_model, monkeypatch):
+    def broken(loaded, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(tasks, "generate_pairs", broken)
+    jobs = [make_job(tiny_model, prompt=prompt) for prompt in PROMPTS[:2]]
+    with pytest.raises(OSError):
+        generate_pair_jobs([job.pk for job in jobs])
+    for job in jobs:
+        job.refresh_from_db()
+        assert job.status == PairJob.Status.FAILED and job.finished_at is not None
+        assert job.error == "Generation stopped: OSError: No space left on device"
+
+
+def test_a_database_error_is_retried_by_the_same_task_then_fails_the_jobs(tiny_model, monkeypatch):
+    from django.db import OperationalError
+
+    real, calls = tasks.generate_pairs, []
+
+    def flaky(loaded, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(loaded, **kwargs)
+
+    monkeypatch.setattr(tasks, "generate_pairs", flaky)
+    job = make_job(tiny_model)
+    assert generate_pair_jobs.apply(([job.pk],), task_id="retried").get()["done"] == 1
+    job.refresh_from_db()
+    assert (job.status, job.attempts, len(calls)) == ("done", 2, 2)  # the retry took the running job up again
+
+    def down(loaded, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(tasks, "generate_pairs", down)
+    monkeypatch.setattr(generate_pair_jobs, "retry_backoff", False)
+    job = make_job(tiny_model, prompt=PROMPTS[1])
+    result = generate_pair_jobs.apply(([job.pk],), task_id="gone")
+    assert isinstance(result.result, OperationalError)
+    job.refresh_from_db()
+    assert job.status == PairJob.Status.FAILED
+    assert job.attempts == generate_pair_jobs.max_retries + 1
+    assert job.error == "Generation stopped: OperationalError: server closed the connection unexpectedly"

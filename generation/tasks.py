@@ -139,8 +139,9 @@ def _claim(jobs: list[PairJob], *, task_id: str) -> list[PairJob]:
     """Take up the jobs no other task holds: pending ones, done ones whose files are gone, and running ones this
     same task holds already (a redelivery after its worker died, or a retry). Returns the jobs taken."""
     ids = [job.pk for job in jobs]
-    free = Q(status__in=[PairJob.Status.PENDING, PairJob.Status.DONE]) | Q(status=PairJob.Status.RUNNING, task_id=task_id)
-    # one UPDATE: of two tasks holding the same job id, only the first to write takes it
+    free = Q(status__in=[PairJob.Status.PENDING, PairJob.Status.DONE])
+    free |= Q(status=PairJob.Status.RUNNING, task_id=task_id)
+    # one UPDATE: of two tasks sent the same job, only the first to write takes it
     PairJob.objects.filter(free, pk__in=ids).update(
         status=PairJob.Status.RUNNING, task_id=task_id, started_at=timezone.now(), error="",
         attempts=F("attempts") + 1,

@@ -54,6 +54,14 @@ class StudyForm(forms.ModelForm):
         cleaned = super().clean()
         if self.instance.pk:
             services.check_settings_change(study=self.instance, changed=self.changed_data)
+            stored = Study.objects.get(pk=self.instance.pk)
+            if stored.status != Study.Status.DRAFT and cleaned.get("attention_checks"):  # its pairs are fixed
+                try:
+                    services.check_attention_checks(
+                        study=stored, pairs=stored.pairs.count(), attention_checks=cleaned["attention_checks"]
+                    )
+                except ValidationError as exc:
+                    self.add_error(None, exc)
         model = cleaned.get("model")
         multiple = FAMILY_SIZE_MULTIPLE.get(model.family) if model else None
         for field in ("width", "height"):

@@ -4,9 +4,9 @@ import io
 
 from django import forms
 from django.contrib import messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
@@ -21,7 +21,10 @@ class InviteForm(forms.Form):
 
 
 def _study(model_admin, request, object_id) -> Study:
-    study = get_object_or_404(Study, pk=object_id)
+    """The study the URL names (404 for an id that names none, "abc" included), if the user may change it."""
+    study = model_admin.get_object(request, unquote(object_id))
+    if study is None:
+        raise Http404(f"There is no {Study._meta.verbose_name} with id {object_id!r}.")
     if not model_admin.has_change_permission(request, study):
         raise PermissionDenied
     return study

@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from generation.models import DiffusionModel, Scheduler
@@ -20,6 +21,30 @@ class DemoResult:
     created: bool
     queued: int
     annotators: list[Annotator]
+
+
+def _field_errors(study: Study, fields: set[str]) -> list[str]:
+    """The messages of the study's field and constraint checks that concern only ``fields``."""
+    exclude = {field.name for field in Study._meta.fields} - fields
+    messages: list[str] = []
+    for check in (study.clean_fields, study.validate_constraints):
+        try:
+            check(exclude=exclude)
+        except ValidationError as exc:
+            messages += exc.messages
+    return list(dict.fromkeys(messages))
+
+
+def check_demo_options(*, size: int, steps: int) -> None:
+    """Refuse an image size or step count the demo study could not have, naming the option (``--size``,
+    ``--steps``), by the study's own rules; it writes nothing, so ``seed_demo`` runs it before any write."""
+    study = Study(slug=DEMO_SLUG, title=DEMO_SLUG, width=size, height=size, steps=steps)
+    problems = []
+    for option, value, fields in (("--size", size, {"width", "height"}), ("--steps", steps, {"steps"})):
+        if messages := _field_errors(study, fields):
+            problems.append(f"{option} {value}: {' '.join(messages)}")
+    if problems:
+        raise ValidationError(problems)
 
 
 def demo_prompts() -> list[str]:

@@ -1,8 +1,10 @@
 """Reading tidy ratings collected elsewhere into a study; a bad file is rejected whole."""
 import csv
 import io
+import itertools
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -11,7 +13,12 @@ from django.db import transaction
 from django.db.models import Max
 
 from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, ImagePair, Prompt, Rating, Study
+from .prompt_files import bad_character
 from .selectors import CONDITIONS, POSITIONS, TIDY_COLUMNS
+
+#: The longest study slug and annotator id the database holds (``Study.slug``, ``Annotator.external_id``).
+MAX_SLUG_LENGTH = Study._meta.get_field("slug").max_length
+MAX_ANNOTATOR_LENGTH = Annotator._meta.get_field("external_id").max_length
 
 
 @dataclass(frozen=True)
@@ -36,11 +43,21 @@ class ImportReport:
 
 def _parse_row(line: int, row: dict, slug: str, errors: list[str]) -> dict | None:
     problems = []
+    unstorable = {column: bad for column in TIDY_COLUMNS if (bad := bad_character(row[column]))}
+    for column, bad in unstorable.items():
+        problems.append(f"{column} {bad}")
+    if unstorable:  # nothing else is said of such a line: its values are not shown back
+        errors.append(f"line {line}: " + "; ".join(problems))
+        return None
     if row["study"].strip() != slug:
         problems.append(f"study is {row['study']!r}, not {slug!r}")
     for column in ("annotator", "item"):
         if not row[column].strip():
             problems.append(f"{column} is empty")
+    if len(row["annotator"].strip()) > MAX_ANNOTATOR_LENGTH:
+        problems.append(
+            f"annotator is {len(row['annotator'].strip())} characters long; at most {MAX_ANNOTATOR_LENGTH} are allowed"
+        )
     if row["condition"].strip() not in CONDITIONS:
         problems.append(f"condition {row['condition']!r} is not one of {', '.join(CONDITIONS)}")
     if row["position"].strip() not in POSITIONS:
@@ -75,17 +92,39 @@ def _parse_row(line: int, row: dict, slug: str, errors: list[str]) -> dict | Non
     }
 
 
+def _rows(reader: csv.DictReader) -> Iterator[tuple[int, dict | csv.Error]]:
+    """(line, row) for each record after the header, numbered from 2; a ``csv.Error`` in place of the row that
+    cannot be read, which ends the rows."""
+    rows = iter(reader)
+    for line in itertools.count(2):
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield line, exc
+            return
+        yield line, row
+
+
 def parse_tidy_csv(text: str, *, slug: str) -> list[ImportedRating]:
     """Parse and check the whole file; raise one ValidationError listing every bad line."""
     reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in (reader.fieldnames or [])]
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise ValidationError(f"line 1: not valid CSV ({exc}).") from None
+    header = [name.strip() for name in (fieldnames or [])]
     missing = [column for column in TIDY_COLUMNS if column not in header]
     if missing:
         raise ValidationError(f"line 1: the header lacks column(s) {', '.join(missing)}; expected {', '.join(TIDY_COLUMNS)}.")
     reader.fieldnames = header
     errors: list[str] = []
     halves: dict[tuple[str, str], dict[str, tuple[int, dict]]] = defaultdict(dict)
-    for line, row in enumerate(reader, start=2):
+    for line, row in _rows(reader):
+        if isinstance(row, csv.Error):  # e.g. a field longer than the csv module takes: the rest cannot be read
+            errors.append(f"line {line}: not valid CSV ({row}); the lines after it were not read")
+            break
         if None in row or any(value is None for value in row.values()):
             errors.append(f"line {line}: expected {len(header)} fields")
             continue
@@ -132,6 +171,31 @@ def parse_tidy_csv(text: str, *, slug: str) -> list[ImportedRating]:
     return sorted(ratings, key=lambda rating: rating.line)
 
 
+#: The statuses in which a study of imported ratings takes more: never open, so no annotator is being served.
+IMPORTABLE_STATUSES = (Study.Status.DRAFT, Study.Status.CLOSED)
+
+
+def _check_takes_imports(study: Study) -> None:
+    """Refuse importing into a study that generates its own pairs, or one annotators may be rating now.
+
+    An imported item becomes a pair without images; a study with a model or a generated pair would hand it to its
+    annotators as a blank pair, so only studies made of imported ratings (no model, no pair job, draft or closed)
+    take imports.
+    """
+    reasons = []
+    if study.model_id is not None:
+        reasons.append(f"it generates its pairs with the model {study.model.name!r}")
+    elif study.pairs.filter(job__isnull=False).exists():
+        reasons.append("it has generated pairs")
+    if study.status not in IMPORTABLE_STATUSES:
+        reasons.append(f"it is {study.get_status_display().lower()}")
+    if reasons:
+        raise ValidationError(
+            f"Ratings cannot be imported into study {study.slug!r}: {' and '.join(reasons)}. Only a study of "
+            "imported ratings (no model, no generated pairs, draft or closed) takes imports; import into a new slug."
+        )
+
+
 def _next_after(top: int | None) -> int:
     """The next free 0-based position after the largest one in use (``None`` when none is)."""
     return 0 if top is None else top + 1
@@ -144,8 +208,14 @@ def import_ratings(*, slug: str, text: str) -> ImportReport:
         validate_slug(slug)
     except ValidationError:
         raise ValidationError(f"{slug!r} is not a valid study slug (letters, digits, hyphens, underscores).") from None
+    if len(slug) > MAX_SLUG_LENGTH:
+        raise ValidationError(
+            f"The study slug is {len(slug)} characters long; at most {MAX_SLUG_LENGTH} are allowed."
+        )
     ratings = parse_tidy_csv(text, slug=slug)
     study, created = Study.objects.select_for_update().get_or_create(slug=slug, defaults={"title": slug})
+    if not created:
+        _check_takes_imports(study)
     prompts = {prompt.text: prompt for prompt in study.prompts.all()}
     next_position = _next_after(study.prompts.aggregate(top=Max("position"))["top"])
     for rating in ratings:

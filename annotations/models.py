@@ -1,4 +1,5 @@
 """Studies, their prompts and image pairs, annotators, assignments and ratings."""
+import re
 import secrets
 
 from django.db import models
@@ -12,9 +13,20 @@ DEFAULT_QUESTION = "Please rate your preference on image-text consistency from 1
 SCORE_MIN, SCORE_MAX = 1, 10
 
 
+#: What an annotator's or a study's enrolment token can look like (``new_token``'s alphabet, at most the field's
+#: 64 characters). The URLs accept nothing else, so a NUL or other stray character never reaches the database.
+TOKEN_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
 def new_token() -> str:
     """An annotator's secret: 256 random bits, URL-safe."""
     return secrets.token_urlsafe(32)
+
+
+def is_token(text: str) -> bool:
+    """Whether ``text`` could be a token (see ``TOKEN_PATTERN``); lookups answer "no such token" for anything else."""
+    return isinstance(text, str) and _TOKEN.fullmatch(text) is not None
 
 
 def new_completion_code() -> str:

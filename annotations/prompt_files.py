@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import random
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -51,6 +52,19 @@ class _Problem:
 def normalize_prompt(text: str) -> str:
     """Strip ``text`` and collapse each internal run of whitespace to one space."""
     return " ".join(text.split())
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def bad_character(text: str) -> str | None:
+    """What makes ``text`` unstorable, as "contains ...", or None: a NUL (PostgreSQL cannot store one in text) or a
+    lone surrogate such as JSON's "\\ud800" (no valid UTF-8 encodes one)."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    if surrogate := _SURROGATE.search(text):
+        return f"contains an invalid character (U+{ord(surrogate.group()):04X}, half of a surrogate pair)"
+    return None
 
 
 def _raise(problems: Sequence[_Problem]) -> None:
@@ -257,6 +271,9 @@ def _check(
     texts: list[str] = []
     problems: list[_Problem] = []
     for prompt in lines:
+        if bad := bad_character(prompt.text):
+            problems.append(_Problem(prompt.line, bad))
+            continue
         text = normalize_prompt(prompt.text)
         found: list[str] = []
         if not text:
@@ -280,9 +297,9 @@ def check_prompts(
 ) -> list[str]:
     """Normalise the prompts (see the module docstring) and return them in order, or raise one ValidationError.
 
-    The error lists, as "line N: ...", every empty prompt, every prompt longer than ``max_length``
-    characters, every repeat of an earlier line of the file (naming that line) and every prompt that
-    ``existing`` (the study's prompts) already holds.
+    The error lists, as "line N: ...", every prompt holding a NUL or a lone surrogate, every empty prompt, every
+    prompt longer than ``max_length`` characters, every repeat of an earlier line of the file (naming that line)
+    and every prompt that ``existing`` (the study's prompts) already holds.
     """
     texts, problems = _check(lines, existing=existing, max_length=max_length)
     if problems:

@@ -1,7 +1,7 @@
 """Reads for studies, annotators and ratings."""
 from collections.abc import Iterator
 
-from .models import Annotator, CheckResponse, Rating, Study
+from .models import Annotator, CheckResponse, Rating, Study, is_token
 
 #: Columns of the tidy ratings: one row per image rating.
 TIDY_COLUMNS = ("study", "annotator", "item", "condition", "score", "position", "seconds")
@@ -10,10 +10,20 @@ POSITIONS = ("left", "right")
 
 
 def annotator_by_token(token: str) -> Annotator | None:
+    """The annotator with this token, or None (also for text no token can be, e.g. with a NUL)."""
+    if not is_token(token):
+        return None
     try:
         return Annotator.objects.select_related("study").get(token=token)
     except Annotator.DoesNotExist:
         return None
+
+
+def study_by_enrolment_token(token: str) -> Study | None:
+    """The study with this open enrolment token, or None (also for text no token can be)."""
+    if not is_token(token):
+        return None
+    return Study.objects.filter(enrolment_token=token).first()
 
 
 def attention_check_results(*, study: Study) -> dict[str, tuple[int, int]]:

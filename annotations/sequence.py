@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from generation.models import PairJob
 
-from .models import Annotator, Assignment, CheckResponse, ImagePair, Prompt, Rating, Study
+from .models import Annotator, Assignment, CheckResponse, ImagePair, Prompt, Rating, Study, is_token
 
 ANNOTATOR = Annotator._meta.db_table
 ASSIGNMENT = Assignment._meta.db_table
@@ -68,7 +68,9 @@ class Rater:
 
 
 def rater(token: str) -> Rater | None:
-    """The annotator with this token, or None."""
+    """The annotator with this token, or None (also for text no token can be, e.g. with a NUL)."""
+    if not is_token(token):
+        return None
     rows = _fetch(
         f"""SELECT a.id, a.study_id, a.consented_at IS NOT NULL, a.started_at IS NOT NULL,
                    a.finished_at IS NOT NULL, a.screened_out_at IS NOT NULL, s.status

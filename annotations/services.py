@@ -67,6 +67,26 @@ def check_settings_change(*, study: Study, changed: Sequence[str]) -> None:
         )
 
 
+#: An attention check shows a prompt's image beside an image of another prompt.
+MIN_PAIRS_FOR_ATTENTION_CHECKS = 2
+
+
+def check_attention_checks(*, study: Study, pairs: int, attention_checks: int | None = None) -> None:
+    """Refuse attention checks in a study of fewer than two pairs (prompts), naming the field.
+
+    ``attention_checks``: the value to check, when it is not the study's stored one (a form's).
+    """
+    checks = study.attention_checks if attention_checks is None else attention_checks
+    if checks and pairs < MIN_PAIRS_FOR_ATTENTION_CHECKS:
+        raise ValidationError({
+            "attention_checks": (
+                f"Study {study.slug!r} has {pairs} pair{'' if pairs == 1 else 's'}, too few for attention checks "
+                f"({checks}): a check shows an image of another prompt, so it needs at least "
+                f"{MIN_PAIRS_FOR_ATTENTION_CHECKS} pairs. Add prompts or set attention checks to 0."
+            )
+        })
+
+
 @transaction.atomic
 def queue_study_generation(*, study: Study) -> int:
     """Create a pair job for every prompt that has none and queue every pair not yet generated."""
@@ -77,6 +97,7 @@ def queue_study_generation(*, study: Study) -> int:
         raise ValidationError(f"Study {study.slug!r} has no prompts.")
     if study.model is None:
         raise ValidationError(f"Study {study.slug!r} names no model to generate with.")
+    check_attention_checks(study=study, pairs=study.prompts.count())
     model = study.model
     for prompt in study.prompts.filter(pair__isnull=True):
         job = create_pair_job(
@@ -127,6 +148,7 @@ def open_study(*, study: Study) -> Study:
     missing = study.pairs.exclude(job__status=PairJob.Status.DONE).count()
     if missing or not study.pairs.exists():
         raise ValidationError(f"Study {study.slug!r} cannot open: {missing} of {study.pairs.count()} pairs are not generated.")
+    check_attention_checks(study=study, pairs=study.pairs.count())
     study.status = Study.Status.OPEN
     study.save(update_fields=["status"])
     return study

@@ -1,4 +1,5 @@
 """The annotator's pages: invite link (or open enrolment, or Prolific) → consent → rate pairs → completion code."""
+import logging
 import mimetypes
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -15,6 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from . import image_links, selectors, sequence, services
 from .allocation import StudyFull, enrol
 from .models import Annotator, Assignment, Study
+
+logger = logging.getLogger(__name__)
 
 
 def _annotator_or_404(token: str) -> Annotator:
@@ -59,6 +62,12 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
             services.give_consent(annotator=annotator)
         except StudyFull:
             return render(request, "annotations/full.html", context, status=403)
+        except ValidationError as exc:  # the study cannot lay out a sequence (e.g. too few pairs for its checks)
+            # the reason is for the researchers (the log): it may describe the study's design
+            logger.error(
+                "Annotator %s of study %r cannot start: %s", annotator.pk, annotator.study.slug, " ".join(exc.messages)
+            )
+            return render(request, "annotations/cannot_start.html", context, status=503)
         return redirect("annotations:rate", token=token)
     return render(request, "annotations/consent.html", context)
 
@@ -232,8 +241,11 @@ def example(request: HttpRequest, token: str, end: str) -> HttpResponse:
     field = {"low": annotator.study.example_low_image, "high": annotator.study.example_high_image}.get(end)
     if not field:
         raise Http404("No such example.")
-    with field.open("rb") as handle:
-        data = handle.read()
+    try:
+        with field.open("rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise Http404("No such example.") from None
     response = HttpResponse(data, content_type=mimetypes.guess_type(field.name)[0] or "application/octet-stream")
     response["Cache-Control"] = "private, max-age=3600"
     return response
@@ -273,7 +285,7 @@ def with_query(url: str, **params: str) -> str:
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest, enrolment_token: str) -> HttpResponse:
     """The open enrolment link: a POST creates an annotator (remembered in the session) and starts it."""
-    study = Study.objects.filter(enrolment_token=enrolment_token).first()
+    study = selectors.study_by_enrolment_token(enrolment_token)
     if study is None:
         raise Http404("No such study.")
     remembered = request.session.get(f"annotator-of-{study.pk}")
@@ -292,11 +304,16 @@ def join(request: HttpRequest, enrolment_token: str) -> HttpResponse:
 PROLIFIC_FIELDS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
 
 
+def _has_control_character(text: str) -> bool:
+    """NUL (which PostgreSQL cannot store) or another control character: never part of a Prolific id."""
+    return any(ord(char) < 32 or ord(char) == 127 for char in text)
+
+
 @never_cache
 @require_GET
 def prolific(request: HttpRequest, enrolment_token: str) -> HttpResponse:
     """Entry from Prolific: the same PROLIFIC_PID always returns to the same annotator and its progress."""
-    study = Study.objects.filter(enrolment_token=enrolment_token).first()
+    study = selectors.study_by_enrolment_token(enrolment_token)
     if study is None:
         raise Http404("No such study.")
     missing = [name for name in PROLIFIC_FIELDS if not request.GET.get(name, "").strip()]
@@ -304,6 +321,14 @@ def prolific(request: HttpRequest, enrolment_token: str) -> HttpResponse:
         return render(
             request, "annotations/join.html",
             {"study": study, "error": f"The link lacks {', '.join(missing)}; please open the study from Prolific."},
+            status=400,
+        )
+    garbled = [name for name in PROLIFIC_FIELDS if _has_control_character(request.GET[name])]
+    if garbled:
+        return render(
+            request, "annotations/join.html",
+            {"study": study, "error": f"The link's {', '.join(garbled)} holds a character no Prolific id has; "
+                                      "please open the study from Prolific."},
             status=400,
         )
     entry = {name: request.GET[name].strip()[:200] for name in PROLIFIC_FIELDS}

@@ -1,7 +1,7 @@
 """``seed_demo``, the set-up step of ``make run``: once, and never twice."""
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from annotations.models import Annotator, Prompt, Study
 from generation.models import DiffusionModel, PairJob
@@ -31,3 +31,20 @@ def test_seed_demo_creates_the_study_once(settings, tiny_model, tmp_path, capsys
     assert (Study.objects.count(), Prompt.objects.count(), PairJob.objects.count()) == (1, 50, 50)
     assert (Annotator.objects.count(), DiffusionModel.objects.count()) == (5, 1)
     assert get_user_model().objects.count() == 1
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--size", "100"], "--size 100: Width and height must be multiples of 8 between 8 and 4096."),
+    (["--size", "0"], "--size 0: Width and height must be multiples of 8 between 8 and 4096."),
+    (["--steps", "0"], "--steps 0: Steps must be between 1 and 1000."),
+])
+def test_seed_demo_refuses_a_bad_size_before_writing_anything(settings, tmp_path, monkeypatch, args, expected):
+    settings.EVALSITE_MODEL = str(tmp_path / "never-read")
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "pw-123456-long")
+    with pytest.raises(CommandError) as info:
+        call_command("seed_demo", *args)
+    assert str(info.value) == f"Nothing was set up: {expected}"
+    assert get_user_model().objects.count() == 0
+    assert (Study.objects.count(), DiffusionModel.objects.count(), PairJob.objects.count()) == (0, 0, 0)
+    assert list(tmp_path.iterdir()) == []

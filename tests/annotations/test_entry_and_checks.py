@@ -154,3 +154,24 @@ def test_rate_page_preloads_the_next_pair(client):
     reloaded = client.get(url("rate", annotator)).content.decode()
     links = re.compile(r'(?:src|href)="(/a/[^"]+\.png)"')
     assert links.findall(reloaded) == links.findall(html) and len(links.findall(html)) == 4  # the same links again
+
+
+def test_enrolment_tokens_no_token_can_be_are_404(client):
+    make_open_study(slug="j", prompts=2, annotators=1, enrolment_open=True)
+    for token in ("%00", "a%00b", "x" * 65):
+        assert client.get(f"/join/{token}/").status_code == 404
+        assert client.post(f"/join/{token}/").status_code == 404
+        assert client.get(f"/prolific/{token}/?PROLIFIC_PID=p&STUDY_ID=s&SESSION_ID=x").status_code == 404
+    assert not Annotator.objects.exclude(source="invite").exists()
+
+
+@pytest.mark.parametrize("field", ["PROLIFIC_PID", "STUDY_ID", "SESSION_ID"])
+@pytest.mark.parametrize("value", ["a%00b", "a%0Ab", "a%07"])
+def test_prolific_ids_with_a_nul_or_control_character_are_refused_naming_the_field(client, field, value):
+    study, _ = make_open_study(slug="p", prompts=2, annotators=1, enrolment_open=True)
+    params = {"PROLIFIC_PID": "pid1", "STUDY_ID": "st", "SESSION_ID": "se1", field: value}
+    response = client.get(prolific_url(study, **params))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f"{field} holds a character no Prolific id has" in html
+    assert not Annotator.objects.filter(source="prolific").exists()

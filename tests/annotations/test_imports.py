@@ -15,7 +15,7 @@ from annotations import services
 from annotations.imports import import_ratings
 from annotations.models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
 from annotations.selectors import TIDY_COLUMNS
-from tests.factories import make_open_study
+from tests.factories import make_open_study, make_study
 
 pytestmark = pytest.mark.django_db
 
@@ -229,3 +229,88 @@ def test_importing_the_same_ratings_twice_is_refused_whole(tmp_path):
     assert info.value.messages == ["line 2: 'ann-a' already rated this item in study 'imp'"]
     assert row_counts() == before
     assert not Annotator.objects.filter(external_id="ann-new").exists()
+
+
+# studies that take imports, and values the database cannot hold -----------------------------------
+
+
+IMPORT_RULE = "Only a study of imported ratings (no model, no generated pairs, draft or closed) takes imports"
+
+
+def test_import_into_an_open_generated_study_is_refused_whole():
+    """Its imported item would be a pair without images, handed to the study's next annotators."""
+    study, (annotator, _) = make_open_study(slug="live", prompts=2, annotators=2)
+    before = row_counts()
+    with pytest.raises(ValidationError) as info:
+        import_ratings(slug="live", text=write_csv_text(good_rows("live")))
+    assert info.value.messages == [
+        "Ratings cannot be imported into study 'live': it generates its pairs with the model 'unused' and it is "
+        f"open. {IMPORT_RULE}; import into a new slug."
+    ]
+    assert row_counts() == before
+    services.give_consent(annotator=annotator)
+    assert all(assignment.pair.job_id for assignment in annotator.assignments.select_related("pair"))
+
+
+@pytest.mark.parametrize("status", [Study.Status.DRAFT, Study.Status.GENERATING, Study.Status.CLOSED])
+def test_import_into_a_study_with_generated_pairs_is_refused(tmp_path, status):
+    study, _ = make_open_study(slug="gen", prompts=2)
+    Study.objects.filter(pk=study.pk).update(status=status, model=None)
+    message = import_expecting_error(tmp_path, write_csv_text(good_rows("gen")), slug="gen")
+    assert "Ratings cannot be imported into study 'gen': it has generated pairs" in message
+
+
+def test_import_into_a_draft_with_a_model_or_an_open_imported_study_is_refused(tmp_path):
+    make_study(slug="drafted", prompts=2)
+    message = import_expecting_error(tmp_path, write_csv_text(good_rows("drafted")), slug="drafted")
+    assert "into study 'drafted': it generates its pairs with the model 'unused'." in message
+    import_ratings(slug="imp", text=write_csv_text(good_rows("imp")[:4]))
+    Study.objects.filter(slug="imp").update(status=Study.Status.OPEN)
+    message = import_expecting_error(tmp_path, write_csv_text(good_rows("imp")[4:]))
+    assert "into study 'imp': it is open." in message
+
+
+def test_import_into_a_closed_study_of_imported_ratings_is_allowed():
+    import_ratings(slug="imp", text=write_csv_text(good_rows("imp")[:4]))
+    Study.objects.filter(slug="imp").update(status=Study.Status.CLOSED)
+    assert import_ratings(slug="imp", text=write_csv_text(good_rows("imp")[4:])).ratings == 2
+
+
+def test_too_long_slug_and_annotator_are_named(tmp_path):
+    slug = "s" * 81
+    message = import_expecting_error(tmp_path, write_csv_text(good_rows(slug)), slug=slug)
+    assert "The study slug is 81 characters long; at most 80 are allowed." in message
+    rows = good_rows("imp")
+    rows[2] = dict(rows[2], annotator="a" * 201)
+    message = import_expecting_error(tmp_path, write_csv_text(rows))
+    assert "line 4: annotator is 201 characters long; at most 200 are allowed" in message
+    rows = [dict(row, annotator="a" * 200) for row in good_rows("imp")[:2]]
+    assert import_ratings(slug="imp", text=write_csv_text(rows)).ratings == 1  # 200 fit
+
+
+@pytest.mark.parametrize("column", ["annotator", "item", "seconds", "study"])
+def test_nul_in_a_field_is_named_with_its_line(tmp_path, column):
+    rows = good_rows("imp")
+    rows[1] = dict(rows[1], **{column: f"x\x00{rows[1][column]}"})
+    message = import_expecting_error(tmp_path, write_csv_text(rows))
+    assert f"line 3: {column} contains a NUL character" in message
+    assert Study.objects.filter(slug="imp").count() == 0
+
+
+def test_lone_surrogate_in_the_text_is_named_with_its_line():
+    rows = good_rows("imp")
+    rows[0] = dict(rows[0], item="a cat \ud800")
+    with pytest.raises(ValidationError) as info:
+        import_ratings(slug="imp", text=write_csv_text(rows))
+    assert "line 2: item contains an invalid character (U+D800, half of a surrogate pair)" in info.value.messages
+    assert Study.objects.filter(slug="imp").count() == 0
+
+
+def test_a_field_too_long_for_the_csv_reader_is_named_with_its_line(tmp_path):
+    rows = good_rows("imp")
+    rows[2] = dict(rows[2], item="x" * 140_000)
+    message = import_expecting_error(tmp_path, write_csv_text(rows))
+    assert "line 4: not valid CSV (field larger than field limit (131072)); the lines after it were not read" in message
+    header = ",".join(TIDY_COLUMNS).replace("seconds", "s" * 140_000)
+    message = import_expecting_error(tmp_path, header + "\n")
+    assert "line 1: not valid CSV (field larger than field limit (131072))." in message

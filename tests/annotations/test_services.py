@@ -112,6 +112,20 @@ def test_queue_generation_refused_once_open():
         services.queue_study_generation(study=study)
 
 
+@pytest.mark.parametrize("prompts", [0, 1])
+def test_queue_generation_refuses_attention_checks_without_two_prompts(prompts):
+    study = make_study(slug="s", prompts=prompts, attention_checks=1, open_when_ready=True)
+    with pytest.raises(ValidationError) as info:
+        services.queue_study_generation(study=study)
+    if prompts:  # no prompts at all is refused first, for that
+        assert info.value.message_dict["attention_checks"] == [
+            "Study 's' has 1 pair, too few for attention checks (1): a check shows an image of another prompt, so it "
+            "needs at least 2 pairs. Add prompts or set attention checks to 0."
+        ]
+    assert Study.objects.get(pk=study.pk).status == Study.Status.DRAFT
+    assert PairJob.objects.count() == 0 and ImagePair.objects.count() == 0
+
+
 # status transitions -------------------------------------------------------------------------------
 
 
@@ -151,6 +165,20 @@ def test_open_with_a_pending_pair_fails_clearly():
         services.open_study(study=study)
     assert info.value.messages == ["Study 's' cannot open: 1 of 2 pairs are not generated."]
     assert Study.objects.get(pk=study.pk).status == Study.Status.GENERATING
+
+
+def test_open_refuses_attention_checks_with_fewer_than_two_pairs():
+    study = make_study(slug="s", prompts=1)
+    services.queue_study_generation(study=study)
+    fake_generate(study.pairs.select_related("job").get().job)
+    Study.objects.filter(pk=study.pk).update(attention_checks=2)  # set after generation (the form refuses it)
+    with pytest.raises(ValidationError) as info:
+        services.open_study(study=study)
+    assert "attention_checks" in info.value.message_dict
+    assert "Study 's' has 1 pair, too few for attention checks (2)" in info.value.messages[0]
+    assert Study.objects.get(pk=study.pk).status == Study.Status.GENERATING
+    Study.objects.filter(pk=study.pk).update(attention_checks=0)
+    assert services.open_study(study=study).status == Study.Status.OPEN
 
 
 def test_open_a_draft_fails():

@@ -63,6 +63,22 @@ def test_a_pixart_study_needs_sizes_its_patches_tile(admin_client):
     assert response.status_code == 302 and Study.objects.get(pk=study.pk).model_id == pixart.pk
 
 
+def test_attention_checks_need_two_pairs_in_a_generated_study(admin_client):
+    study, _ = make_open_study(slug="one", prompts=1)
+    url = reverse("admin:annotations_study_change", args=[study.pk])
+    response = admin_client.post(url, change_form(study, attention_checks=1))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["attention_checks"] == [
+        "Study 'one' has 1 pair, too few for attention checks (1): a check shows an image of another prompt, so "
+        "it needs at least 2 pairs. Add prompts or set attention checks to 0."
+    ]
+    assert Study.objects.get(pk=study.pk).attention_checks == 0
+    two, _ = make_open_study(slug="two", prompts=2)
+    url = reverse("admin:annotations_study_change", args=[two.pk])
+    response = admin_client.post(url, change_form(two, attention_checks=1))
+    assert response.status_code == 302 and Study.objects.get(pk=two.pk).attention_checks == 1
+
+
 def test_quotas_lock_once_an_annotator_started():
     study, (annotator, _) = make_open_study(slug="q", prompts=2)
     services.check_settings_change(study=study, changed=["ratings_per_pair"])  # nobody started: allowed
@@ -132,6 +148,15 @@ def test_invite_links_are_created_and_downloaded(admin_client):
     tokens = set(Annotator.objects.values_list("token", flat=True))
     assert len(rows) == 3 and {row["invite_url"].rstrip("/").rsplit("/", 1)[-1] for row in rows} == tokens
     assert all(row["invite_url"].startswith("http://testserver/a/") for row in rows)
+
+
+@pytest.mark.parametrize("object_id", ["abc", "999999", "1.5", "%00"])
+def test_invite_pages_of_an_id_that_names_no_study_are_404(admin_client, object_id):
+    make_study(slug="inv", prompts=1)
+    for suffix in ("invites/", "invites.csv"):
+        assert admin_client.get(f"/admin/annotations/study/{object_id}/{suffix}").status_code == 404, suffix
+    assert admin_client.post(f"/admin/annotations/study/{object_id}/invites/", {"count": 3}).status_code == 404
+    assert not Annotator.objects.exists()
 
 
 def test_study_page_links_the_researcher_pages(admin_client):

@@ -433,3 +433,51 @@ def test_admin_create_annotators_action(staff_client):
     assert messages == [(SUCCESS, "s: 10 invite links created (see Annotators).")]
     assert study.annotators.count() == 11
     assert len(set(study.annotators.values_list("token", flat=True))) == 11
+
+
+# input no token can hold, and studies that cannot serve -------------------------------------------
+
+
+@pytest.mark.parametrize("token", ["%00", "a%00b", "x%2Fy", "%E2%98%83", "x" * 65])
+def test_a_token_no_token_can_be_is_404_on_every_page(client, token):
+    """A NUL would reach PostgreSQL as a string it cannot take (a 500): refused before any query."""
+    make_open_study(slug="s")
+    for path in (f"/a/{token}/", f"/a/{token}/rate/", f"/a/{token}/done/", f"/a/{token}/example/low/",
+                 f"/a/{token}/image/{'A' * 88}.png"):
+        assert client.get(path).status_code == 404, path
+    assert client.post(f"/a/{token}/", {"consent": "yes"}).status_code == 404
+    data = {"assignment": "1", "left": "1", "right": "2"}
+    assert client.post(f"/a/{token}/rate/", data).status_code == 404
+    assert client.post(f"/a/{token}/rate/", data, HTTP_ACCEPT="application/json").status_code == 404
+    assert Rating.objects.count() == 0 and Assignment.objects.count() == 0
+
+
+def test_token_lookups_answer_none_for_text_no_token_can_be():
+    from annotations import selectors, sequence
+
+    make_open_study(slug="s")
+    for text in ("\x00", "a\x00b", "", "x" * 65, "a b"):
+        assert selectors.annotator_by_token(text) is None
+        assert selectors.study_by_enrolment_token(text) is None
+        assert sequence.rater(text) is None
+
+
+def test_consent_to_a_study_that_cannot_lay_out_a_sequence_logs_why(client, caplog):
+    """A study opened with one pair and an attention check (as before open_study refused it): a page, not a 500;
+    the reason, which tells of the study's checks, goes to the researchers' log, not to the annotator."""
+    study, (annotator, _) = make_open_study(slug="one", prompts=1)
+    Study.objects.filter(pk=study.pk).update(attention_checks=1)
+    response = client.post(url("invite", annotator), {"consent": "yes"})
+    assert response.status_code == 503
+    assert "cannot start" in response.content.decode()
+    assert "attention" not in response.content.decode()
+    assert "needs at least two pairs for attention checks" in caplog.text
+    annotator.refresh_from_db()
+    assert annotator.consented_at is None and Assignment.objects.count() == 0
+
+
+def test_an_example_image_missing_from_storage_is_404(client):
+    study, (annotator, _) = make_open_study(slug="s")
+    Study.objects.filter(pk=study.pk).update(example_low_image="examples/missing.png")
+    assert client.get(url("example", annotator, end="low")).status_code == 404
+    assert client.get(url("example", annotator, end="high")).status_code == 404  # none set

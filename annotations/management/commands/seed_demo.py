@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from annotations.demo import ensure_demo_study
+from annotations.demo import check_demo_options, ensure_demo_study
 from generation.registry import ensure_registered
 from generation.tiny import save_tiny_pipeline
 
@@ -21,6 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--steps", type=int, default=20)
 
     def handle(self, *args, base_url, size, steps, **options):
+        try:
+            check_demo_options(size=size, steps=steps)  # before anything is written
+        except ValidationError as exc:
+            raise CommandError("Nothing was set up: " + " ".join(exc.messages)) from exc
         source = settings.EVALSITE_MODEL
         default_tiny = Path(settings.VAR_DIR) / "models" / "tiny-sd"
         if Path(source) == default_tiny:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .judgments import Judgments
-from .mixed import fit_crossed
+from .mixed import fit_crossed, not_estimable
 
 ALPHA_METHOD = "Krippendorff's alpha, interval metric; units are images, coders annotators"
 ICC_METHOD = "ICC(A,1) from REML variance components of score ~ 1 + (1|annotator) + (1|image)"
@@ -90,12 +90,21 @@ def alpha_bootstrap_ci(
 
 
 def icc_a1(judgments: Judgments) -> tuple[float | None, str]:
+    """ICC(A,1) and the model it came from.
+
+    None, with the reason, when the variance components cannot be estimated: one annotator, or one judgment per
+    image (no image rated twice: Krippendorff's alpha is None for the same data), or scores that do not vary. A
+    component estimated at the boundary 0 is an estimate, and so is an ICC of 0 when the image variance is 0.
+    """
     annotator, image, score = _long(judgments)
     try:
         fit = fit_crossed(y=score, annotator=annotator, item=image, df_method="none",
                           factor_names=("annotator", "image"))
     except ValueError as exc:
-        return None, str(exc)
+        return None, f"not estimable: {exc}"
+    reasons = not_estimable((fit.levels["annotator"], fit.levels["image"]), fit.n, ("annotator", "image"))
+    if reasons:
+        return None, "not estimable: " + "; ".join(reasons[k] for k in sorted(reasons))
     target, rater = fit.variance["image"], fit.variance["annotator"]
     return float(target / (target + rater + fit.residual)), fit.model
 

@@ -239,7 +239,9 @@ def _start(design: _Design, y: np.ndarray, active: list[int]) -> np.ndarray:
     return theta
 
 
-def _not_estimable(levels: tuple[int, int], n: int, names: tuple[str, str]) -> dict[int, str]:
+def not_estimable(levels: tuple[int, int], n: int, names: tuple[str, str]) -> dict[int, str]:
+    """By factor index, why its variance cannot be estimated from ``n`` judgments: fewer than two levels, or one
+    judgment per level (an estimate at the boundary 0 is another matter: it is an estimate)."""
     reasons = {}
     for k, m in enumerate(levels):
         if m < 2:
@@ -290,7 +292,7 @@ def fit_crossed(
         raise ValueError("The response does not vary: a mixed model cannot be fitted.")
     levels = groups.levels
     design = _Design(y, groups, X)
-    removed = _not_estimable(levels, y.size, factor_names)
+    removed = not_estimable(levels, y.size, factor_names)
     active = [k for k in range(2) if k not in removed]
     converged = True
     while True:

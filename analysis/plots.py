@@ -4,12 +4,14 @@ import io
 import math
 
 import numpy as np
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from .report import StudyReport, UnitDifference
 
 COLOURS = {"baseline": "#8c8c8c", "ours": "#2856d6"}
 PLOTS = ("scores", "items", "annotators")
+SVG_HASH_SALT = "evalsite"  # matplotlib's default (None) salts SVG ids at random: exports would differ run to run
 
 
 def score_distributions(report: StudyReport) -> Figure:
@@ -70,8 +72,11 @@ def annotator_differences(report: StudyReport) -> Figure:
 
 
 def figure_bytes(figure: Figure, fmt: str) -> bytes:
+    """The figure as PNG or SVG bytes; the same figure gives the same bytes on every run (SVG: no date, and the
+    ids of clip paths and other elements hashed with a fixed salt instead of a random one)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format=fmt, dpi=150, metadata={"Date": None} if fmt == "svg" else None)
+    with rc_context({"svg.hashsalt": SVG_HASH_SALT}):
+        figure.savefig(buffer, format=fmt, dpi=150, metadata={"Date": None} if fmt == "svg" else None)
     return buffer.getvalue()
 
 

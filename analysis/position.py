@@ -31,7 +31,11 @@ def position_bias(judgments: Judgments, *, groups: CrossedGroups | None = None, 
     n = judgments.n
     test = sps.binomtest(left, n, 0.5)
     interval = test.proportion_ci(confidence_level=level, method="exact")
-    if left in (0, n) or n < 4:
+    if n < 4:
+        return PositionCheck(left, n, left / n, (float(interval.low), float(interval.high)), float(test.pvalue),
+                             None, None, "", f"only {n} judgment{'s' if n != 1 else ''} (fewer than 4): "
+                             "the position effect is not estimable")
+    if left in (0, n):
         return PositionCheck(left, n, left / n, (float(interval.low), float(interval.high)), float(test.pvalue),
                              None, None, "", "ours was always on the same side: the position effect is not estimable")
     x = np.where(judgments.ours_left, 1.0, -1.0)

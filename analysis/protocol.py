@@ -4,8 +4,9 @@ from generation.models import PairJob
 
 
 def study_protocol(*, study: Study) -> dict:
-    """Model, generation settings, seeds, the question and instructions, counts, and the software that made the
-    images. The analysis adds its own settings and exclusions (``exports.manifest_json``)."""
+    """Model, generation settings, seeds, the question, the instructions and the consent text annotators saw, counts,
+    and the software that made the images. The analysis adds its own settings and exclusions
+    (``exports.manifest_json``)."""
     jobs = PairJob.objects.filter(study_pairs__study=study)
     done = jobs.filter(status=PairJob.Status.DONE)
     example = done.order_by("pk").values_list("metadata", flat=True).first() or {}
@@ -14,7 +15,8 @@ def study_protocol(*, study: Study) -> dict:
         "study": study.slug,
         "title": study.title,
         "question": study.question,
-        "instructions": study.consent_text,
+        "instructions": study.instructions,
+        "consent_text": study.consent_text,
         "model": study.model.source if study.model else "",
         "model_name": study.model.name if study.model else "",
         "model_family": study.model.family if study.model else "",

@@ -1,4 +1,6 @@
 """Export of results: the functions behind ``manage.py export_results``, ``plan_study`` and the results page."""
+import math
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +32,10 @@ from .tidy import ratings_frame
 
 
 def find_studies(slugs: Sequence[str]) -> list[Study]:
+    """The studies in the order given; a slug given twice is refused (it would count twice in the adjustment)."""
+    repeated = [slug for slug, count in Counter(slugs).items() if count > 1]
+    if repeated:
+        raise ValidationError(f"Study {', '.join(repr(slug) for slug in repeated)} given more than once.")
     studies = {study.slug: study for study in Study.objects.filter(slug__in=slugs)}
     missing = [slug for slug in slugs if slug not in studies]
     if missing:
@@ -115,27 +121,85 @@ def render_results(
     return documents
 
 
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.part")
+
+
 def write_documents(documents: dict[str, str | bytes], out_dir: Path) -> list[Path]:
-    """Write each document under ``out_dir`` (created if needed), each file replaced whole."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, content in documents.items():
-        path = out_dir / name
-        temp = path.with_name(f".{name}.part")
-        if isinstance(content, bytes):
-            temp.write_bytes(content)
-        else:
-            temp.write_text(content, encoding="utf-8")
-        temp.replace(path)
-        written.append(path)
+    """Write each document under ``out_dir`` (created if needed), each file replaced whole, all or none.
+
+    Every document goes to a temporary ``.<name>.part`` beside its file first; only when all of them are written
+    are they renamed into place. A name taken by a folder is refused before anything is written; on any OSError
+    the temporary files (and the folders made here, when left empty) are removed and a ValidationError names the
+    file.
+    """
+    targets = [(out_dir / name, content) for name, content in documents.items()]
+    for path, _ in targets:
+        if path.exists() and not path.is_file():
+            raise ValidationError(f"Cannot write {path}: a folder (or another non-file) of that name is in the way.")
+    created = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]  # deepest first
+    temps: list[Path] = []  # the temporary files made so far (a failed write may leave part of one)
+    written: list[Path] = []
+    current = out_dir
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path, content in targets:
+            current, temp = path, _temporary(path)
+            try:
+                if isinstance(content, bytes):
+                    temp.write_bytes(content)
+                else:
+                    temp.write_text(content, encoding="utf-8")
+            finally:
+                if temp.is_file():
+                    temps.append(temp)
+        for path, _ in targets:
+            current = path
+            _temporary(path).replace(path)
+            written.append(path)
+    except OSError as exc:
+        for temp in temps[len(written):]:
+            try:
+                temp.unlink(missing_ok=True)
+            except OSError:
+                pass
+        for folder in created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        done = (f"{len(written)} of {len(targets)} files were replaced before it" if written
+                else "nothing was written")
+        raise ValidationError(f"Could not write {current}: {exc.strerror or exc}; {done}.") from exc
     return written
+
+
+def check_plan_arguments(*, effect: float, annotators: int | None, items: int | None, alpha: float, target: float,
+                         max_annotators: int, max_items: int) -> None:
+    """Refuse ``plan_study`` arguments out of range, naming the flag (NaN fails every check)."""
+    if not math.isfinite(effect):
+        raise ValidationError(f"--effect must be a finite number of score points; got {effect}.")
+    if not 0 < alpha < 1:
+        raise ValidationError(f"--alpha must be between 0 and 1 (exclusive); got {alpha}.")
+    if not 0 < target < 1:
+        raise ValidationError(f"--power must be between 0 and 1 (exclusive); got {target}.")
+    for flag, value in (("--annotators", annotators), ("--items", items),
+                        ("--max-annotators", max_annotators), ("--max-items", max_items)):
+        if value is not None and value < 2:
+            raise ValidationError(f"{flag} must be at least 2; got {value}.")
 
 
 def plan_from_pilot(
     *, slug: str, effect: float, annotators: int | None = None, items: int | None = None, alpha: float = 0.05,
     target: float = 0.8, max_annotators: int = 1000, max_items: int = 1000,
 ) -> tuple[PowerPlan, dict]:
-    """A power plan from a pilot study's variance components (its exclusion rules applied by default)."""
+    """A power plan from a pilot study's variance components (its exclusion rules applied by default).
+
+    ``annotators`` and ``items`` None take the pilot's. Arguments out of range are refused, each error naming the
+    ``plan_study`` flag, before the pilot is read.
+    """
+    check_plan_arguments(effect=effect, annotators=annotators, items=items, alpha=alpha, target=target,
+                         max_annotators=max_annotators, max_items=max_items)
     (study,) = find_studies([slug])
     frame = ratings_frame(study=study)
     if frame.empty:
@@ -151,8 +215,9 @@ def plan_from_pilot(
     variance = model.variance
     components = Components(variance["annotator"], variance["item"], variance["residual"])
     try:
-        result = plan(effect=effect, components=components, annotators=annotators or judgments.n_annotators,
-                      items=items or judgments.n_items, alpha=alpha, target=target,
+        result = plan(effect=effect, components=components,
+                      annotators=judgments.n_annotators if annotators is None else annotators,
+                      items=judgments.n_items if items is None else items, alpha=alpha, target=target,
                       max_annotators=max_annotators, max_items=max_items)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc

@@ -31,6 +31,7 @@ from .models import ReferenceItem, ReferenceSet, SourceKind
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 CAPTION_COLUMNS = ("caption", "text", "TEXT", "prompt")
+MAX_SEED = 2**63  # seeds are stored in a BigIntegerField (signed 64-bit) and fed to numpy, which refuses negatives
 IMAGE_COLUMNS = ("image", "path", "image_path", "file", "filepath", "filename")
 
 
@@ -221,6 +222,8 @@ def sample_reference(*, source: Path, n: int, seed: int = 0, name: str = "") -> 
     """
     if n < 1:
         raise ValidationError("--n must be at least 1.")
+    if not 0 <= seed < MAX_SEED:
+        raise ValidationError(f"--seed must be from 0 to 2**63 - 1 (stored as a signed 64-bit integer); got {seed}.")
     source = Path(source).resolve()
     if not source.exists():
         raise ValidationError(f"{source} does not exist.")

@@ -7,6 +7,7 @@ resumes where it stopped. When every job is done (or failed), the values are sto
 """
 import io
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -195,6 +196,14 @@ def _is_done(row: dict, metrics: Sequence[str], state: checkpoints.Checkpoint) -
                for metric in metrics for arm in ARMS)
 
 
+def check_waiting(*, timeout: float | None, poll_seconds: float) -> None:
+    """Refuse a poll interval that is not a positive number of seconds and a negative timeout (NaN fails both)."""
+    if not (math.isfinite(poll_seconds) and poll_seconds > 0):
+        raise ValidationError(f"--poll must be a positive number of seconds; got {poll_seconds}.")
+    if timeout is not None and not timeout >= 0:
+        raise ValidationError(f"--timeout must be 0 or more seconds; got {timeout}.")
+
+
 def add_generated(*, run: MetricsRun, resolutions, metrics, fid, clip, state, saver, timeout: float | None,
                   poll_seconds: float, progress: Callable[[str], None]) -> tuple[int, int]:
     """Add the images of each job as it finishes; returns (pending, failed) when all are done or time is up."""
@@ -268,6 +277,7 @@ def evaluate_metrics(
     progress: Callable[[str], None] = logger.info,
 ) -> Outcome:
     """Generate both arms for every sampled caption at each resolution and compute the metrics; see the module."""
+    check_waiting(timeout=timeout, poll_seconds=poll_seconds)
     metrics = list(dict.fromkeys(metrics))
     unknown = [metric for metric in metrics if metric not in Metric.values]
     if unknown or not metrics:

@@ -106,3 +106,41 @@ def test_rules_off_and_flag_only():
     assert kept is judgments and report.ratings_removed == 0
     with pytest.raises(ValueError, match="lacks"):
         apply_exclusions(judgments, rules=ExclusionRules(), attention=pd.DataFrame({"annotator": ["x"]}))
+
+
+def frame_of(scores: dict) -> pd.DataFrame:
+    """Tidy ratings from {(annotator, item): (baseline, ours)}; ours alternates sides."""
+    rows = []
+    for index, ((annotator, item), (baseline, ours)) in enumerate(scores.items()):
+        left = index % 2 == 0
+        rows.append((annotator, item, "baseline", baseline, "right" if left else "left", 5.0))
+        rows.append((annotator, item, "ours", ours, "left" if left else "right", 5.0))
+    return pd.DataFrame(rows, columns=["annotator", "item", "condition", "score", "position", "seconds"])
+
+
+@pytest.mark.parametrize("scores, reason", [
+    ({("a1", "cat"): (3, 8), ("a1", "dog"): (5, 6), ("a1", "car"): (7, 4)}, "only one annotator"),
+    ({("a1", "cat"): (3, 8), ("a2", "dog"): (5, 6), ("a3", "car"): (7, 4), ("a1", "sun"): (2, 9)},
+     "one judgment per image"),
+])
+def test_icc_is_none_with_the_reason_when_the_components_cannot_be_estimated(scores, reason):
+    judgments = paired_judgments(frame_of(scores))
+    assert krippendorff_alpha(judgments) is None  # no image rated twice: alpha is undefined too
+    value, model = icc_a1(judgments)
+    assert value is None and "not estimable" in model and reason in model
+    result = agreement(judgments, seed=1, resamples=50)
+    assert result.icc_a1 is None and result.icc_model == model
+
+
+def test_icc_of_zero_is_kept_when_the_image_variance_is_estimated_at_zero():
+    """Every image has the same mean over the annotators; annotators differ: the estimate is 0, not unknown."""
+    offsets = {"a1": 0.0, "a2": 1.0, "a3": 2.0}
+    noise = [(1.0, -1.0, 0.0), (0.0, 1.0, -1.0), (-1.0, 0.0, 1.0), (0.5, -0.5, 0.0), (0.0, 0.5, -0.5)]
+    scores = {}
+    for item in range(3):
+        for k, (annotator, offset) in enumerate(offsets.items()):
+            baseline, ours = noise[2 * item][k], noise[(2 * item + 1) % 5][k]
+            scores[(annotator, f"item {item}")] = (5.0 + offset + baseline, 5.0 + offset + ours)
+    value, model = icc_a1(paired_judgments(frame_of(scores)))
+    assert value == 0.0
+    assert "image variance estimated at 0" in model

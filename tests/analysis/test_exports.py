@@ -89,7 +89,8 @@ def test_json_document(rated, tmp_path):
     assert protocol["steps"] == 4
     assert protocol["seeds"] == {"base": 40, "min": 40, "max": 42}
     assert protocol["question"] == DEFAULT_QUESTION
-    assert protocol["instructions"]
+    assert protocol["instructions"] == rated.instructions and protocol["consent_text"] == rated.consent_text
+    assert protocol["instructions"] != protocol["consent_text"]
     assert (protocol["width"], protocol["height"], protocol["pairs"], protocol["pairs_generated"]) == (64, 64, 3, 3)
     assert protocol["annotators_finished"] == 2
     assert document["software"]["python"]
@@ -207,8 +208,9 @@ def test_all_formats_to_a_folder(rated, tmp_path):
     manifest = json.loads((out / "protocol.json").read_text(encoding="utf-8"))
     study = manifest["studies"][0]
     for key in ("model", "revision", "seeds", "scheduler", "steps", "guidance_scale", "width", "height", "question",
-                "instructions", "counts_analysed", "exclusions", "analysis"):
+                "instructions", "consent_text", "counts_analysed", "exclusions", "analysis"):
         assert key in study, key
+    assert (study["instructions"], study["consent_text"]) == (rated.instructions, rated.consent_text)
     assert study["analysis"]["seed"] == 0 and study["analysis"]["bootstrap_resamples"] == 2000
     assert "statsmodels" in manifest["software"]
 
@@ -246,3 +248,93 @@ def test_study_without_ratings_is_refused(rated, tmp_path):
 def test_unknown_format_is_refused(rated):
     with pytest.raises(CommandError):
         export("sd21_768px", "--format", "xlsx")
+
+
+def test_a_study_given_twice_is_refused(rated, tmp_path):
+    from django.core.exceptions import ValidationError
+
+    from analysis.reports import find_studies
+
+    out = tmp_path / "out"
+    with pytest.raises(CommandError, match="'sd21_768px' given more than once"):
+        export("sd21_768px", "sd21_768px", "--format", "json", "--out", str(out))
+    assert not out.exists()
+    with pytest.raises(ValidationError, match="'sd21_768px' given more than once"):
+        find_studies(["sd21_768px", "other", "sd21_768px"])
+
+
+def test_out_that_is_a_file_is_refused(rated, tmp_path):
+    out = tmp_path / "results"
+    out.write_text("keep me")
+    with pytest.raises(CommandError, match="--out"):
+        export("sd21_768px", "--format", "markdown", "--out", str(out))
+    assert out.read_text() == "keep me"
+
+
+def test_a_folder_named_like_a_document_writes_nothing(rated, tmp_path):
+    out = tmp_path / "out"
+    (out / "summary.md").mkdir(parents=True)
+    with pytest.raises(CommandError, match="summary.md"):
+        export("sd21_768px", "--format", "all", "--out", str(out))
+    assert [path.name for path in out.iterdir()] == ["summary.md"]  # no other file, no .part file
+    assert not any((out / "summary.md").iterdir())
+
+
+def test_write_documents_removes_its_temporary_files_when_a_write_fails(tmp_path):
+    from django.core.exceptions import ValidationError
+
+    from analysis.reports import write_documents
+
+    out = tmp_path / "out"
+    (out / ".b.txt.part").mkdir(parents=True)  # the temporary file of b.txt cannot be written
+    (out / "a.txt").write_text("old a")
+    with pytest.raises(ValidationError, match=r"b\.txt.*nothing was written"):
+        write_documents({"a.txt": "new a", "b.txt": "b", "c.png": b"c"}, out)
+    assert sorted(path.name for path in out.iterdir()) == [".b.txt.part", "a.txt"]
+    assert (out / "a.txt").read_text() == "old a"
+
+
+def test_write_documents_cleans_up_when_a_rename_fails(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from django.core.exceptions import ValidationError
+
+    from analysis.reports import write_documents
+
+    replace = Path.replace
+
+    def failing_replace(self, target):
+        if Path(target).name == "b.txt":
+            raise PermissionError(13, "Permission denied")
+        return replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", failing_replace)
+    out = tmp_path / "new" / "out"
+    with pytest.raises(ValidationError, match=r"b\.txt: Permission denied; 1 of 3 files were replaced"):
+        write_documents({"a.txt": "a", "b.txt": "b", "c.txt": "c"}, out)
+    assert sorted(path.name for path in out.iterdir()) == ["a.txt"]  # no .part file left behind
+
+
+def test_write_documents_removes_the_folders_it_made_when_nothing_is_written(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from django.core.exceptions import ValidationError
+
+    from analysis.reports import write_documents
+
+    def failing_write(self, data, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", failing_write)
+    with pytest.raises(ValidationError, match="No space left on device; nothing was written"):
+        write_documents({"a.txt": "a"}, tmp_path / "new" / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_exports_are_byte_identical_across_runs(rated, tmp_path):
+    export("sd21_768px", "--format", "plots", "--out", str(tmp_path / "one"))
+    export("sd21_768px", "--format", "plots", "--out", str(tmp_path / "two"))
+    names = sorted(path.name for path in (tmp_path / "one").iterdir())
+    assert len(names) == 6
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name

@@ -64,6 +64,17 @@ def test_the_toggle_shows_the_analysis_without_exclusions(client, rated):
     assert "not applied" in client.get("/results/page/").content.decode()
 
 
+def test_agreement_that_cannot_be_estimated_says_so(client):
+    study, annotators = make_open_study(slug="alone", prompts=3, annotators=1)
+    rate_all(study, annotators, SCORES[:1])
+    html = staff_client(client).get("/results/alone/").content.decode()
+    agreement = html[html.index('id="agreement"'):]
+    agreement = agreement[:agreement.index("</dl>")]
+    assert "alpha (interval)</dt><dd>not estimable (no image rated by two annotators" in agreement
+    assert "ICC(A,1)</dt><dd>not estimable: " in agreement and "only one annotator" in agreement
+    assert "[, ]" not in agreement
+
+
 def test_unknown_study_is_404_and_no_ratings_is_explained(client, rated):
     client = staff_client(client)
     assert client.get("/results/nope/").status_code == 404
@@ -95,3 +106,37 @@ def test_plan_study_reports_power_and_the_smallest_design():
     assert "Design 30 annotators × 40 items" in more
     with pytest.raises(CommandError, match="No study"):
         plan("--pilot", "nope", "--effect", "0.3")
+
+
+@pytest.fixture
+def pilot():
+    study, annotators = make_open_study(slug="pilot", prompts=3, annotators=3)
+    rate_all(study, annotators, [*SCORES, [(4, 6), (5, 7), (3, 3)]])
+    return study
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["--alpha", "0"], "--alpha"),
+    (["--alpha", "1"], "--alpha"),
+    (["--alpha", "1.5"], "--alpha"),
+    (["--alpha", "nan"], "--alpha"),
+    (["--power", "0"], "--power"),
+    (["--power", "1"], "--power"),
+    (["--power", "-0.2"], "--power"),
+    (["--effect", "inf"], "--effect"),
+    (["--effect", "nan"], "--effect"),
+    (["--annotators", "1"], "--annotators"),
+    (["--annotators", "0"], "--annotators"),
+    (["--items", "0"], "--items"),
+    (["--items", "-3"], "--items"),
+    (["--max-items", "1"], "--max-items"),
+])
+def test_plan_study_refuses_arguments_out_of_range_naming_the_flag(pilot, args, flag):
+    effect = [] if flag == "--effect" else ["--effect", "0.3"]
+    with pytest.raises(CommandError, match=f"^{flag} must be"):
+        plan("--pilot", "pilot", *effect, *args)
+
+
+def test_plan_study_takes_the_pilots_counts_only_when_none_are_given(pilot):
+    assert "Design 3 annotators × 3 items" in plan("--pilot", "pilot", "--effect", "0.3")
+    assert "Design 3 annotators × 2 items" in plan("--pilot", "pilot", "--effect", "0.3", "--items", "2")

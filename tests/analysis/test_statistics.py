@@ -226,3 +226,12 @@ def test_missing_condition_and_empty_frames_are_refused():
         study_report(frame.iloc[0:0], study="s")
     with pytest.raises(ValueError, match="exactly one baseline and one ours"):
         study_report(frame.iloc[1:], study="s")
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_position_with_fewer_than_four_judgments_says_so(n):
+    scores = dict(list(SCORES.items())[:n])  # ours alternates sides, so both sides occur from n = 2
+    result = position_bias(paired_judgments(tidy(scores)))
+    assert result.n == n and result.left_minus_right is None and result.adjusted_effect is None
+    assert "fewer than 4" in result.note and "not estimable" in result.note
+    assert "same side" not in result.note

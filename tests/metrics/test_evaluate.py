@@ -149,3 +149,19 @@ def test_a_rerun_queues_failed_jobs_again_and_pending_ones_when_asked(setup, mon
     with pytest.raises(CommandError):
         run_command(study, "--timeout", "0", "--requeue-pending", resolutions=["64x64"])
     assert queued == [ids]
+
+
+@pytest.mark.parametrize("extra, flag", [
+    (["--poll", "0"], "--poll"),
+    (["--poll", "-1"], "--poll"),
+    (["--poll", "nan"], "--poll"),
+    (["--poll", "inf"], "--poll"),
+    (["--timeout", "-5"], "--timeout"),
+    (["--timeout", "nan"], "--timeout"),
+])
+def test_poll_and_timeout_out_of_range_are_refused_before_any_job(tmp_path, extra, flag):
+    make_study(slug="laion", width=64, height=64, steps=2)  # its model is never loaded: the refusal comes first
+    sample_reference(source=write_folder(tmp_path / "laion", count=3), n=3, seed=0, name="laion-5")
+    with pytest.raises(CommandError, match=f"^{flag} must be"):
+        call_command("evaluate_metrics", "laion", "--reference", "laion-5", "--metrics", "fid", *extra)
+    assert PairJob.objects.count() == 0 and MetricsJob.objects.count() == 0

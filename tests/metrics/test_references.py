@@ -98,3 +98,23 @@ def test_inception_needs_torch_fidelity_and_a_weights_file(settings, tmp_path, m
 def test_missing_clip_folder_says_where_to_put_it(tmp_path):
     with pytest.raises(MetricsSetupError, match="EVALSITE_CLIP_MODEL"):
         ClipScorer(tmp_path / "nothing-here")
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 2**64 + 5])
+def test_seed_out_of_range_is_refused_naming_it(tmp_path, seed):
+    from django.core.management.base import CommandError
+
+    from metrics.models import ReferenceSet
+
+    source = write_folder(tmp_path / "laion", count=3)
+    with pytest.raises(CommandError, match="--seed must be from 0 to 2\\*\\*63 - 1"):
+        call_command("sample_reference", "--source", str(source), "--n", "2", "--seed", str(seed))
+    with pytest.raises(ValidationError, match="--seed"):
+        sample_reference(source=source, n=2, seed=seed)
+    assert not ReferenceSet.objects.exists()
+
+
+def test_largest_seed_is_accepted(tmp_path):
+    reference = sample_reference(source=write_folder(tmp_path / "laion", count=3), n=2, seed=2**63 - 1)
+    reference.refresh_from_db()
+    assert reference.seed == 2**63 - 1 and reference.items.count() == 2

@@ -29,14 +29,17 @@ class Command(BaseCommand):
             if format == "plots":
                 raise CommandError("Plots are files: give --out DIR.")
             formats = [name for name in formats if name in TEXT_FORMATS]
+        elif out.exists() and not out.is_dir():
+            raise CommandError(f"--out {out} exists and is not a folder.")
         try:
             documents = render_results(slugs=studies, formats=formats, adjustment=adjust,
                                        exclusions={"default": None, "on": True, "off": False}[exclusions])
+            written = [] if out is None else write_documents(documents, out)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         if out is None:
             for text in documents.values():
                 self.stdout.write(text, ending="")
             return
-        for path in write_documents(documents, out):
+        for path in written:
             self.stdout.write(f"Wrote {path}")

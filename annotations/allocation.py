@@ -63,7 +63,8 @@ def _sides(chosen: list[ImagePair], lean: Counter, rng: random.Random) -> dict[i
 
 
 def _attention_checks(study: Study, pairs: list[ImagePair], rng: random.Random) -> list[Assignment]:
-    """``study.attention_checks`` checks: a prompt's image beside an image of another prompt."""
+    """``study.attention_checks`` checks: a prompt's image beside an image of another prompt, both of one arm drawn
+    at random. The annotator may rate these pairs too; an image seen again then says nothing of its arm."""
     if study.attention_checks == 0:
         return []
     if len(pairs) < 2:
@@ -72,7 +73,8 @@ def _attention_checks(study: Study, pairs: list[ImagePair], rng: random.Random) 
     checks = []
     for mismatched_left in lefts:
         matching, other = rng.sample(pairs, 2)
-        checks.append(Assignment(pair=matching, check_pair=other, ours_on_left=mismatched_left))
+        checks.append(Assignment(pair=matching, check_pair=other, ours_on_left=mismatched_left,
+                                 check_arm=rng.choice(["baseline", "ours"])))
     return checks
 
 

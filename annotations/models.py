@@ -262,6 +262,16 @@ class Assignment(models.Model):
         related_name="check_assignments",
         help_text="Attention checks only: the pair of another prompt that gives the mismatched image.",
     )
+    check_arm = models.CharField(
+        max_length=8,
+        choices=[("baseline", "Baseline"), ("ours", "Ours")],
+        blank=True,
+        default="",
+        help_text=(
+            "Attention checks only: the arm both images are taken from, drawn at random, so that an image an "
+            "annotator also rates says nothing of its arm when it appears again in a check."
+        ),
+    )
 
     class Meta:
         ordering = ["annotator", "order"]
@@ -272,6 +282,11 @@ class Assignment(models.Model):
             models.UniqueConstraint(fields=["annotator", "order"], name="assignment_unique_order"),
             models.CheckConstraint(
                 condition=Q(check_pair__isnull=True) | ~Q(check_pair=F("pair")), name="assignment_check_other_pair"
+            ),
+            models.CheckConstraint(
+                condition=Q(check_pair__isnull=True, check_arm="")
+                | Q(check_pair__isnull=False, check_arm__in=["baseline", "ours"]),
+                name="assignment_check_arm",
             ),
         ]
 

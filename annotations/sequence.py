@@ -86,15 +86,20 @@ def rater(token: str) -> Rater | None:
 # What comes next -------------------------------------------------------------------------------------------------
 
 
-def image_names(*, ours_on_left: bool, baseline: str, ours: str, check_baseline: str | None) -> dict[str, str]:
+def image_names(
+    *, ours_on_left: bool, baseline: str, ours: str, check_arm: str = "", check_baseline: str = "", check_ours: str = ""
+) -> dict[str, str]:
     """The storage names an assignment shows, by side ("left", "right").
 
-    A rating shows the pair's two arms, ours on the left when ``ours_on_left``. An attention check shows the pair's
-    baseline image beside the baseline image of another prompt (``check_baseline``), which is on the left when
-    ``ours_on_left``.
+    A rating shows the pair's two arms, ours on the left when ``ours_on_left``. An attention check (``check_arm``
+    given) shows the pair's image of that arm beside the other prompt's image of the same arm (``check_baseline``
+    or ``check_ours``), the other prompt's on the left when ``ours_on_left``.
     """
-    other = ours if check_baseline is None else check_baseline  # what stands where "ours" would
-    return {"left": other, "right": baseline} if ours_on_left else {"left": baseline, "right": other}
+    if check_arm:
+        shown, other = (baseline, check_baseline) if check_arm == "baseline" else (ours, check_ours)
+    else:
+        shown, other = baseline, ours  # "other" stands where ours would
+    return {"left": other, "right": shown} if ours_on_left else {"left": shown, "right": other}
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,8 @@ def ahead(*, annotator_id: int, count: int = 2) -> Ahead:
     rows = _fetch(
         f"""SELECT u.id, u."order", u.ours_on_left, u.shown, u.remaining,
                    (SELECT COUNT(*) FROM "{ASSIGNMENT}" t WHERE t.annotator_id = %(annotator)s),
-                   pr.text, j.baseline_image, j.ours_image, cj.baseline_image, u.check_pair_id IS NOT NULL
-            FROM (SELECT a.id, a."order", a.pair_id, a.check_pair_id, a.ours_on_left,
+                   pr.text, j.baseline_image, j.ours_image, u.check_arm, cj.baseline_image, cj.ours_image
+            FROM (SELECT a.id, a."order", a.pair_id, a.check_pair_id, a.check_arm, a.ours_on_left,
                          a.shown_at IS NOT NULL AS shown, COUNT(*) OVER () AS remaining
                   FROM "{ASSIGNMENT}" a WHERE a.annotator_id = %(annotator)s AND {UNANSWERED}
                   ORDER BY a."order" LIMIT %(count)s) u
@@ -143,12 +148,10 @@ def ahead(*, annotator_id: int, count: int = 2) -> Ahead:
     if not rows:
         return Ahead([], 0, 0)
     upcoming = []
-    for assignment_id, order, ours_on_left, shown, _, _, text, baseline, ours, check_baseline, is_check in rows:
+    for assignment_id, order, ours_on_left, shown, _, _, text, baseline, ours, arm, check_baseline, check_ours in rows:
         names = image_names(
-            ours_on_left=bool(ours_on_left),
-            baseline=baseline or "",
-            ours=ours or "",
-            check_baseline=(check_baseline or "") if is_check else None,
+            ours_on_left=bool(ours_on_left), baseline=baseline or "", ours=ours or "", check_arm=arm,
+            check_baseline=check_baseline or "", check_ours=check_ours or "",
         )
         upcoming.append(Upcoming(assignment_id, order, text, names, bool(shown)))
     remaining, total = rows[0][4], rows[0][5]

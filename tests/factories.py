@@ -60,10 +60,14 @@ def make_open_study(*, slug: str = "study", prompts: int = 3, annotators: int = 
 
 def shown_images(assignment) -> dict[str, str]:
     """The storage names an assignment should show, by side: a rating its two arms, "ours" on the left when
-    ``ours_on_left``; an attention check its pair's baseline and, where "ours" would be, another prompt's baseline."""
+    ``ours_on_left``; an attention check its pair's image of the check's arm and, where "ours" would be, another
+    prompt's image of the same arm."""
     job = assignment.pair.job
-    other = assignment.check_pair.job.baseline_image if assignment.is_attention_check else job.ours_image
-    own = job.baseline_image
+    if assignment.is_attention_check:
+        image = f"{assignment.check_arm}_image"
+        own, other = getattr(job, image), getattr(assignment.check_pair.job, image)
+    else:
+        own, other = job.baseline_image, job.ours_image
     return {"left": other, "right": own} if assignment.ours_on_left else {"left": own, "right": other}
 
 

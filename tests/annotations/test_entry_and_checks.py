@@ -1,6 +1,7 @@
 """Open enrolment, Prolific entry and exit, attention checks and screening out, examples and preloading."""
 import io
 import re
+from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -8,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
+from annotations import services
 from annotations.models import Annotator, CheckResponse, Rating, Study
 from annotations.selectors import attention_check_results, tidy_rows
 from tests.factories import image_link, make_open_study, shown_images
@@ -92,16 +94,17 @@ def test_attention_check_shows_another_prompts_image_and_is_scored_apart(client)
     check = annotator.assignments.get(check_pair__isnull=False)
     mismatched_side = "left" if check.ours_on_left else "right"
     matching_side = "right" if check.ours_on_left else "left"
-    # the factory paints every baseline image alike, so compare storage names instead of pixels
-    assert shown_images(check)[mismatched_side] == check.check_pair.job.baseline_image
-    assert shown_images(check)[matching_side] == check.pair.job.baseline_image
+    # the factory paints every image of an arm alike, so compare storage names instead of pixels
+    image = f"{check.check_arm}_image"
+    assert shown_images(check)[mismatched_side] == getattr(check.check_pair.job, image)
+    assert shown_images(check)[matching_side] == getattr(check.pair.job, image)
     assert client.get(image_link(annotator, check.order, mismatched_side)).status_code == 200
     # The matching image is also shown in its own pair's rating, under a link of its own: links do not tell that
-    # two places show the same image (which would tell a check's images are baselines).
+    # two places show the same image.
     rated = annotator.assignments.get(pair=check.pair, check_pair__isnull=True)
-    baseline_side = "right" if rated.ours_on_left else "left"
-    assert shown_images(rated)[baseline_side] == check.pair.job.baseline_image
-    assert image_link(annotator, rated.order, baseline_side) != image_link(annotator, check.order, matching_side)
+    same_side = [side for side, name in shown_images(rated).items() if name == getattr(check.pair.job, image)]
+    assert len(same_side) == 1
+    assert image_link(annotator, rated.order, same_side[0]) != image_link(annotator, check.order, matching_side)
     scores = {mismatched_side: 2, matching_side: 9}
     client.post(url("rate", annotator), {"assignment": check.pk, **scores})
     response = CheckResponse.objects.get(assignment=check)
@@ -112,6 +115,23 @@ def test_attention_check_shows_another_prompts_image_and_is_scored_apart(client)
     assert annotator.finished_at and annotator.completion_code
     assert len(list(tidy_rows(study=study))) == 2 * 3  # the check is not a rating
     assert attention_check_results(study=study) == {annotator.label: (0, 1)}
+
+
+def test_a_checks_images_come_from_an_arm_drawn_at_random():
+    """An image an annotator rates may come back in a check; were checks always of one arm, the image seen twice
+    would tell the arm of its pair. Both images of a check share the arm, drawn per check."""
+    study, annotators = make_open_study(slug="arms", prompts=3, annotators=30, attention_checks=2)
+    arms = Counter()
+    for annotator in annotators:
+        services.give_consent(annotator=annotator)
+        for check in annotator.assignments.filter(check_pair__isnull=False).select_related("pair__job",
+                                                                                             "check_pair__job"):
+            arms[check.check_arm] += 1
+            image = f"{check.check_arm}_image"
+            assert set(shown_images(check).values()) == {getattr(check.pair.job, image),
+                                                         getattr(check.check_pair.job, image)}
+    assert set(arms) == {"baseline", "ours"} and sum(arms.values()) == 60
+    assert min(arms.values()) > 12  # 60 fair draws: fewer than 13 of one arm has a chance below 1 in 10**5
 
 
 def test_failed_check_screens_out_without_a_code(client):

@@ -445,16 +445,17 @@ def test_submit_survives_a_lost_answer_and_a_dropped_connection(live_server, pag
 
 # --- 5. attention checks and screening out -------------------------------------------------------------------
 
-# Each prompt's baseline image gets its own solid colour, so the mismatched image of an attention check (another
-# prompt's baseline) can be told from the matching one (the prompt's own baseline) by its pixels.
+# Each prompt's images (both arms) get its own solid colour, so the mismatched image of an attention check (another
+# prompt's image) can be told from the matching one (the prompt's own) by its pixels, whichever arm the check shows.
 COLOURS = [(220, 40, 40), (40, 160, 60), (50, 80, 220)]
 
 
-def colour_baselines(study) -> dict[int, tuple[int, int, int]]:
-    """Repaint each pair's baseline image in its own colour; the colour of each pair by its id."""
+def colour_pairs(study) -> dict[int, tuple[int, int, int]]:
+    """Repaint both images of each pair in its own colour; the colour of each pair by its id."""
     colours = {}
     for pair, colour in zip(study.pairs.select_related("job").order_by("pk"), COLOURS, strict=True):
-        write_atomic(pair.job.baseline_image, encode_png(Image.new("RGB", (pair.job.width, pair.job.height), colour)))
+        for name in (pair.job.baseline_image, pair.job.ours_image):
+            write_atomic(name, encode_png(Image.new("RGB", (pair.job.width, pair.job.height), colour)))
         colours[pair.pk] = colour
     return colours
 
@@ -501,7 +502,7 @@ def test_attention_check_screens_out_and_passes(live_server, new_context):
     study, (careless, careful) = make_open_study(
         slug="checks", prompts=3, annotators=2, attention_checks=1, screen_out_after=1
     )
-    colours = colour_baselines(study)
+    colours = colour_pairs(study)
 
     # Scoring the mismatched image higher fails the check and ends participation at once, with no code.
     page = new_context().new_page()

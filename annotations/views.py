@@ -1,6 +1,7 @@
 """The annotator's pages: invite link (or open enrolment, or Prolific) → consent → rate pairs → completion code."""
 import logging
 import mimetypes
+import re
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -10,12 +11,13 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import image_links, selectors, sequence, services
 from .allocation import StudyFull, enrol
-from .models import Annotator, Assignment, Study
+from .models import Annotator, Assignment, Study, new_token
 
 logger = logging.getLogger(__name__)
 
@@ -293,12 +295,26 @@ def join(request: HttpRequest, enrolment_token: str) -> HttpResponse:
         return redirect("annotations:invite", token=remembered)
     if request.method == "POST":
         try:
-            annotator = enrol(study=study, source=Annotator.Source.OPEN)
+            annotator = enrol(
+                study=study, source=Annotator.Source.OPEN, external_id=_join_attempt_id(request.POST.get("attempt", ""))
+            )
         except ValidationError as exc:
             return render(request, "annotations/join.html", {"study": study, "error": " ".join(exc.messages)}, status=403)
         request.session[f"annotator-of-{study.pk}"] = annotator.token
         return redirect("annotations:invite", token=annotator.token)
-    return render(request, "annotations/join.html", {"study": study})
+    return render(request, "annotations/join.html", {"study": study, "attempt": new_token()})
+
+
+_JOIN_ATTEMPT = re.compile(r"[A-Za-z0-9_-]{43}")  # what new_token() makes: 256 random bits
+
+
+def _join_attempt_id(attempt: str) -> str:
+    """The external id of the annotator a join form makes, from the random ``attempt`` the form carries: a form
+    posted twice (a double click, before the session cookie is back) gets the same annotator. A keyed hash, so
+    that exports do not carry the value that would join as that annotator; "" for a malformed value."""
+    if not _JOIN_ATTEMPT.fullmatch(attempt):
+        return ""
+    return "open-" + salted_hmac("annotations.join-attempt", attempt).hexdigest()[:16]
 
 
 PROLIFIC_FIELDS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")

@@ -83,6 +83,23 @@ def test_open_enrolment_remembers_the_annotator_and_enforces_the_cap(client):
     assert Annotator.objects.filter(source="open").count() == 1
 
 
+def test_a_join_form_posted_twice_makes_one_annotator(client):
+    """Two posts of one form (a double click, the second before the session cookie is back) are one join; another
+    form is another annotator, and a forged attempt value is no attempt at all."""
+    study, _ = make_open_study(slug="twice", prompts=2, annotators=1, enrolment_open=True, enrolment_cap=3)
+    join = reverse("annotations:join", kwargs={"enrolment_token": study.enrolment_token})
+    attempt = re.search(r'name="attempt" value="([^"]+)"', client.get(join).content.decode()).group(1)
+    first = client.__class__().post(join, {"attempt": attempt})
+    second = client.__class__().post(join, {"attempt": attempt})
+    annotator = Annotator.objects.get(source="open")
+    assert first["Location"] == second["Location"] == url("invite", annotator)
+    assert attempt not in annotator.external_id and annotator.external_id.startswith("open-")
+    client.__class__().post(join, {"attempt": "short"})
+    assert Annotator.objects.filter(source="open").count() == 2
+    again = re.search(r'name="attempt" value="([^"]+)"', client.get(join).content.decode()).group(1)
+    assert again != attempt
+
+
 def test_unknown_enrolment_token_is_404(client):
     assert client.get(reverse("annotations:join", kwargs={"enrolment_token": "nope"})).status_code == 404
     assert client.get(reverse("annotations:prolific", kwargs={"enrolment_token": "nope"})).status_code == 404

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from annotations.models import ImagePair, Prompt, Study
 from generation.models import PairJob
@@ -146,10 +146,19 @@ def comparison_grid(columns: Sequence[GridColumn], *, baseline_label: str) -> tu
     return image, layout
 
 
-def _read_image(name: str) -> Image.Image:
-    with default_storage.open(name, "rb") as handle:
-        image = Image.open(handle)
-        image.load()
+def _read_image(pair: ImagePair, arm: str) -> Image.Image:
+    """One arm's image of a pair; a file that is gone or not an image is named with its prompt and job."""
+    name = getattr(pair.job, f"{arm}_image")
+    try:
+        with default_storage.open(name, "rb") as handle:
+            image = Image.open(handle)
+            image.load()
+    except (FileNotFoundError, UnidentifiedImageError) as exc:
+        problem = "is missing from storage" if isinstance(exc, FileNotFoundError) else "is not a readable image"
+        raise ValidationError(
+            f"Prompt {pair.prompt.position} ({pair.prompt.text!r}): the {arm} image of pair job {pair.job_id} "
+            f"({name}) {problem}."
+        ) from None
     return image.convert("RGB")
 
 
@@ -192,7 +201,7 @@ def study_grid(*, slug: str, prompts: Sequence[str] | None = None) -> Image.Imag
     if study is None:
         raise ValidationError(f"No study with slug {slug!r}.")
     columns = [
-        GridColumn(pair.prompt.text, _read_image(pair.job.baseline_image), _read_image(pair.job.ours_image))
+        GridColumn(pair.prompt.text, _read_image(pair, "baseline"), _read_image(pair, "ours"))
         for pair in grid_pairs(study=study, prompts=prompts)
     ]
     label = model_label(study.model.name) if study.model else model_label("")

@@ -26,6 +26,7 @@ def study_protocol(*, study: Study) -> dict:
         "scheduler": example.get("scheduler", study.scheduler),
         "steps": study.steps,
         "guidance_scale": study.guidance_scale,
+        "classifier_free_guidance": example.get("classifier_free_guidance"),
         "negative_prompt": study.negative_prompt,
         "width": study.width,
         "height": study.height,

@@ -6,7 +6,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from generation.models import FAMILY_SIZE_MULTIPLE, PairJob
+from generation.models import PairJob, family_setting_errors
 from generation.selectors import job_progress
 
 from . import services
@@ -63,11 +63,13 @@ class StudyForm(forms.ModelForm):
                 except ValidationError as exc:
                     self.add_error(None, exc)
         model = cleaned.get("model")
-        multiple = FAMILY_SIZE_MULTIPLE.get(model.family) if model else None
-        for field in ("width", "height"):
-            if multiple and cleaned.get(field) and cleaned[field] % multiple:
-                self.add_error(field, f"{model.name} is a {model.get_family_display()} model: the {field} must be a "
-                                      f"multiple of {multiple} pixels.")
+        if model:
+            errors = family_setting_errors(
+                family=model.family, width=cleaned.get("width"), height=cleaned.get("height"),
+                scheduler=cleaned.get("scheduler", ""), negative_prompt=cleaned.get("negative_prompt", ""),
+            )
+            for field, message in errors.items():
+                self.add_error(field, f"{model.name}: {message}")
         return cleaned
 
 

@@ -249,6 +249,13 @@ def measure_attention_entropy(
     if not sizes:
         raise ValueError("Give at least one size.")
     denoiser = denoiser_of(loaded.pipeline)
+    # the VAE's factor, times the patch size of a patch transformer (PixArt)
+    multiple = loaded.pipeline.vae_scale_factor * (getattr(denoiser.config, "patch_size", None) or 1)
+    if bad := [size for size in sizes if size % multiple]:
+        raise ValueError(
+            f"{type(loaded.pipeline).__name__} needs sizes that are multiples of {multiple} pixels; got "
+            f"{', '.join(map(str, bad))}."
+        )
     train_sample_size = train_sample_size or denoiser.config.sample_size
     train_tokens = self_attention_tokens(denoiser, train_sample_size)
     rows = []

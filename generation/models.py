@@ -25,6 +25,33 @@ class ModelFamily(models.TextChoices):
 #: Image sizes must be multiples of this many pixels: the VAE's 8, times 2 for PixArt's patches of the latent.
 FAMILY_SIZE_MULTIPLE = {ModelFamily.PIXART: 16}
 
+#: Schedulers a family's pipeline cannot drive: LDMTextToImagePipeline neither scales its initial noise by the
+#: scheduler's ``init_noise_sigma`` nor calls ``scale_model_input``, which Euler needs (its sigma starts near 14.6).
+FAMILY_REFUSED_SCHEDULERS = {ModelFamily.LDM: (Scheduler.EULER,)}
+
+#: Families whose pipeline takes no negative prompt.
+FAMILY_WITHOUT_NEGATIVE_PROMPT = (ModelFamily.LDM,)
+
+
+def family_setting_errors(
+    *, family: str, width: int | None, height: int | None, scheduler: str, negative_prompt: str
+) -> dict[str, str]:
+    """What a model family's pipeline cannot do with these study settings, as a message per field."""
+    label = ModelFamily(family).label
+    errors = {}
+    multiple = FAMILY_SIZE_MULTIPLE.get(family)
+    for field, value in (("width", width), ("height", height)):
+        if multiple and value and value % multiple:
+            errors[field] = f"A {label} model needs a {field} that is a multiple of {multiple} pixels."
+    if scheduler in FAMILY_REFUSED_SCHEDULERS.get(family, ()):
+        errors["scheduler"] = (
+            f"A {label} pipeline cannot sample with {Scheduler(scheduler).label}: it does not scale the noise for "
+            "that scheduler. Use DDIM or DPM-Solver++."
+        )
+    if negative_prompt and family in FAMILY_WITHOUT_NEGATIVE_PROMPT:
+        errors["negative_prompt"] = f"A {label} pipeline takes no negative prompt."
+    return errors
+
 #: The diffusers pipeline class of each family, as named in model_index.json.
 FAMILY_PIPELINES = {
     ModelFamily.SD: "StableDiffusionPipeline",

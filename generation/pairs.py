@@ -52,11 +52,17 @@ def interleave(tensor: torch.Tensor, arms: int = 2) -> torch.Tensor:
     return tensor if arms == 1 else tensor.repeat_interleave(arms, dim=0)
 
 
+def uses_guidance(pipe, guidance_scale: float) -> bool:
+    """Whether the pipeline applies classifier-free guidance, and so the negative prompt, at ``guidance_scale``:
+    LDM text2im at any scale but 1, the others above 1."""
+    return guidance_scale != 1.0 if isinstance(pipe, LDMTextToImagePipeline) else guidance_scale > 1.0
+
+
 def _embedding_arguments(
     pipe, *, prompts: list[str], negative_prompt: str, guidance_scale: float, device, arms: int
 ) -> dict:
     """The pipeline's text inputs for the batch of ``arms`` samples per prompt, each prompt encoded once."""
-    cfg = guidance_scale > 1.0
+    cfg = uses_guidance(pipe, guidance_scale)
     negatives = [negative_prompt] * len(prompts) if negative_prompt else None
     if isinstance(pipe, StableDiffusionXLPipeline):
         embeds, negative_embeds, pooled, negative_pooled = pipe.encode_prompt(

@@ -14,11 +14,12 @@ from diffusers import (
 )
 from django.conf import settings
 
-from .models import Scheduler
+from .models import FAMILY_PIPELINES, Scheduler, family_setting_errors
 from .scaling import denoiser_of
 
 logger = logging.getLogger(__name__)
 
+FAMILY_BY_PIPELINE = {pipeline: family for family, pipeline in FAMILY_PIPELINES.items()}
 SCHEDULER_CLASSES = {
     Scheduler.DDIM: DDIMScheduler,
     Scheduler.EULER: EulerDiscreteScheduler,
@@ -96,7 +97,12 @@ def load_model(model: str, revision: str = "", dtype_name: str = "") -> LoadedMo
 
 
 def use_scheduler(loaded: LoadedModel, name: str) -> None:
-    """Install scheduler ``name`` (a ``Scheduler`` value), built from the config of the model's own scheduler."""
+    """Install scheduler ``name`` (a ``Scheduler`` value), built from the config of the model's own scheduler;
+    a scheduler the pipeline's family cannot drive is refused (``family_setting_errors``)."""
+    family = FAMILY_BY_PIPELINE.get(type(loaded.pipeline).__name__)
+    if family and (refused := family_setting_errors(
+        family=family, width=None, height=None, scheduler=name, negative_prompt="").get("scheduler")):
+        raise ValueError(refused)
     if name == Scheduler.DEFAULT:
         scheduler_class = type(loaded.default_scheduler)
     elif name in SCHEDULER_CLASSES:

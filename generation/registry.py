@@ -4,11 +4,10 @@ from dataclasses import dataclass
 from diffusers import AutoencoderKL, PixArtTransformer2DModel, UNet2DConditionModel
 from django.core.exceptions import ValidationError
 
-from .models import FAMILY_PIPELINES, DiffusionModel
-from .pipelines import ModelLoadError, read_model_index
+from .models import DiffusionModel
+from .pipelines import FAMILY_BY_PIPELINE, ModelLoadError, read_model_index
 from .validation import full_clean_named
 
-FAMILY_BY_PIPELINE = {pipeline: family for family, pipeline in FAMILY_PIPELINES.items()}
 #: Name of the autoencoder component, per pipeline class.
 AUTOENCODER = {"LDMTextToImagePipeline": "vqvae"}
 #: The denoiser component (its class and folder), per pipeline class; a UNet where not listed.

@@ -13,7 +13,7 @@ from django.utils import timezone
 from .batching import group_jobs, pairs_per_batch
 from .metadata import software_versions
 from .models import PairJob
-from .pairs import generate_pairs
+from .pairs import generate_pairs, uses_guidance
 from .pipelines import LoadedModel, ModelLoadError, load_model
 from .scaling import denoiser_of
 from .signals import pair_job_finished
@@ -52,6 +52,8 @@ def _metadata(job: PairJob, loaded: LoadedModel, *, batch_size: int, seconds: fl
         "scheduler": type(loaded.pipeline.scheduler).__name__,
         "steps": job.steps,
         "guidance_scale": job.guidance_scale,
+        # below the scale where the pipeline guides, the negative prompt is not used
+        "classifier_free_guidance": uses_guidance(loaded.pipeline, job.guidance_scale),
         "negative_prompt": job.negative_prompt,
         "seed": job.seed,
         "width": job.width,

@@ -207,8 +207,9 @@ def test_all_formats_to_a_folder(rated, tmp_path):
         assert data.startswith(b"\x89PNG") if name.endswith(".png") else b"<svg" in data[:2000]
     manifest = json.loads((out / "protocol.json").read_text(encoding="utf-8"))
     study = manifest["studies"][0]
-    for key in ("model", "revision", "seeds", "scheduler", "steps", "guidance_scale", "width", "height", "question",
-                "instructions", "consent_text", "counts_analysed", "exclusions", "analysis"):
+    for key in ("model", "revision", "seeds", "scheduler", "steps", "guidance_scale", "classifier_free_guidance",
+                "width", "height", "question", "instructions", "consent_text", "counts_analysed", "exclusions",
+                "analysis"):
         assert key in study, key
     assert (study["instructions"], study["consent_text"]) == (rated.instructions, rated.consent_text)
     assert study["analysis"]["seed"] == 0 and study["analysis"]["bootstrap_resamples"] == 2000

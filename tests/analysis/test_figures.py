@@ -3,6 +3,7 @@ import io
 
 import numpy as np
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from PIL import Image, ImageFont
 
@@ -109,8 +110,21 @@ def test_refusals_name_the_problem_and_write_nothing(args, message, tmp_path):
 def test_out_must_be_a_folder(tmp_path):
     make_open_study(slug="open", prompts=1)
     (tmp_path / "file").write_text("")
-    with pytest.raises(CommandError, match="not a folder"):
+    with pytest.raises(CommandError, match="exists and is not a folder"):
         export("open", "--out", str(tmp_path / "file"))
+    with pytest.raises(CommandError, match="is below .*file, which exists and is not a folder"):
+        export("open", "--out", str(tmp_path / "file" / "sub"))
+
+
+def test_an_image_gone_from_storage_is_named(tmp_path):
+    study, _ = make_open_study(slug="gone", prompts=2)
+    job = study.pairs.get(prompt__position=1).job
+    default_storage.delete(job.ours_image)
+    with pytest.raises(CommandError, match=(
+        rf"Prompt 1 \({PROMPTS[1]!r}\): the ours image of pair job {job.pk} \({job.ours_image}\) is missing from "
+        "storage")):
+        export("gone", "--out", str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(

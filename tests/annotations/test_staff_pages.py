@@ -56,11 +56,27 @@ def test_a_pixart_study_needs_sizes_its_patches_tile(admin_client):
     pixart = make_model("tiny/pixart", family="pixart")
     url = reverse("admin:annotations_study_change", args=[study.pk])
     html = admin_client.post(url, change_form(study, model=pixart.pk, width=520, height=512)).content.decode()
-    assert "tiny/pixart is a PixArt-α model: the width must be a multiple of 16 pixels." in html
+    assert "tiny/pixart: A PixArt-α model needs a width that is a multiple of 16 pixels." in html
     study.refresh_from_db()
     assert study.model.source == "unused" and study.width != 520
     response = admin_client.post(url, change_form(study, model=pixart.pk, width=528, height=512))
     assert response.status_code == 302 and Study.objects.get(pk=study.pk).model_id == pixart.pk
+
+
+def test_an_ldm_study_refuses_euler_and_a_negative_prompt(admin_client):
+    study = make_study(slug="ldm", prompts=1)
+    ldm = make_model("tiny/ldm", family="ldm")
+    url = reverse("admin:annotations_study_change", args=[study.pk])
+    response = admin_client.post(url, change_form(study, model=ldm.pk, scheduler="euler", negative_prompt="blurry"))
+    errors = response.context["adminform"].form.errors
+    assert errors["scheduler"] == [
+        "tiny/ldm: A Latent Diffusion text2im pipeline cannot sample with Euler: it does not scale the noise for that "
+        "scheduler. Use DDIM or DPM-Solver++."
+    ]
+    assert errors["negative_prompt"] == ["tiny/ldm: A Latent Diffusion text2im pipeline takes no negative prompt."]
+    assert Study.objects.get(pk=study.pk).model.source == "unused"
+    response = admin_client.post(url, change_form(study, model=ldm.pk, scheduler="dpmpp", negative_prompt=""))
+    assert response.status_code == 302 and Study.objects.get(pk=study.pk).model_id == ldm.pk
 
 
 def test_attention_checks_need_two_pairs_in_a_generated_study(admin_client):

@@ -18,7 +18,7 @@ from generation.diagnostics import (
 )
 from generation.pipelines import LoadedModel
 from generation.scaling import EntropyScaledAttnProcessor, apply_entropy_scaling, entropy_scale
-from generation.tiny import build_tiny_pipeline
+from generation.tiny import build_tiny_pipeline, save_tiny_pipeline
 
 TRAIN_TOKENS = 256
 TOKEN_COUNTS = [64, 256, 1024, 4096]
@@ -283,6 +283,19 @@ def test_command_entropies_agree_at_the_training_size_and_ours_drifts_less(measu
 def test_command_rejects_bad_arguments(args, message, tiny_model, tmp_path):
     with pytest.raises(CommandError, match=message):
         call_command("attention_entropy", "--model", tiny_model, "--out", str(tmp_path / "out"), *args)
+    assert not (tmp_path / "out").exists()
+
+
+def test_command_rejects_an_out_folder_below_a_file_before_measuring(tiny_model, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(CommandError, match=r"--out .*a-file/sub is below .*a-file, which exists and is not a folder"):
+        call_command("attention_entropy", "--model", tiny_model, "--sizes", "64", "--out", str(tmp_path / "a-file" / "sub"))
+
+
+def test_command_rejects_sizes_a_patch_transformer_cannot_tile(tmp_path):
+    model = str(save_tiny_pipeline(tmp_path / "pixart", family="pixart"))
+    with pytest.raises(CommandError, match="--sizes: PixArtAlphaPipeline needs sizes that are multiples of 16 pixels; got 72"):
+        call_command("attention_entropy", "--model", model, "--sizes", "64", "72", "--out", str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 

@@ -114,6 +114,23 @@ def test_pixart_sizes_its_patches_do_not_tile_fail_clearly(tmp_path, settings):
                          "pixels (its transformer's 2×2 patches of the latent), got 48×40.")
 
 
+def test_ldm_refuses_a_scheduler_its_pipeline_cannot_drive(tmp_path):
+    """LDMTextToImagePipeline neither scales its initial noise nor its model input for the scheduler, so Euler
+    (init_noise_sigma far above 1) would make wrong images under a "done" status; the job fails, naming why."""
+    model = str(save_tiny_pipeline(tmp_path / "ldm", family="ldm"))
+    euler, dpmpp = (
+        create_pair_job(prompt=PROMPTS[0], model=model, seed=1, width=64, height=64, steps=2, guidance_scale=5.0,
+                        scheduler=scheduler)
+        for scheduler in ("euler", "dpmpp")
+    )
+    assert generate_pair_jobs([euler.pk, dpmpp.pk]) == {"missing": 0, "skipped": 0, "failed": 1, "done": 1}
+    euler.refresh_from_db()
+    assert euler.error == (
+        "Generation failed: A Latent Diffusion text2im pipeline cannot sample with Euler: it does not scale the noise "
+        "for that scheduler. Use DDIM or DPM-Solver++."
+    )
+
+
 def test_unsupported_or_missing_models_get_a_clear_error(tmp_path):
     with pytest.raises(ModelLoadError, match="Could not load model"):
         read_model_index(str(tmp_path / "nothing-here"))

@@ -48,6 +48,14 @@ def test_pair_is_generated_under_opaque_names(tiny_model):
         assert set(image.info) <= {"dpi"} and not getattr(image, "text", {})
     assert [n for n in os.listdir(default_storage.path("img")) if n.endswith(".part")] == []
     assert job.metadata["arms"] == {"baseline": {"entropy_scaling": False}, "ours": {"entropy_scaling": True}}
+    assert job.metadata["classifier_free_guidance"] is True
+
+
+def test_metadata_says_when_guidance_and_its_negative_prompt_were_not_used(tiny_model):
+    job = make_job(tiny_model, guidance_scale=1.0, negative_prompt="blurry")
+    assert generate_pair_jobs([job.pk])["done"] == 1
+    job.refresh_from_db()
+    assert job.metadata["classifier_free_guidance"] is False and job.metadata["negative_prompt"] == "blurry"
 
 
 def test_training_size_gives_identical_arms(tiny_model):

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.figures import study_grid, write_grid
+from evalsite.commands import check_out_folder
 
 
 class Command(BaseCommand):
@@ -23,8 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", type=Path, default=Path("."), help="folder to write into (default: here)")
 
     def handle(self, *args, study, prompts, out, **options):
-        if out.exists() and not out.is_dir():
-            raise CommandError(f"--out {out} exists and is not a folder.")
+        check_out_folder(out)
         try:
             image = study_grid(slug=study, prompts=prompts)
         except ValidationError as exc:

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from analysis.exports import FORMATS, TEXT_FORMATS
 from analysis.multiplicity import METHODS
 from analysis.reports import render_results, write_documents
+from evalsite.commands import check_out_folder
 
 
 class Command(BaseCommand):
@@ -29,8 +30,8 @@ class Command(BaseCommand):
             if format == "plots":
                 raise CommandError("Plots are files: give --out DIR.")
             formats = [name for name in formats if name in TEXT_FORMATS]
-        elif out.exists() and not out.is_dir():
-            raise CommandError(f"--out {out} exists and is not a folder.")
+        else:
+            check_out_folder(out)
         try:
             documents = render_results(slugs=studies, formats=formats, adjustment=adjust,
                                        exclusions={"default": None, "on": True, "off": False}[exclusions])

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from evalsite.commands import check_out_folder
 from generation.diagnostics import measure_attention_entropy, plot_attention_entropy
 from generation.pipelines import ModelLoadError, load_model
 
@@ -40,14 +41,16 @@ class Command(BaseCommand):
         prompts = [prompt.strip() for prompt in prompts]
         if not all(prompts):
             raise CommandError("--prompts must not contain empty prompts.")
-        if out.exists() and not out.is_dir():
-            raise CommandError(f"--out {out} exists and is not a folder.")
+        check_out_folder(out)
         try:
             loaded = load_model(model or settings.EVALSITE_MODEL, revision)
         except ModelLoadError as exc:
             raise CommandError(str(exc)) from exc
 
-        frame = measure_attention_entropy(loaded, prompts=prompts, sizes=sizes, steps=steps, seed=seed)
+        try:
+            frame = measure_attention_entropy(loaded, prompts=prompts, sizes=sizes, steps=steps, seed=seed)
+        except ValueError as exc:  # a size the model cannot take; refused before anything runs
+            raise CommandError(f"--sizes: {exc}") from exc
 
         out.mkdir(parents=True, exist_ok=True)
         csv_path = out / "attention_entropy.csv"

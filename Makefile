@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 TORCH := $(shell grep -E '^torch==' requirements.txt)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DEMO_SIZE ?= 128
+DEMO_STEPS ?= 20
 
 .PHONY: install run test browser clean
 
@@ -20,7 +22,7 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 install: $(VENV)/.installed
 
 run: install
-	HOST=$(HOST) PORT=$(PORT) bash scripts/run-demo.sh
+	HOST=$(HOST) PORT=$(PORT) DEMO_SIZE=$(DEMO_SIZE) DEMO_STEPS=$(DEMO_STEPS) bash scripts/run-demo.sh
 
 browser:
 	bash scripts/ensure-chromium.sh

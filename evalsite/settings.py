@@ -160,7 +160,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     }
 elif CELERY_BROKER_URL.startswith(("redis", "rediss")):
     # Redis hands an unacknowledged task (its worker died) to another worker after this many seconds; it must
-    # exceed the longest task, or a running task is handed out twice (its pairs are then skipped, not redone).
+    # exceed the longest task, or a running task is handed out again under its id and runs beside the first.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
     }

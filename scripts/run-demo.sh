@@ -8,7 +8,7 @@ PORT=${PORT:-8000}
 BIN=.venv/bin
 
 $BIN/python manage.py migrate --noinput
-$BIN/python manage.py seed_demo --base-url "http://$HOST:$PORT"
+$BIN/python manage.py seed_demo --base-url "http://$HOST:$PORT" --size "${DEMO_SIZE:-128}" --steps "${DEMO_STEPS:-20}"
 
 pids=()
 stop() {

@@ -31,6 +31,13 @@ def test_seed_demo_creates_the_study_once(settings, tiny_model, tmp_path, capsys
     assert (Study.objects.count(), Prompt.objects.count(), PairJob.objects.count()) == (1, 50, 50)
     assert (Annotator.objects.count(), DiffusionModel.objects.count()) == (5, 1)
     assert get_user_model().objects.count() == 1
+    assert "Note:" not in second
+
+    call_command("seed_demo", "--base-url", "http://example.test", "--size", "256", "--steps", "50")
+    third = capsys.readouterr().out
+    assert "Note: the demo study was made at 128×128, 20 steps, with " + tiny_model in third
+    assert "--size, --steps and EVALSITE_MODEL apply when it is created" in third
+    assert Study.objects.values_list("width", "steps").get() == (128, 20)
 
 
 @pytest.mark.parametrize(("args", "expected"), [

@@ -1,6 +1,7 @@
 """The shipped service definitions name real commands, options and settings, and their example settings load."""
 import os
 import re
+import secrets
 import shlex
 import subprocess
 import sys
@@ -118,13 +119,21 @@ def test_example_settings_load(name, tmp_path):
 
 def test_web_unit_commands_run(tmp_path):
     unit = parse_unit(DEPLOY / "systemd" / "evalsite-web.service")
-    [check, gunicorn] = commands(unit)
-    assert check[1:] == ["manage.py", "check", "--deploy"]
+    [check, migrated, gunicorn] = commands(unit)
+    assert check[1:] == ["manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    assert migrated[1:] == ["manage.py", "migrate", "--check", "--skip-checks"]
     assert gunicorn[1] == "evalsite.wsgi"
-    env = {"DJANGO_SETTINGS_MODULE": "evalsite.settings", "SECRET_KEY": "x" * 60}
-    # The real check, on the local defaults (SQLite, the file system) instead of the example's remote services.
+    env = {"DJANGO_SETTINGS_MODULE": "evalsite.settings", "SECRET_KEY": secrets.token_urlsafe(50), "DEBUG": "0",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    # The real checks, on local stand-ins (SQLite, the file system) for the example's remote services.
     result = run(local(check), env, tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run(local(check), {**env, "DEBUG": "1"}, tmp_path)
+    assert result.returncode != 0 and "security.W018" in result.stdout + result.stderr  # DEBUG left on
+    result = run(local(migrated), env, tmp_path)
+    assert result.returncode != 0  # a database without the migrations
+    assert run(local([*migrated[:2], "migrate", "--skip-checks"]), env, tmp_path).returncode == 0
+    assert run(local(migrated), env, tmp_path).returncode == 0
     # gunicorn loads the application with exactly these options, then exits.
     result = run([*local(gunicorn), "--check-config"], env, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -3,6 +3,26 @@ from annotations.models import Study
 from generation.models import PairJob
 
 
+def _made_with(*, study: Study, jobs) -> dict:
+    """The model source, revision and training size the study's images were made with.
+
+    They are read from the study's pair jobs, which copied them from the registry when they were created, so that
+    editing the registry entry later does not rewrite what an export says made the images. All of a study's jobs are
+    created together from one registry entry; the first one speaks for them. Only a study without jobs (not yet
+    generated) reports its registry entry.
+    """
+    job = jobs.order_by("pk").values("model", "revision", "train_width", "train_height").first()
+    if job is not None:
+        train = [job["train_width"], job["train_height"]] if job["train_width"] and job["train_height"] else None
+        return {"model": job["model"], "revision": job["revision"], "train_resolution": train}
+    model = study.model
+    return {
+        "model": model.source if model else "",
+        "revision": model.revision if model else "",
+        "train_resolution": [model.train_width, model.train_height] if model else None,
+    }
+
+
 def study_protocol(*, study: Study) -> dict:
     """Model, generation settings, seeds, the question, the instructions and the consent text annotators saw, counts,
     and the software that made the images. The analysis adds its own settings and exclusions
@@ -11,17 +31,18 @@ def study_protocol(*, study: Study) -> dict:
     done = jobs.filter(status=PairJob.Status.DONE)
     example = done.order_by("pk").values_list("metadata", flat=True).first() or {}
     seeds = sorted(jobs.values_list("seed", flat=True))
+    made_with = _made_with(study=study, jobs=jobs)
     return {
         "study": study.slug,
         "title": study.title,
         "question": study.question,
         "instructions": study.instructions,
         "consent_text": study.consent_text,
-        "model": study.model.source if study.model else "",
+        "model": made_with["model"],
         "model_name": study.model.name if study.model else "",
         "model_family": study.model.family if study.model else "",
-        "revision": study.model.revision if study.model else "",
-        "train_resolution": [study.model.train_width, study.model.train_height] if study.model else None,
+        "revision": made_with["revision"],
+        "train_resolution": made_with["train_resolution"],
         "pipeline": example.get("pipeline", ""),
         "scheduler": example.get("scheduler", study.scheduler),
         "steps": study.steps,

@@ -10,20 +10,24 @@ from generation.models import PairJob, family_setting_errors
 from generation.selectors import job_progress
 
 from . import services
+from .admin_guards import KeepAnswersAdmin, ViewOnlyAdmin
 from .admin_invites import invite_paths
-from .admin_prompts import UPLOAD_URL_NAME, prompt_upload_path
+from .admin_prompts import UPLOAD_URL_NAME, PromptForm, PromptFormSet, prompt_upload_path
 from .models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
 
 
 class PromptInline(admin.TabularInline):
-    """Prompts are edited while the study is a draft; after that they are fixed."""
+    """Prompts are edited while the study is a draft; after that they are fixed. The prompts of imported ratings
+    (a draft study whose pairs were imported) are fixed too: they are the items of those ratings."""
 
     model = Prompt
+    form = PromptForm
+    formset = PromptFormSet
     extra = 0
     fields = ("position", "text")
 
     def _editable(self, obj) -> bool:
-        return obj is None or obj.status == Study.Status.DRAFT
+        return obj is None or (obj.status == Study.Status.DRAFT and not obj.pairs.exists())
 
     def has_add_permission(self, request, obj=None) -> bool:
         return self._editable(obj) and super().has_add_permission(request, obj)
@@ -63,6 +67,11 @@ class StudyForm(forms.ModelForm):
                 except ValidationError as exc:
                     self.add_error(None, exc)
         model = cleaned.get("model")
+        if model and self.instance.pk and "model" in self.changed_data:
+            try:
+                services.check_generates(study=self.instance)
+            except ValidationError as exc:
+                self.add_error("model", exc)
         if model:
             errors = family_setting_errors(
                 family=model.family, width=cleaned.get("width"), height=cleaned.get("height"),
@@ -74,7 +83,7 @@ class StudyForm(forms.ModelForm):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(KeepAnswersAdmin):
     form = StudyForm
     list_display = ("slug", "title", "status", "model", "width", "height", "generation_progress", "annotator_count")
     readonly_fields = ("status", "generation_progress", "links")
@@ -152,11 +161,13 @@ class StudyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImagePair)
-class ImagePairAdmin(admin.ModelAdmin):
+class ImagePairAdmin(ViewOnlyAdmin):
+    """Pairs are made by "Generate the image pairs" (or ``import_ratings``) and are fixed: a pair added or changed
+    by hand would be served without images, or move ratings to other images."""
+
     list_display = ("id", "study", "prompt", "job_status")
     list_filter = ("study",)
     list_select_related = ("study", "prompt", "job")
-    raw_id_fields = ("prompt", "job")
 
     @admin.display(description="Generation")
     def job_status(self, pair: ImagePair) -> str:
@@ -164,11 +175,17 @@ class ImagePairAdmin(admin.ModelAdmin):
 
 
 @admin.register(Annotator)
-class AnnotatorAdmin(admin.ModelAdmin):
+class AnnotatorAdmin(KeepAnswersAdmin):
     list_display = ("label", "study", "consented_at", "finished_at", "completion_code", "invite_link")
     list_filter = ("study",)
     search_fields = ("external_id", "completion_code")
     readonly_fields = ("token", "consented_at", "started_at", "finished_at", "completion_code", "invite_link")
+
+    def get_readonly_fields(self, request, obj=None):
+        """An annotator's study is fixed once saved: its assignments and ratings belong to that study."""
+        if obj is None:
+            return self.readonly_fields
+        return ("study", *self.readonly_fields)
 
     @admin.display(description="Invite link")
     def invite_link(self, annotator: Annotator) -> str:
@@ -176,14 +193,19 @@ class AnnotatorAdmin(admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(ViewOnlyAdmin):
+    """Assignments are laid out at consent (``allocation.allocate``); their sides and order are the record of what
+    the annotator saw, so they are fixed."""
+
     list_display = ("annotator", "order", "pair", "ours_on_left", "shown_at")
     list_filter = ("annotator__study",)
-    raw_id_fields = ("annotator", "pair")
+    list_select_related = ("annotator", "pair__study")
 
 
 @admin.register(Rating)
-class RatingAdmin(admin.ModelAdmin):
+class RatingAdmin(ViewOnlyAdmin):
+    """Ratings are stored by annotators (``services.submit_rating``) or ``import_ratings``, never by hand."""
+
     list_display = ("assignment", "baseline_score", "ours_score", "seconds", "created_at")
     list_filter = ("assignment__annotator__study",)
-    raw_id_fields = ("assignment",)
+    list_select_related = ("assignment__annotator",)

@@ -1,6 +1,7 @@
-"""Admin page that uploads a prompt file to a draft study.
+"""Prompts in admin: the study's prompt table (``PromptForm``, ``PromptFormSet``), checked as prompt files are, and
+the page that uploads a prompt file to a draft study.
 
-Wire it into ``StudyAdmin.get_urls`` (before the default URLs, whose ``<path:object_id>/`` would catch it)::
+Wire the page into ``StudyAdmin.get_urls`` (before the default URLs, whose ``<path:object_id>/`` would catch it)::
 
     def get_urls(self):
         return [prompt_upload_path(self)] + super().get_urls()
@@ -11,14 +12,75 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from .prompt_files import MAX_PROMPT_LENGTH, PROMPT_COLUMNS, add_prompts_from_file
+from .models import Prompt
+from .prompt_files import (
+    MAX_PROMPT_LENGTH,
+    PROMPT_COLUMNS,
+    PromptLine,
+    add_prompts_from_file,
+    check_prompts,
+    normalize_prompt,
+)
 
 UPLOAD_URL_NAME = "annotations_study_upload_prompts"
 TEMPLATE = "admin/annotations/study/upload_prompts.html"
+
+
+class PromptForm(forms.ModelForm):
+    class Meta:
+        model = Prompt
+        fields = ("position", "text")
+
+    def clean_text(self) -> str:
+        """Saved normalised, as the upload and ``create_study`` save it (``prompt_files.normalize_prompt``)."""
+        return normalize_prompt(self.cleaned_data["text"])
+
+
+class PromptFormSet(BaseInlineFormSet):
+    """Applies the checks of prompt files and ``create_study`` to the table's rows and the study's other prompts.
+
+    Every row that stays is checked (``prompt_files.check_prompts``: a NUL or an invalid character, an empty or
+    over-long prompt, a repeat of another row or of a prompt the study already holds), and so is its position
+    against the other rows and the study's prompts that the table does not show; errors name the row.
+    """
+
+    def clean(self):
+        # before the formset's own uniqueness check, whose "Please correct the duplicate data" names no row
+        rows: list[PromptLine] = []
+        positions: dict[int, int] = {}  # position -> first row holding it
+        problems: list[str] = []
+        shown: set[int] = set()  # stored prompts that the table shows, kept or deleted
+        for row, form in enumerate(self.forms, start=1):
+            if form.instance.pk is not None:
+                shown.add(form.instance.pk)
+            if not hasattr(form, "cleaned_data") or self._should_delete_form(form):
+                continue
+            if form.instance.pk is None and not form.has_changed():
+                continue  # an empty extra row
+            if "text" in form.cleaned_data:  # else the row has its own error already (empty, a NUL)
+                rows.append(PromptLine(row, form.cleaned_data["text"]))
+            position = form.cleaned_data.get("position")
+            if position is not None:
+                if position in positions:
+                    problems.append(f"row {row}: position {position} is also on row {positions[position]}")
+                positions.setdefault(position, row)
+        others = Prompt.objects.none()
+        if self.instance.pk is not None:
+            others = Prompt.objects.filter(study=self.instance).exclude(pk__in=shown)
+        for position, text in others.filter(position__in=positions).values_list("position", "text"):
+            problems.append(f"row {positions[position]}: position {position} is taken by the prompt {text[:80]!r}")
+        try:
+            check_prompts(rows, existing=others.values_list("text", flat=True), unit="row")
+        except ValidationError as exc:
+            problems = exc.messages + problems
+        if problems:
+            raise ValidationError(problems)
+        super().clean()
 
 
 class PromptUploadForm(forms.Form):

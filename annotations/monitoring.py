@@ -4,8 +4,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
-from .allocation import pair_side_counts
-from .models import Annotator, Rating, Study
+from .models import Annotator, Assignment, Rating, Study
 from .selectors import attention_check_results
 
 #: An annotator is flagged for straight-lining after this many ratings with a single score throughout.
@@ -14,10 +13,14 @@ STRAIGHT_LINE_MIN_RATINGS = 3
 
 @dataclass(frozen=True)
 class PairLoad:
+    """One pair's load: its rating assignments (attention checks excluded), and its ratings by the side "ours" was
+    shown on."""
+
     prompt: str
+    assigned: int
     ratings: int
-    ours_left: int
-    ours_right: int
+    ours_left: int  # ratings given with "ours" on the left
+    ours_right: int  # ratings given with "ours" on the right
 
 
 @dataclass(frozen=True)
@@ -45,11 +48,21 @@ def monitor(*, study: Study) -> Monitor:
     )
     ratings = Rating.objects.filter(assignment__annotator__study=study)
     seconds = [value for value in ratings.values_list("seconds", flat=True) if value is not None]
-    rated = dict(ratings.values_list("assignment__pair_id").annotate(n=Count("pk")))
-    sides = pair_side_counts(study)
+    loads = {
+        row["pair_id"]: row
+        for row in Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
+        .values("pair_id")
+        .annotate(
+            assigned=Count("pk"),
+            ratings=Count("rating"),
+            ours_left=Count("rating", filter=Q(ours_on_left=True)),
+            ours_right=Count("rating", filter=Q(ours_on_left=False)),
+        )
+        .order_by()
+    }
+    empty = {"assigned": 0, "ratings": 0, "ours_left": 0, "ours_right": 0}
     pairs = [
-        PairLoad(prompt=pair.prompt.text, ratings=rated.get(pair.pk, 0), ours_left=sides.get(pair.pk, (0, 0))[0],
-                 ours_right=sides.get(pair.pk, (0, 0))[1])
+        PairLoad(prompt=pair.prompt.text, **{key: loads.get(pair.pk, empty)[key] for key in empty})
         for pair in study.pairs.select_related("prompt").order_by("prompt__position")
     ]
     return Monitor(

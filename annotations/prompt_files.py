@@ -67,10 +67,11 @@ def bad_character(text: str) -> str | None:
     return None
 
 
-def _raise(problems: Sequence[_Problem]) -> None:
-    """Raise one ValidationError listing the problems in line order (at most MAX_REPORTED of them)."""
+def _raise(problems: Sequence[_Problem], *, unit: str = "line") -> None:
+    """Raise one ValidationError listing the problems in line order (at most MAX_REPORTED of them), each named
+    "{unit} N" ("line" in a file, "row" in the admin's prompt table)."""
     ordered = sorted(problems, key=lambda problem: problem.line)
-    messages = [f"line {problem.line}: {problem.message}" for problem in ordered[:MAX_REPORTED]]
+    messages = [f"{unit} {problem.line}: {problem.message}" for problem in ordered[:MAX_REPORTED]]
     if len(ordered) > MAX_REPORTED:
         messages.append(f"… and {len(ordered) - MAX_REPORTED} more problems")
     raise ValidationError(messages)
@@ -264,7 +265,7 @@ def read_prompt_file(data: bytes, *, filename: str, column: str | None = None) -
 
 
 def _check(
-    lines: Iterable[PromptLine], *, existing: Iterable[str], max_length: int
+    lines: Iterable[PromptLine], *, existing: Iterable[str], max_length: int, unit: str = "line"
 ) -> tuple[list[str], list[_Problem]]:
     known = {normalize_prompt(text) for text in existing}
     seen: dict[str, int] = {}
@@ -282,7 +283,7 @@ def _check(
         if len(text) > max_length:
             found.append(f"the prompt is {len(text)} characters long; at most {max_length} are allowed")
         if text in seen:
-            found.append(f"duplicate of the prompt on line {seen[text]}")
+            found.append(f"duplicate of the prompt on {unit} {seen[text]}")
         elif text in known:
             found.append("the study already has this prompt")
         if found:
@@ -293,17 +294,22 @@ def _check(
 
 
 def check_prompts(
-    lines: Iterable[PromptLine], *, existing: set[str] = frozenset(), max_length: int = MAX_PROMPT_LENGTH
+    lines: Iterable[PromptLine],
+    *,
+    existing: Iterable[str] = frozenset(),
+    max_length: int = MAX_PROMPT_LENGTH,
+    unit: str = "line",
 ) -> list[str]:
     """Normalise the prompts (see the module docstring) and return them in order, or raise one ValidationError.
 
     The error lists, as "line N: ...", every prompt holding a NUL or a lone surrogate, every empty prompt, every
     prompt longer than ``max_length`` characters, every repeat of an earlier line of the file (naming that line)
-    and every prompt that ``existing`` (the study's prompts) already holds.
+    and every prompt that ``existing`` (the study's prompts) already holds. ``unit`` names what N counts ("row"
+    for the rows of the admin's prompt table).
     """
-    texts, problems = _check(lines, existing=existing, max_length=max_length)
+    texts, problems = _check(lines, existing=existing, max_length=max_length, unit=unit)
     if problems:
-        _raise(problems)
+        _raise(problems, unit=unit)
     return texts
 
 

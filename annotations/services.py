@@ -20,7 +20,6 @@ from .models import (
     CheckResponse,
     ImagePair,
     Prompt,
-    Rating,
     Study,
     new_completion_code,
 )
@@ -48,22 +47,67 @@ def create_study(*, slug: str, title: str, prompts: Sequence[str], **settings) -
 GENERATION_SETTINGS = ("model", "width", "height", "steps", "guidance_scale", "scheduler", "negative_prompt", "base_seed")
 #: Settings that shape each annotator's sequence: fixed once an annotator has started.
 ALLOCATION_SETTINGS = ("pairs_per_annotator", "ratings_per_pair", "attention_checks")
+#: What annotators read, which the protocol reports: fixed once an annotator has consented (the protocol must report
+#: the text they saw).
+SEEN_SETTINGS = ("question", "instructions", "consent_text")
+#: The slug, which names the study in its ratings' exports: fixed once an annotator has consented.
+NAME_SETTINGS = ("slug",)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _generation_lock_reason(study: Study) -> str:
+    status = study.get_status_display().lower()
+    if study.status == Study.Status.GENERATING:
+        return "its pairs are being generated with them"
+    generated = study.pairs.filter(job__isnull=False).count()
+    if generated:
+        return f"its {_plural(generated, 'pair')} were generated with them (the study is {status})"
+    return f"the study is {status}, no longer a draft"
 
 
 def check_settings_change(*, study: Study, changed: Sequence[str]) -> None:
-    """Refuse changing what made the study's images, or what shaped its annotators' sequences, once in use."""
+    """Refuse changing what made the study's images, what shaped its annotators' sequences, or what its annotators
+    read, once in use; the error names each locked setting and the actual reason it is locked."""
     stored = Study.objects.get(pk=study.pk)
-    locked = []
-    if stored.status != Study.Status.DRAFT:
-        locked += [name for name in changed if name in GENERATION_SETTINGS]
-    if stored.annotators.filter(consented_at__isnull=False).exists():
-        locked += [name for name in changed if name in ALLOCATION_SETTINGS]
-    if locked:
-        names = ", ".join(Study._meta.get_field(name).verbose_name for name in locked)
+    reasons = []
+
+    def names(group: Sequence[str]) -> str:
+        return ", ".join(str(Study._meta.get_field(name).verbose_name) for name in changed if name in group)
+
+    if stored.status != Study.Status.DRAFT and (locked := names(GENERATION_SETTINGS)):
+        reasons.append(f"its {locked} can no longer change: {_generation_lock_reason(stored)}")
+    consented = stored.annotators.filter(consented_at__isnull=False).count()
+    who = f"{_plural(consented, 'annotator')} {'has' if consented == 1 else 'have'} consented"
+    if consented and (locked := names(ALLOCATION_SETTINGS)):
+        reasons.append(f"its {locked} can no longer change: {who} and got a sequence of pairs laid out with them")
+    if consented and (locked := names(SEEN_SETTINGS)):
+        reasons.append(
+            f"its {locked} can no longer change: {who} after reading them, and the protocol must report what "
+            "annotators saw"
+        )
+    if consented and (locked := names(NAME_SETTINGS)):
+        reasons.append(f"its {locked} can no longer change: {who}, and the exports of its ratings name the study by it")
+    if reasons:
         raise ValidationError(
-            f"Study {stored.slug!r} is {stored.get_status_display().lower()} and has "
-            f"{Rating.objects.filter(assignment__annotator__study=stored).count()} ratings: its {names} can no "
-            "longer change. Create a new study for other settings."
+            f"Study {stored.slug!r}: {'; '.join(reasons)}. Create a new study for other settings."
+        )
+
+
+def imported_pair_count(*, study: Study) -> int:
+    """How many of the study's pairs have no generation job: items of ratings imported from elsewhere."""
+    return study.pairs.filter(job__isnull=True).count()
+
+
+def check_generates(*, study: Study) -> None:
+    """Refuse a model (and so generation) for a study holding imported pairs, which have no images to make."""
+    imported = imported_pair_count(study=study)
+    if imported:
+        raise ValidationError(
+            f"Study {study.slug!r} holds {_plural(imported, 'imported pair')} (ratings imported without images, "
+            "from import_ratings): it cannot generate images or take a model. Create a new study to generate."
         )
 
 
@@ -95,6 +139,7 @@ def queue_study_generation(*, study: Study) -> int:
         raise ValidationError(f"Study {study.slug!r} is {study.get_status_display().lower()}; it can no longer generate.")
     if not study.prompts.exists():
         raise ValidationError(f"Study {study.slug!r} has no prompts.")
+    check_generates(study=study)
     if study.model is None:
         raise ValidationError(f"Study {study.slug!r} names no model to generate with.")
     check_attention_checks(study=study, pairs=study.prompts.count())

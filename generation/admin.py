@@ -14,6 +14,8 @@ class DiffusionModelForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "source" not in self.fields:  # locked (``DiffusionModelAdmin.locked_fields``): nothing to read again
+            return cleaned
         if not self.errors:
             from .registry import check_model  # imports diffusers and torch: only when a model is saved
 
@@ -30,6 +32,26 @@ class DiffusionModelAdmin(admin.ModelAdmin):
     list_display = ("name", "family", "source", "revision", "train_width", "train_height", "dtype")
     list_filter = ("family",)
     search_fields = ("name", "source")
+    #: What made a pair job's images: fixed once any pair job uses the entry's source.
+    locked_fields = ("source", "family", "revision", "train_width", "train_height", "dtype")
+
+    def _jobs_using(self, obj) -> int:
+        return PairJob.objects.filter(model=obj.source).count() if obj is not None and obj.pk else 0
+
+    def get_readonly_fields(self, request, obj=None):
+        """Once pair jobs were made with the entry's source, what made them is read-only, with a note saying why."""
+        if self._jobs_using(obj):
+            return (*self.locked_fields, "locked_note")
+        return super().get_readonly_fields(request, obj)
+
+    @admin.display(description="Why these are fixed")
+    def locked_note(self, obj) -> str:
+        jobs = self._jobs_using(obj)
+        return (
+            f"{jobs} pair job{' was' if jobs == 1 else 's were'} made with {obj.source}: its source, family, "
+            "revision, training size and dtype are fixed, so that what those jobs and their studies' protocols "
+            "record stays true. Register a new entry for another model or other settings."
+        )
 
 
 @admin.register(PairJob)

@@ -126,6 +126,58 @@ def test_queue_generation_refuses_attention_checks_without_two_prompts(prompts):
     assert PairJob.objects.count() == 0 and ImagePair.objects.count() == 0
 
 
+@pytest.mark.parametrize("status", [Study.Status.DRAFT, Study.Status.GENERATING])
+def test_queue_generation_refuses_a_study_of_imported_ratings_naming_why(status):
+    from annotations.imports import import_ratings
+
+    text = "study,annotator,item,condition,score,position,seconds\n" + "".join(
+        f"imp,a0,item{j},baseline,3,left,1\nimp,a0,item{j},ours,7,right,1\n" for j in range(2)
+    )
+    study = import_ratings(slug="imp", text=text).study
+    Study.objects.filter(pk=study.pk).update(model=make_model("m"), status=status)  # as the admin once allowed
+    with pytest.raises(ValidationError) as info:
+        services.queue_study_generation(study=study)
+    assert info.value.messages == [
+        "Study 'imp' holds 2 imported pairs (ratings imported without images, from import_ratings): it cannot "
+        "generate images or take a model. Create a new study to generate."
+    ]
+    assert Study.objects.get(pk=study.pk).status == status and PairJob.objects.count() == 0
+
+
+# settings that lock -------------------------------------------------------------------------------
+
+
+def test_a_locked_setting_names_the_real_reason_not_the_ratings():
+    study, (annotator, _) = make_open_study(slug="s", prompts=2)
+    services.give_consent(annotator=annotator)
+    with pytest.raises(ValidationError) as info:
+        services.check_settings_change(study=study, changed=["ratings_per_pair", "steps"])
+    assert info.value.messages == [
+        "Study 's': its steps can no longer change: its 2 pairs were generated with them (the study is open); its "
+        "ratings per pair can no longer change: 1 annotator has consented and got a sequence of pairs laid out with "
+        "them. Create a new study for other settings."
+    ]
+    generating = make_study(slug="g", prompts=1)
+    services.queue_study_generation(study=generating)
+    with pytest.raises(ValidationError, match="its width can no longer change: its pairs are being generated"):
+        services.check_settings_change(study=generating, changed=["width"])
+
+
+def test_what_annotators_read_and_the_slug_lock_once_someone_consented():
+    study, (annotator, _) = make_open_study(slug="s", prompts=2)
+    changed = ["question", "instructions", "consent_text", "slug", "title"]
+    services.check_settings_change(study=study, changed=changed)  # nobody consented yet: allowed
+    services.give_consent(annotator=annotator)
+    with pytest.raises(ValidationError) as info:
+        services.check_settings_change(study=study, changed=changed)
+    assert info.value.messages == [
+        "Study 's': its question, instructions, consent text can no longer change: 1 annotator has consented after "
+        "reading them, and the protocol must report what annotators saw; its slug can no longer change: 1 annotator "
+        "has consented, and the exports of its ratings name the study by it. Create a new study for other settings."
+    ]
+    services.check_settings_change(study=study, changed=["title", "completion_url"])  # not locked
+
+
 # status transitions -------------------------------------------------------------------------------
 
 

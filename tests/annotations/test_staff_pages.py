@@ -43,7 +43,11 @@ def test_changing_the_model_of_a_study_with_ratings_is_refused(admin_client):
     response = admin_client.post(url, change_form(study, model=other.pk, steps=50))
     html = response.content.decode()
     assert response.status_code == 200
-    assert "is open and has 1 ratings: its model, steps can no longer change" in html
+    assert response.context["adminform"].form.non_field_errors() == [
+        "Study 'locked': its model, steps can no longer change: its 2 pairs were generated with them (the study is "
+        "open). Create a new study for other settings."
+    ]
+    assert "its model, steps can no longer change" in html
     study.refresh_from_db()
     assert study.model.source == "unused" and study.steps == 2
     # the title is not locked
@@ -150,6 +154,24 @@ def test_monitoring_page_counts_and_flags(admin_client, client):
     assert monitor.straight_liners == [straight.label]
     assert monitor.check_failures == {straight.label: (1, 1)}
     assert straight.label in response.content.decode()
+
+
+def test_monitor_sides_count_ratings_not_assignments(admin_client):
+    study, annotators = make_open_study(slug="sides", prompts=2, annotators=4)
+    for annotator in annotators:
+        services.give_consent(annotator=annotator)
+    rater = annotators[0]
+    rated = rater.assignments.order_by("order").first()
+    services.submit_rating(annotator_id=rater.pk, assignment_id=rated.pk, left_score=3, right_score=8)
+    response = admin_client.get(reverse("annotations:monitor", args=[study.slug]))
+    loads = {pair.prompt: pair for pair in response.context["monitor"].pairs}
+    load = loads[rated.pair.prompt.text]
+    assert (load.assigned, load.ratings) == (4, 1)
+    assert (load.ours_left, load.ours_right) == ((1, 0) if rated.ours_on_left else (0, 1))
+    other = next(pair for text, pair in loads.items() if text != rated.pair.prompt.text)
+    assert (other.assigned, other.ratings, other.ours_left, other.ours_right) == (4, 0, 0, 0)
+    html = response.content.decode()
+    assert "<th>Assigned</th><th>Ratings</th><th>Rated with ours left</th><th>Rated with ours right</th>" in html
 
 
 def test_invite_links_are_created_and_downloaded(admin_client):

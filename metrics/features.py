@@ -14,6 +14,7 @@ is first resized alone with that same interpolation (PyTorch's uint8 kernel) to 
 network's own resize is then the identity. The CLIP processor resizes each image itself (shortest side, bicubic,
 centre crop), as transformers documents for CLIP.
 """
+import hashlib
 import importlib.util
 import warnings
 from dataclasses import dataclass
@@ -277,13 +278,39 @@ def load_clip(folder: Path):
     return _TensorFeatures(model), _TruncatingProcessor(processor, model.config.text_config.max_position_embeddings)
 
 
+CLIP_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+_SAMPLE = 1 << 20
+
+
+def clip_identity(folder: Path) -> str:
+    """``NAME@DIGEST``: the folder's name and a hash of its config, processor files and weights (each weights file's
+    name, size, first and last MiB), so that another model, or other weights in the same folder, gets another."""
+    folder = Path(folder)
+    digest = hashlib.sha256()
+    for path in sorted(item for item in folder.iterdir() if item.is_file()):
+        digest.update(path.name.encode() + b"\0")
+        if path.suffix.lower() in CLIP_WEIGHT_SUFFIXES:
+            size = path.stat().st_size
+            digest.update(str(size).encode() + b"\0")
+            with open(path, "rb") as handle:
+                digest.update(handle.read(_SAMPLE))
+                if size > 2 * _SAMPLE:
+                    handle.seek(size - _SAMPLE)
+                    digest.update(handle.read(_SAMPLE))
+        elif path.suffix.lower() in (".json", ".txt", ".model"):
+            digest.update(path.read_bytes())
+    return f"{folder.resolve().name[:33]}@{digest.hexdigest()[:16]}"  # fits MetricResult.feature_network (50)
+
+
 class ClipScorer:
     """torchmetrics' CLIPScore (100 · max(cos(image, caption), 0) per image) with a local CLIP model."""
 
     def __init__(self, folder: Path | None = None, device: torch.device | None = None) -> None:
         from torchmetrics.multimodal.clip_score import CLIPScore
 
-        model, processor = load_clip(Path(folder or settings.EVALSITE_CLIP_MODEL))
+        folder = Path(folder or settings.EVALSITE_CLIP_MODEL)
+        model, processor = load_clip(folder)
+        self.identity = clip_identity(folder)
         self.device = device or pick_device()
         self.metric = CLIPScore(model_name_or_path=lambda: (model, processor), compute_with_cache=False)
         self.metric.to(self.device)

@@ -121,21 +121,43 @@ def _shard_candidates(shard: Path, captions: dict[str, str]) -> Iterator[Candida
                         size=member.size, caption=caption)
 
 
+class _Utf8Lines:
+    """The lines of a binary file as text, counting them; a line that is not UTF-8 is refused by number."""
+
+    def __init__(self, handle, path: Path) -> None:
+        self.handle, self.path, self.number = handle, path, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self.handle:
+            self.number += 1
+            try:
+                yield raw.decode("utf-8-sig" if self.number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValidationError(
+                    f"{self.path}, line {self.number}: not UTF-8 text ({exc.reason} at byte {exc.start + 1} of the "
+                    "line); save the CSV as UTF-8."
+                ) from exc
+
+
 def _csv_candidates(path: Path) -> Iterator[Candidate]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        caption_column = next((name for name in CAPTION_COLUMNS if name in columns), None)
-        image_column = next((name for name in IMAGE_COLUMNS if name in columns), None)
-        if caption_column is None or image_column is None:
-            raise ValidationError(
-                f"{path}: needs a caption column ({', '.join(CAPTION_COLUMNS)}) and an image column "
-                f"({', '.join(IMAGE_COLUMNS)}); found {', '.join(columns) or 'none'}."
-            )
-        for line, row in enumerate(reader, start=2):
-            image = (row.get(image_column) or "").strip()
-            image_path = (path.parent / image) if image else path.parent / f"<line {line}: no image>"
-            yield Candidate(key=f"line {line}", path=str(image_path), caption=(row.get(caption_column) or ""))
+    with open(path, "rb") as handle:
+        lines = _Utf8Lines(handle, path)
+        reader = csv.DictReader(lines)
+        try:
+            columns = reader.fieldnames or []
+            caption_column = next((name for name in CAPTION_COLUMNS if name in columns), None)
+            image_column = next((name for name in IMAGE_COLUMNS if name in columns), None)
+            if caption_column is None or image_column is None:
+                raise ValidationError(
+                    f"{path}: needs a caption column ({', '.join(CAPTION_COLUMNS)}) and an image column "
+                    f"({', '.join(IMAGE_COLUMNS)}); found {', '.join(columns) or 'none'}."
+                )
+            for line, row in enumerate(reader, start=2):  # the key counts records, as subsets already sampled do
+                image = (row.get(image_column) or "").strip()
+                image_path = (path.parent / image) if image else path.parent / f"<line {line}: no image>"
+                yield Candidate(key=f"line {line}", path=str(image_path), caption=(row.get(caption_column) or ""))
+        except csv.Error as exc:
+            raise ValidationError(f"{path}, line {lines.number}: not a readable CSV ({exc}).") from exc
 
 
 def source_kind(source: Path) -> str:

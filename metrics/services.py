@@ -3,8 +3,14 @@
 Pair jobs are ordered through generation's services (the Celery "gpu" queue, the same grouping and batching as a
 human study), one per sampled caption and resolution, seeded ``base_seed + index``. Images are read as their jobs
 finish and their features added to running sums in batches; the sums are checkpointed, so a run that is stopped
-resumes where it stopped. When every job is done (or failed), the values are stored as MetricResult rows.
+resumes where it stopped. When every job is done (or failed, or its images cannot be read), the values are stored as
+MetricResult rows.
+
+Everything that can be refused is checked before anything is written: the resolutions (the pair job's size rules and
+the model family's), the study's generation settings against those of the run's existing jobs (edited settings never
+reuse old images), the feature networks and the checkpoints (another owner's sums are never reused).
 """
+import contextlib
 import io
 import logging
 import math
@@ -18,10 +24,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
-from PIL import Image
+from django.db.models import F
+from PIL import Image, UnidentifiedImageError
 
 from annotations.models import Study
-from generation.models import PairJob
+from generation.models import PairJob, family_setting_errors
 from generation.services import create_pair_job, queue_pair_jobs
 
 from . import checkpoint as checkpoints
@@ -33,14 +40,82 @@ logger = logging.getLogger(__name__)
 
 ARMS = (Arm.BASELINE, Arm.OURS)
 JOBS_PER_TRANSACTION = 500
+MIN_SIZE, MAX_SIZE, SIZE_MULTIPLE = 8, 4096, 8  # generation.models.PairJob's constraints
+#: What reading a generated image can raise; the pair is then counted as failed for both arms.
+UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError, UnidentifiedImageError)
 _SIZE = re.compile(r"^(\d+)[x×](\d+)$")
 
 
 def parse_resolution(text: str) -> tuple[int, int]:
     match = _SIZE.match(text.strip().lower())
     if not match:
-        raise ValidationError(f"Resolution {text!r} is not WIDTHxHEIGHT, e.g. 768x768.")
+        raise ValidationError(f"--resolution {text!r} is not WIDTHxHEIGHT, e.g. 768x768.")
     return int(match.group(1)), int(match.group(2))
+
+
+def check_resolutions(*, resolutions: Sequence[tuple[int, int]], model) -> None:
+    """Refuse, naming each, the sizes a pair job cannot have (8 to 4096 pixels, multiples of 8) or ``model``'s family
+    cannot generate at."""
+    errors = []
+    for width, height in resolutions:
+        if not (MIN_SIZE <= width <= MAX_SIZE and MIN_SIZE <= height <= MAX_SIZE):
+            problems = [f"width and height must be from {MIN_SIZE} to {MAX_SIZE} pixels."]
+        elif width % SIZE_MULTIPLE or height % SIZE_MULTIPLE:
+            problems = [f"width and height must be multiples of {SIZE_MULTIPLE} pixels."]
+        elif model is not None:
+            family = family_setting_errors(family=model.family, width=width, height=height, scheduler="",
+                                           negative_prompt="")
+            problems = [family[name] for name in ("width", "height") if name in family]
+        else:
+            problems = []
+        if problems:
+            errors.append(f"--resolution {width}x{height}: {' '.join(problems)}")
+    if errors:
+        raise ValidationError(" ".join(errors))
+
+
+def generation_settings(study: Study) -> dict:
+    """What the run's pair jobs are generated with, besides prompt, size and seed (``base_seed + index``)."""
+    model = study.model
+    return {
+        "model": model.source, "revision": model.revision, "dtype": model.dtype, "train_width": model.train_width,
+        "train_height": model.train_height, "steps": study.steps, "guidance_scale": study.guidance_scale,
+        "scheduler": study.scheduler, "negative_prompt": study.negative_prompt,
+    }
+
+
+def check_run_settings(*, run: MetricsRun, study: Study) -> None:
+    """Refuse to go on with a run whose pair jobs were generated with other settings than ``study`` has now."""
+    links = MetricsJob.objects.filter(run=run)
+    differences = []
+    for name, value in generation_settings(study).items():
+        earlier = list(links.exclude(**{f"job__{name}": value}).values_list(f"job__{name}", flat=True)
+                       .distinct().order_by()[:3])
+        if earlier:
+            differences.append(f"{name} (jobs: {', '.join(repr(item) for item in earlier)}; study now: {value!r})")
+    other_seed = (links.annotate(expected=F("index") + study.base_seed).exclude(job__seed=F("expected"))
+                  .values_list("job__seed", "index").first())
+    if other_seed is not None:
+        differences.append(f"base_seed (jobs: {other_seed[0] - other_seed[1]}; study now: {study.base_seed})")
+    if differences:
+        raise ValidationError(
+            f"Study {study.slug!r} was evaluated on {run.reference.name!r} with other generation settings: "
+            f"{', '.join(differences)}. Its images do not show the study's settings now, so they are not reused. "
+            f"To evaluate the new settings, delete the metrics run '{run}' (admin: Metrics runs; its results go with "
+            "it, its pair jobs stay) and run the command again, or evaluate a new study that has these settings."
+        )
+
+
+def run_owner(*, study: Study, reference: ReferenceSet, items: int) -> dict:
+    """What a run checkpoint's sums belong to."""
+    return {"study": study.slug, "reference": reference.name, "source": reference.source,
+            "reference_seed": reference.seed, "items": items, "base_seed": study.base_seed,
+            **generation_settings(study)}
+
+
+def reference_owner(*, reference: ReferenceSet, items: int) -> dict:
+    """What a reference checkpoint's sums belong to."""
+    return {"reference": reference.name, "source": reference.source, "seed": reference.seed, "items": items}
 
 
 def stream_key(metric: str, arm: str, width: int, height: int) -> str:
@@ -55,7 +130,8 @@ class Outcome:
     run: MetricsRun
     results: list[MetricResult] = field(default_factory=list)
     pending: int = 0
-    failed: int = 0
+    failed: int = 0  # pair jobs that failed
+    unreadable: int = 0  # pairs done whose images could not be read
     complete: bool = True
 
 
@@ -165,12 +241,31 @@ def _read_image(name: str) -> Image.Image:
         return image.convert("RGB")
 
 
+def _read_pairs(rows: list[dict], unreadable: set[tuple[int, int, int]]) -> list[tuple[dict, dict[str, Image.Image]]]:
+    """Each row with its images by arm; a row whose image cannot be read is logged, put in ``unreadable`` (as
+    ``(width, height, index)``) and left out."""
+    pairs = []
+    for row in rows:
+        try:
+            images = {arm: _read_image(row[f"job__{arm}_image"]) for arm in ARMS}
+        except UNREADABLE as exc:
+            unreadable.add((row["width"], row["height"], row["index"]))
+            logger.warning("Pair job %s (caption %s at %sx%s): an image cannot be read (%s: %s); the pair is counted "
+                           "as failed for both arms.", row["job_id"], row["index"], row["width"], row["height"],
+                           exc.__class__.__name__, exc)
+            continue
+        pairs.append((row, images))
+    return pairs
+
+
 def _add_generated(*, rows: list[dict], metrics: Sequence[str], fid: FidFeatures | None, clip: ClipScorer | None,
-                   state: checkpoints.Checkpoint) -> None:
+                   state: checkpoints.Checkpoint, unreadable: set[tuple[int, int, int]]) -> None:
     """Add one batch of finished jobs (one resolution) to each arm's sums for each metric not yet done."""
     width, height = rows[0]["width"], rows[0]["height"]
+    pairs = _read_pairs(rows, unreadable)
+    rows = [row for row, _ in pairs]
     for arm in ARMS:
-        images = [_read_image(row[f"job__{arm}_image"]) for row in rows]
+        images = [by_arm[arm] for _, by_arm in pairs]
         if Metric.FID in metrics:
             key = stream_key(Metric.FID, arm, width, height)
             done = state.done_for(key)
@@ -205,8 +300,12 @@ def check_waiting(*, timeout: float | None, poll_seconds: float) -> None:
 
 
 def add_generated(*, run: MetricsRun, resolutions, metrics, fid, clip, state, saver, timeout: float | None,
-                  poll_seconds: float, progress: Callable[[str], None]) -> tuple[int, int]:
-    """Add the images of each job as it finishes; returns (pending, failed) when all are done or time is up."""
+                  poll_seconds: float, progress: Callable[[str], None],
+                  unreadable: set[tuple[int, int, int]] | None = None) -> tuple[int, int]:
+    """Add the images of each job as it finishes; returns (pending, failed) when all are done or time is up. Pairs
+    whose images cannot be read go into ``unreadable`` as ``(width, height, index)``; they are tried again on the
+    next run, not on the next poll."""
+    unreadable = set() if unreadable is None else unreadable
     captions = dict(run.reference.items.values_list("index", "caption"))
     size = batch_size(fid.device if fid else clip.device)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -216,16 +315,17 @@ def add_generated(*, run: MetricsRun, resolutions, metrics, fid, clip, state, sa
         rows = [
             {**row, "caption": captions[row["index"]]}
             for row in links.filter(job__status=PairJob.Status.DONE)
-            .values("index", "width", "height", "job__baseline_image", "job__ours_image")
+            .values("index", "width", "height", "job_id", "job__baseline_image", "job__ours_image")
             .order_by("width", "height", "index")
         ]
-        todo = [row for row in rows if not _is_done(row, metrics, state)]
+        todo = [row for row in rows if not _is_done(row, metrics, state)
+                and (row["width"], row["height"], row["index"]) not in unreadable]
         for batch in _batches(todo, size):
             by_size: dict[tuple[int, int], list[dict]] = {}
             for row in batch:
                 by_size.setdefault((row["width"], row["height"]), []).append(row)
             for group in by_size.values():
-                _add_generated(rows=group, metrics=metrics, fid=fid, clip=clip, state=state)
+                _add_generated(rows=group, metrics=metrics, fid=fid, clip=clip, state=state, unreadable=unreadable)
             saver.maybe()
         if todo:
             progress(f"generated: {len(rows)} of {total} pairs added")
@@ -238,9 +338,9 @@ def add_generated(*, run: MetricsRun, resolutions, metrics, fid, clip, state, sa
 
 
 def store_results(*, run: MetricsRun, resolutions, metrics, fid: FidFeatures | None, state, reference_state,
-                  failed_by_size: dict) -> list[MetricResult]:
+                  failed_by_size: dict, clip_name: str = "") -> list[MetricResult]:
     results = []
-    clip_name = Path(settings.EVALSITE_CLIP_MODEL).name
+    clip_name = clip_name or Path(settings.EVALSITE_CLIP_MODEL).name
     for width, height in resolutions:
         for arm in ARMS:
             values = {}
@@ -287,36 +387,67 @@ def evaluate_metrics(
     if not reference.items.exists():
         raise ValidationError(f"Reference subset {reference.name!r} has no items.")
     resolutions = list(dict.fromkeys(resolutions or [(study.width, study.height)]))
+    check_resolutions(resolutions=resolutions, model=study.model)
+    existing = MetricsRun.objects.filter(study=study, reference=reference).select_related("reference").first()
+    if existing is not None:
+        check_run_settings(run=existing, study=study)
     kind = feature_network or settings.EVALSITE_FEATURE_NETWORK
     device = pick_device()
     # Load the networks (and fail on missing weights) before ordering any job.
     fid = FidFeatures(kind, device) if Metric.FID in metrics else None
     clip = ClipScorer(device=device) if Metric.CLIP in metrics else None
     kind_label = kind if fid else "none"
+    items = reference.items.count()
+    reference_path = checkpoints.checkpoint_path(f"reference-{reference.pk}-{kind}.pt")
+    if fid is not None:  # refuse a damaged or foreign reference checkpoint before any write (a rename: no lock needed)
+        checkpoints.load(reference_path, kind, reference_owner(reference=reference, items=items))
 
-    run, _ = MetricsRun.objects.get_or_create(study=study, reference=reference)
-    requeued = order_jobs(run=run, resolutions=resolutions, requeue_pending=requeue_pending)
-    if requeued:
-        progress(f"queued {requeued} pair jobs of an earlier run again")
-    state = checkpoints.load(checkpoints.checkpoint_path(f"run-{run.pk}-{kind_label}.pt"), kind_label)
-    reference_state = checkpoints.load(checkpoints.checkpoint_path(f"reference-{reference.pk}-{kind}.pt"), kind)
-    saver = _Saver(state, reference_state)
-    if fid is not None:
-        add_reference(fid=fid, state=reference_state, reference=reference, saver=saver, progress=progress)
-        unreadable = len(reference_state.done_for("unreadable/reference"))
-        if unreadable:
-            progress(f"reference: {unreadable} unreadable images skipped")
-    pending, failed = add_generated(run=run, resolutions=resolutions, metrics=metrics, fid=fid, clip=clip,
-                                    state=state, saver=saver, timeout=timeout, poll_seconds=poll_seconds,
-                                    progress=progress)
-    outcome = Outcome(run=run, pending=pending, failed=failed, complete=pending == 0)
+    with contextlib.ExitStack() as stack:
+        with transaction.atomic():  # a new run is not kept when its checkpoint is refused
+            run, _ = MetricsRun.objects.get_or_create(study=study, reference=reference)
+            run_path = checkpoints.checkpoint_path(f"run-{run.pk}-{kind_label}.pt")
+            stack.enter_context(checkpoints.locked(run_path, wait=False))
+            state = checkpoints.load(run_path, kind_label, run_owner(study=study, reference=reference, items=items))
+        if fid is not None:
+            state.use_network(Metric.FID, fid.kind)
+        if clip is not None:
+            earlier = state.use_network(Metric.CLIP, clip.identity)
+            if earlier:
+                progress(f"The CLIP model is {clip.identity} now, not {earlier}: CLIP score sums start over.")
+        requeued = order_jobs(run=run, resolutions=resolutions, requeue_pending=requeue_pending)
+        if requeued:
+            progress(f"queued {requeued} pair jobs of an earlier run again")
+        reference_state = None
+        if fid is not None:
+            def waiting() -> None:
+                progress(f"waiting for another evaluate_metrics to finish the reference sums ({reference_path})")
+
+            with checkpoints.locked(reference_path, wait=True, on_wait=waiting):
+                reference_state = checkpoints.load(reference_path, kind,
+                                                   reference_owner(reference=reference, items=items))
+                reference_state.use_network(Metric.FID, fid.kind)
+                add_reference(fid=fid, state=reference_state, reference=reference, saver=_Saver(reference_state),
+                              progress=progress)
+            unreadable = len(reference_state.done_for("unreadable/reference"))
+            if unreadable:
+                progress(f"reference: {unreadable} unreadable images skipped")
+        unreadable_pairs: set[tuple[int, int, int]] = set()
+        pending, failed = add_generated(run=run, resolutions=resolutions, metrics=metrics, fid=fid, clip=clip,
+                                        state=state, saver=_Saver(state), timeout=timeout, poll_seconds=poll_seconds,
+                                        progress=progress, unreadable=unreadable_pairs)
+    if unreadable_pairs:
+        progress(f"generated: {len(unreadable_pairs)} pairs whose images cannot be read are counted as failed "
+                 "(see the log)")
+    outcome = Outcome(run=run, pending=pending, failed=failed, unreadable=len(unreadable_pairs),
+                      complete=pending == 0)
     if not outcome.complete:
         return outcome
     failed_by_size = {}
     for width, height in resolutions:
         failed_by_size[(width, height)] = MetricsJob.objects.filter(
             run=run, width=width, height=height, job__status=PairJob.Status.FAILED
-        ).count()
+        ).count() + sum(1 for size in unreadable_pairs if size[:2] == (width, height))
     outcome.results = store_results(run=run, resolutions=resolutions, metrics=metrics, fid=fid, state=state,
-                                    reference_state=reference_state, failed_by_size=failed_by_size)
+                                    reference_state=reference_state, failed_by_size=failed_by_size,
+                                    clip_name=clip.identity if clip else "")
     return outcome

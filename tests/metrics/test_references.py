@@ -7,9 +7,11 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from metrics import features
 from metrics.features import ClipScorer, MetricsSetupError, check_inception
+from metrics.models import ReferenceSet
 from metrics.references import open_item_image, sample_reference
 
 from .conftest import CAPTIONS, image_bytes, write_folder, write_shard
@@ -118,3 +120,29 @@ def test_largest_seed_is_accepted(tmp_path):
     reference = sample_reference(source=write_folder(tmp_path / "laion", count=3), n=2, seed=2**63 - 1)
     reference.refresh_from_db()
     assert reference.seed == 2**63 - 1 and reference.items.count() == 2
+
+
+def test_csv_that_is_not_utf8_is_refused_naming_file_and_line(tmp_path):
+    source = tmp_path / "pairs.csv"
+    source.write_bytes("caption,image\nA bicycle,a.jpg\ncaf\xe9 au lait,x.jpg\n".encode("latin-1"))
+    with pytest.raises(ValidationError, match=r"pairs\.csv, line 3: not UTF-8 text.*save the CSV as UTF-8"):
+        sample_reference(source=source, n=1)
+    with pytest.raises(CommandError, match=r"pairs\.csv, line 3: not UTF-8"):
+        call_command("sample_reference", "--source", str(source), "--n", "1")
+    assert not ReferenceSet.objects.exists()
+
+
+def test_csv_the_csv_module_cannot_parse_is_refused_naming_file_and_line(tmp_path):
+    source = tmp_path / "pairs.csv"
+    source.write_text("caption,image\nA bicycle,a.jpg\n\"" + "x" * 200_000 + "\",b.jpg\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"pairs\.csv, line 3: not a readable CSV \(field larger than"):
+        sample_reference(source=source, n=1)
+    assert not ReferenceSet.objects.exists()
+
+
+def test_csv_with_a_byte_order_mark_and_crlf_lines(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(image_bytes(0))
+    source = tmp_path / "pairs.csv"
+    source.write_bytes("caption,image\r\n\"A bicycle,\r\nred\",a.jpg\r\n".encode("utf-8-sig"))
+    reference = sample_reference(source=source, n=1)
+    assert list(reference.items.values_list("caption", "key")) == [("A bicycle,\r\nred", "line 2")]

@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.models import Study
+from metrics.checkpoint import CheckpointError
 from metrics.features import FEATURE_NETWORKS, MetricsSetupError
 from metrics.models import Metric, ReferenceSet
 from metrics.services import evaluate_metrics, parse_resolution
@@ -41,13 +42,16 @@ class Command(BaseCommand):
                                        feature_network=feature_network, timeout=timeout, poll_seconds=poll,
                                        requeue_pending=requeue_pending,
                                        progress=self.stdout.write)
-        except (ValidationError, MetricsSetupError) as exc:
+        except (ValidationError, MetricsSetupError, CheckpointError) as exc:
             message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             raise CommandError(message) from exc
         if not outcome.complete:
             raise CommandError(f"{outcome.pending} pair jobs are not generated yet; run the command again to resume.")
         if outcome.failed:
             self.stderr.write(f"{outcome.failed} pair jobs failed and are left out (see the pair jobs' errors).")
+        if outcome.unreadable:
+            self.stderr.write(f"{outcome.unreadable} pairs have an image that cannot be read and are left out, counted "
+                              "as failed (see the log).")
         for result in outcome.results:
             self.stdout.write(f"{result.width}×{result.height} {result.arm:8} {result.get_metric_display():10} "
                               f"{result.value:9.3f}  ({result.images} images)")

@@ -72,7 +72,9 @@ class StudyForm(forms.ModelForm):
                 services.check_generates(study=self.instance)
             except ValidationError as exc:
                 self.add_error("model", exc)
-        if model:
+        family_fields = ("model", "width", "height", "scheduler", "negative_prompt")
+        # a study saved before a rule existed keeps its other fields editable (its settings may be locked already)
+        if model and (not self.instance.pk or any(name in self.changed_data for name in family_fields)):
             errors = family_setting_errors(
                 family=model.family, width=cleaned.get("width"), height=cleaned.get("height"),
                 scheduler=cleaned.get("scheduler", ""), negative_prompt=cleaned.get("negative_prompt", ""),

@@ -29,7 +29,7 @@ def balanced_sides(count: int, rng: random.Random) -> list[bool]:
     return sides
 
 
-def _rated_sides(study: Study) -> dict[int, tuple[int, int]]:
+def assigned_sides(study: Study) -> dict[int, tuple[int, int]]:
     """Per pair of the study, its assignments so far (attention checks aside): (all, those with ours on the left)."""
     counts = (
         Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
@@ -93,9 +93,9 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
     if not pairs:
         raise ValidationError(f"Study {study.slug!r} has no generated pairs.")
     rng = random.Random(secrets.randbits(64))
-    rated = _rated_sides(study)
-    taken = Counter({pair_id: total for pair_id, (total, _) in rated.items()})
-    lean = Counter({pair_id: 2 * left - total for pair_id, (total, left) in rated.items()})  # left minus right
+    assigned = assigned_sides(study)
+    taken = Counter({pair_id: total for pair_id, (total, _) in assigned.items()})
+    lean = Counter({pair_id: 2 * left - total for pair_id, (total, left) in assigned.items()})  # left minus right
     chosen = _choose_pairs(study, pairs, taken, rng)
     sides = _sides(chosen, lean, rng)
     assignments = [Assignment(pair=pair, ours_on_left=sides[pair.pk]) for pair in chosen]
@@ -139,12 +139,3 @@ def _record_session(annotator: Annotator, session_id: str) -> None:
     annotator.entry = {**annotator.entry, "SESSION_ID": session_id, "earlier_session_ids": [*earlier, current]}
     annotator.save(update_fields=["entry"])
 
-
-def pair_side_counts(study: Study) -> dict[int, tuple[int, int]]:
-    """For each pair: how many assignments show ours on the left and on the right (attention checks excluded)."""
-    rows = (
-        Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
-        .values("pair_id")
-        .annotate(left=Count("pk", filter=Q(ours_on_left=True)), right=Count("pk", filter=Q(ours_on_left=False)))
-    )
-    return {row["pair_id"]: (row["left"], row["right"]) for row in rows}

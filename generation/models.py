@@ -22,6 +22,10 @@ class ModelFamily(models.TextChoices):
     PIXART = "pixart", "PixArt-α"
 
 
+#: A pair job's image size in pixels: from IMAGE_SIZE_MIN to IMAGE_SIZE_MAX, a multiple of IMAGE_SIZE_MULTIPLE (the
+#: VAE's downsampling).
+IMAGE_SIZE_MIN, IMAGE_SIZE_MAX, IMAGE_SIZE_MULTIPLE = 8, 4096, 8
+
 #: Image sizes must be multiples of this many pixels: the VAE's 8, times 2 for PixArt's patches of the latent.
 FAMILY_SIZE_MULTIPLE = {ModelFamily.PIXART: 16}
 
@@ -141,12 +145,14 @@ class PairJob(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(width__gte=8, width__lte=4096, height__gte=8, height__lte=4096),
+                condition=Q(width__gte=IMAGE_SIZE_MIN, width__lte=IMAGE_SIZE_MAX, height__gte=IMAGE_SIZE_MIN,
+                            height__lte=IMAGE_SIZE_MAX),
                 name="pairjob_size_range",
                 violation_error_message="Width and height must be between 8 and 4096.",
             ),
             models.CheckConstraint(
-                condition=Q(Exact(Mod("width", 8), 0)) & Q(Exact(Mod("height", 8), 0)),
+                condition=Q(Exact(Mod("width", IMAGE_SIZE_MULTIPLE), 0))
+                & Q(Exact(Mod("height", IMAGE_SIZE_MULTIPLE), 0)),
                 name="pairjob_size_multiple_of_8",
                 violation_error_message="Width and height must be multiples of 8.",
             ),

@@ -71,5 +71,7 @@ def requeue_running_jobs(*, job_ids: Iterable[int]) -> int:
     returns how many were queued. A task still at work on one of them would generate that pair a second time."""
     running = list(PairJob.objects.filter(pk__in=list(job_ids), status=PairJob.Status.RUNNING).values_list(
         "pk", flat=True))
-    PairJob.objects.filter(pk__in=running).update(status=PairJob.Status.PENDING, task_id="")
+    # still running: a job a task finished meanwhile stays done
+    PairJob.objects.filter(pk__in=running, status=PairJob.Status.RUNNING).update(
+        status=PairJob.Status.PENDING, task_id="")
     return queue_pair_jobs(job_ids=running)

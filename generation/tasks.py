@@ -138,11 +138,13 @@ def _generate_group(loaded: LoadedModel, jobs: list[PairJob]) -> None:
 
 
 def _claim(jobs: list[PairJob], *, task_id: str) -> list[PairJob]:
-    """Take up the jobs no other task holds: pending ones, done ones whose files are gone, and running ones this
-    same task holds already (a redelivery after its worker died, or a retry). Returns the jobs taken."""
+    """Take up the jobs no other task holds: pending ones, done ones whose files were found gone (``jobs`` as read
+    while done), running ones this same task holds already (a redelivery after its worker died, or a retry), and
+    running ones that no task id holds (left by a version that did not record one). Returns the jobs taken."""
+    missing_files = [job.pk for job in jobs if job.status == PairJob.Status.DONE]
+    free = Q(status=PairJob.Status.PENDING) | Q(status=PairJob.Status.DONE, pk__in=missing_files)
+    free |= Q(status=PairJob.Status.RUNNING, task_id__in=[task_id, ""])
     ids = [job.pk for job in jobs]
-    free = Q(status__in=[PairJob.Status.PENDING, PairJob.Status.DONE])
-    free |= Q(status=PairJob.Status.RUNNING, task_id=task_id)
     # one UPDATE: of two tasks sent the same job, only the first to write takes it
     PairJob.objects.filter(free, pk__in=ids).update(
         status=PairJob.Status.RUNNING, task_id=task_id, started_at=timezone.now(), error="",
@@ -165,7 +167,8 @@ def generate_pair_jobs(self, job_ids: list[int]) -> dict[str, int]:
     """Generate both images of each listed pair job; jobs that are done, failed or held by another task are left
     alone. An error no job could be charged with fails the jobs this task still holds, unless it will be retried."""
     jobs = list(PairJob.objects.filter(pk__in=job_ids))
-    todo = _claim([job for job in jobs if not _is_done(job)], task_id=self.request.id or uuid.uuid4().hex)
+    task_id = self.request.id or uuid.uuid4().hex
+    todo = _claim([job for job in jobs if not _is_done(job)], task_id=task_id)
     outcome = {"missing": len(set(job_ids)) - len(jobs), "skipped": len(jobs) - len(todo)}
     if not todo:
         return outcome
@@ -182,7 +185,9 @@ def generate_pair_jobs(self, job_ids: list[int]) -> dict[str, int]:
         if not (isinstance(exc, OperationalError) and self.request.retries < self.max_retries):
             message = f"Generation stopped: {type(exc).__name__}: {exc}"
             logger.exception("Pair jobs %s: %s", [job.pk for job in todo], message)
-            for job in PairJob.objects.filter(pk__in=[job.pk for job in todo], status=PairJob.Status.RUNNING):
+            held = PairJob.objects.filter(pk__in=[job.pk for job in todo], status=PairJob.Status.RUNNING,
+                                          task_id=task_id)
+            for job in held:
                 _finish(job, status=PairJob.Status.FAILED, error=message)
         raise
     outcome.update(

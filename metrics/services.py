@@ -28,7 +28,13 @@ from django.db.models import F
 from PIL import Image, UnidentifiedImageError
 
 from annotations.models import Study
-from generation.models import PairJob, family_setting_errors
+from generation.models import (
+    IMAGE_SIZE_MAX,
+    IMAGE_SIZE_MIN,
+    IMAGE_SIZE_MULTIPLE,
+    PairJob,
+    family_setting_errors,
+)
 from generation.services import create_pair_job, queue_pair_jobs
 
 from . import checkpoint as checkpoints
@@ -40,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 ARMS = (Arm.BASELINE, Arm.OURS)
 JOBS_PER_TRANSACTION = 500
-MIN_SIZE, MAX_SIZE, SIZE_MULTIPLE = 8, 4096, 8  # generation.models.PairJob's constraints
 #: What reading a generated image can raise; the pair is then counted as failed for both arms.
 UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError, UnidentifiedImageError)
 _SIZE = re.compile(r"^(\d+)[x×](\d+)$")
@@ -58,10 +63,10 @@ def check_resolutions(*, resolutions: Sequence[tuple[int, int]], model) -> None:
     cannot generate at."""
     errors = []
     for width, height in resolutions:
-        if not (MIN_SIZE <= width <= MAX_SIZE and MIN_SIZE <= height <= MAX_SIZE):
-            problems = [f"width and height must be from {MIN_SIZE} to {MAX_SIZE} pixels."]
-        elif width % SIZE_MULTIPLE or height % SIZE_MULTIPLE:
-            problems = [f"width and height must be multiples of {SIZE_MULTIPLE} pixels."]
+        if not (IMAGE_SIZE_MIN <= width <= IMAGE_SIZE_MAX and IMAGE_SIZE_MIN <= height <= IMAGE_SIZE_MAX):
+            problems = [f"width and height must be from {IMAGE_SIZE_MIN} to {IMAGE_SIZE_MAX} pixels."]
+        elif width % IMAGE_SIZE_MULTIPLE or height % IMAGE_SIZE_MULTIPLE:
+            problems = [f"width and height must be multiples of {IMAGE_SIZE_MULTIPLE} pixels."]
         elif model is not None:
             family = family_setting_errors(family=model.family, width=width, height=height, scheduler="",
                                            negative_prompt="")

@@ -83,6 +83,18 @@ def test_an_ldm_study_refuses_euler_and_a_negative_prompt(admin_client):
     assert response.status_code == 302 and Study.objects.get(pk=study.pk).model_id == ldm.pk
 
 
+def test_a_study_made_before_a_family_rule_keeps_its_other_fields_editable(admin_client):
+    """An LDM study generated with Euler before that was refused: its title and enrolment still change."""
+    ldm = make_model("tiny/ldm", family="ldm")
+    study, _ = make_open_study(slug="old-ldm", prompts=2)
+    Study.objects.filter(pk=study.pk).update(model=ldm, scheduler="euler")
+    study.refresh_from_db()
+    url = reverse("admin:annotations_study_change", args=[study.pk])
+    response = admin_client.post(url, change_form(study, title="Renamed", enrolment_open="on"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Study.objects.get(pk=study.pk).title == "Renamed"
+
+
 def test_attention_checks_need_two_pairs_in_a_generated_study(admin_client):
     study, _ = make_open_study(slug="one", prompts=1)
     url = reverse("admin:annotations_study_change", args=[study.pk])

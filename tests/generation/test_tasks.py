@@ -283,3 +283,36 @@ def test_a_database_error_is_retried_by_the_same_task_then_fails_the_jobs(tiny_m
     assert job.status == PairJob.Status.FAILED
     assert job.attempts == generate_pair_jobs.max_retries + 1
     assert job.error == "Generation stopped: OperationalError: server closed the connection unexpectedly"
+
+
+def test_a_job_left_running_without_a_task_id_is_taken_up(tiny_model):
+    """Rows made running before tasks recorded their id (migration 0003 gives them ""): a redelivery takes them."""
+    job = make_job(tiny_model)
+    PairJob.objects.filter(pk=job.pk).update(status=PairJob.Status.RUNNING, task_id="", attempts=1)
+    assert generate_pair_jobs.apply(([job.pk],), task_id="redelivered").get()["done"] == 1
+
+
+def test_a_job_done_meanwhile_is_not_taken_again(tiny_model):
+    """The task read the job pending; another task finished it before the claim: it stays done, untouched."""
+    job = make_job(tiny_model)
+    PairJob.objects.filter(pk=job.pk).update(status=PairJob.Status.DONE, task_id="other", baseline_image="img/a.png",
+                                             ours_image="img/b.png")
+    assert tasks._claim([job], task_id="late") == []  # ``job`` still says pending
+    job.refresh_from_db()
+    assert (job.status, job.task_id) == ("done", "other")
+
+
+def test_an_unexpected_error_fails_only_the_jobs_this_task_holds(tiny_model, monkeypatch):
+    first, second = (make_job(tiny_model, prompt=prompt) for prompt in PROMPTS[:2])
+
+    def taken_over_then_broken(loaded, **kwargs):
+        # meanwhile the first job was queued again and another task holds it
+        PairJob.objects.filter(pk=first.pk).update(task_id="another")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(tasks, "generate_pairs", taken_over_then_broken)
+    with pytest.raises(OSError):
+        generate_pair_jobs.apply(([first.pk, second.pk],), task_id="this", throw=True)
+    first.refresh_from_db(), second.refresh_from_db()
+    assert (first.status, first.task_id) == ("running", "another")
+    assert second.status == PairJob.Status.FAILED

@@ -81,4 +81,3 @@ def test_a_saved_job_cannot_be_edited_in_admin(admin_client):
     assert (job.prompt, job.seed, job.model, job.status) == ("prompt 0", 0, "m", "done")
     add = admin_client.get(reverse("admin:generation_pairjob_add")).content.decode()
     assert 'name="prompt"' in add
-

@@ -96,14 +96,10 @@ def check_settings_change(*, study: Study, changed: Sequence[str]) -> None:
         )
 
 
-def imported_pair_count(*, study: Study) -> int:
-    """How many of the study's pairs have no generation job: items of ratings imported from elsewhere."""
-    return study.pairs.filter(job__isnull=True).count()
-
-
 def check_generates(*, study: Study) -> None:
-    """Refuse a model (and so generation) for a study holding imported pairs, which have no images to make."""
-    imported = imported_pair_count(study=study)
+    """Refuse a model (and so generation) for a study holding imported pairs (pairs without a generation job: items
+    of ratings imported from elsewhere), which have no images to make."""
+    imported = study.pairs.filter(job__isnull=True).count()
     if imported:
         raise ValidationError(
             f"Study {study.slug!r} holds {_plural(imported, 'imported pair')} (ratings imported without images, "
@@ -124,7 +120,7 @@ def check_attention_checks(*, study: Study, pairs: int, attention_checks: int | 
     if checks and pairs < MIN_PAIRS_FOR_ATTENTION_CHECKS:
         raise ValidationError({
             "attention_checks": (
-                f"Study {study.slug!r} has {pairs} pair{'' if pairs == 1 else 's'}, too few for attention checks "
+                f"Study {study.slug!r} has {_plural(pairs, 'pair')}, too few for attention checks "
                 f"({checks}): a check shows an image of another prompt, so it needs at least "
                 f"{MIN_PAIRS_FOR_ATTENTION_CHECKS} pairs. Add prompts or set attention checks to 0."
             )

@@ -29,6 +29,7 @@ from .scaling import (
     apply_entropy_scaling,
     denoiser_of,
     exact_size_arguments,
+    patch_size,
     remove_entropy_scaling,
 )
 
@@ -249,8 +250,7 @@ def measure_attention_entropy(
     if not sizes:
         raise ValueError("Give at least one size.")
     denoiser = denoiser_of(loaded.pipeline)
-    # the VAE's factor, times the patch size of a patch transformer (PixArt)
-    multiple = loaded.pipeline.vae_scale_factor * (getattr(denoiser.config, "patch_size", None) or 1)
+    multiple = loaded.pipeline.vae_scale_factor * patch_size(denoiser)
     if bad := [size for size in sizes if size % multiple]:
         raise ValueError(
             f"{type(loaded.pipeline).__name__} needs sizes that are multiples of {multiple} pixels; got "

@@ -20,7 +20,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 from .pipelines import LoadedModel, use_scheduler
-from .scaling import denoiser_of, exact_size_arguments, scaling_is_identity, use_interleaved_scaling
+from .scaling import denoiser_of, exact_size_arguments, patch_size, scaling_is_identity, use_interleaved_scaling
 
 
 @dataclass
@@ -122,7 +122,7 @@ def generate_pairs(
     started = time.perf_counter()
     denoiser = denoiser_of(pipe)
     latent_size = (height // pipe.vae_scale_factor, width // pipe.vae_scale_factor)
-    patch = getattr(denoiser.config, "patch_size", None) or 1
+    patch = patch_size(denoiser)
     if latent_size[0] % patch or latent_size[1] % patch:
         raise ValueError(
             f"{type(pipe).__name__} needs a width and height that are multiples of {patch * pipe.vae_scale_factor} "

@@ -39,6 +39,12 @@ def denoiser_of(pipeline) -> Denoiser:
     return pipeline.unet if hasattr(pipeline, "unet") else pipeline.transformer
 
 
+def patch_size(denoiser: Denoiser) -> int:
+    """The side, in latent pixels, of the patches a patch transformer (PixArt) cuts the latent into; 1 for a UNet.
+    An image's sides must be multiples of this times the VAE's factor."""
+    return getattr(denoiser.config, "patch_size", None) or 1
+
+
 def exact_size_arguments(pipeline) -> dict:
     """Call arguments for images of exactly the size asked for: PixArt otherwise generates at the nearest of its
     trained aspect ratios and resizes the result."""
@@ -263,7 +269,7 @@ def self_attention_tokens(denoiser: Denoiser, sample_size: int | tuple[int, int]
             return level_height * level_width
 
     else:
-        patch = denoiser.config.patch_size
+        patch = patch_size(denoiser)
         if height % patch or width % patch:
             raise ValueError(
                 f"A {height}×{width} latent does not divide into the transformer's {patch}×{patch} patches: "

@@ -18,7 +18,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -306,11 +305,10 @@ def check_waiting(*, timeout: float | None, poll_seconds: float) -> None:
 
 def add_generated(*, run: MetricsRun, resolutions, metrics, fid, clip, state, saver, timeout: float | None,
                   poll_seconds: float, progress: Callable[[str], None],
-                  unreadable: set[tuple[int, int, int]] | None = None) -> tuple[int, int]:
+                  unreadable: set[tuple[int, int, int]]) -> tuple[int, int]:
     """Add the images of each job as it finishes; returns (pending, failed) when all are done or time is up. Pairs
     whose images cannot be read go into ``unreadable`` as ``(width, height, index)``; they are tried again on the
     next run, not on the next poll."""
-    unreadable = set() if unreadable is None else unreadable
     captions = dict(run.reference.items.values_list("index", "caption"))
     size = batch_size(fid.device if fid else clip.device)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -343,9 +341,9 @@ def add_generated(*, run: MetricsRun, resolutions, metrics, fid, clip, state, sa
 
 
 def store_results(*, run: MetricsRun, resolutions, metrics, fid: FidFeatures | None, state, reference_state,
-                  failed_by_size: dict, clip_name: str = "") -> list[MetricResult]:
+                  failed_by_size: dict, clip_name: str) -> list[MetricResult]:
+    """One MetricResult per resolution, arm and metric; ``clip_name`` labels CLIP scores (the CLIP model's identity)."""
     results = []
-    clip_name = clip_name or Path(settings.EVALSITE_CLIP_MODEL).name
     for width, height in resolutions:
         for arm in ARMS:
             values = {}

@@ -118,6 +118,9 @@ def _notes(reports: Sequence[StudyReport]) -> list[str]:
     for report in reports:
         if report.mixed_model.simplified:
             notes.append(f"{report.study}: {report.mixed_model.model}.")
+        if not report.mixed_model.converged:
+            notes.append(f"{report.study}: the mixed model did not converge ({report.mixed_model.convergence}): "
+                         "its p-value is not to be trusted.")
         excluded = report.exclusions
         if report.exclusions_applied and excluded.annotators_removed:
             notes.append(f"{report.study}: {excluded.annotators_removed} of {excluded.annotators_before} annotators "

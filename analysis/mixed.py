@@ -10,25 +10,43 @@ Estimation follows lme4's profiled penalised least squares (Bates et al. 2015): 
 count matrix). Eliminating the larger diagonal block leaves a dense Schur complement the size of the smaller
 factor: O(n) once for the sufficient statistics, then per evaluation a Cholesky of S × S (Gram matrices are
 precomputed per distinct count), or, for balanced designs, O(S) after one eigendecomposition (see
-``CrossedGroups``). 1,000 × 1,000 fits in seconds. θ is optimised with SLSQP on θ ≥ 0 (bounds), central-difference
-gradients.
+``CrossedGroups``). 1,000 × 1,000 fits in seconds.
 
-Degrees of freedom: Satterthwaite (as lmerTest), from the numerical Hessian of the REML deviance in
-(σ², σ²_a, σ²_b) and the numerical gradient of Var(β̂_k). A variance component that cannot be estimated (fewer
-than two levels, or one judgment per level) or whose estimate is at the boundary 0 is removed and the model refitted;
-the result says so in ``model`` and ``simplified``.
+The search (``search``) is lme4's: the profiled deviance over θ ≥ 0 by BOBYQA (NLopt), derivative-free, so a
+bound is no trap (the deviance is a function of θ², flat in θ at 0). It starts from a moment estimate and again
+from lme4's start θ = 1, which stops as soon as it reaches the first optimum; a component below lme4's singular
+tolerance is set to 0 only when the deviance there is no higher, and the fit is then called singular.
+
+Degrees of freedom: Satterthwaite (as lmerTest), from a central-difference stencil of the deviance in (θ, σ) at the
+optimum: its Hessian, and the gradient of Var(β̂_k). The same stencil gives lme4's convergence check (the Newton
+step ``H⁻¹g`` must be small and H positive definite). A variance component that cannot be estimated (fewer than
+two levels, or one judgment per level) is left out from the start; the result says so in ``model`` and
+``simplified``.
 """
 import math
 from dataclasses import dataclass, field
+from itertools import combinations
 
+import nlopt
 import numpy as np
-from scipy import linalg, optimize, sparse
+from scipy import linalg, sparse
+from scipy.linalg import blas, lapack
 from scipy import stats as sps
 
 COMPONENTS = ("annotator", "item")
-#: θ (σ_k / σ) below this is treated as an estimate at the boundary 0 (lme4's singular-fit tolerance).
+#: θ (σ_k / σ) below this is an estimate at the boundary: a singular fit (lme4's ``isSingular`` tolerance).
 BOUNDARY_THETA = 1e-4
 DENSE_LIMIT = 25_000_000  # cells of the count matrix held densely; larger designs use a sparse one
+#: BOBYQA's stopping rules: θ to 1e-10, the deviance to 1e-11 (lme4's defaults stop at about 1e-6).
+XTOL, FTOL, MAX_EVALUATIONS = 1e-10, 1e-11, 2_000
+#: Two starts agree when the second reaches the first's deviance to within this.
+AGREEMENT = 1e-7
+#: lme4's convergence check: the largest |H⁻¹g| (the Newton step left) at the optimum.
+GRADIENT_TOLERANCE = 2e-3
+STENCIL_STEP = 1e-3  # relative step of the df stencil in θ
+#: The deviance's rounding error, relative: a component below the singular tolerance whose removal costs no
+#: more than this is set to 0 (the true difference there is of order θ⁴, far below it).
+NOISE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,8 @@ class CrossedFit:
     converged: bool
     n: int
     levels: dict[str, int] = field(default_factory=dict)
+    singular: bool = False  # a variance component estimated at the boundary 0
+    convergence: str = ""  # the optimiser's account: evaluations, starts, and what failed if it did
 
     def se(self, k: int = 0) -> float:
         return math.sqrt(max(self.covariance[k][k], 0.0))
@@ -133,6 +153,7 @@ class _Design:
         self.XtX = X.T @ X
         self.Xty = X.T @ y
         self.yty = float(y @ y)
+        self._weighted: np.ndarray | None = None
         if groups.count_groups is not None:
             big = self.B[self.big]
             self.P = [groups.N[rows].T @ big[rows] for _, rows in groups.count_groups]  # N_c' B_c
@@ -165,65 +186,82 @@ class _Design:
                 quad = quad + ts * (self.VBs.T @ z) - c * tb * weights[0] * (self.VP[0].T @ z)
                 logdet_m += float(np.log(spectrum).sum())
             else:
-                gram = sum(w * G for w, G in zip(weights, groups.grams))
+                gram = sum(w * G for w, G in zip(weights, groups.grams))  # a new symmetric array
                 NwB = sum(w * P for w, P in zip(weights, self.P))  # N' diag(w) B_big
-                S = np.diag(diagonal) - c * c * gram
-                chol = linalg.cho_factor(S, lower=True, check_finite=False)
-                rhs = ts * Bs - c * tb * NwB
-                us = linalg.cho_solve(chol, rhs, check_finite=False)
+                L = self._cholesky(gram.T, -c * c, diagonal)
+                us, _ = lapack.dpotrs(L, ts * Bs - c * tb * NwB, lower=1)
                 quad = quad + ts * (Bs.T @ us) - c * tb * (NwB.T @ us)
-                logdet_m += 2.0 * float(np.log(np.diag(chol[0])).sum())
+                logdet_m += 2.0 * float(np.log(np.diag(L)).sum())
         else:
-            nb = self.counts[self.big]
-            w = 1.0 / (tb * tb * nb + 1.0)
+            w = 1.0 / (tb * tb * self.counts[self.big] + 1.0)
             rb, rs = tb * Bb, ts * Bs
-            if sparse.issparse(groups.N):
-                weighted = sparse.diags(np.sqrt(w)) @ groups.N
-                gram = (weighted.T @ weighted).toarray()
-            else:
-                weighted = groups.N * np.sqrt(w)[:, None]
-                gram = weighted.T @ weighted
-            S = np.diag(diagonal) - c * c * gram
-            chol = linalg.cho_factor(S, lower=True, check_finite=False)
-            us = linalg.cho_solve(chol, rs - c * (groups.N.T @ (w[:, None] * rb)), check_finite=False)
-            ub = w[:, None] * (rb - c * (groups.N @ us))
+            L = self._cholesky(self._gram(np.sqrt(w)), -c * c, diagonal)
+            us, _ = lapack.dpotrs(L, rs - c * self._times_n(w[:, None] * rb, transpose=True), lower=1)
+            ub = w[:, None] * (rb - c * self._times_n(us, transpose=False))
             quad = rb.T @ ub + rs.T @ us
-            logdet_m = -float(np.log(w).sum()) + 2.0 * float(np.log(np.diag(chol[0])).sum())
+            logdet_m = -float(np.log(w).sum()) + 2.0 * float(np.log(np.diag(L)).sum())
         xhx = self.XtX - quad[1:, 1:]
         xhy = self.Xty - quad[1:, 0]
         yhy = self.yty - quad[0, 0]
         return logdet_m, xhx, xhy, yhy
 
-    def profiled(self, theta: np.ndarray, reml: bool) -> tuple[float, np.ndarray, np.ndarray, float]:
-        """The deviance (−2 log-likelihood) profiled over β and σ²; also β̂, (X'H⁻¹X)⁻¹ and σ̂²."""
+    # The dense path runs on SciPy's BLAS and LAPACK alone: NumPy's matmul brings its own OpenBLAS thread pool,
+    # whose threads, still spinning after a large product, slowed SciPy's Cholesky threefold.
+    def _gram(self, scale: np.ndarray) -> np.ndarray:
+        """N'·diag(scale²)·N (lower triangle, Fortran order)."""
+        N = self.groups.N
+        if sparse.issparse(N):
+            weighted = sparse.diags(scale) @ N
+            return np.asfortranarray((weighted.T @ weighted).toarray())
+        if self._weighted is None:
+            self._weighted = np.empty_like(N)
+        np.multiply(N, scale[:, None], out=self._weighted)
+        return blas.dsyrk(1.0, self._weighted.T, lower=1)
+
+    def _times_n(self, values: np.ndarray, *, transpose: bool) -> np.ndarray:
+        """N'·values or N·values."""
+        N = self.groups.N
+        if sparse.issparse(N):
+            return (N.T if transpose else N) @ values
+        return blas.dgemm(1.0, N.T, values, trans_a=0 if transpose else 1)  # N.T is N's Fortran-ordered view
+
+    @staticmethod
+    def _cholesky(S: np.ndarray, scale: float, diagonal: np.ndarray) -> np.ndarray:
+        """The lower Cholesky factor of diag(diagonal) + scale·S, in place."""
+        S *= scale
+        S[np.diag_indices_from(S)] += diagonal
+        L, info = lapack.dpotrf(S, lower=1, overwrite_a=1, clean=0)
+        if info != 0:
+            raise linalg.LinAlgError(f"The Schur complement is not positive definite (LAPACK info {info}).")
+        return L
+
+    def evaluate(self, theta: np.ndarray, reml: bool) -> "_Point":
+        """The fit at θ (0 for a removed factor), profiled over β and σ²."""
         logdet_m, xhx, xhy, yhy = self.solve(theta)
         chol = linalg.cho_factor(xhx, lower=True, check_finite=False)
         beta = linalg.cho_solve(chol, xhy, check_finite=False)
-        r2 = max(yhy - xhy @ beta, 1e-300)
+        r2 = max(float(yhy - xhy @ beta), 1e-300)
         dof = self.n - self.p if reml else self.n
-        deviance = logdet_m + dof * (1.0 + math.log(2.0 * math.pi * r2 / dof))
-        if reml:
-            deviance += 2.0 * np.log(np.diag(chol[0])).sum()
+        logdet = logdet_m + (2.0 * float(np.log(np.diag(chol[0])).sum()) if reml else 0.0)
         inverse = linalg.cho_solve(chol, np.eye(self.p), check_finite=False)
-        return float(deviance), beta, inverse, r2 / dof
+        return _Point(logdet + dof * (1.0 + math.log(2.0 * math.pi * r2 / dof)), logdet, r2, dof, beta, inverse)
 
-    def deviance_at(self, sigma2: float, variances: np.ndarray, reml: bool) -> float:
-        """The REML/ML deviance at given σ² and component variances (not profiled): for the Hessian."""
-        theta = np.sqrt(np.maximum(variances, 0.0) / sigma2)
-        logdet_m, xhx, xhy, yhy = self.solve(theta)
-        chol = linalg.cho_factor(xhx, lower=True, check_finite=False)
-        beta = linalg.cho_solve(chol, xhy, check_finite=False)
-        r2 = yhy - xhy @ beta
-        dof = self.n - self.p if reml else self.n
-        deviance = dof * math.log(2.0 * math.pi * sigma2) + logdet_m + r2 / sigma2
-        if reml:
-            deviance += 2.0 * np.log(np.diag(chol[0])).sum()
-        return float(deviance)
 
-    def beta_variance(self, sigma2: float, variances: np.ndarray) -> np.ndarray:
-        theta = np.sqrt(np.maximum(variances, 0.0) / sigma2)
-        _, xhx, _, _ = self.solve(theta)
-        return sigma2 * np.diag(linalg.inv(xhx))
+@dataclass(frozen=True, eq=False)
+class _Point:
+    """The fit at one θ. Unprofiled, ``D(θ, σ) = logdet(θ) + r2(θ)/σ² + dof·log(2πσ²)`` (lmerTest's ``devfun_vp``);
+    at σ̂² = r2/dof that is ``deviance``. Var(β̂) = σ²·inverse."""
+
+    deviance: float
+    logdet: float  # log|M|, plus log|X'H⁻¹X| for REML
+    r2: float  # the penalised residual sum of squares
+    dof: int
+    beta: np.ndarray
+    inverse: np.ndarray  # (X'H⁻¹X)⁻¹
+
+    @property
+    def sigma2(self) -> float:
+        return self.r2 / self.dof
 
 
 def _start(design: _Design, y: np.ndarray, active: list[int]) -> np.ndarray:
@@ -237,6 +275,91 @@ def _start(design: _Design, y: np.ndarray, active: list[int]) -> np.ndarray:
         between = max(float(np.var(means[design.counts[k] > 0])) - total * per_level, 0.05 * total)
         theta[k] = math.sqrt(between / total)
     return theta
+
+
+@dataclass(frozen=True)
+class Search:
+    """Where a search ended: θ, its deviance, and how it got there (``account``, in words)."""
+
+    theta: np.ndarray
+    deviance: float
+    success: bool
+    account: str
+
+
+def _bobyqa(deviance, start: np.ndarray, stop_at: float | None = None) -> Search:
+    """Minimise ``deviance`` over θ ≥ 0 from ``start`` by BOBYQA; stop early once it is ≤ ``stop_at``."""
+    optimiser = nlopt.opt(nlopt.LN_BOBYQA, start.size)
+    optimiser.set_lower_bounds([0.0] * start.size)
+    optimiser.set_initial_step(list(np.maximum(0.25 * start, 0.05)))
+    optimiser.set_xtol_abs(XTOL)
+    optimiser.set_ftol_abs(FTOL)
+    optimiser.set_maxeval(MAX_EVALUATIONS)
+    if stop_at is not None:
+        optimiser.set_stopval(stop_at)
+    best = [math.inf, start.copy(), 0]  # deviance, θ, evaluations
+
+    def objective(values, gradient):
+        best[2] += 1
+        value = deviance(values)
+        if value < best[0]:
+            best[0], best[1] = value, np.array(values)
+        return value
+
+    optimiser.set_min_objective(objective)
+    try:
+        optimiser.optimize(list(start))
+    except (nlopt.RoundoffLimited, RuntimeError) as exc:  # the best point so far stands; say what happened
+        return Search(best[1], best[0], False, f"BOBYQA stopped: {exc}")
+    code = optimiser.last_optimize_result()
+    if code in (nlopt.SUCCESS, nlopt.STOPVAL_REACHED, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED):
+        return Search(best[1], best[0], True, "")
+    return Search(best[1], best[0], False, f"BOBYQA stopped after {best[2]} evaluations (NLopt code {code})")
+
+
+def search(design: _Design, reml: bool, active: list[int], start: np.ndarray) -> Search:
+    """The REML/ML optimum over the active components' θ ≥ 0 (see the module's docstring)."""
+    theta = np.zeros(2)
+    if not active:
+        return Search(theta, design.evaluate(theta, reml).deviance, True, "no variance component to estimate")
+    cache: dict[tuple[float, ...], float] = {}
+
+    def deviance(values) -> float:
+        key = tuple(float(v) for v in values)
+        if key not in cache:
+            full = np.zeros(2)
+            full[active] = key
+            cache[key] = design.evaluate(full, reml).deviance
+        return cache[key]
+
+    found = _bobyqa(deviance, start[active])
+    starts = "from a moment estimate"
+    lme4_start = np.ones(len(active))
+    if not np.allclose(found.theta, lme4_start):
+        margin = AGREEMENT * max(1.0, abs(found.deviance))
+        other = _bobyqa(deviance, lme4_start, stop_at=found.deviance + margin)
+        if other.deviance < found.deviance - margin:
+            found, starts = other, "from lme4's start θ = 1, lower than from a moment estimate"
+        else:
+            starts = "from a moment estimate and from θ = 1, which agree"
+    best, value = found.theta.copy(), found.deviance
+    for position in np.flatnonzero(best < BOUNDARY_THETA):
+        at_zero = best.copy()
+        at_zero[position] = 0.0
+        if deviance(at_zero) <= value + NOISE * max(1.0, abs(value)):
+            best, value = at_zero, deviance(at_zero)
+    theta[active] = best
+    account = f"BOBYQA, {len(cache)} deviance evaluations, {starts}"
+    return Search(theta, value, found.success, f"{found.account}; {account}" if found.account else account)
+
+
+def profiled_deviance(*, y: np.ndarray, annotator: np.ndarray, item: np.ndarray, X: np.ndarray | None = None,
+                      reml: bool = True):
+    """The REML (or ML) deviance profiled over β and σ², as a function of θ = (σ_annotator/σ, σ_item/σ): the
+    function ``fit_crossed`` minimises, for checking its search from outside."""
+    y, X, groups = _checked(y, annotator, item, X, ("β",) * (1 if X is None else np.shape(X)[-1]), None)
+    design = _Design(y, groups, X)
+    return lambda theta: design.evaluate(np.abs(np.asarray(theta, dtype=float)), reml).deviance
 
 
 def not_estimable(levels: tuple[int, int], n: int, names: tuple[str, str]) -> dict[int, str]:
@@ -278,6 +401,46 @@ def fit_crossed(
     or "none" (no df; for point estimates only, e.g. an ICC). ``groups``: a ``CrossedGroups`` built from the same
     codes, to share its precomputation across fits of several responses.
     """
+    y, X, groups = _checked(y, annotator, item, X, names, groups)
+    if df_method not in ("satterthwaite", "conservative", "none"):
+        raise ValueError(f"Unknown df method {df_method!r}.")
+    design = _Design(y, groups, X)
+    removed = not_estimable(groups.levels, y.size, factor_names)
+    active = [k for k in range(2) if k not in removed]
+    found = search(design, reml, active, _start(design, y, active))
+    for k in [k for k in active if found.theta[k] == 0.0]:
+        removed[k] = f"{factor_names[k]} variance estimated at 0: a singular fit"
+    singular = any(found.theta[k] < BOUNDARY_THETA for k in active)
+    active = [k for k in active if found.theta[k] > 0.0]
+    point = design.evaluate(found.theta, reml)
+    sigma2 = point.sigma2
+    # a component left just above 0 adds nothing to the df (its derivatives vanish there) but rounding error
+    varying = [k for k in active if found.theta[k] >= BOUNDARY_THETA]
+    stencil = _Stencil(design, found.theta, varying, reml, point) if varying and df_method != "none" else None
+    converged, convergence = _convergence(found, stencil)
+    levels = groups.levels
+    return CrossedFit(
+        names=tuple(names),
+        coefficients=tuple(float(b) for b in point.beta),
+        covariance=tuple(tuple(float(v) for v in row) for row in sigma2 * point.inverse),
+        df=_degrees_of_freedom(df_method, stencil, [levels[k] for k in active], design),
+        df_method=df_method,
+        variance={factor_names[k]: float(sigma2 * found.theta[k] ** 2) for k in range(2)},
+        residual=float(sigma2),
+        model=_describe(active, removed, factor_names),
+        simplified=tuple(removed[k] for k in sorted(removed)),
+        method="REML" if reml else "ML",
+        deviance=point.deviance,
+        converged=converged,
+        n=int(y.size),
+        levels={factor_names[0]: levels[0], factor_names[1]: levels[1]},
+        singular=singular,
+        convergence=convergence,
+    )
+
+
+def _checked(y, annotator, item, X, names, groups) -> tuple[np.ndarray, np.ndarray, CrossedGroups]:
+    """The response, the fixed-effects matrix and the grouping, or a ValueError naming what is wrong."""
     y = np.asarray(y, dtype=float)
     X = np.ones((y.size, 1)) if X is None else np.asarray(X, dtype=float).reshape(y.size, -1)
     if len(names) != X.shape[1]:
@@ -290,110 +453,97 @@ def fit_crossed(
         raise ValueError("groups were built for another number of judgments.")
     if float(np.ptp(y)) == 0.0:
         raise ValueError("The response does not vary: a mixed model cannot be fitted.")
-    levels = groups.levels
-    design = _Design(y, groups, X)
-    removed = not_estimable(levels, y.size, factor_names)
-    active = [k for k in range(2) if k not in removed]
-    converged = True
-    while True:
-        theta = np.zeros(2)
-        if active:
-            start = _start(design, y, active)
-            base = design.profiled(start, reml)[0]
-
-            def objective(values: np.ndarray) -> float:
-                full = np.zeros(2)
-                full[active] = values
-                return design.profiled(full, reml)[0] - base
-
-            result = optimize.minimize(
-                objective, start[active], method="SLSQP", jac="3-point",
-                bounds=[(0.0, None)] * len(active), options={"ftol": 1e-12, "maxiter": 300},
-            )
-            converged = bool(result.success) or "Positive directional derivative" in str(result.message)
-            theta[active] = result.x
-            at_zero = [k for k in active if theta[k] < BOUNDARY_THETA]
-            if at_zero:
-                for k in at_zero:
-                    removed[k] = f"{factor_names[k]} variance estimated at 0"
-                active = [k for k in active if k not in at_zero]
-                continue
-        break
-    deviance, beta, inverse, sigma2 = design.profiled(theta, reml)
-    variances = sigma2 * theta**2
-    covariance = sigma2 * inverse
-    df = _degrees_of_freedom(design, sigma2, variances, active, levels, reml, df_method, covariance)
-    return CrossedFit(
-        names=tuple(names),
-        coefficients=tuple(float(b) for b in beta),
-        covariance=tuple(tuple(float(v) for v in row) for row in covariance),
-        df=df,
-        df_method=df_method,
-        variance={factor_names[k]: float(variances[k]) for k in range(2)},
-        residual=float(sigma2),
-        model=_describe(active, removed, factor_names),
-        simplified=tuple(removed[k] for k in sorted(removed)),
-        method="REML" if reml else "ML",
-        deviance=deviance,
-        converged=converged,
-        n=int(y.size),
-        levels={factor_names[0]: levels[0], factor_names[1]: levels[1]},
-    )
+    return y, X, groups
 
 
-def _degrees_of_freedom(design, sigma2, variances, active, levels, reml, method, covariance) -> tuple[float, ...]:
+class _Stencil:
+    """Central differences of the deviance's parts in the active θ around the optimum (3 or 9 fits), and from them
+    lmerTest's Satterthwaite df in the parameters (θ, σ) and lme4's convergence check."""
+
+    def __init__(self, design: _Design, theta: np.ndarray, active: list[int], reml: bool, center: _Point):
+        self.active = active
+        self.steps = STENCIL_STEP * theta[active]
+        m = len(active)
+        self.center = center
+
+        def at(offset: tuple[int, ...]) -> _Point:
+            shifted = theta.copy()
+            shifted[active] += np.array(offset) * self.steps
+            return design.evaluate(shifted, reml)
+
+        unit = np.eye(m, dtype=int)
+        self.plus = [at(tuple(unit[i])) for i in range(m)]
+        self.minus = [at(tuple(-unit[i])) for i in range(m)]
+        self.cross = {(i, j): [at(tuple(si * unit[i] + sj * unit[j])) for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+                      for i, j in combinations(range(m), 2)}
+
+    def _derivatives(self, value) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and Hessian in the active θ of ``value(point)``."""
+        m, h = len(self.active), self.steps
+        f0 = value(self.center)
+        gradient = np.array([(value(self.plus[i]) - value(self.minus[i])) / (2 * h[i]) for i in range(m)])
+        hessian = np.diag([(value(self.plus[i]) - 2 * f0 + value(self.minus[i])) / h[i] ** 2 for i in range(m)])
+        for (i, j), (pp, pm, mp, mm) in self.cross.items():
+            hessian[i, j] = hessian[j, i] = (value(pp) - value(pm) - value(mp) + value(mm)) / (4 * h[i] * h[j])
+        return gradient, hessian
+
+    def deviance_derivatives(self) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and Hessian of D(θ, σ) in (θ_active, σ) at the optimum (σ = σ̂)."""
+        sigma2 = self.center.sigma2
+        sigma = math.sqrt(sigma2)
+        g_logdet, h_logdet = self._derivatives(lambda point: point.logdet)
+        g_r2, h_r2 = self._derivatives(lambda point: point.r2)
+        m = len(self.active)
+        hessian = np.empty((m + 1, m + 1))
+        hessian[:m, :m] = h_logdet + h_r2 / sigma2
+        hessian[:m, m] = hessian[m, :m] = -2.0 * g_r2 / sigma**3
+        hessian[m, m] = -2.0 * self.center.dof / sigma2 + 6.0 * self.center.r2 / sigma2**2
+        gradient = np.append(g_logdet + g_r2 / sigma2, 0.0)
+        return gradient, hessian
+
+    def satterthwaite(self, *, fallback: float) -> tuple[float, ...]:
+        """df_k = 2·Var(β̂_k)² / (g'·2H⁻¹·g), g the gradient of Var(β̂_k) = σ²·inverse_kk in (θ, σ)."""
+        _, hessian = self.deviance_derivatives()
+        try:
+            parameter_covariance = 2.0 * linalg.inv(hessian)
+        except linalg.LinAlgError:
+            return (fallback,) * self.center.inverse.shape[0]
+        sigma2 = self.center.sigma2
+        df = []
+        for k in range(self.center.inverse.shape[0]):
+            g_theta, _ = self._derivatives(lambda point: point.inverse[k, k])
+            g = np.append(sigma2 * g_theta, 2.0 * math.sqrt(sigma2) * self.center.inverse[k, k])
+            variance = sigma2 * self.center.inverse[k, k]
+            denominator = float(g @ parameter_covariance @ g)
+            value = 2.0 * variance**2 / denominator if denominator > 0 else math.nan
+            df.append(float(value) if math.isfinite(value) else fallback)
+        return tuple(df)
+
+
+def _degrees_of_freedom(method: str, stencil: "_Stencil | None", levels: list[int], design: _Design) -> tuple:
+    """Per coefficient: Satterthwaite's df, or min(levels of the model's factors) − 1 ("conservative", and where
+    the stencil cannot give it), or the residual df of least squares when no factor is left."""
     p = design.p
     if method == "none":
         return (math.nan,) * p
-    if method == "conservative" or not active:
-        dof = min(levels[k] for k in active) - 1 if active else design.n - p
-        return (float(dof),) * p
-    if method != "satterthwaite":
-        raise ValueError(f"Unknown df method {method!r}.")
-    phi = np.array([sigma2, *variances[active]])
+    conservative = float(min(levels) - 1 if levels else design.n - p)
+    if method == "conservative" or stencil is None:
+        return (conservative,) * p
+    return stencil.satterthwaite(fallback=conservative)
 
-    def unpack(values: np.ndarray) -> tuple[float, np.ndarray]:
-        full = np.zeros(2)
-        full[active] = values[1:]
-        return float(values[0]), full
 
-    steps = 1e-3 * phi
-    size = phi.size
-    hessian = np.empty((size, size))
-    f0 = design.deviance_at(*unpack(phi), reml)
-    shifted = {}
-
-    def f(offset: tuple[int, ...]) -> float:
-        if offset not in shifted:
-            values = phi + np.array(offset) * steps
-            shifted[offset] = design.deviance_at(*unpack(values), reml)
-        return shifted[offset]
-
-    unit = np.eye(size, dtype=int)
-    for i in range(size):
-        ei = tuple(unit[i])
-        minus_i = tuple(-unit[i])
-        hessian[i, i] = (f(ei) - 2 * f0 + f(minus_i)) / steps[i] ** 2
-        for j in range(i):
-            pp = tuple(unit[i] + unit[j])
-            pm = tuple(unit[i] - unit[j])
-            mp = tuple(-unit[i] + unit[j])
-            mm = tuple(-unit[i] - unit[j])
-            hessian[i, j] = hessian[j, i] = (f(pp) - f(pm) - f(mp) + f(mm)) / (4 * steps[i] * steps[j])
+def _convergence(found: Search, stencil: _Stencil | None) -> tuple[bool, str]:
+    """lme4's verdict: the optimiser stopped on its tolerances, and at the optimum H is positive definite and the
+    Newton step H⁻¹g left in θ is below 0.002. Returns (converged, an account in words)."""
+    if not found.success or stencil is None:
+        return found.success, found.account
+    gradient, hessian = stencil.deviance_derivatives()
+    theta_hessian = hessian[:-1, :-1]
     try:
-        phi_covariance = 2.0 * linalg.inv(hessian)
-    except linalg.LinAlgError:
-        phi_covariance = None
-    gradients = np.empty((size, p))
-    for i in range(size):
-        up, down = phi.copy(), phi.copy()
-        up[i] += steps[i]
-        down[i] -= steps[i]
-        gradients[i] = (design.beta_variance(*unpack(up)) - design.beta_variance(*unpack(down))) / (2 * steps[i])
-    df = []
-    for k in range(p):
-        g = gradients[:, k]
-        denominator = float(g @ phi_covariance @ g) if phi_covariance is not None else math.nan
-        value = 2.0 * covariance[k][k] ** 2 / denominator if denominator > 0 else math.nan
-        df.append(float(value) if math.isfinite(value) else float(min(levels[a] for a in active) - 1))
-    return tuple(df)
+        np.linalg.cholesky(theta_hessian)
+    except np.linalg.LinAlgError:
+        return False, f"the deviance's Hessian at the optimum is not positive definite; {found.account}"
+    step = float(np.max(np.abs(linalg.solve(theta_hessian, gradient[:-1], assume_a="pos"))))
+    if step > GRADIENT_TOLERANCE:
+        return False, f"the gradient at the optimum is not 0 (Newton step {step:.2g}); {found.account}"
+    return True, found.account

@@ -40,6 +40,9 @@ class MixedModel:
     simplified: tuple[str, ...]
     method: str
     converged: bool
+    singular: bool = False  # a variance component estimated at the boundary 0 (lme4's isSingular)
+    deviance: float | None = None  # REML criterion at the optimum (lme4's REMLcrit)
+    convergence: str = ""  # how the optimum was found, and what failed if it did
     formula: str = "ours − baseline ~ 1 + (1 | annotator) + (1 | item)"
 
 
@@ -147,7 +150,7 @@ def mixed_model(judgments: Judgments, *, groups: CrossedGroups | None = None, le
                       names=("ours − baseline",), groups=groups)
     variance = {**fit.variance, "residual": fit.residual}
     return MixedModel(effect_of(fit, level=level), variance, fit.model, fit.simplified,
-                      f"{fit.method}; {fit.df_method} df", fit.converged)
+                      f"{fit.method}; {fit.df_method} df", fit.converged, fit.singular, fit.deviance, fit.convergence)
 
 
 def _constant_model(judgments: Judgments, level: float) -> MixedModel:

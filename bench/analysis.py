@@ -1,7 +1,7 @@
-"""Speed and memory of the full analysis report: the paper's 45 × 50 design and 1,000 annotators × 1,000 items.
+"""Speed and memory of the full analysis report and of the primary model's fit, against lme4 where R is installed.
 
-    python bench/analysis.py                       # both designs
-    python bench/analysis.py --designs 45x50       # one
+    python bench/analysis.py                               # every report design, then every fit design
+    python bench/analysis.py --designs 45x50 --fits 1000x1000@10   # a subset ("" for none)
 
 Each design runs in its own process, so its peak RSS is its own. The clock covers everything ``export_results``
 computes from the tidy ratings: the study report (descriptives with mixed-model CIs, the crossed mixed model with
@@ -10,6 +10,13 @@ Satterthwaite df, robustness tests, the two-way bootstrap with 2,000 resamples, 
 and SVG. Simulating the ratings is not timed. Targets: 3 s for 45 × 50, 60 s and 2 GiB for 1,000 × 1,000. For
 45 × 50 the same primary model is also fitted with statsmodels' MixedLM (dense crossed variance components) as a
 reference.
+
+The fit designs time ``fit_crossed`` alone (REML search, Satterthwaite df) on the primary model: 45 × 50 and
+1,000 × 1,000 complete, and 1,000 × 1,000 with 10% of cells (each annotator rates about 100 of the 1,000 prompts;
+``AxI@P`` keeps P% of cells). Each runs in its own process (peak RSS is the process's), and where ``Rscript`` with
+lmerTest is installed the same judgments are fitted by ``lmerTest::lmer`` (REML, Satterthwaite; lme4's defaults)
+in its own process: wall seconds of the fit alone, peak RSS, and the estimate, SE and df side by side. Targets: 45 × 50
+well under 0.1 s, 1,000 × 1,000 complete under 10 s, and at least 4× faster than lme4 on the incomplete design.
 """
 import argparse
 import json
@@ -23,6 +30,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"45x50": (3.0, None), "1000x1000": (60.0, 2.0)}
+FIT_TARGETS = {"45x50": 0.1, "1000x1000": 10.0, "1000x1000@10": None}
+LME4 = """
+suppressPackageStartupMessages(library(lmerTest))
+data <- read.csv(commandArgs(TRUE)[1])
+data$annotator <- factor(data$annotator); data$item <- factor(data$item)
+seconds <- system.time(fit <- lmer(d ~ 1 + (1 | annotator) + (1 | item), data = data, REML = TRUE))[["elapsed"]]
+coefs <- summary(fit)$coefficients
+vc <- as.data.frame(VarCorr(fit))
+cat(sprintf("%.17g", c(seconds, coefs[1, "Estimate"], coefs[1, "Std. Error"], coefs[1, "df"], vc$vcov)), "\\n")
+"""
 
 
 def measure(annotators: int, items: int, reference: bool) -> dict:
@@ -76,11 +93,94 @@ def measure(annotators: int, items: int, reference: bool) -> dict:
     return result
 
 
+def parse_fit_design(design: str) -> tuple[int, int, float]:
+    size, _, percent = design.partition("@")
+    annotators, items = (int(v) for v in size.split("x"))
+    return annotators, items, float(percent or 100) / 100
+
+
+def measure_fit(design: str, csv: str | None) -> dict:
+    """The primary model's fit alone, in this process; the judgments go to ``csv`` for lme4 when given."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+    import pandas as pd
+
+    from analysis.judgments import paired_judgments
+    from analysis.mixed import CrossedGroups, effect_of, fit_crossed
+    from tests.analysis.simulate import simulate_ratings
+
+    annotators, items, fill = parse_fit_design(design)
+    judgments = paired_judgments(simulate_ratings(annotators=annotators, items=items, missing=1 - fill, seed=1))
+    if csv:
+        pd.DataFrame({"annotator": judgments.annotator, "item": judgments.item,
+                      "d": judgments.difference.astype(int)}).to_csv(csv, index=False)
+    repeats = 5 if judgments.n < 10_000 else 1
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        groups = CrossedGroups(annotator=judgments.annotator, item=judgments.item)
+        fit = fit_crossed(y=judgments.difference, annotator=judgments.annotator, item=judgments.item, groups=groups)
+        seconds.append(time.perf_counter() - start)
+    effect = effect_of(fit)
+    return {"judgments": judgments.n, "seconds": float(np.median(seconds)), "spread": [min(seconds), max(seconds)],
+            "repeats": repeats, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10,
+            "estimate": effect.estimate, "se": effect.se, "df": effect.df, "variance": fit.variance,
+            "convergence": fit.convergence}
+
+
+def lme4_fit(csv: str) -> dict | None:
+    """lmerTest's fit of the same judgments in its own process, or None without R and lmerTest."""
+    import shutil
+
+    if not shutil.which("Rscript"):
+        return None
+    output = subprocess.run(["/usr/bin/time", "-f", "peak-kib %M", "Rscript", "-e", LME4, csv], capture_output=True,
+                            text=True)
+    if output.returncode != 0:
+        print(f"  (lme4 not run: {output.stderr.strip().splitlines()[-1]})")
+        return None
+    values = [float(v) for v in output.stdout.split()]
+    peak = int(output.stderr.strip().splitlines()[-1].split()[-1])
+    return {"seconds": values[0], "estimate": values[1], "se": values[2], "df": values[3],
+            "variance": values[4:], "peak_rss_mib": peak / 2**10}
+
+
+def run_fits(designs: list[str]) -> None:
+    import tempfile
+
+    print("Primary model fit alone (REML search + Satterthwaite df); lme4 = lmerTest::lmer in its own process")
+    for design in designs:
+        with tempfile.TemporaryDirectory() as folder:
+            csv = str(Path(folder) / "judgments.csv")
+            output = subprocess.run([sys.executable, __file__, "--fit-child", design, csv], check=True,
+                                    capture_output=True, text=True, cwd=ROOT,
+                                    env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            ours = json.loads(output.stdout.strip().splitlines()[-1])
+            theirs = lme4_fit(csv)
+        line = (f"{design}: {ours['judgments']} judgments, fit {ours['seconds']:.3f} s (median of {ours['repeats']}, "
+                f"{ours['spread'][0]:.3f}–{ours['spread'][1]:.3f}), peak RSS {ours['peak_rss_mib']:.0f} MiB")
+        target = FIT_TARGETS.get(design)
+        if target:
+            line += f" ({ours['seconds'] / target:.2f} of the {target:g} s target)"
+        print(line)
+        print(f"  EvalSite: estimate {ours['estimate']:+.6f}, SE {ours['se']:.6f}, df {ours['df']:.2f}; "
+              f"{ours['convergence']}")
+        if theirs:
+            print(f"  lme4:     estimate {theirs['estimate']:+.6f}, SE {theirs['se']:.6f}, df {theirs['df']:.2f}; "
+                  f"fit {theirs['seconds']:.2f} s, peak RSS {theirs['peak_rss_mib']:.0f} MiB; EvalSite "
+                  f"{theirs['seconds'] / ours['seconds']:.1f}× faster")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--designs", nargs="+", default=list(TARGETS), help="AxI, e.g. 45x50 1000x1000")
+    parser.add_argument("--designs", nargs="*", default=list(TARGETS), help="AxI, e.g. 45x50 1000x1000")
+    parser.add_argument("--fits", nargs="*", default=list(FIT_TARGETS), help="AxI or AxI@P, e.g. 1000x1000@10")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--fit-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fit_child:
+        print(json.dumps(measure_fit(*args.fit_child)))
+        return
     if args.child:
         annotators, items = (int(v) for v in args.child.split("x"))
         print(json.dumps(measure(annotators, items, reference=args.child == "45x50")))
@@ -103,6 +203,7 @@ def main() -> None:
         if "statsmodels_seconds" in result:
             print(f"  statsmodels MixedLM, primary model only: {result['statsmodels_seconds']:.2f} s, estimate "
                   f"{result['statsmodels_estimate']:+.4f} (SE {result['statsmodels_se']:.4f})")
+    run_fits([design for design in args.fits if design])
 
 
 if __name__ == "__main__":

@@ -44,3 +44,35 @@ def simulate_ratings(
         "position": np.concatenate([np.where(left, "right", "left"), np.where(left, "left", "right")]),
         "seconds": np.concatenate([seconds, seconds]),
     })
+
+
+def incomplete_judgments(
+    rng: np.random.Generator,
+    *,
+    annotators: int = 45,
+    items: int = 50,
+    per_annotator: int = 20,
+    dropout: float = 0.25,
+    excluded: float = 0.1,
+    effect: float = 0.0,
+    sd_annotator: float = 0.4,
+    sd_item: float = 0.6,
+    sd_residual: float = 1.5,
+    rounded: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(annotator, item, ours − baseline) of a crowd study: each annotator is given ``per_annotator`` random items,
+    a ``dropout`` share stops after 1 to per_annotator − 1 of them, and an ``excluded`` share is removed whole (as
+    the speed and straight-lining rules remove annotators). Codes are renumbered over what is left."""
+    a, i = [], []
+    for k in range(annotators):
+        if rng.random() < excluded:
+            continue
+        m = int(rng.integers(1, per_annotator)) if rng.random() < dropout else per_annotator
+        a.append(np.full(m, k))
+        i.append(rng.choice(items, m, replace=False))
+    a, i = np.concatenate(a), np.concatenate(i)
+    d = (effect + rng.normal(0, sd_annotator, annotators)[a] + rng.normal(0, sd_item, items)[i]
+         + rng.normal(0, sd_residual, a.size))
+    if rounded:
+        d = np.rint(d)
+    return np.unique(a, return_inverse=True)[1], np.unique(i, return_inverse=True)[1], d

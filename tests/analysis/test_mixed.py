@@ -106,8 +106,9 @@ def test_boundary_component_is_removed_and_reported():
     y = y - (a_means - a_means.mean())[a]
     fit = fit_crossed(y=y, annotator=a, item=i)
     assert fit.variance["annotator"] == 0
-    assert fit.simplified == ("annotator variance estimated at 0",)
-    assert fit.model == "random intercept for items only (annotator variance estimated at 0)"
+    assert fit.simplified == ("annotator variance estimated at 0: a singular fit",)
+    assert fit.model == "random intercept for items only (annotator variance estimated at 0: a singular fit)"
+    assert fit.singular and fit.converged
     theirs = sm.MixedLM(y, np.ones((y.size, 1)), groups=i).fit(reml=True, method="lbfgs")
     assert fit.coefficients[0] == pytest.approx(np.asarray(theirs.fe_params)[0], abs=1e-6)
     assert fit.se(0) == pytest.approx(np.asarray(theirs.bse_fe)[0], rel=2e-3)

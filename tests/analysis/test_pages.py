@@ -140,3 +140,14 @@ def test_plan_study_refuses_arguments_out_of_range_naming_the_flag(pilot, args, 
 def test_plan_study_takes_the_pilots_counts_only_when_none_are_given(pilot):
     assert "Design 3 annotators × 3 items" in plan("--pilot", "pilot", "--effect", "0.3")
     assert "Design 3 annotators × 2 items" in plan("--pilot", "pilot", "--effect", "0.3", "--items", "2")
+
+
+def test_the_fit_of_the_primary_model_is_described(client, rated):
+    html = staff_client(client).get("/results/page/").content.decode()
+    model = json.loads(export("page", "--format", "json"))["studies"][0]["mixed_model"]
+    diagnostics = html[html.index('id="fit-diagnostics"'):]
+    diagnostics = diagnostics[:diagnostics.index("</dd>")]
+    assert diagnostics.startswith('id="fit-diagnostics">converged') == model["converged"]
+    assert ("singular fit (a variance component at 0)" in diagnostics) == model["singular"]
+    assert f"REML deviance {model['deviance']:.2f}" in diagnostics
+    assert model["convergence"] and model["convergence"] in diagnostics

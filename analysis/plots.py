@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from .report import StudyReport, UnitDifference
+from .stats.report import StudyReport, UnitDifference
 
 COLOURS = {"baseline": "#8c8c8c", "ours": "#2856d6"}
 PLOTS = ("scores", "items", "annotators")

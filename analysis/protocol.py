@@ -26,7 +26,7 @@ def _made_with(*, study: Study, jobs) -> dict:
 def study_protocol(*, study: Study) -> dict:
     """Model, generation settings, seeds, the question, the instructions and the consent text annotators saw, counts,
     and the software that made the images. The analysis adds its own settings and exclusions
-    (``exports.manifest_json``)."""
+    (``formats.manifest_json``)."""
     jobs = PairJob.objects.filter(study_pairs__study=study)
     done = jobs.filter(status=PairJob.Status.DONE)
     example = done.order_by("pk").values_list("metadata", flat=True).first() or {}

@@ -9,11 +9,11 @@ from django.utils.safestring import mark_safe
 from annotations.models import Study
 from metrics.tables import results_section
 
-from .exports import table_cells, table_header
+from .formats import table_cells, table_header
 from .plots import figure_bytes, study_plots
 from .protocol import study_protocol
-from .report import to_jsonable
-from .reports import report_for, settings_for
+from .selectors import report_for, settings_for
+from .stats.report import to_jsonable
 
 _XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
 

@@ -44,9 +44,9 @@ cat(sprintf("%.17g", c(seconds, coefs[1, "Estimate"], coefs[1, "Std. Error"], co
 
 def measure(annotators: int, items: int, reference: bool) -> dict:
     sys.path.insert(0, str(ROOT))
-    from analysis.exports import summaries_json, summaries_latex, summaries_markdown
+    from analysis.formats import summaries_json, summaries_latex, summaries_markdown
     from analysis.plots import figure_bytes, study_plots
-    from analysis.report import adjust_reports, study_report
+    from analysis.stats.report import adjust_reports, study_report
     from tests.analysis.simulate import simulate_ratings
 
     frame = simulate_ratings(annotators=annotators, items=items, seed=1)
@@ -78,7 +78,7 @@ def measure(annotators: int, items: int, reference: bool) -> dict:
         import pandas as pd
         import statsmodels.api as sm
 
-        from analysis.judgments import paired_judgments
+        from analysis.stats.judgments import paired_judgments
 
         judgments = paired_judgments(frame)
         data = pd.DataFrame({"d": judgments.difference, "a": judgments.annotator, "i": judgments.item, "g": 1})
@@ -105,8 +105,8 @@ def measure_fit(design: str, csv: str | None) -> dict:
     import numpy as np
     import pandas as pd
 
-    from analysis.judgments import paired_judgments
-    from analysis.mixed import CrossedGroups, effect_of, fit_crossed
+    from analysis.stats.judgments import paired_judgments
+    from analysis.stats.mixed import CrossedGroups, effect_of, fit_crossed
     from tests.analysis.simulate import simulate_ratings
 
     annotators, items, fill = parse_fit_design(design)

@@ -33,7 +33,7 @@ def run(design: str, effect: float, seeds: range) -> tuple[int, int, int, int]:
     import numpy as np
     from scipy import stats as sps
 
-    from analysis.mixed import effect_of, fit_crossed
+    from analysis.stats.mixed import effect_of, fit_crossed
     from tests.analysis.simulate import incomplete_judgments
 
     rejections = covered = naive = singular = 0

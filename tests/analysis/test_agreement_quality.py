@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.agreement import agreement, alpha_bootstrap_ci, icc_a1, krippendorff_alpha
-from analysis.judgments import paired_judgments
-from analysis.quality import ExclusionRules, apply_exclusions
+from analysis.stats.agreement import agreement, alpha_bootstrap_ci, icc_a1, krippendorff_alpha
+from analysis.stats.judgments import paired_judgments
+from analysis.stats.quality import ExclusionRules, apply_exclusions
 from tests.analysis.simulate import simulate_ratings
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from analysis.mixed import CrossedGroups, effect_of, fit_crossed
+from analysis.stats.mixed import CrossedGroups, effect_of, fit_crossed
 from tests.analysis.simulate import incomplete_judgments
 
 A, I, SIMULATIONS = 8, 10, 400

@@ -100,7 +100,7 @@ def test_json_document(rated, tmp_path):
 
 def test_json_matches_the_pure_report(rated):
     """The export is the report of the tidy CSV: recompute it from the CSV alone."""
-    from analysis.report import study_report
+    from analysis.stats.report import study_report
 
     frame = pd.read_csv(io.StringIO(export("sd21_768px", "--format", "csv")))
     report = study_report(frame, study="sd21_768px", seed=0)
@@ -169,7 +169,7 @@ def test_latex_table(rated):
 
 
 def test_latex_escape():
-    from analysis.exports import latex_escape
+    from analysis.formats import latex_escape
 
     assert latex_escape("a_b & 50% #1 $x {y} ~ ^ \\") == (
         r"a\_b \& 50\% \#1 \$x \{y\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
@@ -254,7 +254,7 @@ def test_unknown_format_is_refused(rated):
 def test_a_study_given_twice_is_refused(rated, tmp_path):
     from django.core.exceptions import ValidationError
 
-    from analysis.reports import find_studies
+    from analysis.selectors import find_studies
 
     out = tmp_path / "out"
     with pytest.raises(CommandError, match="'sd21_768px' given more than once"):
@@ -284,7 +284,7 @@ def test_a_folder_named_like_a_document_writes_nothing(rated, tmp_path):
 def test_write_documents_removes_its_temporary_files_when_a_write_fails(tmp_path):
     from django.core.exceptions import ValidationError
 
-    from analysis.reports import write_documents
+    from analysis.documents import write_documents
 
     out = tmp_path / "out"
     (out / ".b.txt.part").mkdir(parents=True)  # the temporary file of b.txt cannot be written
@@ -300,7 +300,7 @@ def test_write_documents_cleans_up_when_a_rename_fails(tmp_path, monkeypatch):
 
     from django.core.exceptions import ValidationError
 
-    from analysis.reports import write_documents
+    from analysis.documents import write_documents
 
     replace = Path.replace
 
@@ -321,7 +321,7 @@ def test_write_documents_removes_the_folders_it_made_when_nothing_is_written(tmp
 
     from django.core.exceptions import ValidationError
 
-    from analysis.reports import write_documents
+    from analysis.documents import write_documents
 
     def failing_write(self, data, *args, **kwargs):
         raise OSError(28, "No space left on device")

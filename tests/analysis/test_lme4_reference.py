@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.mixed import effect_of, fit_crossed
+from analysis.stats.mixed import effect_of, fit_crossed
 from tests.analysis.lme4.designs import DESIGNS, load
 
 HERE = Path(__file__).resolve().parent / "lme4"

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from analysis import mixed
-from analysis.judgments import paired_judgments
-from analysis.mixed import CrossedGroups, effect_of, fit_crossed
+from analysis.stats import mixed
+from analysis.stats.judgments import paired_judgments
+from analysis.stats.mixed import CrossedGroups, effect_of, fit_crossed
 from tests.analysis.simulate import simulate_ratings
 
 

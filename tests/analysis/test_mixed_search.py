@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from analysis.mixed import fit_crossed, profiled_deviance
+from analysis.stats.mixed import fit_crossed, profiled_deviance
 
 DESIGNS = 60
 GRID = np.array([0.0, 0.05, 0.15, 0.3, 0.5, 0.8, 1.2, 2.0, 3.5, 6.0])

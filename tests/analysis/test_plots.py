@@ -2,7 +2,7 @@
 import pytest
 
 from analysis.plots import PLOTS, figure_bytes, study_plots
-from analysis.report import study_report
+from analysis.stats.report import study_report
 from tests.analysis.simulate import simulate_ratings
 
 

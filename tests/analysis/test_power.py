@@ -3,8 +3,8 @@ and the plain statement of what caps the power."""
 import numpy as np
 import pytest
 
-from analysis.mixed import CrossedGroups, effect_of, fit_crossed
-from analysis.power import Components, design_power, plan
+from analysis.stats.mixed import CrossedGroups, effect_of, fit_crossed
+from analysis.stats.power import Components, design_power, plan
 
 COMPONENTS = Components(annotator=0.16, item=0.36, residual=2.25)
 

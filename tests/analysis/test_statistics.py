@@ -8,12 +8,12 @@ import pytest
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
-from analysis.bootstrap import two_way_bootstrap
-from analysis.descriptives import describe
-from analysis.judgments import paired_judgments
-from analysis.multiplicity import adjust
-from analysis.position import position_bias
-from analysis.robustness import analyse_units, sign_test
+from analysis.stats.bootstrap import two_way_bootstrap
+from analysis.stats.descriptives import describe
+from analysis.stats.judgments import paired_judgments
+from analysis.stats.multiplicity import adjust
+from analysis.stats.position import position_bias
+from analysis.stats.robustness import analyse_units, sign_test
 from tests.analysis.simulate import simulate_ratings
 from tests.analysis.test_mixed import gls_standard_errors, statsmodels_fit
 
@@ -202,7 +202,7 @@ def test_two_way_bootstrap_is_wider_than_a_judgment_level_one():
     {("a1", "cat"): (3, 5), ("a1", "dog"): (4, 6), ("a2", "cat"): (1, 3)},
 ])
 def test_tiny_studies_give_a_report_that_states_its_limits(scores):
-    from analysis.report import study_report
+    from analysis.stats.report import study_report
 
     report = study_report(tidy(scores), study="tiny", resamples=100, exclusions=False)
     d = np.array([o - b for b, o in scores.values()], dtype=float)
@@ -217,7 +217,7 @@ def test_tiny_studies_give_a_report_that_states_its_limits(scores):
 
 
 def test_missing_condition_and_empty_frames_are_refused():
-    from analysis.report import study_report
+    from analysis.stats.report import study_report
 
     frame = tidy(SCORES)
     with pytest.raises(ValueError, match="no ours scores"):

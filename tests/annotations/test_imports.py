@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from analysis.tidy import ratings_frame
+from analysis.selectors import ratings_frame
 from annotations import services
 from annotations.imports import import_ratings
 from annotations.models import Annotator, Assignment, ImagePair, Prompt, Rating, Study

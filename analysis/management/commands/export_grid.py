@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.figures import study_grid, write_grid
+from analysis.image_grid import study_grid, write_grid
 from evalsite.commands import check_out_folder
 
 

@@ -3,9 +3,9 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.exports import FORMATS, TEXT_FORMATS
-from analysis.multiplicity import METHODS
-from analysis.reports import render_results, write_documents
+from analysis.documents import render_results, write_documents
+from analysis.formats import FORMATS, TEXT_FORMATS
+from analysis.stats.multiplicity import METHODS
 from evalsite.commands import check_out_folder
 
 

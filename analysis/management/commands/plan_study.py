@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.reports import plan_from_pilot
+from analysis.planning import plan_from_pilot
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from PIL import Image, ImageFont
 
-from analysis.figures import GridColumn, comparison_grid, grid_pairs, model_label, wrap_text
+from analysis.image_grid import GridColumn, comparison_grid, grid_pairs, model_label, wrap_text
 from generation.models import PairJob
 from tests.factories import PROMPTS, make_open_study, make_study
 

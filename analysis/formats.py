@@ -1,4 +1,5 @@
-"""Writing the tidy ratings and study reports as CSV, JSON, LaTeX, Markdown and the protocol manifest."""
+"""The text of each export format: the tidy ratings as CSV, the study reports as JSON, LaTeX and Markdown tables,
+and the protocol manifest; the paper table's cells (also on the results page) and the software versions."""
 import json
 from collections.abc import Sequence
 from importlib import metadata
@@ -7,8 +8,8 @@ import pandas as pd
 
 from generation.metadata import software_versions
 
-from .multiplicity import METHODS
-from .report import SCHEMA, StudyReport, to_jsonable
+from .stats.multiplicity import METHODS
+from .stats.report import SCHEMA, StudyReport, to_jsonable
 
 FORMATS = ("csv", "json", "latex", "markdown", "plots", "manifest")
 TEXT_FORMATS = ("csv", "json", "latex", "markdown", "manifest")

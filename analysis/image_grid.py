@@ -1,4 +1,5 @@
-"""Qualitative comparison figures in the style of the paper's supplement (Figures 2–5).
+"""The qualitative comparison grid of a study's generated images, in the style of the paper's supplement
+(Figures 2–5).
 
 One row per arm (the model's name, then "Ours"), one column per prompt, the prompt wrapped under its column. Drawn
 with Pillow so every image is pasted pixel for pixel, never resampled, and the PDF is the same raster.

@@ -1,0 +1,108 @@
+"""The documents of ``manage.py export_results``: every requested format rendered in full, then written all or
+none."""
+from collections.abc import Sequence
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+
+from metrics.tables import paper_table_documents
+
+from .formats import (
+    FILE_NAMES,
+    FORMATS,
+    manifest_json,
+    ratings_csv,
+    summaries_json,
+    summaries_latex,
+    summaries_markdown,
+)
+from .plots import figure_bytes, study_plots
+from .protocol import study_protocol
+from .selectors import find_studies, ratings_frame, study_reports
+
+
+def render_results(
+    *, slugs: Sequence[str], formats: Sequence[str], adjustment: str = "holm", exclusions: bool | None = None
+) -> dict[str, str | bytes]:
+    """Every requested document, by file name, computed in full before anything is written."""
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValidationError(f"Unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}.")
+    studies = find_studies(slugs)
+    frames = {study.slug: ratings_frame(study=study) for study in studies}
+    documents: dict[str, str | bytes] = {}
+    if "csv" in formats:
+        for slug, frame in frames.items():
+            documents[f"{slug}-ratings.csv"] = ratings_csv(frame)
+    if set(formats) & {"json", "latex", "markdown", "plots", "manifest"}:
+        reports = study_reports(studies, frames=frames, adjustment=adjustment, exclusions=exclusions)
+        protocols = [study_protocol(study=study) for study in studies]
+        if "json" in formats:
+            documents[FILE_NAMES["json"]] = summaries_json(reports, protocols)
+        if "latex" in formats:
+            documents[FILE_NAMES["latex"]] = summaries_latex(reports)
+        if "markdown" in formats:
+            documents[FILE_NAMES["markdown"]] = summaries_markdown(reports)
+        if "manifest" in formats:
+            documents[FILE_NAMES["manifest"]] = manifest_json(reports, protocols)
+        # FID / CLIP score beside the human-study difference, one row per resolution (when a study has metrics).
+        documents.update(paper_table_documents(studies, {r.study: r.mixed_model.effect for r in reports}, formats))
+        if "plots" in formats:
+            for report in reports:
+                for name, figure in study_plots(report).items():
+                    for fmt in ("png", "svg"):
+                        documents[f"{report.study}-{name}.{fmt}"] = figure_bytes(figure, fmt)
+    return documents
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.part")
+
+
+def write_documents(documents: dict[str, str | bytes], out_dir: Path) -> list[Path]:
+    """Write each document under ``out_dir`` (created if needed), each file replaced whole, all or none.
+
+    Every document goes to a temporary ``.<name>.part`` beside its file first; only when all of them are written
+    are they renamed into place. A name taken by a folder is refused before anything is written; on any OSError
+    the temporary files (and the folders made here, when left empty) are removed and a ValidationError names the
+    file.
+    """
+    targets = [(out_dir / name, content) for name, content in documents.items()]
+    for path, _ in targets:
+        if path.exists() and not path.is_file():
+            raise ValidationError(f"Cannot write {path}: a folder (or another non-file) of that name is in the way.")
+    created = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]  # deepest first
+    temps: list[Path] = []  # the temporary files made so far (a failed write may leave part of one)
+    written: list[Path] = []
+    current = out_dir
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path, content in targets:
+            current, temp = path, _temporary(path)
+            try:
+                if isinstance(content, bytes):
+                    temp.write_bytes(content)
+                else:
+                    temp.write_text(content, encoding="utf-8")
+            finally:
+                if temp.is_file():
+                    temps.append(temp)
+        for path, _ in targets:
+            current = path
+            _temporary(path).replace(path)
+            written.append(path)
+    except OSError as exc:
+        for temp in temps[len(written):]:
+            try:
+                temp.unlink(missing_ok=True)
+            except OSError:
+                pass
+        for folder in created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        done = (f"{len(written)} of {len(targets)} files were replaced before it" if written
+                else "nothing was written")
+        raise ValidationError(f"Could not write {current}: {exc.strerror or exc}; {done}.") from exc
+    return written

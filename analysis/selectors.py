@@ -1,0 +1,81 @@
+"""Reads of stored studies for the analysis: studies by slug, their analysis settings and exclusion rules, the tidy
+ratings frame, the attention-check table, and a study's report computed from them."""
+from collections import Counter
+from collections.abc import Sequence
+
+import pandas as pd
+from django.core.exceptions import ValidationError
+
+from annotations.models import Study
+from annotations.selectors import TIDY_COLUMNS, attention_check_results, tidy_rows
+
+from .models import AnalysisSettings
+from .stats.multiplicity import METHODS
+from .stats.quality import ExclusionRules
+from .stats.report import StudyReport, adjust_reports, study_report
+
+
+def find_studies(slugs: Sequence[str]) -> list[Study]:
+    """The studies in the order given; a slug given twice is refused (it would count twice in the adjustment)."""
+    repeated = [slug for slug, count in Counter(slugs).items() if count > 1]
+    if repeated:
+        raise ValidationError(f"Study {', '.join(repr(slug) for slug in repeated)} given more than once.")
+    studies = {study.slug: study for study in Study.objects.filter(slug__in=slugs)}
+    missing = [slug for slug in slugs if slug not in studies]
+    if missing:
+        raise ValidationError(f"No study with slug {', '.join(repr(slug) for slug in missing)}.")
+    return [studies[slug] for slug in slugs]
+
+
+def settings_for(study: Study) -> AnalysisSettings:
+    """The study's analysis settings, or the defaults (unsaved) when it has none."""
+    return AnalysisSettings.objects.filter(study=study).first() or AnalysisSettings(study=study)
+
+
+def rules_from(settings: AnalysisSettings) -> ExclusionRules:
+    return ExclusionRules(
+        min_seconds_per_item=settings.min_seconds_per_item,
+        exclude_straightliners=settings.exclude_straightliners,
+        max_attention_failures=settings.max_attention_failures,
+    )
+
+
+def ratings_frame(*, study: Study) -> pd.DataFrame:
+    """The tidy ratings, one row per image rating: columns ``TIDY_COLUMNS``; score is an integer, seconds a float
+    (NaN when unknown)."""
+    frame = pd.DataFrame.from_records(list(tidy_rows(study=study)), columns=list(TIDY_COLUMNS))
+    frame["score"] = frame["score"].astype("int64")
+    frame["seconds"] = frame["seconds"].astype("float64")
+    return frame
+
+
+def attention_table(study: Study) -> pd.DataFrame:
+    """Per annotator: failed and answered attention checks (empty when the study has none)."""
+    results = attention_check_results(study=study)
+    return pd.DataFrame(
+        [{"annotator": label, "failures": failed, "checks": answered} for label, (failed, answered) in results.items()],
+        columns=["annotator", "failures", "checks"],
+    )
+
+
+def report_for(study: Study, *, frame: pd.DataFrame | None = None, exclusions: bool | None = None) -> StudyReport:
+    """One study's report with its settings; ``exclusions`` None follows the study's default."""
+    settings = settings_for(study)
+    frame = ratings_frame(study=study) if frame is None else frame
+    apply = settings.apply_exclusions_by_default if exclusions is None else exclusions
+    try:
+        return study_report(frame, study=study.slug, seed=settings.seed, rules=rules_from(settings),
+                            attention=attention_table(study), exclusions=apply,
+                            resamples=settings.bootstrap_resamples)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def study_reports(studies: Sequence[Study], *, frames=None, adjustment: str = "holm",
+                  exclusions: bool | None = None) -> list[StudyReport]:
+    """Each study's report, the mixed-model p adjusted across them by ``adjustment``."""
+    if adjustment not in METHODS:
+        raise ValidationError(f"Unknown adjustment {adjustment!r}; choose from {', '.join(METHODS)}.")
+    frames = frames or {}
+    reports = [report_for(study, frame=frames.get(study.slug), exclusions=exclusions) for study in studies]
+    return adjust_reports(reports, method=adjustment)

@@ -1,0 +1,8 @@
+"""The statistics of a study, from a tidy ratings frame to a ``StudyReport``: paired judgments, the crossed mixed
+model, descriptives, robustness tests, the two-way bootstrap, position, agreement, annotator quality, power and
+the adjustment of p-values across studies.
+
+Pure functions over numpy/pandas/scipy/statsmodels/NLopt: nothing here imports Django or the project's apps, so it
+runs (in a notebook, a benchmark, a worker) without Django settings. Import the submodules themselves, e.g.
+``from analysis.stats.report import study_report``; this package imports none of them.
+"""

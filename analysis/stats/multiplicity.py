@@ -2,8 +2,10 @@
 from collections.abc import Sequence
 
 import numpy as np
+from statsmodels.stats.multitest import multipletests
 
 METHODS = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
+_STATSMODELS_METHODS = {"holm": "holm", "bh": "fdr_bh"}
 
 
 def adjust(p_values: Sequence[float | None], *, method: str = "holm") -> list[float | None]:
@@ -15,16 +17,7 @@ def adjust(p_values: Sequence[float | None], *, method: str = "holm") -> list[fl
     if not present:
         return out
     p = np.array([p_values[i] for i in present], dtype=float)
-    m = p.size
-    order = np.argsort(p, kind="stable")
-    ranked = p[order]
-    if method == "holm":
-        adjusted = np.maximum.accumulate((m - np.arange(m)) * ranked)
-    else:
-        adjusted = np.minimum.accumulate((m / np.arange(m, 0, -1) * ranked[::-1]))[::-1]
-    adjusted = np.minimum(adjusted, 1.0)
-    values = np.empty(m)
-    values[order] = adjusted
-    for index, value in zip(present, values):
+    adjusted = multipletests(p, method=_STATSMODELS_METHODS[method])[1]
+    for index, value in zip(present, adjusted, strict=True):
         out[index] = float(value)
     return out

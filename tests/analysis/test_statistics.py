@@ -1,12 +1,12 @@
 """Descriptives, robustness tests, effect sizes, position, multiplicity and the two-way bootstrap, each against an
-independent computation (pandas, scipy, statsmodels, explicit loops) on hand-built or simulated tidy frames."""
+independent computation (pandas, scipy, statsmodels, explicit loops, numbers worked by hand) on hand-built or
+simulated tidy frames."""
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
-from statsmodels.stats.multitest import multipletests
 
 from analysis.stats.bootstrap import two_way_bootstrap
 from analysis.stats.descriptives import describe
@@ -119,17 +119,30 @@ def test_units_are_not_judgments():
     assert analyse_units(judgments, unit="item").paired_t.p_value != pytest.approx(naive.pvalue)
 
 
+# p = 0.01, 0.04, 0.03, 0.2, 0.005 (m = 5); sorted: 0.005, 0.01, 0.03, 0.04, 0.2.
+# Holm, (m - rank + 1) p then running maximum: 0.025, 0.04, 0.09, 0.08 -> 0.09, 0.2.
+# BH, p m / rank then running minimum from the largest: 0.025, 0.025, 0.05, 0.05, 0.2.
+HAND_WORKED = {
+    "holm": [0.04, 0.09, 0.09, 0.2, 0.025],
+    "bh": [0.025, 0.05, 0.05, 0.2, 0.025],
+}
+
+
 @pytest.mark.parametrize("method", ["holm", "bh"])
-def test_adjustment_matches_statsmodels(method):
-    p = [0.01, 0.04, 0.03, 0.2, 0.005]
-    expected = multipletests(p, method={"holm": "holm", "bh": "fdr_bh"}[method])[1]
-    assert adjust(p, method=method) == pytest.approx(list(expected))
+def test_adjustment_by_hand(method):
+    assert adjust([0.01, 0.04, 0.03, 0.2, 0.005], method=method) == pytest.approx(HAND_WORKED[method])
+    # capped at 1: Holm 3 x 0.01, 2 x 0.5 = 1.0, then 1 x 0.5 raised to 1.0; BH 3 x 0.01, 0.5 x 3/2 = 0.75
+    # lowered to 0.5 x 3/3
+    assert adjust([0.5, 0.5, 0.01], method=method) == pytest.approx(
+        {"holm": [1.0, 1.0, 0.03], "bh": [0.5, 0.5, 0.03]}[method])
+    # a missing p stays missing and does not count: m = 2, so 0.01 -> 0.02 and 0.04 stays 0.04 under both
     with_missing = adjust([0.01, None, 0.04], method=method)
     assert with_missing[1] is None
-    assert [with_missing[0], with_missing[2]] == pytest.approx(
-        list(multipletests([0.01, 0.04], method={"holm": "holm", "bh": "fdr_bh"}[method])[1]))
+    assert [with_missing[0], with_missing[2]] == pytest.approx([0.02, 0.04])
+    assert adjust([None, None], method=method) == [None, None]
+    assert adjust([], method=method) == []
     with pytest.raises(ValueError):
-        adjust(p, method="bonferroni")
+        adjust([0.01], method="bonferroni")
 
 
 def test_position_share_and_left_minus_right_match_binomial_and_statsmodels():

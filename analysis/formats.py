@@ -2,10 +2,10 @@
 and the protocol manifest; the paper table's cells (also on the results page) and the software versions."""
 import json
 from collections.abc import Sequence
-from importlib import metadata
 
 import pandas as pd
 
+from evalsite.versions import package_versions
 from generation.metadata import software_versions
 
 from .stats.multiplicity import METHODS
@@ -14,7 +14,9 @@ from .stats.report import SCHEMA, StudyReport, to_jsonable
 FORMATS = ("csv", "json", "latex", "markdown", "plots", "manifest")
 TEXT_FORMATS = ("csv", "json", "latex", "markdown", "manifest")
 FILE_NAMES = {"json": "summary.json", "latex": "summary.tex", "markdown": "summary.md", "manifest": "protocol.json"}
-ANALYSIS_PACKAGES = ("numpy", "scipy", "pandas", "matplotlib", "statsmodels", "krippendorff")
+# What the report code imports at run time: the statistics (analysis.stats: numpy, scipy, pandas, statsmodels for
+# the p-value adjustment, NLopt for the mixed model's REML search) and the plots (matplotlib).
+ANALYSIS_PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "nlopt", "matplotlib")
 ADJUSTED_LABELS = {"holm": "p (Holm)", "bh": "p (BH)"}
 
 
@@ -25,13 +27,7 @@ def table_header(adjustment: str = "holm") -> tuple[str, ...]:
 
 def analysis_software() -> dict[str, str]:
     """Python's and the analysis packages' versions, with the generation side's key packages."""
-    versions = dict(software_versions())
-    for package in ANALYSIS_PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
+    return {**software_versions(), **package_versions(ANALYSIS_PACKAGES)}
 
 
 def ratings_csv(frame: pd.DataFrame) -> str:

@@ -5,8 +5,6 @@ One row per arm (the model's name, then "Ours"), one column per prompt, the prom
 with Pillow so every image is pasted pixel for pixel, never resampled, and the PDF is the same raster.
 """
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -16,6 +14,7 @@ from django.core.files.storage import default_storage
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from annotations.models import ImagePair, Prompt, Study
+from evalsite.files import atomic_path
 from generation.models import PairJob
 
 OURS_LABEL = "Ours"
@@ -210,23 +209,15 @@ def study_grid(*, slug: str, prompts: Sequence[str] | None = None) -> Image.Imag
     return image
 
 
-def _save_atomic(image: Image.Image, path: Path, **params) -> Path:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            image.save(file, **params)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-    return path
+GRID_FILES = (("png", {"format": "PNG", "dpi": (PDF_DPI, PDF_DPI)}), ("pdf", {"format": "PDF", "resolution": PDF_DPI}))
 
 
 def write_grid(image: Image.Image, *, slug: str, out_dir: Path) -> list[Path]:
     """`out_dir/<slug>-grid.png` and `.pdf` (the same raster at 300 dpi), each replaced whole."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        _save_atomic(image, out_dir / f"{slug}-grid.png", format="PNG", dpi=(PDF_DPI, PDF_DPI)),
-        _save_atomic(image, out_dir / f"{slug}-grid.pdf", format="PDF", resolution=PDF_DPI),
-    ]
+    paths = []
+    for suffix, params in GRID_FILES:
+        path = out_dir / f"{slug}-grid.{suffix}"
+        with atomic_path(path) as temp:
+            image.save(temp, **params)
+        paths.append(path)
+    return paths

@@ -7,7 +7,18 @@ from django.db.models import F, Q
 from django.db.models.functions import Mod
 from django.db.models.lookups import Exact
 
-from generation.models import DiffusionModel, PairJob, Scheduler
+from generation.models import (
+    GUIDANCE_SCALE_MAX,
+    GUIDANCE_SCALE_MIN,
+    IMAGE_SIZE_MAX,
+    IMAGE_SIZE_MIN,
+    IMAGE_SIZE_MULTIPLE,
+    STEPS_MAX,
+    STEPS_MIN,
+    DiffusionModel,
+    PairJob,
+    Scheduler,
+)
 
 DEFAULT_QUESTION = "Please rate your preference on image-text consistency from 1 to 10"
 SCORE_MIN, SCORE_MAX = 1, 10
@@ -125,21 +136,29 @@ class Study(models.Model):
                 condition=Q(status__in=StudyStatus.values), name="study_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(width__gte=8, width__lte=4096, height__gte=8, height__lte=4096)
-                & Q(Exact(Mod("width", 8), 0))
-                & Q(Exact(Mod("height", 8), 0)),
+                condition=Q(
+                    width__gte=IMAGE_SIZE_MIN, width__lte=IMAGE_SIZE_MAX, height__gte=IMAGE_SIZE_MIN,
+                    height__lte=IMAGE_SIZE_MAX,
+                )
+                & Q(Exact(Mod("width", IMAGE_SIZE_MULTIPLE), 0))
+                & Q(Exact(Mod("height", IMAGE_SIZE_MULTIPLE), 0)),
                 name="study_size_valid",
-                violation_error_message="Width and height must be multiples of 8 between 8 and 4096.",
+                violation_error_message=(
+                    f"Width and height must be multiples of {IMAGE_SIZE_MULTIPLE} between {IMAGE_SIZE_MIN} and "
+                    f"{IMAGE_SIZE_MAX}."
+                ),
             ),
             models.CheckConstraint(
-                condition=Q(steps__gte=1, steps__lte=1000),
+                condition=Q(steps__gte=STEPS_MIN, steps__lte=STEPS_MAX),
                 name="study_steps_range",
-                violation_error_message="Steps must be between 1 and 1000.",
+                violation_error_message=f"Steps must be between {STEPS_MIN} and {STEPS_MAX}.",
             ),
             models.CheckConstraint(
-                condition=Q(guidance_scale__gte=0, guidance_scale__lte=50),
+                condition=Q(guidance_scale__gte=GUIDANCE_SCALE_MIN, guidance_scale__lte=GUIDANCE_SCALE_MAX),
                 name="study_guidance_range",
-                violation_error_message="Guidance scale must be between 0 and 50.",
+                violation_error_message=(
+                    f"Guidance scale must be between {GUIDANCE_SCALE_MIN} and {GUIDANCE_SCALE_MAX}."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(base_seed__gte=0),
@@ -314,7 +333,7 @@ class Rating(models.Model):
                 condition=Q(baseline_score__gte=SCORE_MIN, baseline_score__lte=SCORE_MAX)
                 & Q(ours_score__gte=SCORE_MIN, ours_score__lte=SCORE_MAX),
                 name="rating_scores_in_range",
-                violation_error_message="Scores must be whole numbers from 1 to 10.",
+                violation_error_message=f"Scores must be whole numbers from {SCORE_MIN} to {SCORE_MAX}.",
             ),
             models.CheckConstraint(
                 condition=Q(seconds__isnull=True) | Q(seconds__gte=0), name="rating_seconds_nonnegative"

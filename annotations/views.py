@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from . import image_links, selectors, sequence, services
 from .allocation import StudyFull, enrol
-from .models import Annotator, Assignment, Study, new_token
+from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, Study, new_token
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
         "pair": pair,
         "figures": [(side, label, pair["images"][side]) for side, label in SIDES],
         "error": error,
-        "scores": range(1, 11),
+        "scores": range(SCORE_MIN, SCORE_MAX + 1),
     }
     return render(request, "annotations/rate.html", context, status=400 if error else 200)
 

@@ -22,9 +22,16 @@ class ModelFamily(models.TextChoices):
     PIXART = "pixart", "PixArt-α"
 
 
-#: A pair job's image size in pixels: from IMAGE_SIZE_MIN to IMAGE_SIZE_MAX, a multiple of IMAGE_SIZE_MULTIPLE (the
-#: VAE's downsampling).
+# The limits of what a pair job (and so a study, and a model's training size) may ask for: the one place each number
+# is written; the models' constraints, their messages and the checks elsewhere take them from here.
+
+#: Image size in pixels: from IMAGE_SIZE_MIN to IMAGE_SIZE_MAX, a multiple of IMAGE_SIZE_MULTIPLE (the VAE's
+#: downsampling).
 IMAGE_SIZE_MIN, IMAGE_SIZE_MAX, IMAGE_SIZE_MULTIPLE = 8, 4096, 8
+#: Denoising steps.
+STEPS_MIN, STEPS_MAX = 1, 1000
+#: Classifier-free guidance scale.
+GUIDANCE_SCALE_MIN, GUIDANCE_SCALE_MAX = 0, 50
 
 #: Image sizes must be multiples of this many pixels: the VAE's 8, times 2 for PixArt's patches of the latent.
 FAMILY_SIZE_MULTIPLE = {ModelFamily.PIXART: 16}
@@ -90,11 +97,11 @@ class DiffusionModel(models.Model):
             models.CheckConstraint(condition=Q(family__in=ModelFamily.values), name="diffusionmodel_family_valid"),
             models.CheckConstraint(condition=Q(dtype__in=Dtype.values), name="diffusionmodel_dtype_valid"),
             models.CheckConstraint(
-                condition=Q(train_width__gte=8, train_height__gte=8)
-                & Q(Exact(Mod("train_width", 8), 0))
-                & Q(Exact(Mod("train_height", 8), 0)),
+                condition=Q(train_width__gte=IMAGE_SIZE_MIN, train_height__gte=IMAGE_SIZE_MIN)
+                & Q(Exact(Mod("train_width", IMAGE_SIZE_MULTIPLE), 0))
+                & Q(Exact(Mod("train_height", IMAGE_SIZE_MULTIPLE), 0)),
                 name="diffusionmodel_train_size_valid",
-                violation_error_message="The training resolution must be a multiple of 8 pixels.",
+                violation_error_message=f"The training resolution must be a multiple of {IMAGE_SIZE_MULTIPLE} pixels.",
             ),
             models.CheckConstraint(condition=~Q(source=""), name="diffusionmodel_source_not_empty"),
         ]
@@ -148,37 +155,40 @@ class PairJob(models.Model):
                 condition=Q(width__gte=IMAGE_SIZE_MIN, width__lte=IMAGE_SIZE_MAX, height__gte=IMAGE_SIZE_MIN,
                             height__lte=IMAGE_SIZE_MAX),
                 name="pairjob_size_range",
-                violation_error_message="Width and height must be between 8 and 4096.",
+                violation_error_message=f"Width and height must be between {IMAGE_SIZE_MIN} and {IMAGE_SIZE_MAX}.",
             ),
             models.CheckConstraint(
                 condition=Q(Exact(Mod("width", IMAGE_SIZE_MULTIPLE), 0))
                 & Q(Exact(Mod("height", IMAGE_SIZE_MULTIPLE), 0)),
                 name="pairjob_size_multiple_of_8",
-                violation_error_message="Width and height must be multiples of 8.",
+                violation_error_message=f"Width and height must be multiples of {IMAGE_SIZE_MULTIPLE}.",
             ),
             models.CheckConstraint(
                 condition=Q(train_width__isnull=True, train_height__isnull=True)
                 | (
                     # NOT NULL spelled out: a CHECK passes where its condition is NULL
                     Q(train_width__isnull=False, train_height__isnull=False)
-                    & Q(train_width__gte=8, train_height__gte=8)
-                    & Q(Exact(Mod("train_width", 8), 0))
-                    & Q(Exact(Mod("train_height", 8), 0))
+                    & Q(train_width__gte=IMAGE_SIZE_MIN, train_height__gte=IMAGE_SIZE_MIN)
+                    & Q(Exact(Mod("train_width", IMAGE_SIZE_MULTIPLE), 0))
+                    & Q(Exact(Mod("train_height", IMAGE_SIZE_MULTIPLE), 0))
                 ),
                 name="pairjob_train_size_valid",
                 violation_error_message=(
-                    "The training width and height must both be given, as multiples of 8 pixels, or both be empty."
+                    f"The training width and height must both be given, as multiples of {IMAGE_SIZE_MULTIPLE} pixels, "
+                    "or both be empty."
                 ),
             ),
             models.CheckConstraint(
-                condition=Q(steps__gte=1, steps__lte=1000),
+                condition=Q(steps__gte=STEPS_MIN, steps__lte=STEPS_MAX),
                 name="pairjob_steps_range",
-                violation_error_message="Steps must be between 1 and 1000.",
+                violation_error_message=f"Steps must be between {STEPS_MIN} and {STEPS_MAX}.",
             ),
             models.CheckConstraint(
-                condition=Q(guidance_scale__gte=0, guidance_scale__lte=50),
+                condition=Q(guidance_scale__gte=GUIDANCE_SCALE_MIN, guidance_scale__lte=GUIDANCE_SCALE_MAX),
                 name="pairjob_guidance_range",
-                violation_error_message="Guidance scale must be between 0 and 50.",
+                violation_error_message=(
+                    f"Guidance scale must be between {GUIDANCE_SCALE_MIN} and {GUIDANCE_SCALE_MAX}."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(seed__gte=0),

@@ -1,4 +1,5 @@
-"""Prompt files: read prompts from CSV, TSV, JSON Lines, plain text or Parquet and add them to a draft study.
+"""Prompt files: read prompts from CSV, TSV, JSON Lines, plain text or Parquet, and check them (a prompt table's
+rows and ``create_study``'s prompts too). Adding a file's prompts to a study is ``services.prompt_import``.
 
 Every problem is reported as "line N: ..." with N counted as a person would in that file, and a bad
 file is rejected whole: nothing is written unless every line is good.
@@ -17,10 +18,6 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Max
-
-from .models import Prompt, Study
 
 PROMPT_COLUMNS = ("caption", "prompt", "text", "TEXT")  # tried in this order; LAION metadata uses TEXT
 FORMATS = {
@@ -313,6 +310,18 @@ def check_prompts(
     return texts
 
 
+def read_checked_prompts(
+    data: bytes, *, filename: str, column: str | None = None, existing: Iterable[str] = frozenset()
+) -> list[str]:
+    """The normalised prompts of a whole file (see ``read_prompt_file`` and ``check_prompts``), or one
+    ValidationError listing every record that cannot be read and every bad prompt, in line order."""
+    prompts, problems = _read(data, filename=filename, column=column)
+    texts, more = _check(prompts, existing=existing, max_length=MAX_PROMPT_LENGTH)
+    if problems or more:
+        _raise(problems + more)
+    return texts
+
+
 def sample_prompts(texts: Sequence[str], *, n: int, seed: int) -> list[str]:
     """``n`` of ``texts`` drawn without replacement by ``random.Random(seed)``, kept in their original order."""
     if n < 1:
@@ -321,45 +330,3 @@ def sample_prompts(texts: Sequence[str], *, n: int, seed: int) -> list[str]:
         raise ValidationError(f"Cannot sample {n} prompts: the file holds only {len(texts)}.")
     chosen = sorted(random.Random(seed).sample(range(len(texts)), n))
     return [texts[index] for index in chosen]
-
-
-# Writing ------------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def add_prompts_from_file(
-    *,
-    study: Study,
-    data: bytes,
-    filename: str,
-    column: str | None = None,
-    sample: int | None = None,
-    seed: int = 0,
-) -> int:
-    """Append a file's prompts (or a seeded sample of them) to a draft study; return how many were added.
-
-    The whole file is read and checked against itself and the study's prompts before sampling, so a
-    file with any bad line is rejected whole. New prompts take the positions after the study's last
-    one. Raises one ValidationError listing every problem; nothing is written then.
-    """
-    study = Study.objects.select_for_update().get(pk=study.pk)
-    if study.status != Study.Status.DRAFT:
-        raise ValidationError(
-            f"Study {study.slug!r} is {study.get_status_display().lower()}; prompts can be added only to a draft study."
-        )
-    prompts, problems = _read(data, filename=filename, column=column)
-    texts, more = _check(
-        prompts, existing=study.prompts.values_list("text", flat=True), max_length=MAX_PROMPT_LENGTH
-    )
-    if problems or more:
-        _raise(problems + more)
-    if not texts:
-        raise ValidationError(f"{filename!r} holds no prompts.")
-    if sample is not None:
-        texts = sample_prompts(texts, n=sample, seed=seed)
-    top = study.prompts.aggregate(top=Max("position"))["top"]
-    start = 0 if top is None else top + 1
-    Prompt.objects.bulk_create(
-        Prompt(study=study, position=position, text=text) for position, text in enumerate(texts, start=start)
-    )
-    return len(texts)

@@ -4,7 +4,7 @@ from django.dispatch import receiver
 from generation.signals import pair_job_finished
 
 from .models import ImagePair
-from .services import refresh_study_status
+from .services.studies import refresh_study_status
 
 
 @receiver(pair_job_finished)

@@ -2,7 +2,14 @@
 
 These run on every rating, since a submit answers with the next pair. Built by the ORM, their queries cost about
 ten times as much Python as the queries themselves take (docs/benchmarks.md, "Load"), so they are written out here,
-in SQL that SQLite and PostgreSQL both run. Everything else reads and writes through the ORM.
+in SQL that SQLite and PostgreSQL both run. Everything else reads and writes through the ORM (``selectors`` and
+``services``).
+
+It holds both the path's reads and its writes, unlike the rest of the app, because they are one piece: a submit is
+at most four queries (five on the first pair), exactly-once storage rests on the inserts' ``ON CONFLICT`` and on
+what counts as answered (``UNANSWERED``), and the reads and writes share those fragments, the table names and the
+cursor helpers. Kept together, the whole query budget of a submit can be read, and tested, in one place.
+``services.ratings.submit_rating`` is the write that views call; it checks the scores and stores them here.
 """
 from dataclasses import dataclass
 

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from .models import ImagePair, Study
-from .monitoring import monitor
+from .selectors import monitor
 
 
 @staff_member_required

@@ -15,9 +15,10 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import image_links, selectors, sequence, services
-from .allocation import StudyFull, enrol
+from . import image_links, selectors, sequence
 from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, Study, new_token
+from .services import enrolment, ratings
+from .services.enrolment import StudyFull
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
                 request, "annotations/consent.html", {**context, "error": "Tick the box to take part."}, status=400
             )
         try:
-            services.give_consent(annotator=annotator)
+            enrolment.give_consent(annotator=annotator)
         except StudyFull:
             return render(request, "annotations/full.html", context, status=403)
         except ValidationError as exc:  # the study cannot lay out a sequence (e.g. too few pairs for its checks)
@@ -113,17 +114,17 @@ def _show_next(*, token: str, annotator_id: int, started: bool, ahead: sequence.
 
 def _next_place(request: HttpRequest, annotator: Annotator) -> HttpResponse:
     """Where an annotator goes when the rating pages have nothing to show: a page, or a redirect to one."""
-    annotator = services.finish_if_complete(annotator_id=annotator.pk)
+    annotator = ratings.finish_if_complete(annotator_id=annotator.pk)
     return _stop_page(request, annotator) or redirect("annotations:invite", token=annotator.token)
 
 
-def _submit_posted(request: HttpRequest, annotator_id: int) -> services.SubmitResult:
+def _submit_posted(request: HttpRequest, annotator_id: int) -> ratings.SubmitResult:
     """Store the posted scores for the posted assignment; 404 unless it is one of this annotator's.
 
-    Raises ``ValidationError`` for a bad score, as ``services.submit_rating`` does.
+    Raises ``ValidationError`` for a bad score, as ``ratings.submit_rating`` does.
     """
     try:
-        return services.submit_rating(
+        return ratings.submit_rating(
             annotator_id=annotator_id,
             assignment_id=int(request.POST.get("assignment", "")),
             left_score=request.POST.get("left"),
@@ -189,7 +190,7 @@ def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
     if not (result.screened_out or result.finished):
         if pair := _show_next(token=token, annotator_id=rater.annotator_id, started=rater.started, ahead=result.ahead):
             return JsonResponse({"pair": pair})
-    annotator = services.finish_if_complete(annotator_id=rater.annotator_id)
+    annotator = ratings.finish_if_complete(annotator_id=rater.annotator_id)
     finished = annotator.finished_at and not annotator.screened_out_at
     return JsonResponse({"redirect": _finish_url(annotator) if finished else _rate_url(token)})
 
@@ -259,7 +260,7 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
     """The finish page with the completion code, or the study's completion URL (e.g. Prolific's) with it."""
     annotator = _annotator_or_404(token)
     if annotator.finished_at is None:
-        annotator = services.finish_if_complete(annotator_id=annotator.pk)
+        annotator = ratings.finish_if_complete(annotator_id=annotator.pk)
     if annotator.screened_out_at:
         return render(request, "annotations/screened_out.html", {"study": annotator.study})
     if annotator.finished_at is None:
@@ -295,7 +296,7 @@ def join(request: HttpRequest, enrolment_token: str) -> HttpResponse:
         return redirect("annotations:invite", token=remembered)
     if request.method == "POST":
         try:
-            annotator = enrol(
+            annotator = enrolment.enrol(
                 study=study, source=Annotator.Source.OPEN, external_id=_join_attempt_id(request.POST.get("attempt", ""))
             )
         except ValidationError as exc:
@@ -349,7 +350,7 @@ def prolific(request: HttpRequest, enrolment_token: str) -> HttpResponse:
         )
     entry = {name: request.GET[name].strip()[:200] for name in PROLIFIC_FIELDS}
     try:
-        annotator = enrol(
+        annotator = enrolment.enrol(
             study=study, source=Annotator.Source.PROLIFIC, external_id=entry["PROLIFIC_PID"], entry=entry
         )
     except ValidationError as exc:

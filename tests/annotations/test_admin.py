@@ -3,9 +3,9 @@ import pytest
 from django.urls import reverse
 
 from annotations import services
-from annotations.imports import import_ratings
 from annotations.models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
 from annotations.selectors import tidy_rows
+from annotations.services.rating_import import import_ratings
 from tests.annotations.test_staff_pages import change_form
 from tests.factories import make_model, make_open_study, make_study
 

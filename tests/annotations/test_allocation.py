@@ -7,8 +7,9 @@ import pytest
 from django.db import connection
 
 from annotations import services
-from annotations.allocation import StudyFull, assigned_sides, balanced_sides, enrol
 from annotations.models import Annotator, Assignment, Study
+from annotations.selectors import assigned_sides
+from annotations.services.enrolment import StudyFull, balanced_sides, enrol
 from tests.factories import make_open_study
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from analysis.selectors import ratings_frame
 from annotations import services
-from annotations.imports import import_ratings
 from annotations.models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
 from annotations.selectors import TIDY_COLUMNS
+from annotations.services.rating_import import import_ratings
 from tests.factories import make_open_study, make_study
 
 pytestmark = pytest.mark.django_db

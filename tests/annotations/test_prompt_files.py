@@ -17,15 +17,10 @@ from django.core.management import CommandError, call_command
 from django.urls import include, path, reverse
 
 from annotations.admin import StudyAdmin
-from annotations.admin_prompts import UPLOAD_URL_NAME, prompt_upload_path
+from annotations.admin.prompts import UPLOAD_URL_NAME, prompt_upload_path
 from annotations.models import Prompt, Study
-from annotations.prompt_files import (
-    PromptLine,
-    add_prompts_from_file,
-    check_prompts,
-    read_prompt_file,
-    sample_prompts,
-)
+from annotations.prompt_files import PromptLine, check_prompts, read_prompt_file, sample_prompts
+from annotations.services.prompt_import import add_prompts_from_file
 from tests.factories import PROMPTS, make_study
 
 # This module is also the URL conf of the admin page's tests: the upload page next to the admin site.

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from annotations import sequence, services
 from annotations.models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
+from annotations.services import studies
 from generation.models import PairJob
 from tests.factories import PROMPTS, fake_generate, make_model, make_open_study, make_study
 
@@ -128,7 +129,7 @@ def test_queue_generation_refuses_attention_checks_without_two_prompts(prompts):
 
 @pytest.mark.parametrize("status", [Study.Status.DRAFT, Study.Status.GENERATING])
 def test_queue_generation_refuses_a_study_of_imported_ratings_naming_why(status):
-    from annotations.imports import import_ratings
+    from annotations.services.rating_import import import_ratings
 
     text = "study,annotator,item,condition,score,position,seconds\n" + "".join(
         f"imp,a0,item{j},baseline,3,left,1\nimp,a0,item{j},ours,7,right,1\n" for j in range(2)
@@ -151,7 +152,7 @@ def test_a_locked_setting_names_the_real_reason_not_the_ratings():
     study, (annotator, _) = make_open_study(slug="s", prompts=2)
     services.give_consent(annotator=annotator)
     with pytest.raises(ValidationError) as info:
-        services.check_settings_change(study=study, changed=["ratings_per_pair", "steps"])
+        studies.check_settings_change(study=study, changed=["ratings_per_pair", "steps"])
     assert info.value.messages == [
         "Study 's': its steps can no longer change: its 2 pairs were generated with them (the study is open); its "
         "ratings per pair can no longer change: 1 annotator has consented and got a sequence of pairs laid out with "
@@ -160,22 +161,22 @@ def test_a_locked_setting_names_the_real_reason_not_the_ratings():
     generating = make_study(slug="g", prompts=1)
     services.queue_study_generation(study=generating)
     with pytest.raises(ValidationError, match="its width can no longer change: its pairs are being generated"):
-        services.check_settings_change(study=generating, changed=["width"])
+        studies.check_settings_change(study=generating, changed=["width"])
 
 
 def test_what_annotators_read_and_the_slug_lock_once_someone_consented():
     study, (annotator, _) = make_open_study(slug="s", prompts=2)
     changed = ["question", "instructions", "consent_text", "slug", "title"]
-    services.check_settings_change(study=study, changed=changed)  # nobody consented yet: allowed
+    studies.check_settings_change(study=study, changed=changed)  # nobody consented yet: allowed
     services.give_consent(annotator=annotator)
     with pytest.raises(ValidationError) as info:
-        services.check_settings_change(study=study, changed=changed)
+        studies.check_settings_change(study=study, changed=changed)
     assert info.value.messages == [
         "Study 's': its question, instructions, consent text can no longer change: 1 annotator has consented after "
         "reading them, and the protocol must report what annotators saw; its slug can no longer change: 1 annotator "
         "has consented, and the exports of its ratings name the study by it. Create a new study for other settings."
     ]
-    services.check_settings_change(study=study, changed=["title", "completion_url"])  # not locked
+    studies.check_settings_change(study=study, changed=["title", "completion_url"])  # not locked
 
 
 # status transitions -------------------------------------------------------------------------------
@@ -192,9 +193,9 @@ def test_refresh_status_waits_for_every_pair_then_becomes_ready():
     study = generating_study()
     first, second = (pair.job for pair in study.pairs.select_related("job"))
     fake_generate(first)
-    assert services.refresh_study_status(study_id=study.pk).status == Study.Status.GENERATING
+    assert studies.refresh_study_status(study_id=study.pk).status == Study.Status.GENERATING
     fake_generate(second)
-    assert services.refresh_study_status(study_id=study.pk).status == Study.Status.READY
+    assert studies.refresh_study_status(study_id=study.pk).status == Study.Status.READY
     assert Study.objects.get(pk=study.pk).status == Study.Status.READY
 
 
@@ -202,12 +203,12 @@ def test_refresh_status_opens_when_asked_to():
     study = generating_study(open_when_ready=True)
     for pair in study.pairs.select_related("job"):
         fake_generate(pair.job)
-    assert services.refresh_study_status(study_id=study.pk).status == Study.Status.OPEN
+    assert studies.refresh_study_status(study_id=study.pk).status == Study.Status.OPEN
 
 
 def test_refresh_status_leaves_other_statuses_alone():
     study = make_study(slug="s")
-    assert services.refresh_study_status(study_id=study.pk).status == Study.Status.DRAFT
+    assert studies.refresh_study_status(study_id=study.pk).status == Study.Status.DRAFT
 
 
 def test_open_with_a_pending_pair_fails_clearly():

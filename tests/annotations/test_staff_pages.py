@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from annotations import sequence, services
 from annotations.models import Annotator, Study
+from annotations.services import studies
 from tests.factories import make_model, make_open_study, make_study
 
 pytestmark = pytest.mark.django_db
@@ -113,10 +114,10 @@ def test_attention_checks_need_two_pairs_in_a_generated_study(admin_client):
 
 def test_quotas_lock_once_an_annotator_started():
     study, (annotator, _) = make_open_study(slug="q", prompts=2)
-    services.check_settings_change(study=study, changed=["ratings_per_pair"])  # nobody started: allowed
+    studies.check_settings_change(study=study, changed=["ratings_per_pair"])  # nobody started: allowed
     services.give_consent(annotator=annotator)
     with pytest.raises(Exception, match="ratings per pair can no longer change"):
-        services.check_settings_change(study=study, changed=["ratings_per_pair"])
+        studies.check_settings_change(study=study, changed=["ratings_per_pair"])
 
 
 def test_prompts_are_fixed_after_draft(admin_client):

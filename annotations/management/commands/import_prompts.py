@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.models import Study
-from annotations.prompt_files import add_prompts_from_file
+from annotations.services.prompt_import import add_prompts_from_file
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from annotations.imports import import_ratings
+from annotations.services.rating_import import import_ratings
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from annotations.demo import check_demo_options, ensure_demo_study
+from annotations.services.demo import check_demo_options, ensure_demo_study
 from generation.registry import ensure_registered
 from generation.tiny import save_tiny_pipeline
 

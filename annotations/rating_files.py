@@ -1,4 +1,5 @@
-"""Reading tidy ratings collected elsewhere into a study; a bad file is rejected whole."""
+"""Tidy rating files: reading and checking ratings collected elsewhere (``selectors.TIDY_COLUMNS``, the columns the
+exports write), a bad file rejected whole. Adding them to a study is ``services.rating_import``."""
 import csv
 import io
 import itertools
@@ -8,16 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_slug
-from django.db import transaction
-from django.db.models import Max
 
-from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, ImagePair, Prompt, Rating, Study
+from .models import SCORE_MAX, SCORE_MIN, Annotator
 from .prompt_files import bad_character
 from .selectors import CONDITIONS, POSITIONS, TIDY_COLUMNS
 
-#: The longest study slug and annotator id the database holds (``Study.slug``, ``Annotator.external_id``).
-MAX_SLUG_LENGTH = Study._meta.get_field("slug").max_length
+#: The longest annotator id the database holds (``Annotator.external_id``).
 MAX_ANNOTATOR_LENGTH = Annotator._meta.get_field("external_id").max_length
 
 
@@ -30,15 +27,6 @@ class ImportedRating:
     ours_score: int
     ours_on_left: bool
     seconds: float | None
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    study: Study
-    created_study: bool
-    ratings: int
-    annotators: int
-    items: int
 
 
 def _parse_row(line: int, row: dict, slug: str, errors: list[str]) -> dict | None:
@@ -169,91 +157,3 @@ def parse_tidy_csv(text: str, *, slug: str) -> list[ImportedRating]:
     if not ratings:
         raise ValidationError("The file holds no ratings.")
     return sorted(ratings, key=lambda rating: rating.line)
-
-
-#: The statuses in which a study of imported ratings takes more: never open, so no annotator is being served.
-IMPORTABLE_STATUSES = (Study.Status.DRAFT, Study.Status.CLOSED)
-
-
-def _check_takes_imports(study: Study) -> None:
-    """Refuse importing into a study that generates its own pairs, or one annotators may be rating now.
-
-    An imported item becomes a pair without images; a study with a model or a generated pair would hand it to its
-    annotators as a blank pair, so only studies made of imported ratings (no model, no pair job, draft or closed)
-    take imports.
-    """
-    reasons = []
-    if study.model_id is not None:
-        reasons.append(f"it generates its pairs with the model {study.model.name!r}")
-    elif study.pairs.filter(job__isnull=False).exists():
-        reasons.append("it has generated pairs")
-    if study.status not in IMPORTABLE_STATUSES:
-        reasons.append(f"it is {study.get_status_display().lower()}")
-    if reasons:
-        raise ValidationError(
-            f"Ratings cannot be imported into study {study.slug!r}: {' and '.join(reasons)}. Only a study of "
-            "imported ratings (no model, no generated pairs, draft or closed) takes imports; import into a new slug."
-        )
-
-
-def _next_after(top: int | None) -> int:
-    """The next free 0-based position after the largest one in use (``None`` when none is)."""
-    return 0 if top is None else top + 1
-
-
-@transaction.atomic
-def import_ratings(*, slug: str, text: str) -> ImportReport:
-    """Add the file's ratings to study ``slug`` (created if missing); all or nothing."""
-    try:
-        validate_slug(slug)
-    except ValidationError:
-        raise ValidationError(f"{slug!r} is not a valid study slug (letters, digits, hyphens, underscores).") from None
-    if len(slug) > MAX_SLUG_LENGTH:
-        raise ValidationError(
-            f"The study slug is {len(slug)} characters long; at most {MAX_SLUG_LENGTH} are allowed."
-        )
-    ratings = parse_tidy_csv(text, slug=slug)
-    study, created = Study.objects.select_for_update().get_or_create(slug=slug, defaults={"title": slug})
-    if not created:
-        _check_takes_imports(study)
-    prompts = {prompt.text: prompt for prompt in study.prompts.all()}
-    next_position = _next_after(study.prompts.aggregate(top=Max("position"))["top"])
-    for rating in ratings:
-        if rating.item not in prompts:
-            prompts[rating.item] = Prompt.objects.create(study=study, position=next_position, text=rating.item)
-            next_position += 1
-    pairs = {}
-    for text_, prompt in prompts.items():
-        pair = ImagePair.objects.filter(prompt=prompt).first() or ImagePair.objects.create(study=study, prompt=prompt)
-        pairs[text_] = pair
-    annotators = {a.external_id: a for a in study.annotators.exclude(external_id="")}
-    errors = []
-    for rating in ratings:
-        annotator = annotators.get(rating.annotator)
-        if annotator is None:
-            annotator = annotators[rating.annotator] = Annotator.objects.create(
-                study=study, external_id=rating.annotator
-            )
-        pair = pairs[rating.item]
-        if Assignment.objects.filter(annotator=annotator, pair=pair).exists():
-            errors.append(f"line {rating.line}: {rating.annotator!r} already rated this item in study {slug!r}")
-            continue
-        order = _next_after(annotator.assignments.aggregate(top=Max("order"))["top"])
-        assignment = Assignment.objects.create(
-            annotator=annotator, pair=pair, order=order, ours_on_left=rating.ours_on_left
-        )
-        Rating.objects.create(
-            assignment=assignment,
-            baseline_score=rating.baseline_score,
-            ours_score=rating.ours_score,
-            seconds=rating.seconds,
-        )
-    if errors:
-        raise ValidationError(errors)
-    return ImportReport(
-        study=study,
-        created_study=created,
-        ratings=len(ratings),
-        annotators=len({rating.annotator for rating in ratings}),
-        items=len({rating.item for rating in ratings}),
-    )

@@ -1,7 +1,8 @@
-"""Laying out an annotator's pairs: quotas, balanced sides and attention checks, safe under concurrency.
+"""Annotators joining a study: invite links, open and Prolific enrolment, and consent, which lays out their pairs.
 
-Allocation runs with the study's row locked (``SELECT ... FOR UPDATE`` on PostgreSQL), so annotators who join at
-the same moment are served one after the other and never exceed a quota or share a slot.
+Laying out an annotator's pairs (``allocate``: quotas, balanced sides and attention checks) runs with the study's row
+locked (``SELECT ... FOR UPDATE`` on PostgreSQL), so annotators who join at the same moment are served one after the
+other and never exceed a quota or share a slot.
 """
 import random
 import secrets
@@ -9,11 +10,14 @@ from collections import Counter
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
+from django.utils import timezone
 
 from generation.models import PairJob
 
-from .models import Annotator, Assignment, ImagePair, Study
+from ..models import Annotator, Assignment, ImagePair, Study
+from ..selectors import assigned_sides, enrolment_count
+from .studies import MIN_PAIRS_FOR_ATTENTION_CHECKS
 
 
 class StudyFull(ValidationError):
@@ -27,17 +31,6 @@ def balanced_sides(count: int, rng: random.Random) -> list[bool]:
         sides.append(rng.random() < 0.5)
     rng.shuffle(sides)
     return sides
-
-
-def assigned_sides(study: Study) -> dict[int, tuple[int, int]]:
-    """Per pair of the study, its assignments so far (attention checks aside): (all, those with ours on the left)."""
-    counts = (
-        Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
-        .values_list("pair_id")
-        .annotate(total=Count("pk"), left=Count("pk", filter=Q(ours_on_left=True)))
-        .order_by()
-    )
-    return {pair_id: (total, left) for pair_id, total, left in counts}
 
 
 def _choose_pairs(study: Study, pairs: list[ImagePair], taken: Counter, rng: random.Random) -> list[ImagePair]:
@@ -67,7 +60,7 @@ def _attention_checks(study: Study, pairs: list[ImagePair], rng: random.Random) 
     at random. The annotator may rate these pairs too; an image seen again then says nothing of its arm."""
     if study.attention_checks == 0:
         return []
-    if len(pairs) < 2:
+    if len(pairs) < MIN_PAIRS_FOR_ATTENTION_CHECKS:
         raise ValidationError(f"Study {study.slug!r} needs at least two pairs for attention checks.")
     lefts = balanced_sides(study.attention_checks, rng)
     checks = []
@@ -107,10 +100,6 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
     return Assignment.objects.bulk_create(assignments)
 
 
-def enrolment_count(study: Study) -> int:
-    return study.annotators.exclude(source=Annotator.Source.INVITE).count()
-
-
 @transaction.atomic
 def enrol(*, study: Study, source: str, external_id: str = "", entry: dict | None = None) -> Annotator:
     """An annotator joining by the open link or from Prolific; a returning external id gets its own record back.
@@ -139,3 +128,24 @@ def _record_session(annotator: Annotator, session_id: str) -> None:
     annotator.entry = {**annotator.entry, "SESSION_ID": session_id, "earlier_session_ids": [*earlier, current]}
     annotator.save(update_fields=["entry"])
 
+
+def create_annotators(*, study: Study, count: int) -> list[Annotator]:
+    """Create ``count`` annotators with fresh secret tokens (their invite links)."""
+    if count < 1:
+        raise ValidationError("The number of annotators must be at least 1.")
+    return Annotator.objects.bulk_create(Annotator(study=study) for _ in range(count))
+
+
+@transaction.atomic
+def give_consent(*, annotator: Annotator) -> Annotator:
+    """Record consent and lay out the annotator's assignments (see ``allocate``).
+
+    Raises ``StudyFull`` when no pairs are left within the study's quotas; nothing is stored then.
+    """
+    annotator = Annotator.objects.select_for_update().get(pk=annotator.pk)
+    if annotator.consented_at is not None:
+        return annotator
+    allocate(annotator=annotator)
+    annotator.consented_at = timezone.now()
+    annotator.save(update_fields=["consented_at"])
+    return annotator

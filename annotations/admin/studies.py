@@ -1,3 +1,4 @@
+"""The study's admin page: its settings form, its prompts table, and the actions that generate, open and close it."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -9,11 +10,11 @@ from django.utils.html import format_html, format_html_join
 from generation.models import PairJob, family_setting_errors
 from generation.selectors import job_progress
 
-from . import services
-from .admin_guards import KeepAnswersAdmin, ViewOnlyAdmin
-from .admin_invites import invite_paths
-from .admin_prompts import UPLOAD_URL_NAME, PromptForm, PromptFormSet, prompt_upload_path
-from .models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
+from ..models import Prompt, Study
+from ..services import enrolment, studies
+from .guards import KeepAnswersAdmin
+from .invites import invite_paths
+from .prompts import UPLOAD_URL_NAME, PromptForm, PromptFormSet, prompt_upload_path
 
 
 class PromptInline(admin.TabularInline):
@@ -57,11 +58,11 @@ class StudyForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk:
-            services.check_settings_change(study=self.instance, changed=self.changed_data)
+            studies.check_settings_change(study=self.instance, changed=self.changed_data)
             stored = Study.objects.get(pk=self.instance.pk)
             if stored.status != Study.Status.DRAFT and cleaned.get("attention_checks"):  # its pairs are fixed
                 try:
-                    services.check_attention_checks(
+                    studies.check_attention_checks(
                         study=stored, pairs=stored.pairs.count(), attention_checks=cleaned["attention_checks"]
                     )
                 except ValidationError as exc:
@@ -69,7 +70,7 @@ class StudyForm(forms.ModelForm):
         model = cleaned.get("model")
         if model and self.instance.pk and "model" in self.changed_data:
             try:
-                services.check_generates(study=self.instance)
+                studies.check_generates(study=self.instance)
             except ValidationError as exc:
                 self.add_error("model", exc)
         family_fields = ("model", "width", "height", "scheduler", "negative_prompt")
@@ -84,7 +85,6 @@ class StudyForm(forms.ModelForm):
         return cleaned
 
 
-@admin.register(Study)
 class StudyAdmin(KeepAnswersAdmin):
     form = StudyForm
     list_display = ("slug", "title", "status", "model", "width", "height", "generation_progress", "annotator_count")
@@ -145,69 +145,18 @@ class StudyAdmin(KeepAnswersAdmin):
 
     @admin.action(description="Generate the image pairs")
     def queue_generation(self, request, queryset) -> None:
-        self._run(request, queryset, services.queue_study_generation, "generation queued")
+        self._run(request, queryset, studies.queue_study_generation, "generation queued")
 
     @admin.action(description="Open to annotators")
     def open_selected(self, request, queryset) -> None:
-        self._run(request, queryset, services.open_study, "open")
+        self._run(request, queryset, studies.open_study, "open")
 
     @admin.action(description="Close")
     def close_selected(self, request, queryset) -> None:
-        self._run(request, queryset, services.close_study, "closed")
+        self._run(request, queryset, studies.close_study, "closed")
 
     @admin.action(description="Create 10 annotator invite links")
     def add_ten_annotators(self, request, queryset) -> None:
         for study in queryset:
-            services.create_annotators(study=study, count=10)
+            enrolment.create_annotators(study=study, count=10)
             self.message_user(request, f"{study.slug}: 10 invite links created (see Annotators).", messages.SUCCESS)
-
-
-@admin.register(ImagePair)
-class ImagePairAdmin(ViewOnlyAdmin):
-    """Pairs are made by "Generate the image pairs" (or ``import_ratings``) and are fixed: a pair added or changed
-    by hand would be served without images, or move ratings to other images."""
-
-    list_display = ("id", "study", "prompt", "job_status")
-    list_filter = ("study",)
-    list_select_related = ("study", "prompt", "job")
-
-    @admin.display(description="Generation")
-    def job_status(self, pair: ImagePair) -> str:
-        return pair.job.get_status_display() if pair.job else "imported"
-
-
-@admin.register(Annotator)
-class AnnotatorAdmin(KeepAnswersAdmin):
-    list_display = ("label", "study", "consented_at", "finished_at", "completion_code", "invite_link")
-    list_filter = ("study",)
-    search_fields = ("external_id", "completion_code")
-    readonly_fields = ("token", "consented_at", "started_at", "finished_at", "completion_code", "invite_link")
-
-    def get_readonly_fields(self, request, obj=None):
-        """An annotator's study is fixed once saved: its assignments and ratings belong to that study."""
-        if obj is None:
-            return self.readonly_fields
-        return ("study", *self.readonly_fields)
-
-    @admin.display(description="Invite link")
-    def invite_link(self, annotator: Annotator) -> str:
-        return reverse("annotations:invite", kwargs={"token": annotator.token}) if annotator.pk else ""
-
-
-@admin.register(Assignment)
-class AssignmentAdmin(ViewOnlyAdmin):
-    """Assignments are laid out at consent (``allocation.allocate``); their sides and order are the record of what
-    the annotator saw, so they are fixed."""
-
-    list_display = ("annotator", "order", "pair", "ours_on_left", "shown_at")
-    list_filter = ("annotator__study",)
-    list_select_related = ("annotator", "pair__study")
-
-
-@admin.register(Rating)
-class RatingAdmin(ViewOnlyAdmin):
-    """Ratings are stored by annotators (``services.submit_rating``) or ``import_ratings``, never by hand."""
-
-    list_display = ("assignment", "baseline_score", "ours_score", "seconds", "created_at")
-    list_filter = ("assignment__annotator__study",)
-    list_select_related = ("assignment__annotator",)

@@ -1,28 +1,15 @@
-"""Writes for studies, annotators and ratings. Views, admin actions and commands call these."""
+"""Studies: creating one, checking its settings, generating its pairs, opening and closing it."""
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from generation.models import PairJob
 from generation.services import create_pair_job, queue_pair_jobs
 from generation.validation import full_clean_named
 
-from . import sequence
-from .allocation import allocate
-from .prompt_files import PromptLine, check_prompts
-from .models import (
-    SCORE_MAX,
-    SCORE_MIN,
-    Annotator,
-    CheckResponse,
-    ImagePair,
-    Prompt,
-    Study,
-    new_completion_code,
-)
+from ..models import ImagePair, Prompt, Study
+from ..prompt_files import PromptLine, check_prompts
 
 
 def clean_prompts(texts: Sequence[str]) -> list[str]:
@@ -204,90 +191,3 @@ def close_study(*, study: Study) -> Study:
     study.save(update_fields=["status"])
     return study
 
-
-def create_annotators(*, study: Study, count: int) -> list[Annotator]:
-    """Create ``count`` annotators with fresh secret tokens (their invite links)."""
-    if count < 1:
-        raise ValidationError("The number of annotators must be at least 1.")
-    return Annotator.objects.bulk_create(Annotator(study=study) for _ in range(count))
-
-
-@transaction.atomic
-def give_consent(*, annotator: Annotator) -> Annotator:
-    """Record consent and lay out the annotator's assignments (see ``allocation.allocate``).
-
-    Raises ``allocation.StudyFull`` when no pairs are left within the study's quotas; nothing is stored then.
-    """
-    annotator = Annotator.objects.select_for_update().get(pk=annotator.pk)
-    if annotator.consented_at is not None:
-        return annotator
-    allocate(annotator=annotator)
-    annotator.consented_at = timezone.now()
-    annotator.save(update_fields=["consented_at"])
-    return annotator
-
-
-@dataclass(frozen=True)
-class SubmitResult:
-    created: bool  # False: the assignment was answered already (a double submit or a retry); the first answer stands
-    screened_out: bool  # this answer, a failed attention check, ended the annotator's participation
-    finished: bool  # this answer was the annotator's last: it has its completion code now
-    ahead: sequence.Ahead | None  # the assignments still unanswered after it (None when screened out)
-
-
-def _check_score(name: str, value: object) -> int:
-    try:
-        score = int(str(value))
-    except (TypeError, ValueError):
-        raise ValidationError({name: f"Choose a score from {SCORE_MIN} to {SCORE_MAX}."}) from None
-    if not SCORE_MIN <= score <= SCORE_MAX:
-        raise ValidationError({name: f"{score} is outside {SCORE_MIN}–{SCORE_MAX}."})
-    return score
-
-
-def submit_rating(*, annotator_id: int, assignment_id: int, left_score: object, right_score: object) -> SubmitResult:
-    """Store the scores of one of this annotator's assignments exactly once; a repeat changes nothing.
-
-    Raises ``ValidationError`` (naming "left" or "right") for a score that is not a whole number from 1 to 10, and
-    ``Assignment.DoesNotExist`` for an assignment that is not this annotator's; nothing is stored then.
-    """
-    left = _check_score("left", left_score)
-    right = _check_score("right", right_score)
-    stored = sequence.store_answer(annotator_id=annotator_id, assignment_id=assignment_id, left=left, right=right)
-    if stored.failed_check and screen_out_if_failed(annotator_id=annotator_id).screened_out_at is not None:
-        return SubmitResult(created=True, screened_out=True, finished=False, ahead=None)
-    # Lock the annotator only when nothing looks unanswered any more. Answers are never taken back, and each submit
-    # looks after its own answer is committed, so of two last answers at once the later one always sees both.
-    ahead = sequence.ahead(annotator_id=annotator_id)
-    finished = False
-    if stored.created and not ahead.upcoming:
-        finished = finish_if_complete(annotator_id=annotator_id).finished_at is not None
-    return SubmitResult(created=stored.created, screened_out=False, finished=finished, ahead=ahead)
-
-
-@transaction.atomic
-def screen_out_if_failed(*, annotator_id: int) -> Annotator:
-    """End the participation of an annotator who failed as many checks as the study allows."""
-    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator_id)
-    limit = annotator.study.screen_out_after
-    if limit is None or annotator.screened_out_at is not None:
-        return annotator
-    failures = CheckResponse.objects.filter(assignment__annotator=annotator, passed=False).count()
-    if failures >= limit:
-        annotator.screened_out_at = timezone.now()
-        annotator.save(update_fields=["screened_out_at"])
-    return annotator
-
-
-@transaction.atomic
-def finish_if_complete(*, annotator_id: int) -> Annotator:
-    """Give the annotator a completion code once every assignment is answered (never when screened out)."""
-    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator_id)
-    if annotator.finished_at is not None or annotator.consented_at is None or annotator.screened_out_at:
-        return annotator
-    if sequence.has_unanswered(annotator_id=annotator_id):
-        return annotator
-    annotator.finished_at = timezone.now()
-    annotator.completion_code = annotator.study.completion_code or new_completion_code()
-    annotator.save(update_fields=["finished_at", "completion_code"])
-    return annotator

@@ -17,15 +17,9 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from .models import Prompt
-from .prompt_files import (
-    MAX_PROMPT_LENGTH,
-    PROMPT_COLUMNS,
-    PromptLine,
-    add_prompts_from_file,
-    check_prompts,
-    normalize_prompt,
-)
+from ..models import Prompt
+from ..prompt_files import MAX_PROMPT_LENGTH, PROMPT_COLUMNS, PromptLine, check_prompts, normalize_prompt
+from ..services.prompt_import import add_prompts_from_file
 
 UPLOAD_URL_NAME = "annotations_study_upload_prompts"
 TEMPLATE = "admin/annotations/study/upload_prompts.html"

@@ -7,11 +7,12 @@ from django.db import transaction
 
 from generation.models import DiffusionModel, Scheduler
 
-from . import services
-from .models import Annotator, Study
+from ..models import Annotator, Study
+from .enrolment import create_annotators
+from .studies import create_study, queue_study_generation
 
 DEMO_SLUG = "demo"
-DEMO_PROMPTS = Path(__file__).resolve().parent / "data" / "demo_prompts.txt"
+DEMO_PROMPTS = Path(__file__).resolve().parents[1] / "data" / "demo_prompts.txt"
 DEMO_ANNOTATORS = 5
 
 
@@ -57,7 +58,7 @@ def ensure_demo_study(*, model: DiffusionModel, width: int, height: int, steps: 
         study = Study.objects.filter(slug=DEMO_SLUG).first()
         created = study is None
         if created:
-            study = services.create_study(
+            study = create_study(
                 slug=DEMO_SLUG,
                 title="Demo: image-text consistency",
                 prompts=demo_prompts(),
@@ -70,10 +71,10 @@ def ensure_demo_study(*, model: DiffusionModel, width: int, height: int, steps: 
                 base_seed=0,
                 open_when_ready=True,
             )
-            services.create_annotators(study=study, count=DEMO_ANNOTATORS)
+            create_annotators(study=study, count=DEMO_ANNOTATORS)
         queued = 0
         if study.status in (Study.Status.DRAFT, Study.Status.GENERATING):
-            queued = services.queue_study_generation(study=study)
+            queued = queue_study_generation(study=study)
     study.refresh_from_db()
     annotators = list(study.annotators.order_by("pk")[:DEMO_ANNOTATORS])
     return DemoResult(study=study, created=created, queued=queued, annotators=annotators)

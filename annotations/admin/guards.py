@@ -6,7 +6,7 @@ from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from .models import Annotator, CheckResponse, Rating, Study
+from ..models import Annotator, CheckResponse, Rating, Study
 
 
 def answers_held(queryset) -> dict[object, tuple[int, int]]:

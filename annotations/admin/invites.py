@@ -10,8 +10,8 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from . import services
-from .models import Study
+from ..models import Study
+from ..services.enrolment import create_annotators
 
 MAX_INVITES_AT_ONCE = 5000
 
@@ -35,7 +35,7 @@ def invites_view(model_admin, request, object_id):
     study = _study(model_admin, request, object_id)
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        created = services.create_annotators(study=study, count=form.cleaned_data["count"])
+        created = create_annotators(study=study, count=form.cleaned_data["count"])
         model_admin.message_user(
             request, f"Created {len(created)} invite links; download them with “Invite links (CSV)”.", messages.SUCCESS
         )

@@ -1,0 +1,53 @@
+"""The admin of what annotators were shown and answered: pairs, annotators, assignments and ratings, kept as made."""
+from django.contrib import admin
+from django.urls import reverse
+
+from ..models import Annotator, ImagePair
+from .guards import KeepAnswersAdmin, ViewOnlyAdmin
+
+
+class ImagePairAdmin(ViewOnlyAdmin):
+    """Pairs are made by "Generate the image pairs" (or ``import_ratings``) and are fixed: a pair added or changed
+    by hand would be served without images, or move ratings to other images."""
+
+    list_display = ("id", "study", "prompt", "job_status")
+    list_filter = ("study",)
+    list_select_related = ("study", "prompt", "job")
+
+    @admin.display(description="Generation")
+    def job_status(self, pair: ImagePair) -> str:
+        return pair.job.get_status_display() if pair.job else "imported"
+
+
+class AnnotatorAdmin(KeepAnswersAdmin):
+    list_display = ("label", "study", "consented_at", "finished_at", "completion_code", "invite_link")
+    list_filter = ("study",)
+    search_fields = ("external_id", "completion_code")
+    readonly_fields = ("token", "consented_at", "started_at", "finished_at", "completion_code", "invite_link")
+
+    def get_readonly_fields(self, request, obj=None):
+        """An annotator's study is fixed once saved: its assignments and ratings belong to that study."""
+        if obj is None:
+            return self.readonly_fields
+        return ("study", *self.readonly_fields)
+
+    @admin.display(description="Invite link")
+    def invite_link(self, annotator: Annotator) -> str:
+        return reverse("annotations:invite", kwargs={"token": annotator.token}) if annotator.pk else ""
+
+
+class AssignmentAdmin(ViewOnlyAdmin):
+    """Assignments are laid out at consent (``services.enrolment.allocate``); their sides and order are the record of
+    what the annotator saw, so they are fixed."""
+
+    list_display = ("annotator", "order", "pair", "ours_on_left", "shown_at")
+    list_filter = ("annotator__study",)
+    list_select_related = ("annotator", "pair__study")
+
+
+class RatingAdmin(ViewOnlyAdmin):
+    """Ratings are stored by annotators (``services.ratings.submit_rating``) or ``import_ratings``, never by hand."""
+
+    list_display = ("assignment", "baseline_score", "ours_score", "seconds", "created_at")
+    list_filter = ("assignment__annotator__study",)
+    list_select_related = ("assignment__annotator",)

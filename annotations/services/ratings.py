@@ -1,0 +1,79 @@
+"""An annotator's answers: storing a rating (or an attention check's answer) once, screening out an annotator who
+failed too many checks, and finishing one who answered everything.
+
+The answer itself is stored by ``sequence.store_answer``, in the SQL of the rating path.
+"""
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .. import sequence
+from ..models import SCORE_MAX, SCORE_MIN, Annotator, CheckResponse, new_completion_code
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    created: bool  # False: the assignment was answered already (a double submit or a retry); the first answer stands
+    screened_out: bool  # this answer, a failed attention check, ended the annotator's participation
+    finished: bool  # this answer was the annotator's last: it has its completion code now
+    ahead: sequence.Ahead | None  # the assignments still unanswered after it (None when screened out)
+
+
+def _check_score(name: str, value: object) -> int:
+    try:
+        score = int(str(value))
+    except (TypeError, ValueError):
+        raise ValidationError({name: f"Choose a score from {SCORE_MIN} to {SCORE_MAX}."}) from None
+    if not SCORE_MIN <= score <= SCORE_MAX:
+        raise ValidationError({name: f"{score} is outside {SCORE_MIN}–{SCORE_MAX}."})
+    return score
+
+
+def submit_rating(*, annotator_id: int, assignment_id: int, left_score: object, right_score: object) -> SubmitResult:
+    """Store the scores of one of this annotator's assignments exactly once; a repeat changes nothing.
+
+    Raises ``ValidationError`` (naming "left" or "right") for a score that is not a whole number from 1 to 10, and
+    ``Assignment.DoesNotExist`` for an assignment that is not this annotator's; nothing is stored then.
+    """
+    left = _check_score("left", left_score)
+    right = _check_score("right", right_score)
+    stored = sequence.store_answer(annotator_id=annotator_id, assignment_id=assignment_id, left=left, right=right)
+    if stored.failed_check and screen_out_if_failed(annotator_id=annotator_id).screened_out_at is not None:
+        return SubmitResult(created=True, screened_out=True, finished=False, ahead=None)
+    # Lock the annotator only when nothing looks unanswered any more. Answers are never taken back, and each submit
+    # looks after its own answer is committed, so of two last answers at once the later one always sees both.
+    ahead = sequence.ahead(annotator_id=annotator_id)
+    finished = False
+    if stored.created and not ahead.upcoming:
+        finished = finish_if_complete(annotator_id=annotator_id).finished_at is not None
+    return SubmitResult(created=stored.created, screened_out=False, finished=finished, ahead=ahead)
+
+
+@transaction.atomic
+def screen_out_if_failed(*, annotator_id: int) -> Annotator:
+    """End the participation of an annotator who failed as many checks as the study allows."""
+    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator_id)
+    limit = annotator.study.screen_out_after
+    if limit is None or annotator.screened_out_at is not None:
+        return annotator
+    failures = CheckResponse.objects.filter(assignment__annotator=annotator, passed=False).count()
+    if failures >= limit:
+        annotator.screened_out_at = timezone.now()
+        annotator.save(update_fields=["screened_out_at"])
+    return annotator
+
+
+@transaction.atomic
+def finish_if_complete(*, annotator_id: int) -> Annotator:
+    """Give the annotator a completion code once every assignment is answered (never when screened out)."""
+    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator_id)
+    if annotator.finished_at is not None or annotator.consented_at is None or annotator.screened_out_at:
+        return annotator
+    if sequence.has_unanswered(annotator_id=annotator_id):
+        return annotator
+    annotator.finished_at = timezone.now()
+    annotator.completion_code = annotator.study.completion_code or new_completion_code()
+    annotator.save(update_fields=["finished_at", "completion_code"])
+    return annotator

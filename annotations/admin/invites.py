@@ -11,9 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from ..models import Study
-from ..services.enrolment import create_annotators
-
-MAX_INVITES_AT_ONCE = 5000
+from ..services.enrolment import MAX_INVITES_AT_ONCE, create_annotators
 
 
 class InviteForm(forms.Form):

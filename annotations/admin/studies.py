@@ -7,7 +7,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from generation.models import PairJob, family_setting_errors
+from generation.models import PairJob
 from generation.selectors import job_progress
 
 from ..models import Prompt, Study
@@ -28,7 +28,13 @@ class PromptInline(admin.TabularInline):
     fields = ("position", "text")
 
     def _editable(self, obj) -> bool:
-        return obj is None or (obj.status == Study.Status.DRAFT and not obj.pairs.exists())
+        if obj is None:
+            return True
+        try:
+            studies.check_prompts_editable(study=obj)
+        except ValidationError:
+            return False
+        return True
 
     def has_add_permission(self, request, obj=None) -> bool:
         return self._editable(obj) and super().has_add_permission(request, obj)
@@ -48,40 +54,27 @@ def _https_urls(field, **kwargs):
 
 
 class StudyForm(forms.ModelForm):
-    """Refuses changes that would invalidate generated pairs or collected ratings, naming them."""
+    """Shows, each on its field, what ``services.studies.check_study_settings`` refuses: settings the model family
+    cannot take, and changes that would invalidate generated pairs or collected ratings."""
 
     class Meta:
         model = Study
         fields = "__all__"
         formfield_callback = _https_urls
 
+    #: The settings ``check_study_settings`` reads from the form.
+    CHECKED = ("model", "width", "height", "scheduler", "negative_prompt", "attention_checks")
+
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk:
-            studies.check_settings_change(study=self.instance, changed=self.changed_data)
-            stored = Study.objects.get(pk=self.instance.pk)
-            if stored.status != Study.Status.DRAFT and cleaned.get("attention_checks"):  # its pairs are fixed
-                try:
-                    studies.check_attention_checks(
-                        study=stored, pairs=stored.pairs.count(), attention_checks=cleaned["attention_checks"]
-                    )
-                except ValidationError as exc:
-                    self.add_error(None, exc)
-        model = cleaned.get("model")
-        if model and self.instance.pk and "model" in self.changed_data:
-            try:
-                studies.check_generates(study=self.instance)
-            except ValidationError as exc:
-                self.add_error("model", exc)
-        family_fields = ("model", "width", "height", "scheduler", "negative_prompt")
-        # a study saved before a rule existed keeps its other fields editable (its settings may be locked already)
-        if model and (not self.instance.pk or any(name in self.changed_data for name in family_fields)):
-            errors = family_setting_errors(
-                family=model.family, width=cleaned.get("width"), height=cleaned.get("height"),
-                scheduler=cleaned.get("scheduler", ""), negative_prompt=cleaned.get("negative_prompt", ""),
+        # as saved, but a field that is invalid counts as empty: its own error is shown
+        candidate = Study(pk=self.instance.pk, **{name: cleaned.get(name) for name in self.CHECKED})
+        try:
+            studies.check_study_settings(
+                study=candidate, changed=self.changed_data if self.instance.pk else None
             )
-            for field, message in errors.items():
-                self.add_error(field, f"{model.name}: {message}")
+        except ValidationError as exc:  # each on its field; a locked setting alone, above the form
+            self.add_error(None, exc)
         return cleaned
 
 

@@ -19,6 +19,9 @@ from ..models import Annotator, Assignment, ImagePair, Study
 from ..selectors import assigned_sides, enrolment_count
 from .studies import MIN_PAIRS_FOR_ATTENTION_CHECKS
 
+#: The most invite links made at once (the admin's invite page offers up to this many).
+MAX_INVITES_AT_ONCE = 5000
+
 
 class StudyFull(ValidationError):
     """No pairs are left for another annotator within the study's quotas."""
@@ -133,6 +136,8 @@ def create_annotators(*, study: Study, count: int) -> list[Annotator]:
     """Create ``count`` annotators with fresh secret tokens (their invite links)."""
     if count < 1:
         raise ValidationError("The number of annotators must be at least 1.")
+    if count > MAX_INVITES_AT_ONCE:
+        raise ValidationError(f"At most {MAX_INVITES_AT_ONCE} annotators can be created at once.")
     return Annotator.objects.bulk_create(Annotator(study=study) for _ in range(count))
 
 

@@ -5,6 +5,7 @@ from django.db.models import Max
 
 from ..models import Prompt, Study
 from ..prompt_files import read_checked_prompts, sample_prompts
+from .studies import check_prompts_editable
 
 
 @transaction.atomic
@@ -24,10 +25,7 @@ def add_prompts_from_file(
     one. Raises one ValidationError listing every problem; nothing is written then.
     """
     study = Study.objects.select_for_update().get(pk=study.pk)
-    if study.status != Study.Status.DRAFT:
-        raise ValidationError(
-            f"Study {study.slug!r} is {study.get_status_display().lower()}; prompts can be added only to a draft study."
-        )
+    check_prompts_editable(study=study)
     texts = read_checked_prompts(
         data, filename=filename, column=column, existing=study.prompts.values_list("text", flat=True)
     )

@@ -9,6 +9,7 @@ from django.db.models import Max
 
 from ..models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
 from ..rating_files import parse_tidy_csv
+from .studies import check_study_settings
 
 #: The longest study slug the database holds (``Study.slug``).
 MAX_SLUG_LENGTH = Study._meta.get_field("slug").max_length
@@ -65,7 +66,9 @@ def import_ratings(*, slug: str, text: str) -> ImportReport:
             f"The study slug is {len(slug)} characters long; at most {MAX_SLUG_LENGTH} are allowed."
         )
     ratings = parse_tidy_csv(text, slug=slug)
-    study, created = Study.objects.select_for_update().get_or_create(slug=slug, defaults={"title": slug})
+    defaults = {"title": slug}  # a study of imported ratings: no model, its other settings their defaults
+    check_study_settings(study=Study(slug=slug, **defaults))  # the study made if there is none
+    study, created = Study.objects.select_for_update().get_or_create(slug=slug, defaults=defaults)
     if not created:
         _check_takes_imports(study)
     prompts = {prompt.text: prompt for prompt in study.prompts.all()}

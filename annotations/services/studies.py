@@ -1,10 +1,10 @@
 """Studies: creating one, checking its settings, generating its pairs, opening and closing it."""
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from generation.models import PairJob
+from generation.models import PairJob, family_setting_errors
 from generation.services import create_pair_job, queue_pair_jobs
 from generation.validation import full_clean_named
 
@@ -19,10 +19,12 @@ def clean_prompts(texts: Sequence[str]) -> list[str]:
 
 @transaction.atomic
 def create_study(*, slug: str, title: str, prompts: Sequence[str], **settings) -> Study:
-    """Create a draft study with its prompts; nothing is written if any field or prompt is bad."""
+    """Create a draft study with its prompts; nothing is written if any field, setting (``check_study_settings``)
+    or prompt is bad."""
     texts = clean_prompts(prompts)
     study = Study(slug=slug, title=title, **settings)
     full_clean_named(study)
+    check_study_settings(study=study)
     study.save()
     Prompt.objects.bulk_create(
         Prompt(study=study, position=position, text=text) for position, text in enumerate(texts)
@@ -114,6 +116,67 @@ def check_attention_checks(*, study: Study, pairs: int, attention_checks: int | 
         })
 
 
+#: The settings that a model family's pipeline may be unable to take (``generation.models.family_setting_errors``).
+FAMILY_SETTINGS = ("model", "width", "height", "scheduler", "negative_prompt")
+
+
+def _family_errors(study: Study) -> dict[str, str]:
+    """What the study's model family cannot generate with, as a message per field led by the model's name."""
+    model = study.model
+    if model is None:
+        return {}
+    errors = family_setting_errors(
+        family=model.family, width=study.width, height=study.height, scheduler=study.scheduler or "",
+        negative_prompt=study.negative_prompt or "",
+    )
+    return {field: f"{model.name}: {message}" for field, message in errors.items()}
+
+
+def check_study_settings(*, study: Study, changed: Collection[str] | None = None) -> None:
+    """Refuse the settings of ``study`` that its fields' own checks (``full_clean``) let through but it cannot have,
+    in one ValidationError keyed by field (the admin's study form shows each on its field).
+
+    ``study`` holds the settings to check; a field that is empty (``None``) is not checked. Every study is refused
+    a size, scheduler or negative prompt that its model family's pipeline cannot take. A stored study being edited
+    (``changed``: the names of the settings that change, as a form's ``changed_data``) is refused, besides:
+
+    - a change to a locked setting (``check_settings_change``): refused alone, before anything else is checked;
+    - attention checks its fixed pairs are too few for, once it is no longer a draft (``check_attention_checks``);
+    - a new model while it holds imported pairs (``check_generates``).
+
+    On an edit the family rules apply only when one of ``FAMILY_SETTINGS`` changes, so that a study saved before a
+    rule existed keeps its other settings editable; ``changed`` None (a new study, or one about to generate) checks
+    them always.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def add(exc: ValidationError, field: str) -> None:
+        found = exc.message_dict if hasattr(exc, "error_dict") else {field: exc.messages}
+        for name, messages in found.items():
+            errors.setdefault(name, []).extend(messages)
+
+    if study.pk is not None and changed is not None:
+        check_settings_change(study=study, changed=changed)
+        stored = Study.objects.get(pk=study.pk)
+        if stored.status != Study.Status.DRAFT and study.attention_checks:  # its pairs are fixed
+            try:
+                check_attention_checks(
+                    study=stored, pairs=stored.pairs.count(), attention_checks=study.attention_checks
+                )
+            except ValidationError as exc:
+                add(exc, "attention_checks")
+        if study.model is not None and "model" in changed:
+            try:
+                check_generates(study=stored)
+            except ValidationError as exc:
+                add(exc, "model")
+    if changed is None or any(name in changed for name in FAMILY_SETTINGS):
+        for field, message in _family_errors(study).items():
+            errors.setdefault(field, []).append(message)
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def queue_study_generation(*, study: Study) -> int:
     """Create a pair job for every prompt that has none and queue every pair not yet generated."""
@@ -126,6 +189,7 @@ def queue_study_generation(*, study: Study) -> int:
     if study.model is None:
         raise ValidationError(f"Study {study.slug!r} names no model to generate with.")
     check_attention_checks(study=study, pairs=study.prompts.count())
+    check_study_settings(study=study)  # a study stored before a rule existed, or changed outside the services
     model = study.model
     for prompt in study.prompts.filter(pair__isnull=True):
         job = create_pair_job(
@@ -191,3 +255,16 @@ def close_study(*, study: Study) -> Study:
     study.save(update_fields=["status"])
     return study
 
+
+def check_prompts_editable(*, study: Study) -> None:
+    """Refuse changing the prompts of a study that is no longer a draft (its pairs were made from them), or of a
+    draft holding imported pairs (its prompts are the items of ratings imported with ``import_ratings``)."""
+    if study.status != Study.Status.DRAFT:
+        raise ValidationError(
+            f"Study {study.slug!r} is {study.get_status_display().lower()}; prompts can be added only to a draft study."
+        )
+    if study.pairs.exists():
+        raise ValidationError(
+            f"Study {study.slug!r} holds imported pairs (ratings imported without images, from import_ratings): its "
+            "prompts are the items of those ratings and are fixed."
+        )

@@ -1,5 +1,9 @@
 """The researcher's admin: what it shows read-only, what it refuses, and the prompt table's checks."""
+import re
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from annotations import services
@@ -155,15 +159,27 @@ def test_an_annotator_without_answers_can_still_be_deleted(admin_client):
     assert response.status_code == 302 and not Annotator.objects.filter(pk=annotator.pk).exists()
 
 
-def test_the_prompts_of_imported_ratings_are_fixed(admin_client):
+def test_the_prompts_of_imported_ratings_are_fixed(admin_client, tmp_path):
     text = (
         "study,annotator,item,condition,score,position,seconds\n"
         "imp,a0,item0,baseline,3,left,1\nimp,a0,item0,ours,7,right,1\n"
     )
     study = import_ratings(slug="imp", text=text).study
+    (tmp_path / "more.txt").write_text("a new item\n")
     assert study.status == Study.Status.DRAFT
     html = admin_client.get(reverse("admin:annotations_study_change", args=[study.pk])).content.decode()
     assert 'name="prompts-0-text"' not in html and 'name="prompts-0-DELETE"' not in html
+    # nor does a prompt file add to them, from the upload page or the command
+    upload = SimpleUploadedFile("more.txt", b"a new item\n")
+    response = admin_client.post(reverse("admin:annotations_study_upload_prompts", args=[study.pk]), {"file": upload})
+    fixed = (
+        "Study 'imp' holds imported pairs (ratings imported without images, from import_ratings): its prompts are "
+        "the items of those ratings and are fixed."
+    )
+    assert response.status_code == 200 and response.context["form"].non_field_errors() == [fixed]
+    with pytest.raises(CommandError, match=re.escape(fixed)):
+        call_command("import_prompts", "imp", str(tmp_path / "more.txt"))
+    assert list(study.prompts.values_list("text", flat=True)) == ["item0"]
 
 
 # A study of imported ratings takes no model ----------------------------------------------------------

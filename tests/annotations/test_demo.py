@@ -55,3 +55,21 @@ def test_seed_demo_refuses_a_bad_size_before_writing_anything(settings, tmp_path
     assert get_user_model().objects.count() == 0
     assert (Study.objects.count(), DiffusionModel.objects.count(), PairJob.objects.count()) == (0, 0, 0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_seed_demo_refuses_a_size_the_model_family_cannot_take(settings, tmp_path, monkeypatch):
+    """The demo study is made through ``create_study``, which keeps the model family's rules."""
+    from annotations.management.commands import seed_demo
+    from tests.factories import make_model
+
+    settings.EVALSITE_MODEL = "tiny/pixart"
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "pw-123456-long")
+    monkeypatch.setattr(seed_demo, "ensure_registered", lambda source: make_model(source, family="pixart"))
+    with pytest.raises(CommandError) as info:
+        call_command("seed_demo", "--size", "120")
+    assert str(info.value) == (
+        "The demo study was not created: tiny/pixart: A PixArt-α model needs a width that is a multiple of 16 "
+        "pixels. tiny/pixart: A PixArt-α model needs a height that is a multiple of 16 pixels."
+    )
+    assert (Study.objects.count(), PairJob.objects.count(), get_user_model().objects.count()) == (0, 0, 0)

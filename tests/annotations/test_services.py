@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from annotations import sequence, services
@@ -61,6 +62,45 @@ def test_create_study_duplicate_slug_writes_nothing():
         services.create_study(slug="s", title="Again", prompts=["something new"])
     assert any("slug" in message.lower() and "already exists" in message for message in info.value.messages)
     assert counts() == before
+
+
+LDM_EULER = (
+    "tiny/ldm: A Latent Diffusion text2im pipeline cannot sample with Euler: it does not scale the noise for that "
+    "scheduler. Use DDIM or DPM-Solver++."
+)
+
+
+@pytest.mark.parametrize(
+    ("family", "fields", "expected"),
+    [
+        ("ldm", {"scheduler": "euler"}, {"scheduler": [LDM_EULER]}),
+        ("ldm", {"negative_prompt": "blurry"},
+         {"negative_prompt": ["tiny/ldm: A Latent Diffusion text2im pipeline takes no negative prompt."]}),
+        ("pixart", {"width": 520, "height": 520}, {
+            "width": ["tiny/pixart: A PixArt-α model needs a width that is a multiple of 16 pixels."],
+            "height": ["tiny/pixart: A PixArt-α model needs a height that is a multiple of 16 pixels."],
+        }),
+    ],
+)
+def test_create_study_refuses_what_the_model_family_cannot_take_as_the_admin_does(admin_client, family, fields,
+                                                                                  expected):
+    """A study made from code keeps the rules of the admin's study form, with its messages on the same fields."""
+    from tests.annotations.test_staff_pages import change_form
+
+    model = make_model(f"tiny/{family}", family=family)
+    settings = {"model": model, "width": 64, "height": 64, **fields}
+    with pytest.raises(ValidationError) as info:
+        services.create_study(slug="s", title="S", prompts=["a cat"], **settings)
+    assert info.value.message_dict == expected
+    assert counts() == (0, 0, 0)
+
+    form = change_form(Study(slug="s", title="S", **settings), **{
+        "prompts-TOTAL_FORMS": 1, "prompts-0-position": 0, "prompts-0-text": "a cat",
+    })
+    response = admin_client.post(reverse("admin:annotations_study_add"), form)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == expected
+    assert counts() == (0, 0, 0)
 
 
 # queue_study_generation ---------------------------------------------------------------------------
@@ -124,6 +164,19 @@ def test_queue_generation_refuses_attention_checks_without_two_prompts(prompts):
             "needs at least 2 pairs. Add prompts or set attention checks to 0."
         ]
     assert Study.objects.get(pk=study.pk).status == Study.Status.DRAFT
+    assert PairJob.objects.count() == 0 and ImagePair.objects.count() == 0
+
+
+@pytest.mark.parametrize("status", [Study.Status.DRAFT, Study.Status.GENERATING])
+def test_queue_generation_refuses_settings_the_model_family_cannot_take(status):
+    """A study stored with them (before the rule, or written around the services) generates nothing."""
+    study = make_study(slug="s", prompts=2)
+    Study.objects.filter(pk=study.pk).update(model=make_model("tiny/ldm", family="ldm"), scheduler="euler",
+                                             status=status)
+    with pytest.raises(ValidationError) as info:
+        services.queue_study_generation(study=study)
+    assert info.value.message_dict == {"scheduler": [LDM_EULER]}
+    assert Study.objects.get(pk=study.pk).status == status
     assert PairJob.objects.count() == 0 and ImagePair.objects.count() == 0
 
 
@@ -406,3 +459,6 @@ def test_create_annotators_gives_distinct_long_tokens():
     assert all(len(token) >= 40 for token in tokens)
     with pytest.raises(ValidationError):
         services.create_annotators(study=study, count=0)
+    with pytest.raises(ValidationError, match="At most 5000 annotators can be created at once"):
+        services.create_annotators(study=study, count=5001)
+    assert Annotator.objects.filter(study=study).count() == 4

@@ -38,8 +38,11 @@ class Command(BaseCommand):
             model = ensure_registered(source=source)
         except ValidationError as exc:
             raise CommandError(f"EVALSITE_MODEL={source!r} cannot be used: {' '.join(exc.messages)}") from exc
+        try:
+            result = ensure_demo_study(model=model, width=size, height=size, steps=steps)
+        except ValidationError as exc:  # e.g. a size the model's family cannot take
+            raise CommandError(f"The demo study was not created: {' '.join(exc.messages)}") from exc
         username, password = self._superuser()
-        result = ensure_demo_study(model=model, width=size, height=size, steps=steps)
         study = result.study
         self.stdout.write(
             f"Demo study {study.slug!r} {'created' if result.created else 'already there'}: "

@@ -160,6 +160,8 @@ class Study(models.Model):
                     f"Guidance scale must be between {GUIDANCE_SCALE_MIN} and {GUIDANCE_SCALE_MAX}."
                 ),
             ),
+            # The field's choices name a wrong value first; the constraint keeps one out of the table (an update()).
+            models.CheckConstraint(condition=Q(scheduler__in=Scheduler.values), name="study_scheduler_valid"),
             models.CheckConstraint(
                 condition=Q(base_seed__gte=0),
                 name="study_seed_nonnegative",
@@ -224,14 +226,17 @@ class ImagePair(models.Model):
         return f"Pair {self.pk} of {self.study.slug}"
 
 
+class AnnotatorSource(models.TextChoices):
+    INVITE = "invite", "Invite link"
+    OPEN = "open", "Open enrolment"
+    PROLIFIC = "prolific", "Prolific"
+
+
 class Annotator(models.Model):
+    Source = AnnotatorSource
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="annotators")
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    class Source(models.TextChoices):
-        INVITE = "invite", "Invite link"
-        OPEN = "open", "Open enrolment"
-        PROLIFIC = "prolific", "Prolific"
-
     external_id = models.CharField(max_length=200, blank=True, default="", help_text="E.g. the Prolific PID.")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.INVITE)
     entry = models.JSONField(default=dict, blank=True, help_text="What the entry URL carried (Prolific ids).")
@@ -256,6 +261,7 @@ class Annotator(models.Model):
                 condition=Q(finished_at__isnull=True) | ~Q(completion_code=""),
                 name="annotator_finished_has_code",
             ),
+            models.CheckConstraint(condition=Q(source__in=AnnotatorSource.values), name="annotator_source_valid"),
         ]
 
     @property

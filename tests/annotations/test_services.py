@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -53,6 +54,15 @@ def test_create_study_constraint_errors_name_the_problem(fields, expected):
         services.create_study(slug="s", title="S", prompts=["a cat"], **fields)
     assert any(expected in message for message in info.value.messages), info.value.messages
     assert counts() == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("model", "column", "value"), [(Study, "scheduler", "karras"), (Annotator, "source", "email")],
+)
+def test_the_database_refuses_a_scheduler_or_source_out_of_its_choices(model, column, value):
+    study, _ = make_open_study(slug="s", annotators=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        model.objects.filter(**({"pk": study.pk} if model is Study else {"study": study})).update(**{column: value})
 
 
 def test_create_study_duplicate_slug_writes_nothing():

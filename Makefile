@@ -1,4 +1,5 @@
-# EvalSite: `make run` sets up and serves the demo; `make test` runs the whole suite.
+# EvalSite: `make run` sets up and serves the demo; `make test` runs the whole suite; `make check` lints and runs
+# the tests that need no services (no PostgreSQL, Redis, RabbitMQ, Celery worker or browser).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,8 +8,15 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_SIZE ?= 128
 DEMO_STEPS ?= 20
+# `make check`'s tests: SQLite in-process, the in-memory broker, no worker process or browser; the slow statistical
+# calibration and REML-search checks are left to `make test`.
+FAST_TESTS ?= tests/analysis tests/annotations tests/test_settings.py tests/metrics/test_checkpoint.py \
+	tests/generation/test_scaling.py tests/generation/test_registry.py tests/generation/test_selectors.py \
+	tests/generation/test_admin.py \
+	--ignore=tests/analysis/test_calibration.py --ignore=tests/analysis/test_mixed_search.py
+FAST_MARKS ?= not worker and not browser
 
-.PHONY: install install-dev run test browser clean
+.PHONY: install install-dev run test browser lint test-fast check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +45,23 @@ browser:
 
 test: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Both checks run; either failing fails the target.
+lint: install-dev
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	exit $$status
+
+test-fast: install-dev
+	$(BIN)/python -m pytest -q -m "$(FAST_MARKS)" $(FAST_TESTS) $(PYTEST_ARGS)
+
+# Lint and the fast tests both run (the tests too when lint fails); either failing fails the target.
+check: install-dev
+	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
+	$(MAKE) --no-print-directory test-fast || status=1; \
+	exit $$status
 
 clean:
 	rm -rf var test-artifacts

@@ -135,7 +135,8 @@ def build_study(*, slug: str, pairs: int, annotators: int, size: int) -> list[st
     from generation.storage import image_name, write_atomic
 
     model, _ = DiffusionModel.objects.get_or_create(
-        source="load-benchmark", defaults={"name": "load-benchmark", "family": "sd", "train_width": 64, "train_height": 64}
+        source="load-benchmark",
+        defaults={"name": "load-benchmark", "family": "sd", "train_width": 64, "train_height": 64},
     )
     study = services.create_study(
         slug=slug,
@@ -148,7 +149,8 @@ def build_study(*, slug: str, pairs: int, annotators: int, size: int) -> list[st
     )
     services.queue_study_generation(study=study)
     for index, pair in enumerate(study.pairs.select_related("job").order_by("prompt__position")):
-        names = {arm: write_atomic(image_name(job_id=pair.job_id, arm=arm), pattern_png(index, arm, size)) for arm in ("baseline", "ours")}
+        names = {arm: write_atomic(image_name(job_id=pair.job_id, arm=arm), pattern_png(index, arm, size))
+                 for arm in ("baseline", "ours")}
         PairJob.objects.filter(pk=pair.job_id).update(
             status=PairJob.Status.DONE, baseline_image=names["baseline"], ours_image=names["ours"]
         )
@@ -340,7 +342,7 @@ async def sample_cpu(meter: CpuMeter, stop: asyncio.Event) -> None:
         meter.sample()
         try:
             await asyncio.wait_for(stop.wait(), timeout=1.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
@@ -392,7 +394,8 @@ async def timed(stats: Stats, session, method: str, url: str, **options) -> tupl
         try:
             async with session.request(method, url, allow_redirects=False, **options) as response:
                 body = await response.read()
-                return response.status, response.headers.get("Location", ""), (time.perf_counter() - started) * 1000, body
+                location = response.headers.get("Location", "")
+                return response.status, location, (time.perf_counter() - started) * 1000, body
         except CONNECTION_ERRORS:
             if attempt == 3:
                 raise
@@ -404,7 +407,8 @@ async def timed_get(stats: Stats, session, url: str) -> tuple[int, str, float, b
     return await timed(stats, session, "GET", url)
 
 
-async def timed_post(stats: Stats, session, url: str, data: dict, headers: dict | None = None) -> tuple[int, str, float, bytes]:
+async def timed_post(stats: Stats, session, url: str, data: dict,
+                     headers: dict | None = None) -> tuple[int, str, float, bytes]:
     return await timed(stats, session, "POST", url, data=data, headers=headers)
 
 
@@ -438,13 +442,15 @@ async def annotate(plan: Plan, token: str, stats: Stats, rng: random.Random, pai
     base = plan.base
     jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
     connector = aiohttp.TCPConnector(limit=4, force_close=False)
-    async with aiohttp.ClientSession(cookie_jar=jar, connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(cookie_jar=jar, connector=connector, timeout=timeout) as session:
         status, _, _, body = await timed_get(stats, session, f"{base}/a/{token}/")
         if status != 200:
             stats.error(f"invite GET {status}")
             return
         csrf = CSRF_RE.search(body.decode()).group(1)
-        status, location, _, _ = await timed_post(stats, session, f"{base}/a/{token}/", {"csrfmiddlewaretoken": csrf, "consent": "yes"})
+        status, location, _, _ = await timed_post(stats, session, f"{base}/a/{token}/",
+                                                  {"csrfmiddlewaretoken": csrf, "consent": "yes"})
         if status != 302:
             stats.error(f"consent POST {status}")
             return
@@ -483,14 +489,15 @@ async def annotate(plan: Plan, token: str, stats: Stats, rng: random.Random, pai
             if plan.max_ratings is not None and len(stats.acknowledged) >= plan.max_ratings:
                 raise Stop
             scores = stats.sent.setdefault(assignment, (rng.randint(1, 10), rng.randint(1, 10)))
-            form = {"csrfmiddlewaretoken": csrf, "assignment": str(assignment), "left": str(scores[0]), "right": str(scores[1])}
+            form = {"csrfmiddlewaretoken": csrf, "assignment": str(assignment), "left": str(scores[0]),
+                    "right": str(scores[1])}
             send = functools.partial(timed_post, stats, session, rate_url, form, JSON_ACCEPT)
             draw = rng.random()
             if draw < plan.lost_p:
                 # The answer is lost: the client gives up after a few ms, whatever the server did, and sends again.
                 try:
                     await asyncio.wait_for(send(), timeout=rng.uniform(0.001, 0.03))
-                except (asyncio.TimeoutError, aiohttp.ClientError):
+                except (TimeoutError, aiohttp.ClientError):
                     pass
                 stats.lost.add(assignment)
                 results = [await send()]
@@ -520,7 +527,8 @@ async def annotate(plan: Plan, token: str, stats: Stats, rng: random.Random, pai
                     stats.error(f"left the rating pages for {answer['redirect']} ({status})")
                 return
             pair = answer["pair"]
-            shown = {"assignment": pair["assignment"], "links": [pair["images"]["left"], pair["images"]["right"], *pair["preload"]]}
+            shown = {"assignment": pair["assignment"],
+                     "links": [pair["images"]["left"], pair["images"]["right"], *pair["preload"]]}
         stats.error("annotator loop bound reached")
 
 
@@ -531,7 +539,8 @@ async def warm_up(server: Server, slots: int) -> None:
         quick = 0
         for _ in range(40):
             started = time.perf_counter()
-            timings = await asyncio.gather(*(timed_get(Stats(), session, f"{server.base}/a/warm-up/") for _ in range(2 * slots)))
+            timings = await asyncio.gather(*(timed_get(Stats(), session, f"{server.base}/a/warm-up/")
+                                             for _ in range(2 * slots)))
             slowest = max(timing[2] for timing in timings)
             quick = quick + 1 if slowest < 100 else 0
             if quick >= 3:
@@ -540,7 +549,8 @@ async def warm_up(server: Server, slots: int) -> None:
     wait_until_idle(server.process, 0)
 
 
-async def run_clients(args: argparse.Namespace, server: Server, tokens: list[str], *, saturated: bool) -> tuple[Stats, float, dict]:
+async def run_clients(args: argparse.Namespace, server: Server, tokens: list[str], *,
+                      saturated: bool) -> tuple[Stats, float, dict]:
     rng = random.Random(args.seed)
     stats = Stats()
     await warm_up(server, args.workers * args.threads)
@@ -570,7 +580,7 @@ async def run_clients(args: argparse.Namespace, server: Server, tokens: list[str
                 await annotate(plan, queue.pop(), stats, client_rng, args.pairs)
             except Stop:
                 return
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 stats.error(f"client {type(exc).__name__}")
             if not saturated:
                 return
@@ -666,7 +676,8 @@ def report(name: str, stats: Stats, wall: float, cpu: dict, check: dict) -> dict
     print(f"wall {wall:.1f} s, annotators consented {stats.consents}, finished {stats.finished_annotators}")
     print(f"stored ratings {check['stored']}  →  {rate:.1f} ratings/s")
     for label, values in (("rating page GET", page), ("submit POST", submit), ("image GET", image)):
-        print(f"{label:16s} " + "  ".join(f"{key} {value}" for key, value in values.items()) + (" ms" if values.get("n") else ""))
+        print(f"{label:16s} " + "  ".join(f"{key} {value}" for key, value in values.items())
+              + (" ms" if values.get("n") else ""))
     print(
         f"double submits {stats.double_submits}, lost responses retried {len(stats.lost)}, reloads {stats.reloads},"
         f" requests sent again after a closed connection {stats.connection_retries}"
@@ -681,12 +692,14 @@ def report(name: str, stats: Stats, wall: float, cpu: dict, check: dict) -> dict
         f" acknowledged but not stored {check['acknowledged_not_stored']};"
         f" stored but never acknowledged {check['stored_not_acknowledged']};"
         f" stored scores differing from those sent {check['scores_differ']};"
-        f" lost responses retried {check['lost_responses']} (retry unacknowledged at stop: {check['lost_then_stopped']})"
+        f" lost responses retried {check['lost_responses']}"
+        f" (retry unacknowledged at stop: {check['lost_then_stopped']})"
     )
     return {
         "scenario": name, "wall_s": round(wall, 1), "ratings_per_s": round(rate, 1), "page_ms": page,
         "submit_ms": submit, "image_ms": image, "cpu": cpu, "check": check, "errors": stats.errors,
-        "double_submits": stats.double_submits, "reloads": stats.reloads, "connection_retries": stats.connection_retries,
+        "double_submits": stats.double_submits, "reloads": stats.reloads,
+        "connection_retries": stats.connection_retries,
         "finished_annotators": stats.finished_annotators,
     }
 
@@ -718,7 +731,8 @@ def scenario(args: argparse.Namespace, name: str, env: dict[str, str], tmp: Path
     result["server_tracebacks"] = tracebacks
     result["settings"] = {
         key: getattr(args, key)
-        for key in ("workers", "worker_class", "threads", "pairs", "size", "double", "lost", "reload", "seed", "priority")
+        for key in ("workers", "worker_class", "threads", "pairs", "size", "double", "lost", "reload", "seed",
+                    "priority")
     } | ({"clients": args.clients, "duration": args.duration, "annotators": annotators} if saturated else {
         "annotators": annotators, "scale": args.scale, "ramp": args.ramp})
     return result
@@ -734,10 +748,12 @@ def main() -> int:
     parser.add_argument("--max-duration", type=float, default=900.0, help="paced: stop after this many seconds")
     parser.add_argument("--clients", type=int, default=64, help="saturated: closed-loop clients (default 64)")
     parser.add_argument("--duration", type=float, default=30.0, help="saturated: seconds (default 30)")
-    parser.add_argument("--max-ratings", type=int, default=None, help="saturated: stop after this many acknowledged ratings")
+    parser.add_argument("--max-ratings", type=int, default=None,
+                        help="saturated: stop after this many acknowledged ratings")
     parser.add_argument("--size", type=int, default=128, help="image width and height in pixels (default 128)")
     parser.add_argument("--double", type=float, default=0.05, help="share of submits sent twice at once")
-    parser.add_argument("--lost", type=float, default=0.05, help="share of submits whose response is lost, then retried")
+    parser.add_argument("--lost", type=float, default=0.05,
+                        help="share of submits whose response is lost, then retried")
     parser.add_argument("--reload", type=float, default=0.03, help="share of rating pages reloaded")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread, sync)")

@@ -55,7 +55,9 @@ def s3_options(environ: Mapping[str, str]) -> dict:
 
     bucket = _get(environ, "AWS_STORAGE_BUCKET_NAME")
     if not bucket:
-        raise ImproperlyConfigured("EVALSITE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME, the bucket that holds the images.")
+        raise ImproperlyConfigured(
+            "EVALSITE_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME, the bucket that holds the images."
+        )
     endpoint = _get(environ, "AWS_S3_ENDPOINT_URL")
     if endpoint:
         parts = urlsplit(endpoint)

@@ -70,7 +70,8 @@ def read_model_index(model: str, revision: str = "") -> dict:
     class_name = config.get("_class_name", "")
     if class_name not in SUPPORTED_PIPELINES:
         raise ModelLoadError(
-            f"Model {model!r} is a {class_name or 'pipeline of unknown class'}; supported: {', '.join(SUPPORTED_PIPELINES)}."
+            f"Model {model!r} is a {class_name or 'pipeline of unknown class'}; "
+            f"supported: {', '.join(SUPPORTED_PIPELINES)}."
         )
     return config
 

@@ -86,7 +86,7 @@ def _generate_batch(loaded: LoadedModel, jobs: list[PairJob]) -> None:
         scheduler=first.scheduler,
         train_sample_size=train_sample_size(first, loaded),
     )
-    for job, pair in zip(jobs, batch.pairs):
+    for job, pair in zip(jobs, batch.pairs, strict=True):
         baseline_name = image_name(job_id=job.pk, arm="baseline")
         ours_name = image_name(job_id=job.pk, arm="ours")
         try:

@@ -70,7 +70,8 @@ def _parquet_captions(folder: Path) -> dict[str, str]:
         caption_column = next((name for name in CAPTION_COLUMNS if name in columns), None)
         if "key" not in columns or caption_column is None:
             continue
-        for key, caption in zip(table.column("key").to_pylist(), table.column(caption_column).to_pylist()):
+        for key, caption in zip(table.column("key").to_pylist(), table.column(caption_column).to_pylist(),
+                                strict=True):
             if key is not None and caption:
                 captions[str(key)] = str(caption)
     return captions

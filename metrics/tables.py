@@ -56,7 +56,8 @@ def paper_rows(study: Study, effect=None) -> list[PaperRow]:
         if result.metric == Metric.FID:
             row.reference_images = result.reference_images
             row.feature_network = result.feature_network
-        column = f"{'fid' if result.metric == Metric.FID else 'clip'}_{'ours' if result.arm == Arm.OURS else 'baseline'}"
+        metric = "fid" if result.metric == Metric.FID else "clip"
+        column = f"{metric}_{'ours' if result.arm == Arm.OURS else 'baseline'}"
         setattr(row, column, result.value)
     for row in rows.values():
         if effect is not None and (row.width, row.height) == (study.width, study.height):
@@ -99,12 +100,14 @@ def notes(rows: Sequence[PaperRow]) -> list[str]:
     lines = ["FID against the reference subset's images (lower is better); CLIP score: 100 · cos(image, caption), "
              "mean over images (higher is better). Human: the study's mixed-model difference, on the row of the "
              "resolution it was rated at."]
-    networks = sorted({row.feature_network for row in rows if row.feature_network and row.feature_network != "inception"})
+    networks = sorted({row.feature_network for row in rows
+                       if row.feature_network and row.feature_network != "inception"})
     if networks:
         lines.append(f"FID features from {', '.join(networks)}, not Inception-v3: not comparable with published FID.")
     for row in rows:
         if row.failed:
-            lines.append(f"{row.study} {row.width}×{row.height}: {row.failed} pair(s) failed to generate and are left out.")
+            lines.append(f"{row.study} {row.width}×{row.height}: {row.failed} pair(s) failed to generate and are "
+                         "left out.")
     return lines
 
 

@@ -19,8 +19,8 @@ from metrics.checkpoint import checkpoint_path  # noqa
 from metrics.features import FidFeatures
 from metrics.models import MetricResult, MetricsJob, MetricsRun, ReferenceSet
 from metrics.references import sample_reference
+from metrics.tables import paper_rows, paper_table_documents, results_section
 from metrics.tiny import save_tiny_clip
-from metrics.tables import paper_table_documents, paper_rows, results_section
 from tests.factories import make_study
 
 from .conftest import write_folder
@@ -230,7 +230,8 @@ def test_edited_generation_settings_are_refused_not_served_old_images(setup):
     study.steps, study.guidance_scale, study.base_seed = 3, 1.0, 7
     study.save()
     with pytest.raises(CommandError, match=r"other generation settings: steps \(jobs: 2; study now: 3\), "
-                                           r"guidance_scale .*base_seed \(jobs: 100; study now: 7\).*delete the metrics run"):
+                                           r"guidance_scale .*base_seed \(jobs: 100; study now: 7\)"
+                                           r".*delete the metrics run"):
         evaluate(study, "--metrics", "clip", "--resolution", "64x64", "96x96")
     assert written() == before and values(study) == results
     MetricsRun.objects.all().delete()  # as the message says: a fresh run

@@ -66,7 +66,8 @@ def test_csv_of_caption_and_path(tmp_path):
     for index in range(3):
         (tmp_path / "img" / f"{index}.jpg").write_bytes(image_bytes(index))
     (tmp_path / "pairs.csv").write_text(
-        "caption,image\n" + "".join(f"{CAPTIONS[i]},img/{i}.jpg\n" for i in range(3)) + "orphan,img/missing.jpg\n,img/0.jpg\n"
+        "caption,image\n" + "".join(f"{CAPTIONS[i]},img/{i}.jpg\n" for i in range(3))
+        + "orphan,img/missing.jpg\n,img/0.jpg\n"
     )
     reference = sample_reference(source=tmp_path / "pairs.csv", n=5, seed=0)
     assert reference.items.count() == 3

@@ -10,9 +10,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from storages.backends.s3 import S3Storage
 
-from annotations import services
 from annotations.models import Assignment
-from generation.models import PairJob
 from generation.services import create_pair_job
 from generation.tasks import generate_pair_jobs
 from tests.factories import make_open_study
@@ -80,7 +78,7 @@ def test_annotator_receives_images_that_do_not_tell_the_arm(delivery, s3_bucket,
         "right": job.baseline_image if assignment.ours_on_left else job.ours_image,
     }
     received = {}
-    for side, url in zip(("left", "right"), urls):
+    for side, url in zip(("left", "right"), urls, strict=True):
         assert not any(word in url.lower() for word in ARM_WORDS)
         response = client.get(url)
         if delivery == "proxy":

@@ -133,7 +133,8 @@ def test_bad_storage_settings_fail_naming_the_variable(env, named):
 
 @pytest.mark.parametrize(
     ("env", "named"),
-    [({"EVALSITE_IMAGE_DELIVERY": "cdn"}, "EVALSITE_IMAGE_DELIVERY"), ({"EVALSITE_IMAGE_DELIVERY": "presigned"}, "EVALSITE_STORAGE=s3")],
+    [({"EVALSITE_IMAGE_DELIVERY": "cdn"}, "EVALSITE_IMAGE_DELIVERY"),
+     ({"EVALSITE_IMAGE_DELIVERY": "presigned"}, "EVALSITE_STORAGE=s3")],
 )
 def test_bad_delivery_fails_naming_the_variable(env, named):
     with pytest.raises(ImproperlyConfigured, match=named):

@@ -27,7 +27,6 @@ from diffusers import PixArtAlphaPipeline, PixArtTransformer2DModel, UNet2DCondi
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from diffusers.utils import deprecate
 
-
 _BLOCK_NAME_PATTERN = re.compile(r"^(down_blocks|up_blocks)\.(\d+)\.")
 
 #: The denoisers whose self-attention layers this module places: UNets (SD, SDXL, LDM) and PixArt's transformer.
@@ -120,6 +119,17 @@ class EntropyScaledAttnProcessor:
         *args,
         **kwargs,
     ) -> torch.Tensor:
+        self._check_arguments(encoder_hidden_states, args, kwargs)
+        residual = hidden_states
+        hidden_states, spatial_shape = _to_token_sequence(attn, hidden_states, temb)
+        batch_size, sequence_length, _ = hidden_states.shape
+        attention_mask = _per_head_mask(attn, attention_mask, sequence_length, batch_size)
+        query, key, value, head_dim = _project_to_heads(attn, hidden_states, batch_size)
+        hidden_states = self._attend(query, key, value, attention_mask, head_dim)
+        return _to_output(attn, hidden_states, query.dtype, residual, spatial_shape, head_dim)
+
+    def _check_arguments(self, encoder_hidden_states: torch.Tensor | None, args: tuple, kwargs: dict) -> None:
+        """Refuse cross-attention; warn, as diffusers does, of the deprecated `scale` argument."""
         if encoder_hidden_states is not None:
             raise ValueError(
                 f"{self.__class__.__name__} only supports self-attention, but `encoder_hidden_states` was passed. "
@@ -133,95 +143,126 @@ class EntropyScaledAttnProcessor:
             )
             deprecate("scale", "1.0.0", deprecation_message)
 
-        residual = hidden_states
-        if attn.spatial_norm is not None:
-            hidden_states = attn.spatial_norm(hidden_states, temb)
-
-        input_ndim = hidden_states.ndim
-
-        if input_ndim == 4:
-            batch_size, channel, height, width = hidden_states.shape
-            # (batch, channel, height, width) -> (batch, height * width, channel)
-            hidden_states = hidden_states.view(batch_size, channel, height * width).transpose(1, 2)
-
-        batch_size, sequence_length, _ = hidden_states.shape
-
-        if attention_mask is not None:
-            attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
-            # (batch * heads, 1 or target_length, source_length) -> (batch, heads, 1 or target_length, source_length)
-            attention_mask = attention_mask.view(batch_size, attn.heads, -1, attention_mask.shape[-1])
-
-        if attn.group_norm is not None:
-            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
-
-        query = attn.to_q(hidden_states)
-        key = attn.to_k(hidden_states)
-        value = attn.to_v(hidden_states)
-
-        inner_dim = key.shape[-1]
-        head_dim = inner_dim // attn.heads
-
-        # (batch, seq_len, heads * head_dim) -> (batch, heads, seq_len, head_dim)
-        query = query.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
-        key = key.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
-        value = value.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
-
-        if attn.norm_q is not None:
-            query = attn.norm_q(query)
-        if attn.norm_k is not None:
-            key = attn.norm_k(key)
-
+    def _attend(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        head_dim: int,
+    ) -> torch.Tensor:
+        """SDPA over (batch, heads, seq_len, head_dim) with this layer's factor; the output has the same layout."""
         factor = self.factor_for(key.shape[-2])
-
-        # the output of sdp = (batch, num_heads, seq_len, head_dim)
         if factor == 1.0:
             # exactly the call of `AttnProcessor2_0`, so the training resolution is bit-identical
-            hidden_states = F.scaled_dot_product_attention(
+            return F.scaled_dot_product_attention(
                 query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
             )
-        elif self.interleaved:
+        if self.interleaved:
+            batch_size = query.shape[0]
             if batch_size % 2:
                 raise ValueError(f"An interleaved baseline/ours batch must be even, got {batch_size} samples.")
             # (batch, heads, seq_len, head_dim): scale the queries of the odd ("ours") samples only
             # the projection's output is this processor's own tensor, so it is scaled in place
             query[1::2] *= factor
-            hidden_states = F.scaled_dot_product_attention(
+            return F.scaled_dot_product_attention(
                 query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
             )
-        elif self.fold_into_query:
-            hidden_states = F.scaled_dot_product_attention(
+        if self.fold_into_query:
+            return F.scaled_dot_product_attention(
                 query * factor, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
             )
-        else:
-            hidden_states = F.scaled_dot_product_attention(
-                query,
-                key,
-                value,
-                attn_mask=attention_mask,
-                dropout_p=0.0,
-                is_causal=False,
-                scale=factor / math.sqrt(head_dim),
-            )
+        return F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=attention_mask,
+            dropout_p=0.0,
+            is_causal=False,
+            scale=factor / math.sqrt(head_dim),
+        )
 
-        # (batch, heads, seq_len, head_dim) -> (batch, seq_len, heads * head_dim)
-        hidden_states = hidden_states.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim)
-        hidden_states = hidden_states.to(query.dtype)
 
-        # linear proj
-        hidden_states = attn.to_out[0](hidden_states)
-        # dropout
-        hidden_states = attn.to_out[1](hidden_states)
+# The steps of `EntropyScaledAttnProcessor.__call__` around the attention itself, each as `AttnProcessor2_0` does it.
 
-        if input_ndim == 4:
-            # (batch, height * width, channel) -> (batch, channel, height, width)
-            hidden_states = hidden_states.transpose(-1, -2).reshape(batch_size, channel, height, width)
 
-        if attn.residual_connection:
-            hidden_states = hidden_states + residual
+def _to_token_sequence(
+    attn: Attention, hidden_states: torch.Tensor, temb: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Size | None]:
+    """Apply the spatial norm, if any, and flatten a feature map to tokens; the map's shape, or None for tokens."""
+    if attn.spatial_norm is not None:
+        hidden_states = attn.spatial_norm(hidden_states, temb)
+    if hidden_states.ndim != 4:
+        return hidden_states, None
+    spatial_shape = hidden_states.shape
+    batch_size, channel, height, width = spatial_shape
+    # (batch, channel, height, width) -> (batch, height * width, channel)
+    return hidden_states.view(batch_size, channel, height * width).transpose(1, 2), spatial_shape
 
-        hidden_states = hidden_states / attn.rescale_output_factor
 
-        return hidden_states
+def _per_head_mask(
+    attn: Attention, attention_mask: torch.Tensor | None, sequence_length: int, batch_size: int
+) -> torch.Tensor | None:
+    if attention_mask is None:
+        return None
+    attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
+    # (batch * heads, 1 or target_length, source_length) -> (batch, heads, 1 or target_length, source_length)
+    return attention_mask.view(batch_size, attn.heads, -1, attention_mask.shape[-1])
+
+
+def _project_to_heads(
+    attn: Attention, hidden_states: torch.Tensor, batch_size: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Group norm, the query, key and value projections split into heads, and their norms; and the head size."""
+    if attn.group_norm is not None:
+        hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+
+    query = attn.to_q(hidden_states)
+    key = attn.to_k(hidden_states)
+    value = attn.to_v(hidden_states)
+
+    inner_dim = key.shape[-1]
+    head_dim = inner_dim // attn.heads
+
+    # (batch, seq_len, heads * head_dim) -> (batch, heads, seq_len, head_dim)
+    query = query.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
+    key = key.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
+    value = value.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
+
+    if attn.norm_q is not None:
+        query = attn.norm_q(query)
+    if attn.norm_k is not None:
+        key = attn.norm_k(key)
+    return query, key, value, head_dim
+
+
+def _to_output(
+    attn: Attention,
+    hidden_states: torch.Tensor,
+    dtype: torch.dtype,
+    residual: torch.Tensor,
+    spatial_shape: torch.Size | None,
+    head_dim: int,
+) -> torch.Tensor:
+    """Merge the heads, project out, restore a feature map's shape, add the residual and rescale."""
+    batch_size = hidden_states.shape[0]
+    # (batch, heads, seq_len, head_dim) -> (batch, seq_len, heads * head_dim)
+    hidden_states = hidden_states.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim)
+    hidden_states = hidden_states.to(dtype)
+
+    # linear proj
+    hidden_states = attn.to_out[0](hidden_states)
+    # dropout
+    hidden_states = attn.to_out[1](hidden_states)
+
+    if spatial_shape is not None:
+        # (batch, height * width, channel) -> (batch, channel, height, width)
+        hidden_states = hidden_states.transpose(-1, -2).reshape(spatial_shape)
+
+    if attn.residual_connection:
+        hidden_states = hidden_states + residual
+
+    return hidden_states / attn.rescale_output_factor
 
 
 def _as_height_width(sample_size: int | tuple[int, int] | list[int]) -> tuple[int, int]:

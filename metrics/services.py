@@ -273,7 +273,7 @@ def _add_generated(*, rows: list[dict], metrics: Sequence[str], fid: FidFeatures
         if Metric.FID in metrics:
             key = stream_key(Metric.FID, arm, width, height)
             done = state.done_for(key)
-            chosen = [(row, image) for row, image in zip(rows, images) if row["index"] not in done]
+            chosen = [(row, image) for row, image in zip(rows, images, strict=True) if row["index"] not in done]
             if chosen:
                 fid.add(state.fid.setdefault(key, FeatureSums.zeros(fid.dim)),
                         [fid.prepare(image) for _, image in chosen])
@@ -283,7 +283,7 @@ def _add_generated(*, rows: list[dict], metrics: Sequence[str], fid: FidFeatures
 
             key = stream_key(Metric.CLIP, arm, width, height)
             done = state.done_for(key)
-            chosen = [(row, image) for row, image in zip(rows, images) if row["index"] not in done]
+            chosen = [(row, image) for row, image in zip(rows, images, strict=True) if row["index"] not in done]
             if chosen:
                 clip.add(state.clip.setdefault(key, ScoreSums()), [to_uint8_tensor(image) for _, image in chosen],
                          [row["caption"] for row, _ in chosen])
@@ -380,25 +380,10 @@ def evaluate_metrics(
     progress: Callable[[str], None] = logger.info,
 ) -> Outcome:
     """Generate both arms for every sampled caption at each resolution and compute the metrics; see the module."""
-    check_waiting(timeout=timeout, poll_seconds=poll_seconds)
-    metrics = list(dict.fromkeys(metrics))
-    unknown = [metric for metric in metrics if metric not in Metric.values]
-    if unknown or not metrics:
-        raise ValidationError(f"Unknown metric {', '.join(unknown) or '(none)'}; choose from {', '.join(Metric.values)}.")
-    if study.model is None:
-        raise ValidationError(f"Study {study.slug!r} names no model to generate with.")
-    if not reference.items.exists():
-        raise ValidationError(f"Reference subset {reference.name!r} has no items.")
-    resolutions = list(dict.fromkeys(resolutions or [(study.width, study.height)]))
-    check_resolutions(resolutions=resolutions, model=study.model)
-    existing = MetricsRun.objects.filter(study=study, reference=reference).select_related("reference").first()
-    if existing is not None:
-        check_run_settings(run=existing, study=study)
+    metrics, resolutions = _checked_request(study=study, reference=reference, metrics=metrics,
+                                            resolutions=resolutions, timeout=timeout, poll_seconds=poll_seconds)
     kind = feature_network or settings.EVALSITE_FEATURE_NETWORK
-    device = pick_device()
-    # Load the networks (and fail on missing weights) before ordering any job.
-    fid = FidFeatures(kind, device) if Metric.FID in metrics else None
-    clip = ClipScorer(device=device) if Metric.CLIP in metrics else None
+    fid, clip = _load_networks(kind, metrics)
     kind_label = kind if fid else "none"
     items = reference.items.count()
     reference_path = checkpoints.checkpoint_path(f"reference-{reference.pk}-{kind}.pt")
@@ -406,34 +391,15 @@ def evaluate_metrics(
         checkpoints.load(reference_path, kind, reference_owner(reference=reference, items=items))
 
     with contextlib.ExitStack() as stack:
-        with transaction.atomic():  # a new run is not kept when its checkpoint is refused
-            run, _ = MetricsRun.objects.get_or_create(study=study, reference=reference)
-            run_path = checkpoints.checkpoint_path(f"run-{run.pk}-{kind_label}.pt")
-            stack.enter_context(checkpoints.locked(run_path, wait=False))
-            state = checkpoints.load(run_path, kind_label, run_owner(study=study, reference=reference, items=items))
-        if fid is not None:
-            state.use_network(Metric.FID, fid.kind)
-        if clip is not None:
-            earlier = state.use_network(Metric.CLIP, clip.identity)
-            if earlier:
-                progress(f"The CLIP model is {clip.identity} now, not {earlier}: CLIP score sums start over.")
+        run, state = _open_run(stack, study=study, reference=reference, kind_label=kind_label, items=items)
+        _use_networks(state, fid=fid, clip=clip, progress=progress)
         requeued = order_jobs(run=run, resolutions=resolutions, requeue_pending=requeue_pending)
         if requeued:
             progress(f"queued {requeued} pair jobs of an earlier run again")
         reference_state = None
         if fid is not None:
-            def waiting() -> None:
-                progress(f"waiting for another evaluate_metrics to finish the reference sums ({reference_path})")
-
-            with checkpoints.locked(reference_path, wait=True, on_wait=waiting):
-                reference_state = checkpoints.load(reference_path, kind,
-                                                   reference_owner(reference=reference, items=items))
-                reference_state.use_network(Metric.FID, fid.kind)
-                add_reference(fid=fid, state=reference_state, reference=reference, saver=_Saver(reference_state),
-                              progress=progress)
-            unreadable = len(reference_state.done_for("unreadable/reference"))
-            if unreadable:
-                progress(f"reference: {unreadable} unreadable images skipped")
+            reference_state = _reference_sums(fid=fid, reference=reference, path=reference_path, items=items,
+                                              progress=progress)
         unreadable_pairs: set[tuple[int, int, int]] = set()
         pending, failed = add_generated(run=run, resolutions=resolutions, metrics=metrics, fid=fid, clip=clip,
                                         state=state, saver=_Saver(state), timeout=timeout, poll_seconds=poll_seconds,
@@ -445,12 +411,91 @@ def evaluate_metrics(
                       complete=pending == 0)
     if not outcome.complete:
         return outcome
+    outcome.results = store_results(run=run, resolutions=resolutions, metrics=metrics, fid=fid, state=state,
+                                    reference_state=reference_state,
+                                    failed_by_size=_failed_by_size(run, resolutions, unreadable_pairs),
+                                    clip_name=clip.identity if clip else "")
+    return outcome
+
+
+def _checked_request(*, study: Study, reference: ReferenceSet, metrics: Sequence[str],
+                     resolutions: Sequence[tuple[int, int]], timeout: float | None,
+                     poll_seconds: float) -> tuple[list[str], list[tuple[int, int]]]:
+    """Refuse what cannot be evaluated, before anything is loaded or written; the metrics and resolutions without
+    repeats (the study's own size when none is given)."""
+    check_waiting(timeout=timeout, poll_seconds=poll_seconds)
+    metrics = list(dict.fromkeys(metrics))
+    unknown = [metric for metric in metrics if metric not in Metric.values]
+    if unknown or not metrics:
+        raise ValidationError(f"Unknown metric {', '.join(unknown) or '(none)'}; "
+                              f"choose from {', '.join(Metric.values)}.")
+    if study.model is None:
+        raise ValidationError(f"Study {study.slug!r} names no model to generate with.")
+    if not reference.items.exists():
+        raise ValidationError(f"Reference subset {reference.name!r} has no items.")
+    resolutions = list(dict.fromkeys(resolutions or [(study.width, study.height)]))
+    check_resolutions(resolutions=resolutions, model=study.model)
+    existing = MetricsRun.objects.filter(study=study, reference=reference).select_related("reference").first()
+    if existing is not None:
+        check_run_settings(run=existing, study=study)
+    return metrics, resolutions
+
+
+def _load_networks(kind: str, metrics: Sequence[str]) -> tuple[FidFeatures | None, ClipScorer | None]:
+    """The feature networks the metrics need, loaded (and failing on missing weights) before any job is ordered."""
+    device = pick_device()
+    fid = FidFeatures(kind, device) if Metric.FID in metrics else None
+    clip = ClipScorer(device=device) if Metric.CLIP in metrics else None
+    return fid, clip
+
+
+def _open_run(stack: contextlib.ExitStack, *, study: Study, reference: ReferenceSet, kind_label: str,
+              items: int) -> tuple[MetricsRun, checkpoints.Checkpoint]:
+    """The study's run on the reference and its checkpoint, locked until ``stack`` closes. A new run is not kept when
+    its checkpoint is refused."""
+    with transaction.atomic():
+        run, _ = MetricsRun.objects.get_or_create(study=study, reference=reference)
+        run_path = checkpoints.checkpoint_path(f"run-{run.pk}-{kind_label}.pt")
+        stack.enter_context(checkpoints.locked(run_path, wait=False))
+        state = checkpoints.load(run_path, kind_label, run_owner(study=study, reference=reference, items=items))
+    return run, state
+
+
+def _use_networks(state: checkpoints.Checkpoint, *, fid: FidFeatures | None, clip: ClipScorer | None,
+                  progress: Callable[[str], None]) -> None:
+    """Record the networks in the run's checkpoint; sums of another CLIP model start over."""
+    if fid is not None:
+        state.use_network(Metric.FID, fid.kind)
+    if clip is not None:
+        earlier = state.use_network(Metric.CLIP, clip.identity)
+        if earlier:
+            progress(f"The CLIP model is {clip.identity} now, not {earlier}: CLIP score sums start over.")
+
+
+def _reference_sums(*, fid: FidFeatures, reference: ReferenceSet, path, items: int,
+                    progress: Callable[[str], None]) -> checkpoints.Checkpoint:
+    """The reference images' FID sums, completed under the reference checkpoint's lock (waiting for another run that
+    holds it)."""
+    def waiting() -> None:
+        progress(f"waiting for another evaluate_metrics to finish the reference sums ({path})")
+
+    with checkpoints.locked(path, wait=True, on_wait=waiting):
+        reference_state = checkpoints.load(path, fid.kind, reference_owner(reference=reference, items=items))
+        reference_state.use_network(Metric.FID, fid.kind)
+        add_reference(fid=fid, state=reference_state, reference=reference, saver=_Saver(reference_state),
+                      progress=progress)
+    unreadable = len(reference_state.done_for("unreadable/reference"))
+    if unreadable:
+        progress(f"reference: {unreadable} unreadable images skipped")
+    return reference_state
+
+
+def _failed_by_size(run: MetricsRun, resolutions: Sequence[tuple[int, int]],
+                    unreadable_pairs: set[tuple[int, int, int]]) -> dict[tuple[int, int], int]:
+    """Pairs counted as failed at each resolution: their job failed, or their images cannot be read."""
     failed_by_size = {}
     for width, height in resolutions:
         failed_by_size[(width, height)] = MetricsJob.objects.filter(
             run=run, width=width, height=height, job__status=PairJob.Status.FAILED
         ).count() + sum(1 for size in unreadable_pairs if size[:2] == (width, height))
-    outcome.results = store_results(run=run, resolutions=resolutions, metrics=metrics, fid=fid, state=state,
-                                    reference_state=reference_state, failed_by_size=failed_by_size,
-                                    clip_name=clip.identity if clip else "")
-    return outcome
+    return failed_by_size

@@ -9,7 +9,6 @@ the image path untouched.
 """
 
 import math
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +20,18 @@ from diffusers import UNet2DConditionModel
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from matplotlib.figure import Figure
 
+from evalsite.files import atomic_path
+
 from .scaling import (
     Denoiser,
     EntropyScaledAttnProcessor,
-    self_attention_tokens,
-    unet_level,
     apply_entropy_scaling,
     denoiser_of,
     exact_size_arguments,
     patch_size,
     remove_entropy_scaling,
+    self_attention_tokens,
+    unet_level,
 )
 
 if TYPE_CHECKING:  # the Django models behind `pipelines` are not needed to measure
@@ -299,7 +300,7 @@ def plot_attention_entropy(frame: pd.DataFrame, path_png: str | Path) -> Path:
     # a bare Figure (no pyplot): no global figure registry, no interactive backend
     fig = Figure(figsize=(4.2 * len(levels), 3.6), layout="tight")
     axes = fig.subplots(1, len(levels), squeeze=False, sharex=True)
-    for ax, level in zip(axes[0], levels):
+    for ax, level in zip(axes[0], levels, strict=True):
         at_level = frame[frame["level"] == level]
         for arm in ARMS:
             rows = at_level[at_level["arm"] == arm]
@@ -322,8 +323,6 @@ def plot_attention_entropy(frame: pd.DataFrame, path_png: str | Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize="small")
     path = Path(path_png)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.stem}-", suffix=".png", delete=False) as temp:
+    with atomic_path(path) as temp:
         fig.savefig(temp, format="png", dpi=150)
-    Path(temp.name).replace(path)
     return path

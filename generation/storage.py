@@ -12,11 +12,14 @@ import hmac
 import io
 import os
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from PIL import Image
+
+from evalsite.files import atomic_path
 
 IMAGE_FOLDER = "img"
 PROBE_PREFIX = "storage-probe-"  # at the top level, so that a probe leaves no empty folder behind
@@ -29,8 +32,10 @@ class ImageStorageError(RuntimeError):
 class AtomicFileSystemStorage(FileSystemStorage):
     """FileSystemStorage that overwrites a name in place through a temporary file and a rename.
 
-    A reader sees the old file or the new one, never a partial file. The temporary file's name derives from the
-    target's, so a write cut short is overwritten by the retry instead of being left behind.
+    A reader sees the old file or the new one, never a partial file. Each write has a temporary file of its own
+    (:func:`evalsite.files.atomic_path`), so two workers writing one name at once (a redelivered task) never write
+    into the same file. A write that fails removes its temporary file; one whose process is killed leaves it
+    behind (``.<name>.<random>.part``, hidden, never read).
     """
 
     def __init__(self, **kwargs):
@@ -41,22 +46,12 @@ class AtomicFileSystemStorage(FileSystemStorage):
         if not self._allow_overwrite:
             return super()._save(name, content)
         full_path = self.path(name)
-        folder, base = os.path.split(full_path)
-        os.makedirs(folder, exist_ok=True)
-        temp_path = os.path.join(folder, f".{base}.part")
-        try:
+        with atomic_path(Path(full_path), fsync=True) as temp_path:
             with open(temp_path, "wb") as temp_file:
                 for chunk in content.chunks():
                     temp_file.write(chunk if isinstance(chunk, bytes) else chunk.encode())
-                temp_file.flush()
-                os.fsync(temp_file.fileno())
             if self.file_permissions_mode is not None:
                 os.chmod(temp_path, self.file_permissions_mode)
-            os.replace(temp_path, full_path)
-        except BaseException:
-            if os.path.exists(temp_path):
-                os.unlink(temp_path)
-            raise
         return os.path.relpath(full_path, self.location).replace("\\", "/")
 
 

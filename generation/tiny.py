@@ -37,7 +37,6 @@ from transformers import (
     T5TokenizerFast,
 )
 
-
 BOS_TOKEN = "<|startoftext|>"
 EOS_TOKEN = "<|endoftext|>"
 MAX_LENGTH = 77
@@ -93,7 +92,7 @@ def _bytes_to_unicode() -> dict[int, str]:
             byte_values.append(byte)
             code_points.append(256 + extra)
             extra += 1
-    return dict(zip(byte_values, map(chr, code_points)))
+    return dict(zip(byte_values, map(chr, code_points), strict=True))
 
 
 def _write_tokenizer_files(directory: Path) -> None:
@@ -281,6 +280,7 @@ def save_tiny_pipeline(path: str | os.PathLike, seed: int = 0, family: str = "sd
         raise FileExistsError(f"{path} exists and is not a saved pipeline; refusing to overwrite it.")
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A folder, not a file: evalsite.files.atomic_path stages a single file, so the folder is staged and renamed here.
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
     try:
         build_tiny_pipeline(seed, family).save_pretrained(staging)

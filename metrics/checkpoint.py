@@ -12,14 +12,14 @@ Two processes on one file: each save goes through its own temporary file, and ``
 """
 import contextlib
 import fcntl
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from django.conf import settings
+
+from evalsite.files import atomic_path
 
 from .features import FeatureSums, ScoreSums
 
@@ -67,23 +67,13 @@ class Checkpoint:
             "clip": {key: sums.to_dict() for key, sums in self.clip.items()},
             "done": {key: sorted(indices) for key, indices in self.done.items()},
         }
-        write_atomic(self.path, data)
+        save_atomic(self.path, data)
 
 
-def write_atomic(path: Path, data: dict) -> None:
-    """Write ``data`` to ``path`` through a temporary file of its own in the same folder (removed on failure)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            torch.save(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+def save_atomic(path: Path, data: dict) -> None:
+    """``torch.save`` ``data`` to ``path`` through a temporary file of its own, synced before the rename."""
+    with atomic_path(path, fsync=True) as temp, open(temp, "wb") as handle:
+        torch.save(data, handle)
 
 
 def checkpoint_path(name: str) -> Path:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from metrics import checkpoint as checkpoints
-from metrics.checkpoint import CheckpointError, Checkpoint, load, locked, write_atomic
+from metrics.checkpoint import Checkpoint, CheckpointError, load, locked, save_atomic
 
 OWNER = {"reference": "laion-5", "source": "/data/laion", "seed": 0, "items": 5}
 
@@ -19,7 +19,7 @@ def test_two_writers_at_once_each_write_a_whole_file(tmp_path):
         data = {"outer": torch.full((512, 512), value, dtype=torch.float64)}
         for _ in range(20):
             try:
-                write_atomic(path, data)
+                save_atomic(path, data)
             except Exception as exc:  # a shared temp file: one writer's rename takes the other's file away
                 errors.append(exc)
 
@@ -36,7 +36,7 @@ def test_two_writers_at_once_each_write_a_whole_file(tmp_path):
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path, monkeypatch):
     path = tmp_path / "run-1-none.pt"
-    write_atomic(path, {"value": 1})
+    save_atomic(path, {"value": 1})
 
     def failing_save(data, handle):
         handle.write(b"half a checkpoint")
@@ -44,7 +44,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path
 
     monkeypatch.setattr(checkpoints.torch, "save", failing_save)
     with pytest.raises(OSError, match="disk full"):
-        write_atomic(path, {"value": 2})
+        save_atomic(path, {"value": 2})
     assert torch.load(path, weights_only=True) == {"value": 1}
     assert [item.name for item in tmp_path.iterdir()] == [path.name]
 
@@ -94,14 +94,14 @@ def test_damaged_foreign_or_old_files_are_refused_with_a_clear_message(tmp_path)
     path.write_bytes(b"\x00not a checkpoint")
     with pytest.raises(CheckpointError, match="cannot be read .*move .*reference-1-tiny-random.pt away"):
         load(path, "tiny-random", OWNER)
-    write_atomic(path, {"version": 1, "feature_network": "tiny-random", "fid": {}, "clip": {}, "done": {}})
+    save_atomic(path, {"version": 1, "feature_network": "tiny-random", "fid": {}, "clip": {}, "done": {}})
     with pytest.raises(CheckpointError, match="another version or feature network"):
         load(path, "tiny-random", OWNER)
     Checkpoint(path=path, feature_network="tiny-random", owner=OWNER).save()
     assert load(path, "tiny-random", OWNER).owner == OWNER
     with pytest.raises(CheckpointError, match="holds the sums of reference 'laion-5'.*not of reference 'other'"):
         load(path, "tiny-random", {**OWNER, "reference": "other"})
-    write_atomic(path, {"version": checkpoints.VERSION, "feature_network": "tiny-random", "owner": OWNER})
+    save_atomic(path, {"version": checkpoints.VERSION, "feature_network": "tiny-random", "owner": OWNER})
     with pytest.raises(CheckpointError, match="is damaged"):
         load(path, "tiny-random", OWNER)
 

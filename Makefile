@@ -46,11 +46,12 @@ browser:
 test: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Both checks run; either failing fails the target.
+# Both checks run; either failing fails the target. The format check names the files (`ruff format --diff` shows
+# what would change).
 lint: install-dev
 	@status=0; \
 	$(BIN)/ruff check . || status=1; \
-	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/ruff format --check --output-format concise . || status=1; \
 	exit $$status
 
 test-fast: install-dev

@@ -1,5 +1,6 @@
 """The documents of ``manage.py export_results``: every requested format rendered in full, then written all or
 none."""
+
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def write_documents(documents: dict[str, str | bytes], out_dir: Path) -> list[Pa
             _temporary(path).replace(path)
             written.append(path)
     except OSError as exc:
-        for temp in temps[len(written):]:
+        for temp in temps[len(written) :]:
             try:
                 temp.unlink(missing_ok=True)
             except OSError:
@@ -102,7 +103,6 @@ def write_documents(documents: dict[str, str | bytes], out_dir: Path) -> list[Pa
                 folder.rmdir()
             except OSError:
                 break
-        done = (f"{len(written)} of {len(targets)} files were replaced before it" if written
-                else "nothing was written")
+        done = f"{len(written)} of {len(targets)} files were replaced before it" if written else "nothing was written"
         raise ValidationError(f"Could not write {current}: {exc.strerror or exc}; {done}.") from exc
     return written

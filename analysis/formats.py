@@ -1,5 +1,6 @@
 """The text of each export format: the tidy ratings as CSV, the study reports as JSON, LaTeX and Markdown tables,
 and the protocol manifest; the paper table's cells (also on the results page) and the software versions."""
+
 import json
 from collections.abc import Sequence
 
@@ -21,8 +22,18 @@ ADJUSTED_LABELS = {"holm": "p (Holm)", "bh": "p (BH)"}
 
 
 def table_header(adjustment: str = "holm") -> tuple[str, ...]:
-    return ("Study", "Annotators", "Items", "Baseline", "Ours", "Ours − baseline [95% CI]", "Win / tie / loss %",
-            "d_z", "p (mixed)", ADJUSTED_LABELS[adjustment])
+    return (
+        "Study",
+        "Annotators",
+        "Items",
+        "Baseline",
+        "Ours",
+        "Ours − baseline [95% CI]",
+        "Win / tie / loss %",
+        "d_z",
+        "p (mixed)",
+        ADJUSTED_LABELS[adjustment],
+    )
 
 
 def analysis_software() -> dict[str, str]:
@@ -51,21 +62,23 @@ def manifest_json(reports: Sequence[StudyReport], protocols: Sequence[dict]) -> 
     and the analysis settings; and the software versions."""
     studies = []
     for report, protocol in zip(reports, protocols):
-        studies.append({
-            **protocol,
-            "analysis": {
-                "seed": report.seed,
-                "bootstrap_resamples": report.bootstrap.resamples,
-                "level": report.level,
-                "primary_model": report.mixed_model.formula,
-                "fitted_model": report.mixed_model.model,
-                "estimation": report.mixed_model.method,
-                "adjustment": METHODS[report.adjustment],
-                "exclusions_applied": report.exclusions_applied,
-            },
-            "counts_analysed": to_jsonable(report.counts),
-            "exclusions": to_jsonable(report.exclusions),
-        })
+        studies.append(
+            {
+                **protocol,
+                "analysis": {
+                    "seed": report.seed,
+                    "bootstrap_resamples": report.bootstrap.resamples,
+                    "level": report.level,
+                    "primary_model": report.mixed_model.formula,
+                    "fitted_model": report.mixed_model.model,
+                    "estimation": report.mixed_model.method,
+                    "adjustment": METHODS[report.adjustment],
+                    "exclusions_applied": report.exclusions_applied,
+                },
+                "counts_analysed": to_jsonable(report.counts),
+                "exclusions": to_jsonable(report.exclusions),
+            }
+        )
     document = {"schema": SCHEMA, "studies": studies, "software": analysis_software()}
     return json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n"
 
@@ -116,12 +129,16 @@ def _notes(reports: Sequence[StudyReport]) -> list[str]:
         if report.mixed_model.simplified:
             notes.append(f"{report.study}: {report.mixed_model.model}.")
         if not report.mixed_model.converged:
-            notes.append(f"{report.study}: the mixed model did not converge ({report.mixed_model.convergence}): "
-                         "its p-value is not to be trusted.")
+            notes.append(
+                f"{report.study}: the mixed model did not converge ({report.mixed_model.convergence}): "
+                "its p-value is not to be trusted."
+            )
         excluded = report.exclusions
         if report.exclusions_applied and excluded.annotators_removed:
-            notes.append(f"{report.study}: {excluded.annotators_removed} of {excluded.annotators_before} annotators "
-                         f"({excluded.ratings_removed} ratings) excluded by the study's rules.")
+            notes.append(
+                f"{report.study}: {excluded.annotators_removed} of {excluded.annotators_before} annotators "
+                f"({excluded.ratings_removed} ratings) excluded by the study's rules."
+            )
     return notes
 
 
@@ -134,8 +151,18 @@ def summaries_markdown(reports: Sequence[StudyReport]) -> str:
     return "\n".join(lines) + "\n"
 
 
-LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def latex_escape(text: str) -> str:
@@ -144,9 +171,16 @@ def latex_escape(text: str) -> str:
 
 def summaries_latex(reports: Sequence[StudyReport]) -> str:
     """A booktabs table, one row per study, with the notes as a comment block after it."""
+
     def cell(text: str) -> str:
-        return (latex_escape(text).replace("±", r"$\pm$").replace("−", "$-$").replace("< ", "$<$ ")
-                .replace("–", "--").replace("d\\_z", "$d_z$"))
+        return (
+            latex_escape(text)
+            .replace("±", r"$\pm$")
+            .replace("−", "$-$")
+            .replace("< ", "$<$ ")
+            .replace("–", "--")
+            .replace("d\\_z", "$d_z$")
+        )
 
     header_names = table_header(reports[0].adjustment if reports else "holm")
     header = " & ".join(cell(name) for name in header_names) + r" \\"

@@ -1,4 +1,5 @@
 """Per-study analysis settings: the exclusion rules and the seed of the random parts of the analysis."""
+
 from django.db import models
 from django.db.models import Q
 

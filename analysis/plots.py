@@ -1,5 +1,6 @@
 """Result plots with matplotlib's object API (no pyplot state): score distributions per condition, a forest
 plot of per-item differences, and per-annotator differences; each as PNG and SVG."""
+
 import io
 import math
 
@@ -22,8 +23,9 @@ def score_distributions(report: StudyReport) -> Figure:
         counts = np.array(report.score_counts[condition], dtype=float)
         share = counts / max(counts.sum(), 1)
         stats = getattr(report.descriptives, condition)
-        axes.bar(scores + offset, share, width=0.4, color=COLOURS[condition],
-                 label=f"{condition} (mean {stats.mean:.2f})")
+        axes.bar(
+            scores + offset, share, width=0.4, color=COLOURS[condition], label=f"{condition} (mean {stats.mean:.2f})"
+        )
     axes.set_xticks(scores)
     axes.set_xlabel("score")
     axes.set_ylabel("share of scores")
@@ -41,8 +43,17 @@ def _dot_plot(rows: tuple[UnitDifference, ...], *, estimate: float, ci, title: s
     means = np.array([row.mean for row in ordered])
     low = np.array([row.ci[0] if row.ci[0] is not None else row.mean for row in ordered])
     high = np.array([row.ci[1] if row.ci[1] is not None else row.mean for row in ordered])
-    axes.errorbar(means, positions, xerr=[means - low, high - means], fmt="o", markersize=3, color="#1c1f26",
-                  ecolor="#9aa3b2", elinewidth=1, capsize=0)
+    axes.errorbar(
+        means,
+        positions,
+        xerr=[means - low, high - means],
+        fmt="o",
+        markersize=3,
+        color="#1c1f26",
+        ecolor="#9aa3b2",
+        elinewidth=1,
+        capsize=0,
+    )
     axes.axvline(0.0, color="#5d6472", linewidth=0.8)
     axes.axvline(estimate, color=COLOURS["ours"], linewidth=1.2, label=f"estimate {estimate:+.2f}")
     if ci[0] is not None and ci[1] is not None and math.isfinite(ci[0]) and math.isfinite(ci[1]):
@@ -61,14 +72,24 @@ def _dot_plot(rows: tuple[UnitDifference, ...], *, estimate: float, ci, title: s
 
 def item_forest(report: StudyReport) -> Figure:
     effect = report.mixed_model.effect
-    return _dot_plot(report.item_differences, estimate=effect.estimate, ci=effect.ci,
-                     title=f"{report.study}: per-item differences (mean, 95% CI over annotators)", unit="item")
+    return _dot_plot(
+        report.item_differences,
+        estimate=effect.estimate,
+        ci=effect.ci,
+        title=f"{report.study}: per-item differences (mean, 95% CI over annotators)",
+        unit="item",
+    )
 
 
 def annotator_differences(report: StudyReport) -> Figure:
     effect = report.mixed_model.effect
-    return _dot_plot(report.annotator_differences, estimate=effect.estimate, ci=effect.ci,
-                     title=f"{report.study}: per-annotator differences (mean, 95% CI over items)", unit="annotator")
+    return _dot_plot(
+        report.annotator_differences,
+        estimate=effect.estimate,
+        ci=effect.ci,
+        title=f"{report.study}: per-annotator differences (mean, 95% CI over items)",
+        unit="annotator",
+    )
 
 
 def figure_bytes(figure: Figure, fmt: str) -> bytes:
@@ -81,5 +102,8 @@ def figure_bytes(figure: Figure, fmt: str) -> bytes:
 
 
 def study_plots(report: StudyReport) -> dict[str, Figure]:
-    return {"scores": score_distributions(report), "items": item_forest(report),
-            "annotators": annotator_differences(report)}
+    return {
+        "scores": score_distributions(report),
+        "items": item_forest(report),
+        "annotators": annotator_differences(report),
+    }

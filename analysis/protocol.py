@@ -1,4 +1,5 @@
 """The protocol of a study, carried by every export so that it can be reproduced."""
+
 from annotations.models import Study
 from generation.models import PairJob
 

@@ -1,5 +1,6 @@
 """Reads of stored studies for the analysis: studies by slug, their analysis settings and exclusion rules, the tidy
 ratings frame, the attention-check table, and a study's report computed from them."""
+
 from collections import Counter
 from collections.abc import Sequence
 
@@ -64,15 +65,22 @@ def report_for(study: Study, *, frame: pd.DataFrame | None = None, exclusions: b
     frame = ratings_frame(study=study) if frame is None else frame
     apply = settings.apply_exclusions_by_default if exclusions is None else exclusions
     try:
-        return study_report(frame, study=study.slug, seed=settings.seed, rules=rules_from(settings),
-                            attention=attention_table(study), exclusions=apply,
-                            resamples=settings.bootstrap_resamples)
+        return study_report(
+            frame,
+            study=study.slug,
+            seed=settings.seed,
+            rules=rules_from(settings),
+            attention=attention_table(study),
+            exclusions=apply,
+            resamples=settings.bootstrap_resamples,
+        )
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
 
 
-def study_reports(studies: Sequence[Study], *, frames=None, adjustment: str = "holm",
-                  exclusions: bool | None = None) -> list[StudyReport]:
+def study_reports(
+    studies: Sequence[Study], *, frames=None, adjustment: str = "holm", exclusions: bool | None = None
+) -> list[StudyReport]:
     """Each study's report, the mixed-model p adjusted across them by ``adjustment``."""
     if adjustment not in METHODS:
         raise ValidationError(f"Unknown adjustment {adjustment!r}; choose from {', '.join(METHODS)}.")

@@ -1,4 +1,5 @@
 """Staff-only results pages: the paper table, the plots, the analysis details and the protocol."""
+
 import re
 
 from django.contrib.admin.views.decorators import staff_member_required
@@ -31,19 +32,26 @@ def results(request, slug: str):
     try:
         report = report_for(study, exclusions=exclusions)
     except ValidationError as exc:
-        return render(request, "analysis/results.html",
-                      {"study": study, "error": " ".join(exc.messages), "metrics_section": results_section(study)},
-                      status=200)
+        return render(
+            request,
+            "analysis/results.html",
+            {"study": study, "error": " ".join(exc.messages), "metrics_section": results_section(study)},
+            status=200,
+        )
     plots = {name: mark_safe(_inline_svg(figure)) for name, figure in study_plots(report).items()}
-    return render(request, "analysis/results.html", {
-        "study": study,
-        "report": report,
-        "data": to_jsonable(report),
-        "header": table_header(report.adjustment),
-        "cells": table_cells(report),
-        "plots": plots,
-        "protocol": study_protocol(study=study),
-        "metrics_section": results_section(study, report.mixed_model.effect),
-        "exclusions": exclusions,
-        "flagged": [q for q in report.annotator_quality if q.failed_attention or q.straightliner or q.too_fast],
-    })
+    return render(
+        request,
+        "analysis/results.html",
+        {
+            "study": study,
+            "report": report,
+            "data": to_jsonable(report),
+            "header": table_header(report.adjustment),
+            "cells": table_cells(report),
+            "plots": plots,
+            "protocol": study_protocol(study=study),
+            "metrics_section": results_section(study, report.mixed_model.effect),
+            "exclusions": exclusions,
+            "flagged": [q for q in report.annotator_quality if q.failed_attention or q.straightliner or q.too_fast],
+        },
+    )

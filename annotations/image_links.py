@@ -6,6 +6,7 @@ database query; a link opens only under the token it was made for; and nothing i
 whether two places show the same image) can be read without the key. The encryption is deterministic: the same
 place always gets the same link, so the browser reuses the preloaded image when the pair is shown.
 """
+
 import base64
 import functools
 import hashlib

@@ -1,4 +1,5 @@
 """Studies, their prompts and image pairs, annotators, assignments and ratings."""
+
 import re
 import secrets
 
@@ -132,12 +133,12 @@ class Study(models.Model):
         ordering = ["-created_at"]
         verbose_name_plural = "studies"
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=StudyStatus.values), name="study_status_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=StudyStatus.values), name="study_status_valid"),
             models.CheckConstraint(
                 condition=Q(
-                    width__gte=IMAGE_SIZE_MIN, width__lte=IMAGE_SIZE_MAX, height__gte=IMAGE_SIZE_MIN,
+                    width__gte=IMAGE_SIZE_MIN,
+                    width__lte=IMAGE_SIZE_MAX,
+                    height__gte=IMAGE_SIZE_MIN,
                     height__lte=IMAGE_SIZE_MAX,
                 )
                 & Q(Exact(Mod("width", IMAGE_SIZE_MULTIPLE), 0))

@@ -8,6 +8,7 @@ Normalisation: a prompt is stripped and every run of whitespace inside it (space
 a quoted CSV field) becomes one space, as the CLIP tokenizers of the supported models do anyway. Two
 prompts that differ only in whitespace would give the same images, so they count as duplicates.
 """
+
 import csv
 import io
 import json
@@ -151,8 +152,11 @@ def _read_delimited(
             prompts.append(PromptLine(line, ""))
         elif len(row) != len(header):
             problems.append(
-                _Problem(line, f"expected {len(header)} fields as in the header, found {len(row)}"
-                         + (" (quote a prompt that holds a comma)" if delimiter == "," else ""))
+                _Problem(
+                    line,
+                    f"expected {len(header)} fields as in the header, found {len(row)}"
+                    + (" (quote a prompt that holds a comma)" if delimiter == "," else ""),
+                )
             )
         else:
             prompts.append(PromptLine(line, row[index]))

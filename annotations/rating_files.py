@@ -1,5 +1,6 @@
 """Tidy rating files: reading and checking ratings collected elsewhere (``selectors.TIDY_COLUMNS``, the columns the
 exports write), a bad file rejected whole. Adding them to a study is ``services.rating_import``."""
+
 import csv
 import io
 import itertools
@@ -105,7 +106,9 @@ def parse_tidy_csv(text: str, *, slug: str) -> list[ImportedRating]:
     header = [name.strip() for name in (fieldnames or [])]
     missing = [column for column in TIDY_COLUMNS if column not in header]
     if missing:
-        raise ValidationError(f"line 1: the header lacks column(s) {', '.join(missing)}; expected {', '.join(TIDY_COLUMNS)}.")
+        raise ValidationError(
+            f"line 1: the header lacks column(s) {', '.join(missing)}; expected {', '.join(TIDY_COLUMNS)}."
+        )
     reader.fieldnames = header
     errors: list[str] = []
     halves: dict[tuple[str, str], dict[str, tuple[int, dict]]] = defaultdict(dict)
@@ -130,7 +133,7 @@ def parse_tidy_csv(text: str, *, slug: str) -> list[ImportedRating]:
     ratings: list[ImportedRating] = []
     for (annotator, item), conditions in halves.items():
         if set(conditions) != set(CONDITIONS):
-            (line, only), = conditions.values()
+            ((line, only),) = conditions.values()
             other = "ours" if only["condition"] == "baseline" else "baseline"
             errors.append(f"line {line}: {annotator!r} has no {other} score for this item")
             continue

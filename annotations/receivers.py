@@ -1,4 +1,5 @@
 """Listeners for generation's signals."""
+
 from django.dispatch import receiver
 
 from generation.signals import pair_job_finished

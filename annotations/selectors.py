@@ -1,5 +1,6 @@
 """Reads for studies, annotators and ratings: lookups by token, what allocation counts, the tidy ratings, and the
 researcher's monitoring page. The rating path's own reads are in ``sequence``, with its writes, in SQL."""
+
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass

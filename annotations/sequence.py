@@ -11,6 +11,7 @@ what counts as answered (``UNANSWERED``), and the reads and writes share those f
 cursor helpers. Kept together, the whole query budget of a submit can be read, and tested, in one place.
 ``services.ratings.submit_rating`` is the write that views call; it checks the scores and stores them here.
 """
+
 from dataclasses import dataclass
 
 from django.db import connection
@@ -157,8 +158,12 @@ def ahead(*, annotator_id: int, count: int = 2) -> Ahead:
     upcoming = []
     for assignment_id, order, ours_on_left, shown, _, _, text, baseline, ours, arm, check_baseline, check_ours in rows:
         names = image_names(
-            ours_on_left=bool(ours_on_left), baseline=baseline or "", ours=ours or "", check_arm=arm,
-            check_baseline=check_baseline or "", check_ours=check_ours or "",
+            ours_on_left=bool(ours_on_left),
+            baseline=baseline or "",
+            ours=ours or "",
+            check_arm=arm,
+            check_baseline=check_baseline or "",
+            check_ours=check_ours or "",
         )
         upcoming.append(Upcoming(assignment_id, order, text, names, bool(shown)))
     remaining, total = rows[0][4], rows[0][5]

@@ -1,4 +1,5 @@
 """Staff-only pages: monitoring a study, previewing its pairs labelled, and the labelled images."""
+
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse

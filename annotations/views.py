@@ -1,4 +1,5 @@
 """The annotator's pages: invite link (or open enrolment, or Prolific) → consent → rate pairs → completion code."""
+
 import logging
 import mimetypes
 import re
@@ -300,7 +301,9 @@ def join(request: HttpRequest, enrolment_token: str) -> HttpResponse:
                 study=study, source=Annotator.Source.OPEN, external_id=_join_attempt_id(request.POST.get("attempt", ""))
             )
         except ValidationError as exc:
-            return render(request, "annotations/join.html", {"study": study, "error": " ".join(exc.messages)}, status=403)
+            return render(
+                request, "annotations/join.html", {"study": study, "error": " ".join(exc.messages)}, status=403
+            )
         request.session[f"annotator-of-{study.pk}"] = annotator.token
         return redirect("annotations:invite", token=annotator.token)
     return render(request, "annotations/join.html", {"study": study, "attempt": new_token()})
@@ -336,16 +339,21 @@ def prolific(request: HttpRequest, enrolment_token: str) -> HttpResponse:
     missing = [name for name in PROLIFIC_FIELDS if not request.GET.get(name, "").strip()]
     if missing:
         return render(
-            request, "annotations/join.html",
+            request,
+            "annotations/join.html",
             {"study": study, "error": f"The link lacks {', '.join(missing)}; please open the study from Prolific."},
             status=400,
         )
     garbled = [name for name in PROLIFIC_FIELDS if _has_control_character(request.GET[name])]
     if garbled:
         return render(
-            request, "annotations/join.html",
-            {"study": study, "error": f"The link's {', '.join(garbled)} holds a character no Prolific id has; "
-                                      "please open the study from Prolific."},
+            request,
+            "annotations/join.html",
+            {
+                "study": study,
+                "error": f"The link's {', '.join(garbled)} holds a character no Prolific id has; "
+                "please open the study from Prolific.",
+            },
             status=400,
         )
     entry = {name: request.GET[name].strip()[:200] for name in PROLIFIC_FIELDS}

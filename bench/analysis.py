@@ -18,6 +18,7 @@ lmerTest is installed the same judgments are fitted by ``lmerTest::lmer`` (REML,
 in its own process: wall seconds of the fit alone, peak RSS, and the estimate, SE and df side by side. Targets: 45 × 50
 well under 0.1 s, 1,000 × 1,000 complete under 10 s, and at least 4× faster than lme4 on the incomplete design.
 """
+
 import argparse
 import json
 import os
@@ -85,8 +86,9 @@ def measure(annotators: int, items: int, reference: bool) -> dict:
         mark = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = sm.MixedLM.from_formula("d ~ 1", groups="g", vc_formula={"a": "0 + C(a)", "i": "0 + C(i)"},
-                                          data=data).fit(reml=True, method="lbfgs")
+            fit = sm.MixedLM.from_formula(
+                "d ~ 1", groups="g", vc_formula={"a": "0 + C(a)", "i": "0 + C(i)"}, data=data
+            ).fit(reml=True, method="lbfgs")
         result["statsmodels_seconds"] = time.perf_counter() - mark
         result["statsmodels_estimate"] = float(fit.fe_params.iloc[0])
         result["statsmodels_se"] = float(fit.bse_fe.iloc[0])
@@ -112,8 +114,9 @@ def measure_fit(design: str, csv: str | None) -> dict:
     annotators, items, fill = parse_fit_design(design)
     judgments = paired_judgments(simulate_ratings(annotators=annotators, items=items, missing=1 - fill, seed=1))
     if csv:
-        pd.DataFrame({"annotator": judgments.annotator, "item": judgments.item,
-                      "d": judgments.difference.astype(int)}).to_csv(csv, index=False)
+        pd.DataFrame(
+            {"annotator": judgments.annotator, "item": judgments.item, "d": judgments.difference.astype(int)}
+        ).to_csv(csv, index=False)
     repeats = 5 if judgments.n < 10_000 else 1
     seconds = []
     for _ in range(repeats):
@@ -122,10 +125,18 @@ def measure_fit(design: str, csv: str | None) -> dict:
         fit = fit_crossed(y=judgments.difference, annotator=judgments.annotator, item=judgments.item, groups=groups)
         seconds.append(time.perf_counter() - start)
     effect = effect_of(fit)
-    return {"judgments": judgments.n, "seconds": float(np.median(seconds)), "spread": [min(seconds), max(seconds)],
-            "repeats": repeats, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10,
-            "estimate": effect.estimate, "se": effect.se, "df": effect.df, "variance": fit.variance,
-            "convergence": fit.convergence}
+    return {
+        "judgments": judgments.n,
+        "seconds": float(np.median(seconds)),
+        "spread": [min(seconds), max(seconds)],
+        "repeats": repeats,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10,
+        "estimate": effect.estimate,
+        "se": effect.se,
+        "df": effect.df,
+        "variance": fit.variance,
+        "convergence": fit.convergence,
+    }
 
 
 def lme4_fit(csv: str) -> dict | None:
@@ -134,15 +145,22 @@ def lme4_fit(csv: str) -> dict | None:
 
     if not shutil.which("Rscript"):
         return None
-    output = subprocess.run(["/usr/bin/time", "-f", "peak-kib %M", "Rscript", "-e", LME4, csv], capture_output=True,
-                            text=True)
+    output = subprocess.run(
+        ["/usr/bin/time", "-f", "peak-kib %M", "Rscript", "-e", LME4, csv], capture_output=True, text=True
+    )
     if output.returncode != 0:
         print(f"  (lme4 not run: {output.stderr.strip().splitlines()[-1]})")
         return None
     values = [float(v) for v in output.stdout.split()]
     peak = int(output.stderr.strip().splitlines()[-1].split()[-1])
-    return {"seconds": values[0], "estimate": values[1], "se": values[2], "df": values[3],
-            "variance": values[4:], "peak_rss_mib": peak / 2**10}
+    return {
+        "seconds": values[0],
+        "estimate": values[1],
+        "se": values[2],
+        "df": values[3],
+        "variance": values[4:],
+        "peak_rss_mib": peak / 2**10,
+    }
 
 
 def run_fits(designs: list[str]) -> None:
@@ -152,23 +170,34 @@ def run_fits(designs: list[str]) -> None:
     for design in designs:
         with tempfile.TemporaryDirectory() as folder:
             csv = str(Path(folder) / "judgments.csv")
-            output = subprocess.run([sys.executable, __file__, "--fit-child", design, csv], check=True,
-                                    capture_output=True, text=True, cwd=ROOT,
-                                    env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            output = subprocess.run(
+                [sys.executable, __file__, "--fit-child", design, csv],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )
             ours = json.loads(output.stdout.strip().splitlines()[-1])
             theirs = lme4_fit(csv)
-        line = (f"{design}: {ours['judgments']} judgments, fit {ours['seconds']:.3f} s (median of {ours['repeats']}, "
-                f"{ours['spread'][0]:.3f}–{ours['spread'][1]:.3f}), peak RSS {ours['peak_rss_mib']:.0f} MiB")
+        line = (
+            f"{design}: {ours['judgments']} judgments, fit {ours['seconds']:.3f} s (median of {ours['repeats']}, "
+            f"{ours['spread'][0]:.3f}–{ours['spread'][1]:.3f}), peak RSS {ours['peak_rss_mib']:.0f} MiB"
+        )
         target = FIT_TARGETS.get(design)
         if target:
             line += f" ({ours['seconds'] / target:.2f} of the {target:g} s target)"
         print(line)
-        print(f"  EvalSite: estimate {ours['estimate']:+.6f}, SE {ours['se']:.6f}, df {ours['df']:.2f}; "
-              f"{ours['convergence']}")
+        print(
+            f"  EvalSite: estimate {ours['estimate']:+.6f}, SE {ours['se']:.6f}, df {ours['df']:.2f}; "
+            f"{ours['convergence']}"
+        )
         if theirs:
-            print(f"  lme4:     estimate {theirs['estimate']:+.6f}, SE {theirs['se']:.6f}, df {theirs['df']:.2f}; "
-                  f"fit {theirs['seconds']:.2f} s, peak RSS {theirs['peak_rss_mib']:.0f} MiB; EvalSite "
-                  f"{theirs['seconds'] / ours['seconds']:.1f}× faster")
+            print(
+                f"  lme4:     estimate {theirs['estimate']:+.6f}, SE {theirs['se']:.6f}, df {theirs['df']:.2f}; "
+                f"fit {theirs['seconds']:.2f} s, peak RSS {theirs['peak_rss_mib']:.0f} MiB; EvalSite "
+                f"{theirs['seconds'] / ours['seconds']:.1f}× faster"
+            )
 
 
 def main() -> None:
@@ -186,8 +215,14 @@ def main() -> None:
         print(json.dumps(measure(annotators, items, reference=args.child == "45x50")))
         return
     for design in args.designs:
-        output = subprocess.run([sys.executable, __file__, "--child", design], check=True, capture_output=True,
-                                text=True, cwd=ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        output = subprocess.run(
+            [sys.executable, __file__, "--child", design],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
         result = json.loads(output.stdout.strip().splitlines()[-1])
         seconds_target, memory_target = TARGETS.get(design, (None, None))
         line = f"{design}: {result['ratings']} ratings, full report {result['seconds']:.2f} s"
@@ -198,11 +233,15 @@ def main() -> None:
             line += f" ({result['peak_rss_gib'] / memory_target:.2f} of the {memory_target:g} GiB target)"
         stages = ", ".join(f"{name} {value:.2f} s" for name, value in result["stages"].items())
         print(line)
-        print(f"  stages: {stages}; RSS before the report {result['rss_before_gib']:.2f} GiB; "
-              f"estimate {result['estimate']:+.4f} (SE {result['se']:.4f}, df {result['df']:.1f})")
+        print(
+            f"  stages: {stages}; RSS before the report {result['rss_before_gib']:.2f} GiB; "
+            f"estimate {result['estimate']:+.4f} (SE {result['se']:.4f}, df {result['df']:.1f})"
+        )
         if "statsmodels_seconds" in result:
-            print(f"  statsmodels MixedLM, primary model only: {result['statsmodels_seconds']:.2f} s, estimate "
-                  f"{result['statsmodels_estimate']:+.4f} (SE {result['statsmodels_se']:.4f})")
+            print(
+                f"  statsmodels MixedLM, primary model only: {result['statsmodels_seconds']:.2f} s, estimate "
+                f"{result['statsmodels_estimate']:+.4f} (SE {result['statsmodels_se']:.4f})"
+            )
     run_fits([design for design in args.fits if design])
 
 

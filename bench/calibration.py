@@ -9,6 +9,7 @@ fits it (REML, Satterthwaite df). Under no effect the test should reject 5% ± 2
 (0.3) the 95% CI should cover it in 93–97%. The judgment-level t test, which ignores the crossed structure, is
 printed beside it. Studies are drawn from fixed seeds, so a run is reproducible; the two processes share the work.
 """
+
 import argparse
 import math
 import sys
@@ -22,8 +23,9 @@ DESIGNS = {
     "dropouts": dict(annotators=45, items=50, per_annotator=20, dropout=0.25, excluded=0.1),
     "dropouts-rounded": dict(annotators=45, items=50, per_annotator=20, dropout=0.25, excluded=0.1, rounded=True),
     "sparse-crowd": dict(annotators=120, items=200, per_annotator=30, dropout=0.5, excluded=0.1),
-    "no-annotator-variance": dict(annotators=30, items=40, per_annotator=15, dropout=0.3, excluded=0.1,
-                                  sd_annotator=0.0),
+    "no-annotator-variance": dict(
+        annotators=30, items=40, per_annotator=15, dropout=0.3, excluded=0.1, sd_annotator=0.0
+    ),
 }
 EFFECT = 0.3
 
@@ -65,8 +67,11 @@ def main() -> None:
             alternative = [pool.submit(run, design, EFFECT, seeds) for seeds in halves]
             rejected, _, naive, singular = (sum(v) for v in zip(*(f.result() for f in null)))
             _, covered, _, _ = (sum(v) for v in zip(*(f.result() for f in alternative)))
-            print(f"| {design} | {100 * rejected / n:.1f}% | {100 * naive / n:.1f}% | {100 * covered / n:.1f}% "
-                  f"| {100 * singular / n:.0f}% |", flush=True)
+            print(
+                f"| {design} | {100 * rejected / n:.1f}% | {100 * naive / n:.1f}% | {100 * covered / n:.1f}% "
+                f"| {100 * singular / n:.0f}% |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

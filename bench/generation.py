@@ -26,6 +26,7 @@ the median and the fastest run are reported with the speed-up over the first K g
 was generated twice: every job done at its first attempt, both objects of every pair in the bucket, and the jobs
 done by the workers (from their logs) adding up to the study.
 """
+
 import argparse
 import contextlib
 import copy
@@ -44,10 +45,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = [
-    "A lighthouse on a rocky coast at sunset", "Two cats sleeping on a blue sofa",
-    "A red bicycle leaning against a brick wall", "A bowl of fresh strawberries on a wooden table",
-    "An astronaut riding a horse in the desert", "A snowy mountain village at night",
-    "A vintage car parked on a cobblestone street", "A golden retriever playing in autumn leaves",
+    "A lighthouse on a rocky coast at sunset",
+    "Two cats sleeping on a blue sofa",
+    "A red bicycle leaning against a brick wall",
+    "A bowl of fresh strawberries on a wooden table",
+    "An astronaut riding a horse in the desert",
+    "A snowy mountain village at night",
+    "A vintage car parked on a cobblestone street",
+    "A golden retriever playing in autumn leaves",
 ]
 GUIDANCE = 7.5
 
@@ -65,22 +70,50 @@ def sd21_shaped_pipeline(dtype, device="cpu"):
     torch.manual_seed(0)
     with torch.device(device):
         unet = UNet2DConditionModel(
-            sample_size=64, cross_attention_dim=1024, attention_head_dim=(5, 10, 20, 20), use_linear_projection=True,
+            sample_size=64,
+            cross_attention_dim=1024,
+            attention_head_dim=(5, 10, 20, 20),
+            use_linear_projection=True,
             block_out_channels=(320, 640, 1280, 1280),
         )
         vae = AutoencoderKL(
-            block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2, latent_channels=4, sample_size=512,
+            block_out_channels=(128, 256, 512, 512),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            layers_per_block=2,
+            latent_channels=4,
+            sample_size=512,
         )
-        text_encoder = CLIPTextModel(CLIPTextConfig(
-            vocab_size=len(tokenizer), hidden_size=1024, intermediate_size=4096, num_hidden_layers=23,
-            num_attention_heads=16, hidden_act="gelu", projection_dim=512, max_position_embeddings=77,
-        ))
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
+        text_encoder = CLIPTextModel(
+            CLIPTextConfig(
+                vocab_size=len(tokenizer),
+                hidden_size=1024,
+                intermediate_size=4096,
+                num_hidden_layers=23,
+                num_attention_heads=16,
+                hidden_act="gelu",
+                projection_dim=512,
+                max_position_embeddings=77,
+            )
+        )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     return pipe.to(dtype=dtype)
 
 
@@ -145,9 +178,11 @@ def model_flops(pipe, size: int) -> dict:
             context = torch.zeros(1, pipe.tokenizer.model_max_length, unet.config.cross_attention_dim)
             # (1, C, h, w) latents, as the denoiser takes them and the VAE decodes them
             sample = torch.zeros(1, unet.config.in_channels, latent, latent)
-            calls = {"text": lambda: text_encoder(tokens),
-                     "denoiser": lambda: unet(sample, torch.tensor([500]), encoder_hidden_states=context),
-                     "decode": lambda: vae.decode(sample)}
+            calls = {
+                "text": lambda: text_encoder(tokens),
+                "denoiser": lambda: unet(sample, torch.tensor([500]), encoder_hidden_states=context),
+                "decode": lambda: vae.decode(sample),
+            }
             for part, call in calls.items():
                 with FlopCounterMode(display=False) as counter:
                     call()
@@ -176,8 +211,13 @@ def one_call(loaded, mode: str, *, size: int, batch: int, steps: int):
 
     pipe = loaded.pipeline
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(batch)]
-    common = {"width": size, "height": size, "num_inference_steps": steps, "guidance_scale": GUIDANCE,
-              "output_type": "pil"}
+    common = {
+        "width": size,
+        "height": size,
+        "num_inference_steps": steps,
+        "guidance_scale": GUIDANCE,
+        "output_type": "pil",
+    }
 
     def diffusers_single():
         for i, prompt in enumerate(prompts):
@@ -189,16 +229,29 @@ def one_call(loaded, mode: str, *, size: int, batch: int, steps: int):
         return len(prompts)
 
     def evalsite():
-        generate_pairs(loaded, prompts=prompts, seeds=list(range(batch)), width=size, height=size, steps=steps,
-                       guidance_scale=GUIDANCE, scheduler="default")
+        generate_pairs(
+            loaded,
+            prompts=prompts,
+            seeds=list(range(batch)),
+            width=size,
+            height=size,
+            steps=steps,
+            guidance_scale=GUIDANCE,
+            scheduler="default",
+        )
         return 2 * len(prompts)
 
     def evalsite_unscaled():
         with factor_off():
             return evalsite()
 
-    return {"diffusers-single": diffusers_single, "diffusers-batched": diffusers_batched,
-            "evalsite-fused": evalsite, "evalsite-unscaled": evalsite_unscaled, "evalsite-compiled": evalsite}[mode]
+    return {
+        "diffusers-single": diffusers_single,
+        "diffusers-batched": diffusers_batched,
+        "evalsite-fused": evalsite,
+        "evalsite-unscaled": evalsite_unscaled,
+        "evalsite-compiled": evalsite,
+    }[mode]
 
 
 @contextlib.contextmanager
@@ -226,7 +279,8 @@ def measure(loaded, mode: str, *, size: int, batch: int, steps: int, repeats: in
     if mode == "evalsite-compiled":
         with compiled_denoiser(loaded):
             return measure(loaded, "evalsite-fused", size=size, batch=batch, steps=steps, repeats=repeats) | {
-                "mode": mode}
+                "mode": mode
+            }
     call = one_call(loaded, mode, size=size, batch=batch, steps=steps)
     cuda = loaded.device.type == "cuda"
 
@@ -245,10 +299,17 @@ def measure(loaded, mode: str, *, size: int, batch: int, steps: int, repeats: in
     runs = [timed() for _ in range(repeats)]
     seconds = statistics.median(run[0] for run in runs)
     flops = flops_per_call(loaded.pipeline, mode, size=size, batch=batch, steps=steps, guidance_scale=GUIDANCE)
-    result = {"mode": mode, "size": size, "batch": batch, "seconds": seconds, "images": runs[0][1],
-              "images_per_s": runs[0][1] / seconds, "identical_arms": identical(loaded.pipeline, size),
-              "tflop_per_s": flops / seconds / 1e12,
-              "gflop": {part: count / 1e9 for part, count in model_flops(loaded.pipeline, size).items()}}
+    result = {
+        "mode": mode,
+        "size": size,
+        "batch": batch,
+        "seconds": seconds,
+        "images": runs[0][1],
+        "images_per_s": runs[0][1] / seconds,
+        "identical_arms": identical(loaded.pipeline, size),
+        "tflop_per_s": flops / seconds / 1e12,
+        "gflop": {part: count / 1e9 for part, count in model_flops(loaded.pipeline, size).items()},
+    }
     if cuda:
         result["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
         torch.cuda.empty_cache()
@@ -270,9 +331,24 @@ def plan(args, size: int) -> list[dict]:
 def run_isolated(args, run: dict) -> dict:
     """One measurement in a child process; its peak RSS is the peak memory."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        command = [sys.executable, __file__, "--measure", json.dumps(run), "--out", out.name, "--model", args.model,
-                   "--device", args.device, "--dtype", args.dtype, "--steps", str(args.steps),
-                   "--repeats", str(args.repeats)]
+        command = [
+            sys.executable,
+            __file__,
+            "--measure",
+            json.dumps(run),
+            "--out",
+            out.name,
+            "--model",
+            args.model,
+            "--device",
+            args.device,
+            "--dtype",
+            args.dtype,
+            "--steps",
+            str(args.steps),
+            "--repeats",
+            str(args.repeats),
+        ]
         process = subprocess.Popen(command, cwd=ROOT)
         _pid, status, usage = os.wait4(process.pid, 0)
         if status != 0:
@@ -291,10 +367,16 @@ def run_speed(args) -> None:
         import torch
 
         loaded = load(args)
-        print(f"device={torch.cuda.get_device_name(loaded.device) if loaded.device.type == 'cuda' else args.device} "
-              f"torch={torch.__version__} model built in {time.monotonic() - started:.0f} s", flush=True)
-    print(f"model={args.model} device={args.device} dtype={args.dtype or 'auto'} steps={args.steps} "
-          f"batches={args.batch} repeats={args.repeats}", flush=True)
+        print(
+            f"device={torch.cuda.get_device_name(loaded.device) if loaded.device.type == 'cuda' else args.device} "
+            f"torch={torch.__version__} model built in {time.monotonic() - started:.0f} s",
+            flush=True,
+        )
+    print(
+        f"model={args.model} device={args.device} dtype={args.dtype or 'auto'} steps={args.steps} "
+        f"batches={args.batch} repeats={args.repeats}",
+        flush=True,
+    )
     for size in args.sizes:
         results = []
         for run in plan(args, size):
@@ -304,8 +386,9 @@ def run_speed(args) -> None:
             if run["mode"] == "evalsite-unscaled" and any(r["identical_arms"] for r in results):
                 continue  # one computation serves both arms: there is no factor to turn off
             if in_process:
-                result = measure(loaded, run["mode"], size=size, batch=run["batch"], steps=args.steps,
-                                 repeats=args.repeats)
+                result = measure(
+                    loaded, run["mode"], size=size, batch=run["batch"], steps=args.steps, repeats=args.repeats
+                )
             else:
                 result = run_isolated(args, run)
             results.append(result)
@@ -325,6 +408,7 @@ def identical(pipe, size: int) -> bool:
 
 def print_table(size: int, results: list[dict]) -> None:
     """One size's results: images/s and peak memory of each call, EvalSite against diffusers."""
+
     def best(mode):
         rows = [r for r in results if r["mode"] == mode]
         return max(rows, key=lambda r: r["images_per_s"]) if rows else None
@@ -333,30 +417,44 @@ def print_table(size: int, results: list[dict]) -> None:
     print(f"\n{size}²")
     for r in results:
         r.setdefault("peak_gib", float("nan"))  # measured in this process on the CPU: no per-call peak
-    print("| call | prompts/call | images/call | images/s | peak GiB | model TFLOP/s | vs diffusers' best batched "
-          "| vs diffusers 1/call |")
+    print(
+        "| call | prompts/call | images/call | images/s | peak GiB | model TFLOP/s | vs diffusers' best batched "
+        "| vs diffusers 1/call |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        name = {"diffusers-single": "diffusers, one prompt per call", "diffusers-batched": "diffusers, batched",
-                "evalsite-fused": "EvalSite, fused pairs", "evalsite-unscaled": "EvalSite, factor off",
-                "evalsite-compiled": "EvalSite, fused pairs, compiled denoiser"}[r["mode"]]
+        name = {
+            "diffusers-single": "diffusers, one prompt per call",
+            "diffusers-batched": "diffusers, batched",
+            "evalsite-fused": "EvalSite, fused pairs",
+            "evalsite-unscaled": "EvalSite, factor off",
+            "evalsite-compiled": "EvalSite, fused pairs, compiled denoiser",
+        }[r["mode"]]
         prompts = 1 if r["mode"] == "diffusers-single" else r["batch"]
-        print(f"| {name} | {prompts} | {r['images']} | {r['images_per_s']:.2f} | {r['peak_gib']:.2f} | "
-              f"{r['tflop_per_s']:.3g} | {_speed_ratio(r, batched)} | {_speed_ratio(r, single)} |")
+        print(
+            f"| {name} | {prompts} | {r['images']} | {r['images_per_s']:.2f} | {r['peak_gib']:.2f} | "
+            f"{r['tflop_per_s']:.3g} | {_speed_ratio(r, batched)} | {_speed_ratio(r, single)} |"
+        )
     if results:
         counts = results[0]["gflop"]
-        print(f"model work: {counts['denoiser']:.3g} GFLOP per denoiser sample, {counts['decode']:.3g} per VAE "
-              f"decode, {counts['text']:.3g} per text encoding")
+        print(
+            f"model work: {counts['denoiser']:.3g} GFLOP per denoiser sample, {counts['decode']:.3g} per VAE "
+            f"decode, {counts['text']:.3g} per text encoding"
+        )
     fused = [r for r in results if r["mode"] == "evalsite-fused"]
     unscaled = best("evalsite-unscaled")
     if fused and fused[0]["identical_arms"]:
-        print("ours-arm cost: none; every layer sees its training token count at this size, so one computation "
-              "serves both arms")
+        print(
+            "ours-arm cost: none; every layer sees its training token count at this size, so one computation "
+            "serves both arms"
+        )
     elif fused and unscaled:
         same = next((r for r in fused if r["batch"] == unscaled["batch"]), None)
         if same:
-            print(f"ours-arm cost at {same['batch']} pairs: {(same['seconds'] / unscaled['seconds'] - 1) * 100:+.1f}% "
-                  f"(fused call against the same call with the factor off)")
+            print(
+                f"ours-arm cost at {same['batch']} pairs: {(same['seconds'] / unscaled['seconds'] - 1) * 100:+.1f}% "
+                f"(fused call against the same call with the factor off)"
+            )
     sys.stdout.flush()
 
 
@@ -385,6 +483,7 @@ def _wait(condition, timeout: float, what: str, interval: float = 0.2):
 @dataclasses.dataclass
 class WorkerBench:
     """What every run of the worker benchmark shares."""
+
     args: argparse.Namespace
     workdir: Path
     s3: subprocess.Popen  # moto's S3 server
@@ -399,8 +498,11 @@ def run_workers(args) -> None:
     """A --pairs study generated by K worker processes against one broker and object storage, for each K."""
     workdir = Path(tempfile.mkdtemp(prefix="evalsite-bench-"))
     port = _free_port()
-    s3 = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    s3 = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     bucket = f"evalsite-bench-{uuid.uuid4().hex[:8]}"
     os.environ.update(_workers_environment(args, workdir, port, bucket))
     sys.path.insert(0, str(ROOT))
@@ -437,15 +539,21 @@ def _workers_environment(args, workdir: Path, port: int, bucket: str) -> dict[st
     }
 
 
-def _prepare_workers_bench(args, workdir: Path, s3: subprocess.Popen, bucket: str,
-                           workers: list[subprocess.Popen]) -> WorkerBench:
+def _prepare_workers_bench(
+    args, workdir: Path, s3: subprocess.Popen, bucket: str, workers: list[subprocess.Popen]
+) -> WorkerBench:
     """Create the bucket once the S3 server answers, migrate the database and save the tiny model."""
     import boto3
     import django
     import redis
 
-    client = boto3.client("s3", endpoint_url=os.environ["AWS_S3_ENDPOINT_URL"], region_name="us-east-1",
-                          aws_access_key_id="bench", aws_secret_access_key="bench-secret")
+    client = boto3.client(
+        "s3",
+        endpoint_url=os.environ["AWS_S3_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench-secret",
+    )
     _wait(lambda: _bucket_created(client, bucket), 30, "the S3 server")
     django.setup()
     from django.core.management import call_command
@@ -454,17 +562,29 @@ def _prepare_workers_bench(args, workdir: Path, s3: subprocess.Popen, bucket: st
 
     call_command("migrate", verbosity=0)
     model = str(save_tiny_pipeline(workdir / "models" / "tiny-sd"))
-    return WorkerBench(args=args, workdir=workdir, s3=s3, client=client, bucket=bucket,
-                       broker=redis.Redis.from_url(args.broker), model=model, workers=workers)
+    return WorkerBench(
+        args=args,
+        workdir=workdir,
+        s3=s3,
+        client=client,
+        bucket=bucket,
+        broker=redis.Redis.from_url(args.broker),
+        model=model,
+        workers=workers,
+    )
 
 
 def _print_workers_header(bench: WorkerBench) -> None:
     args = bench.args
-    print(f"model=tiny size={args.sizes[0]} steps={args.steps} pairs={args.pairs} "
-          f"jobs/task={os.environ.get('EVALSITE_JOBS_PER_TASK', 32)} broker={args.broker} storage=moto S3 "
-          f"database=SQLite threads/worker=1 rounds={args.rounds}")
-    print("| round | workers | seconds | pairs/s | jobs done per worker | max attempts | objects "
-          "| S3 server + bench CPU s | load avg before |")
+    print(
+        f"model=tiny size={args.sizes[0]} steps={args.steps} pairs={args.pairs} "
+        f"jobs/task={os.environ.get('EVALSITE_JOBS_PER_TASK', 32)} broker={args.broker} storage=moto S3 "
+        f"database=SQLite threads/worker=1 rounds={args.rounds}"
+    )
+    print(
+        "| round | workers | seconds | pairs/s | jobs done per worker | max attempts | objects "
+        "| S3 server + bench CPU s | load avg before |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
 
 
@@ -478,9 +598,11 @@ def _run_rounds(bench: WorkerBench) -> dict[int, list[float]]:
             load = os.getloadavg()[0]
             seconds, per_worker, attempts, objects, services_cpu = _run_study(bench, k, f"r{round_}-k{k}")
             results[k].append(seconds)
-            print(f"| {round_} | {k} | {seconds:.1f} | {args.pairs / seconds:.2f} | "
-                  f"{' + '.join(map(str, per_worker))} | {attempts} | {objects} | {services_cpu:.1f} | {load:.2f} |",
-                  flush=True)
+            print(
+                f"| {round_} | {k} | {seconds:.1f} | {args.pairs / seconds:.2f} | "
+                f"{' + '.join(map(str, per_worker))} | {attempts} | {objects} | {services_cpu:.1f} | {load:.2f} |",
+                flush=True,
+            )
     return results
 
 
@@ -488,9 +610,19 @@ def _make_jobs(bench: WorkerBench, count: int, tag: str) -> list[int]:
     from generation.services import create_pair_job
 
     size = bench.args.sizes[0]
-    return [create_pair_job(prompt=f"{PROMPTS[i % len(PROMPTS)]} ({tag} {i})", model=bench.model, seed=i,
-                            width=size, height=size, steps=bench.args.steps, guidance_scale=7.5,
-                            scheduler="default").pk for i in range(count)]
+    return [
+        create_pair_job(
+            prompt=f"{PROMPTS[i % len(PROMPTS)]} ({tag} {i})",
+            model=bench.model,
+            seed=i,
+            width=size,
+            height=size,
+            steps=bench.args.steps,
+            guidance_scale=7.5,
+            scheduler="default",
+        ).pk
+        for i in range(count)
+    ]
 
 
 def _run_study(bench: WorkerBench, k: int, tag: str) -> tuple[float, list[int], int, int, float]:
@@ -512,12 +644,27 @@ def _start_workers(bench: WorkerBench, k: int, tag: str) -> list[Path]:
     logs = [bench.workdir / f"worker-{tag}-{i}.log" for i in range(k)]
     worker_env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     for i, log in enumerate(logs):
-        command = [sys.executable, "-m", "celery", "-A", "evalsite", "worker", "-Q", f"gpu,warm-{tag}-{i}",
-                   "--pool=solo", "--concurrency=1", "--prefetch-multiplier=1", "-n", f"bench{tag}-{i}@%h",
-                   "-l", "info"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "evalsite",
+            "worker",
+            "-Q",
+            f"gpu,warm-{tag}-{i}",
+            "--pool=solo",
+            "--concurrency=1",
+            "--prefetch-multiplier=1",
+            "-n",
+            f"bench{tag}-{i}@%h",
+            "-l",
+            "info",
+        ]
         with open(log, "wb") as handle:
-            bench.workers.append(subprocess.Popen(command, cwd=bench.workdir, env=worker_env, stdout=handle,
-                                                  stderr=subprocess.STDOUT))
+            bench.workers.append(
+                subprocess.Popen(command, cwd=bench.workdir, env=worker_env, stdout=handle, stderr=subprocess.STDOUT)
+            )
     return logs
 
 
@@ -542,8 +689,12 @@ def _time_study(bench: WorkerBench, ids: list[int]) -> tuple[float, float]:
     services_cpu = _cpu_seconds(bench.s3.pid) + sum(os.times()[:2])
     started = time.perf_counter()
     queue_pair_jobs(job_ids=ids)
-    _wait(lambda: not PairJob.objects.filter(pk__in=ids).exclude(status__in=["done", "failed"]).exists(),
-          3600, "the study", interval=0.1)
+    _wait(
+        lambda: not PairJob.objects.filter(pk__in=ids).exclude(status__in=["done", "failed"]).exists(),
+        3600,
+        "the study",
+        interval=0.1,
+    )
     seconds = time.perf_counter() - started
     services_cpu = _cpu_seconds(bench.s3.pid) + sum(os.times()[:2]) - services_cpu
     return seconds, services_cpu
@@ -575,8 +726,10 @@ def _check_each_pair_once(bench: WorkerBench, ids: list[int], logs: list[Path]) 
     per_worker, skipped = _jobs_done_per_worker(logs)
     objects = len(names & keys)
     if attempts != 1 or skipped or sum(per_worker) != pairs or objects != 2 * pairs:
-        raise SystemExit(f"a pair was generated twice or is missing: max attempts {attempts}, jobs done "
-                         f"{sum(per_worker)} of {pairs}, {skipped} skipped, {objects} of {2 * pairs} objects")
+        raise SystemExit(
+            f"a pair was generated twice or is missing: max attempts {attempts}, jobs done "
+            f"{sum(per_worker)} of {pairs}, {skipped} skipped, {objects} of {2 * pairs} objects"
+        )
     return per_worker, attempts, objects
 
 
@@ -597,13 +750,17 @@ def _print_workers_summary(args, results: dict[int, list[float]]) -> None:
     """The median run, and the fastest one: on a shared machine the fastest run is the least disturbed."""
     reference = results[args.workers[0]]
     print()
-    print(f"| workers | median seconds | pairs/s | speed-up vs {args.workers[0]} | fastest seconds "
-          "| speed-up, fastest |")
+    print(
+        f"| workers | median seconds | pairs/s | speed-up vs {args.workers[0]} | fastest seconds | speed-up, fastest |"
+    )
     print("|---|---|---|---|---|---|")
     for k, runs in results.items():
         median, fastest = statistics.median(runs), min(runs)
-        print(f"| {k} | {median:.1f} | {args.pairs / median:.2f} | {statistics.median(reference) / median:.2f}× | "
-              f"{fastest:.1f} | {min(reference) / fastest:.2f}× |", flush=True)
+        print(
+            f"| {k} | {median:.1f} | {args.pairs / median:.2f} | {statistics.median(reference) / median:.2f}× | "
+            f"{fastest:.1f} | {min(reference) / fastest:.2f}× |",
+            flush=True,
+        )
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -627,23 +784,46 @@ def main() -> None:
     parser.add_argument("--dtype", default="", help="float32, float16 or bfloat16 (default: by device)")
     parser.add_argument("--sizes", type=int, nargs="+", help="default: 64 128; with --workers, 128")
     parser.add_argument("--steps", type=int, help="default: 20; with --workers, 10")
-    parser.add_argument("--batch", type=int, nargs="+", default=[8],
-                        help="prompts per batched diffusers call and pairs per EvalSite call; each is measured")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        nargs="+",
+        default=[8],
+        help="prompts per batched diffusers call and pairs per EvalSite call; each is measured",
+    )
     parser.add_argument("--single", type=int, default=4, help="prompts made one per call by diffusers")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--budget-s", type=float, default=0,
-                        help="skip the measurements that would start after this many seconds (0: no limit)")
-    parser.add_argument("--compile", action="store_true",
-                        help="also measure EvalSite's call with the denoiser compiled (EVALSITE_COMPILE), at the "
-                             "largest batch; the warm-up call compiles")
-    parser.add_argument("--in-process", action="store_true",
-                        help="measure in this process also on the CPU (the default on other devices)")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=0,
+        help="skip the measurements that would start after this many seconds (0: no limit)",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also measure EvalSite's call with the denoiser compiled (EVALSITE_COMPILE), at the "
+        "largest batch; the warm-up call compiles",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="measure in this process also on the CPU (the default on other devices)",
+    )
     parser.add_argument("--json", help="append each measurement to this file as a JSON line")
-    parser.add_argument("--workers", type=int, nargs="+", metavar="K",
-                        help="generate a study with K Celery worker processes, for each K given (e.g. 1 2)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="generate a study with K Celery worker processes, for each K given (e.g. 1 2)",
+    )
     parser.add_argument("--pairs", type=int, default=200, help="pairs in the study (with --workers)")
-    parser.add_argument("--broker", default="redis://127.0.0.1:6379/14",
-                        help="the broker (with --workers); its database is emptied before each run")
+    parser.add_argument(
+        "--broker",
+        default="redis://127.0.0.1:6379/14",
+        help="the broker (with --workers); its database is emptied before each run",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="runs of each K, alternating (with --workers)")
     parser.add_argument("--keep", action="store_true", help="keep the worker logs and database (with --workers)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -659,8 +839,9 @@ def main() -> None:
     if args.measure:
         _setup_django()
         run = json.loads(args.measure)
-        result = measure(load(args), run["mode"], size=run["size"], batch=run["batch"], steps=args.steps,
-                         repeats=args.repeats)
+        result = measure(
+            load(args), run["mode"], size=run["size"], batch=run["batch"], steps=args.steps, repeats=args.repeats
+        )
         Path(args.out).write_text(json.dumps(result))
         return
     run_speed(args)

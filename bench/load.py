@@ -27,6 +27,7 @@ acknowledged, and the stored scores are those sent.
 
 Everything targets 127.0.0.1 only; every loop is bounded in count and in time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -149,8 +150,10 @@ def build_study(*, slug: str, pairs: int, annotators: int, size: int) -> list[st
     )
     services.queue_study_generation(study=study)
     for index, pair in enumerate(study.pairs.select_related("job").order_by("prompt__position")):
-        names = {arm: write_atomic(image_name(job_id=pair.job_id, arm=arm), pattern_png(index, arm, size))
-                 for arm in ("baseline", "ours")}
+        names = {
+            arm: write_atomic(image_name(job_id=pair.job_id, arm=arm), pattern_png(index, arm, size))
+            for arm in ("baseline", "ours")
+        }
         PairJob.objects.filter(pk=pair.job_id).update(
             status=PairJob.Status.DONE, baseline_image=names["baseline"], ours_image=names["ours"]
         )
@@ -177,19 +180,34 @@ def start_gunicorn(env: dict[str, str], tmp: Path, args: argparse.Namespace) -> 
     port = free_port()
     log = tmp / "gunicorn.log"
     command = [
-        sys.executable, "-m", "gunicorn", "evalsite.wsgi",
-        "--bind", f"{HOST}:{port}",
-        "--workers", str(args.workers),
-        "--worker-class", args.worker_class,
-        "--threads", str(args.threads),
-        "--backlog", "2048",
-        "--timeout", "60",
-        "--keep-alive", "75",
-        "--error-logfile", str(log),
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "evalsite.wsgi",
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--threads",
+        str(args.threads),
+        "--backlog",
+        "2048",
+        "--timeout",
+        "60",
+        "--keep-alive",
+        "75",
+        "--error-logfile",
+        str(log),
     ]
     priority = args.priority
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
         preexec_fn=(lambda: os.setpriority(os.PRIO_PROCESS, 0, priority)) if priority else None,
     )
     deadline = time.monotonic() + 60
@@ -407,8 +425,9 @@ async def timed_get(stats: Stats, session, url: str) -> tuple[int, str, float, b
     return await timed(stats, session, "GET", url)
 
 
-async def timed_post(stats: Stats, session, url: str, data: dict,
-                     headers: dict | None = None) -> tuple[int, str, float, bytes]:
+async def timed_post(
+    stats: Stats, session, url: str, data: dict, headers: dict | None = None
+) -> tuple[int, str, float, bytes]:
     return await timed(stats, session, "POST", url, data=data, headers=headers)
 
 
@@ -449,8 +468,9 @@ async def annotate(plan: Plan, token: str, stats: Stats, rng: random.Random, pai
             stats.error(f"invite GET {status}")
             return
         csrf = CSRF_RE.search(body.decode()).group(1)
-        status, location, _, _ = await timed_post(stats, session, f"{base}/a/{token}/",
-                                                  {"csrfmiddlewaretoken": csrf, "consent": "yes"})
+        status, location, _, _ = await timed_post(
+            stats, session, f"{base}/a/{token}/", {"csrfmiddlewaretoken": csrf, "consent": "yes"}
+        )
         if status != 302:
             stats.error(f"consent POST {status}")
             return
@@ -489,8 +509,12 @@ async def annotate(plan: Plan, token: str, stats: Stats, rng: random.Random, pai
             if plan.max_ratings is not None and len(stats.acknowledged) >= plan.max_ratings:
                 raise Stop
             scores = stats.sent.setdefault(assignment, (rng.randint(1, 10), rng.randint(1, 10)))
-            form = {"csrfmiddlewaretoken": csrf, "assignment": str(assignment), "left": str(scores[0]),
-                    "right": str(scores[1])}
+            form = {
+                "csrfmiddlewaretoken": csrf,
+                "assignment": str(assignment),
+                "left": str(scores[0]),
+                "right": str(scores[1]),
+            }
             send = functools.partial(timed_post, stats, session, rate_url, form, JSON_ACCEPT)
             draw = rng.random()
             if draw < plan.lost_p:
@@ -527,8 +551,10 @@ async def annotate(plan: Plan, token: str, stats: Stats, rng: random.Random, pai
                     stats.error(f"left the rating pages for {answer['redirect']} ({status})")
                 return
             pair = answer["pair"]
-            shown = {"assignment": pair["assignment"],
-                     "links": [pair["images"]["left"], pair["images"]["right"], *pair["preload"]]}
+            shown = {
+                "assignment": pair["assignment"],
+                "links": [pair["images"]["left"], pair["images"]["right"], *pair["preload"]],
+            }
         stats.error("annotator loop bound reached")
 
 
@@ -539,8 +565,9 @@ async def warm_up(server: Server, slots: int) -> None:
         quick = 0
         for _ in range(40):
             started = time.perf_counter()
-            timings = await asyncio.gather(*(timed_get(Stats(), session, f"{server.base}/a/warm-up/")
-                                             for _ in range(2 * slots)))
+            timings = await asyncio.gather(
+                *(timed_get(Stats(), session, f"{server.base}/a/warm-up/") for _ in range(2 * slots))
+            )
             slowest = max(timing[2] for timing in timings)
             quick = quick + 1 if slowest < 100 else 0
             if quick >= 3:
@@ -549,8 +576,9 @@ async def warm_up(server: Server, slots: int) -> None:
     wait_until_idle(server.process, 0)
 
 
-async def run_clients(args: argparse.Namespace, server: Server, tokens: list[str], *,
-                      saturated: bool) -> tuple[Stats, float, dict]:
+async def run_clients(
+    args: argparse.Namespace, server: Server, tokens: list[str], *, saturated: bool
+) -> tuple[Stats, float, dict]:
     rng = random.Random(args.seed)
     stats = Stats()
     await warm_up(server, args.workers * args.threads)
@@ -676,8 +704,11 @@ def report(name: str, stats: Stats, wall: float, cpu: dict, check: dict) -> dict
     print(f"wall {wall:.1f} s, annotators consented {stats.consents}, finished {stats.finished_annotators}")
     print(f"stored ratings {check['stored']}  →  {rate:.1f} ratings/s")
     for label, values in (("rating page GET", page), ("submit POST", submit), ("image GET", image)):
-        print(f"{label:16s} " + "  ".join(f"{key} {value}" for key, value in values.items())
-              + (" ms" if values.get("n") else ""))
+        print(
+            f"{label:16s} "
+            + "  ".join(f"{key} {value}" for key, value in values.items())
+            + (" ms" if values.get("n") else "")
+        )
     print(
         f"double submits {stats.double_submits}, lost responses retried {len(stats.lost)}, reloads {stats.reloads},"
         f" requests sent again after a closed connection {stats.connection_retries}"
@@ -696,9 +727,17 @@ def report(name: str, stats: Stats, wall: float, cpu: dict, check: dict) -> dict
         f" (retry unacknowledged at stop: {check['lost_then_stopped']})"
     )
     return {
-        "scenario": name, "wall_s": round(wall, 1), "ratings_per_s": round(rate, 1), "page_ms": page,
-        "submit_ms": submit, "image_ms": image, "cpu": cpu, "check": check, "errors": stats.errors,
-        "double_submits": stats.double_submits, "reloads": stats.reloads,
+        "scenario": name,
+        "wall_s": round(wall, 1),
+        "ratings_per_s": round(rate, 1),
+        "page_ms": page,
+        "submit_ms": submit,
+        "image_ms": image,
+        "cpu": cpu,
+        "check": check,
+        "errors": stats.errors,
+        "double_submits": stats.double_submits,
+        "reloads": stats.reloads,
         "connection_retries": stats.connection_retries,
         "finished_annotators": stats.finished_annotators,
     }
@@ -731,10 +770,23 @@ def scenario(args: argparse.Namespace, name: str, env: dict[str, str], tmp: Path
     result["server_tracebacks"] = tracebacks
     result["settings"] = {
         key: getattr(args, key)
-        for key in ("workers", "worker_class", "threads", "pairs", "size", "double", "lost", "reload", "seed",
-                    "priority")
-    } | ({"clients": args.clients, "duration": args.duration, "annotators": annotators} if saturated else {
-        "annotators": annotators, "scale": args.scale, "ramp": args.ramp})
+        for key in (
+            "workers",
+            "worker_class",
+            "threads",
+            "pairs",
+            "size",
+            "double",
+            "lost",
+            "reload",
+            "seed",
+            "priority",
+        )
+    } | (
+        {"clients": args.clients, "duration": args.duration, "annotators": annotators}
+        if saturated
+        else {"annotators": annotators, "scale": args.scale, "ramp": args.ramp}
+    )
     return result
 
 
@@ -748,19 +800,23 @@ def main() -> int:
     parser.add_argument("--max-duration", type=float, default=900.0, help="paced: stop after this many seconds")
     parser.add_argument("--clients", type=int, default=64, help="saturated: closed-loop clients (default 64)")
     parser.add_argument("--duration", type=float, default=30.0, help="saturated: seconds (default 30)")
-    parser.add_argument("--max-ratings", type=int, default=None,
-                        help="saturated: stop after this many acknowledged ratings")
+    parser.add_argument(
+        "--max-ratings", type=int, default=None, help="saturated: stop after this many acknowledged ratings"
+    )
     parser.add_argument("--size", type=int, default=128, help="image width and height in pixels (default 128)")
     parser.add_argument("--double", type=float, default=0.05, help="share of submits sent twice at once")
-    parser.add_argument("--lost", type=float, default=0.05,
-                        help="share of submits whose response is lost, then retried")
+    parser.add_argument(
+        "--lost", type=float, default=0.05, help="share of submits whose response is lost, then retried"
+    )
     parser.add_argument("--reload", type=float, default=0.03, help="share of rating pages reloaded")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread, sync)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread; default 4)")
     parser.add_argument("--conn-max-age", type=int, default=600, help="DATABASE_CONN_MAX_AGE for the server")
     parser.add_argument(
-        "--priority", type=int, default=0,
+        "--priority",
+        type=int,
+        default=0,
         help="niceness for gunicorn, the load database's PostgreSQL backends and this client (e.g. -10, as root) "
         "when other work shares the machine (with Linux autogroups it counts within a session only); 0: unchanged",
     )

@@ -13,6 +13,7 @@ and the weights file (EVALSITE_INCEPTION_WEIGHTS); where it cannot run, the reas
 without the file, --random-inception PATH writes torch-fidelity's Inception-v3 with random weights there and uses
 it: the real network's speed and memory (not its features).
 """
+
 import argparse
 import json
 import os
@@ -78,8 +79,14 @@ def measure_fid(network: str, n: int, batch: int, image_size: int, device_name: 
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - started
     assert sums.count == n
-    return {"metric": "fid", "network": network, "n": n, "images_per_s": n / seconds, "seconds": seconds,
-            **_peaks(device)}
+    return {
+        "metric": "fid",
+        "network": network,
+        "n": n,
+        "images_per_s": n / seconds,
+        "seconds": seconds,
+        **_peaks(device),
+    }
 
 
 def _clip_folder(kind: str) -> Path:
@@ -96,12 +103,27 @@ def _clip_folder(kind: str) -> Path:
     from generation.tiny import _build_tokenizer
 
     tokenizer = _build_tokenizer()
-    text = dict(vocab_size=len(tokenizer), hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                num_attention_heads=12, max_position_embeddings=77, projection_dim=768,
-                bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id)
-    vision = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
-                  image_size=224, patch_size=14, projection_dim=768)
+    text = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        max_position_embeddings=77,
+        projection_dim=768,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    vision = dict(
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        image_size=224,
+        patch_size=14,
+        projection_dim=768,
+    )
     torch.manual_seed(0)
     CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=768)).save_pretrained(folder)
     CLIPProcessor(image_processor=CLIPImageProcessorPil(), tokenizer=tokenizer).save_pretrained(folder)
@@ -131,8 +153,14 @@ def measure_clip(kind: str, n: int, batch: int, image_size: int, device_name: st
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - started
-    return {"metric": "clip", "network": kind, "n": n, "images_per_s": n / seconds, "seconds": seconds,
-            **_peaks(device)}
+    return {
+        "metric": "clip",
+        "network": kind,
+        "n": n,
+        "images_per_s": n / seconds,
+        "seconds": seconds,
+        **_peaks(device),
+    }
 
 
 def write_random_inception(path: Path) -> None:
@@ -154,8 +182,7 @@ def write_random_inception(path: Path) -> None:
 
 
 def run_child(arguments: list[str]) -> dict:
-    output = subprocess.run([sys.executable, __file__, "--child", *arguments], cwd=ROOT, capture_output=True,
-                            text=True)
+    output = subprocess.run([sys.executable, __file__, "--child", *arguments], cwd=ROOT, capture_output=True, text=True)
     if output.returncode != 0:
         last = (output.stderr.strip().splitlines() or ["failed"])[-1]
         return {"error": last}
@@ -171,8 +198,12 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--random-inception", type=Path, metavar="PATH",
-                        help="write Inception-v3 with random weights to PATH and measure with it")
+    parser.add_argument(
+        "--random-inception",
+        type=Path,
+        metavar="PATH",
+        help="write Inception-v3 with random weights to PATH and measure with it",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.random_inception:
@@ -203,8 +234,10 @@ def main() -> None:
             print(f"| {row['metric']} | {row['network']} | {row['n']} | not run: {row['error']} | | |")
             continue
         cuda = f"{row['peak_cuda_gib']:.2f}" if "peak_cuda_gib" in row else "–"
-        print(f"| {row['metric']} | {row['network']} | {row['n']} | {row['images_per_s']:.1f} | "
-              f"{row['peak_rss_gib']:.2f} | {cuda} |")
+        print(
+            f"| {row['metric']} | {row['network']} | {row['n']} | {row['images_per_s']:.1f} | "
+            f"{row['peak_rss_gib']:.2f} | {cuda} |"
+        )
 
 
 if __name__ == "__main__":

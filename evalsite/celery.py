@@ -1,4 +1,5 @@
 """The Celery application; tasks live in each app's tasks.py as shared tasks."""
+
 import os
 
 from celery import Celery
@@ -16,4 +17,3 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 app.autodiscover_tasks()
-

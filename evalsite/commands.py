@@ -1,4 +1,5 @@
 """Argument checks shared by the management commands that write files."""
+
 import os
 from pathlib import Path
 

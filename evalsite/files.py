@@ -1,4 +1,5 @@
 """Files replaced whole: every writer of a file that someone may read while it is written goes through here."""
+
 import contextlib
 import os
 import tempfile

@@ -11,6 +11,7 @@
 - ``EVALSITE_IMAGE_DELIVERY``: ``proxy`` (default; the site reads each image and sends it) or ``presigned``
   (the site answers with a redirect to a short-lived presigned URL; object storage only).
 """
+
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 

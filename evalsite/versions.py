@@ -1,4 +1,5 @@
 """Installed package versions, as recorded with images and exports."""
+
 import platform
 from collections.abc import Iterable
 from importlib import metadata

@@ -60,8 +60,16 @@ class PairJobAdmin(admin.ModelAdmin):
     list_filter = ("status", "model", "scheduler")
     search_fields = ("prompt", "error")
     readonly_fields = (
-        "status", "error", "attempts", "task_id", "baseline_image", "ours_image", "metadata",
-        "created_at", "started_at", "finished_at",
+        "status",
+        "error",
+        "attempts",
+        "task_id",
+        "baseline_image",
+        "ours_image",
+        "metadata",
+        "created_at",
+        "started_at",
+        "finished_at",
     )
     actions = ["queue_selected", "requeue_running_selected"]
 

@@ -1,4 +1,5 @@
 """How many pairs go into one forward pass, and which jobs may share one."""
+
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -12,8 +13,17 @@ if TYPE_CHECKING:
 
 #: Settings that must be equal for jobs to share a batch.
 BATCH_KEY_FIELDS = (
-    "model", "revision", "dtype", "train_width", "train_height",
-    "width", "height", "steps", "guidance_scale", "scheduler", "negative_prompt",
+    "model",
+    "revision",
+    "dtype",
+    "train_width",
+    "train_height",
+    "width",
+    "height",
+    "steps",
+    "guidance_scale",
+    "scheduler",
+    "negative_prompt",
 )
 #: Device memory one pair (two images, with classifier-free guidance) takes per latent pixel, used only when no
 #: batch size is set; out-of-memory halves the batch. An SD-2.1-base-shaped UNet in float16 on an H100 peaked at
@@ -37,6 +47,7 @@ def group_jobs(jobs: Iterable[PairJob]) -> list[list[PairJob]]:
 def pairs_per_batch(*, device: "torch.device", width: int, height: int) -> int:
     """EVALSITE_BATCH_SIZE when set; else an estimate from free CUDA memory; else 4 on the CPU."""
     import torch  # here, not at the top: the web process imports this module and never needs torch
+
     if settings.EVALSITE_BATCH_SIZE > 0:
         return settings.EVALSITE_BATCH_SIZE
     if device.type != "cuda":

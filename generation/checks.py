@@ -4,6 +4,7 @@
 storage as an error, and a Celery worker refuses to start with it; either way the message names the settings to
 fix, instead of the first image failing hours into a study.
 """
+
 from django.conf import settings
 from django.core import checks
 from django.core.files.storage import Storage, default_storage

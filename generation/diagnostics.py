@@ -65,9 +65,7 @@ def _scaled_entropy(query: torch.Tensor, key: torch.Tensor, *, scale: float) -> 
     return total / (rows * n_queries)
 
 
-def synthetic_entropy(
-    n_tokens: int, dim: int, *, scale: float, seed: int, token_std: float = 1.0
-) -> float:
+def synthetic_entropy(n_tokens: int, dim: int, *, scale: float, seed: int, token_std: float = 1.0) -> float:
     """
     Mean attention entropy of `softmax(scale · Q Kᵀ)` for `n_tokens` queries and keys drawn i.i.d. from
     `N(0, token_std² I_dim)` with a generator seeded by `seed`.

@@ -1,4 +1,5 @@
 """Software versions recorded with every image and export."""
+
 import functools
 
 from evalsite.versions import package_versions

@@ -2,6 +2,7 @@
 
 A pair job knows nothing of studies or people, so any evaluation can order pairs.
 """
+
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Mod
@@ -62,6 +63,7 @@ def family_setting_errors(
     if negative_prompt and family in FAMILY_WITHOUT_NEGATIVE_PROMPT:
         errors["negative_prompt"] = f"A {label} pipeline takes no negative prompt."
     return errors
+
 
 #: The diffusers pipeline class of each family, as named in model_index.json.
 FAMILY_PIPELINES = {
@@ -152,8 +154,12 @@ class PairJob(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(width__gte=IMAGE_SIZE_MIN, width__lte=IMAGE_SIZE_MAX, height__gte=IMAGE_SIZE_MIN,
-                            height__lte=IMAGE_SIZE_MAX),
+                condition=Q(
+                    width__gte=IMAGE_SIZE_MIN,
+                    width__lte=IMAGE_SIZE_MAX,
+                    height__gte=IMAGE_SIZE_MIN,
+                    height__lte=IMAGE_SIZE_MAX,
+                ),
                 name="pairjob_size_range",
                 violation_error_message=f"Width and height must be between {IMAGE_SIZE_MIN} and {IMAGE_SIZE_MAX}.",
             ),
@@ -200,12 +206,8 @@ class PairJob(models.Model):
                 name="pairjob_prompt_not_empty",
                 violation_error_message="The prompt must not be empty.",
             ),
-            models.CheckConstraint(
-                condition=Q(status__in=JobStatus.values), name="pairjob_status_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(scheduler__in=Scheduler.values), name="pairjob_scheduler_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="pairjob_status_valid"),
+            models.CheckConstraint(condition=Q(scheduler__in=Scheduler.values), name="pairjob_scheduler_valid"),
             models.CheckConstraint(
                 condition=~Q(status="done") | (~Q(baseline_image="") & ~Q(ours_image="")),
                 name="pairjob_done_has_images",

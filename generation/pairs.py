@@ -5,6 +5,7 @@ processors scale the queries of the odd ("ours") samples only, so one UNet forwa
 Where every layer sees its training token count (the training size, among others) the factor is exactly 1 and the
 arms are bit-identical, so a batch of B samples serves B pairs, each image stored for both arms.
 """
+
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,7 +67,10 @@ def _embedding_arguments(
     negatives = [negative_prompt] * len(prompts) if negative_prompt else None
     if isinstance(pipe, StableDiffusionXLPipeline):
         embeds, negative_embeds, pooled, negative_pooled = pipe.encode_prompt(
-            prompts, device=device, num_images_per_prompt=1, do_classifier_free_guidance=cfg,
+            prompts,
+            device=device,
+            num_images_per_prompt=1,
+            do_classifier_free_guidance=cfg,
             negative_prompt=negatives,
         )
         arguments = {"prompt_embeds": embeds, "pooled_prompt_embeds": pooled}
@@ -83,15 +87,20 @@ def _embedding_arguments(
         return {name: interleave(value, arms) for name, value in arguments.items()}
     if isinstance(pipe, PixArtAlphaPipeline):
         embeds, mask, negative_embeds, negative_mask = pipe.encode_prompt(
-            prompts, do_classifier_free_guidance=cfg, negative_prompt=negative_prompt, num_images_per_prompt=1,
-            device=device, clean_caption=False,
+            prompts,
+            do_classifier_free_guidance=cfg,
+            negative_prompt=negative_prompt,
+            num_images_per_prompt=1,
+            device=device,
+            clean_caption=False,
         )
         arguments = {"prompt_embeds": embeds, "prompt_attention_mask": mask}
         if cfg:
             arguments |= {"negative_prompt_embeds": negative_embeds, "negative_prompt_attention_mask": negative_mask}
         # the negative prompt is encoded above
         return {name: interleave(value, arms) for name, value in arguments.items()} | {
-            "clean_caption": False, "negative_prompt": None,
+            "clean_caption": False,
+            "negative_prompt": None,
         }
     if isinstance(pipe, LDMTextToImagePipeline):
         if negative_prompt:
@@ -131,8 +140,12 @@ def generate_pairs(
     identical = scaling_is_identity(denoiser, latent_size, train_sample_size)
     arms = 1 if identical else 2
     arguments = _embedding_arguments(
-        pipe, prompts=list(prompts), negative_prompt=negative_prompt, guidance_scale=guidance_scale,
-        device=loaded.device, arms=arms,
+        pipe,
+        prompts=list(prompts),
+        negative_prompt=negative_prompt,
+        guidance_scale=guidance_scale,
+        device=loaded.device,
+        arms=arms,
     )
     # (B, C, h, w) -> (arms * B, C, h, w)
     latents = interleave(

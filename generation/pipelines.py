@@ -1,4 +1,5 @@
 """Loading a text-to-image pipeline once per process, and choosing its scheduler."""
+
 import functools
 import logging
 from dataclasses import dataclass
@@ -57,7 +58,10 @@ def pick_dtype(device: torch.device, name: str = "") -> torch.dtype:
 
 #: Text-to-image pipelines whose denoiser the scaling processor knows, by the class name in model_index.json.
 SUPPORTED_PIPELINES = (
-    "StableDiffusionPipeline", "StableDiffusionXLPipeline", "LDMTextToImagePipeline", "PixArtAlphaPipeline"
+    "StableDiffusionPipeline",
+    "StableDiffusionXLPipeline",
+    "LDMTextToImagePipeline",
+    "PixArtAlphaPipeline",
 )
 
 
@@ -101,8 +105,11 @@ def use_scheduler(loaded: LoadedModel, name: str) -> None:
     """Install scheduler ``name`` (a ``Scheduler`` value), built from the config of the model's own scheduler;
     a scheduler the pipeline's family cannot drive is refused (``family_setting_errors``)."""
     family = FAMILY_BY_PIPELINE.get(type(loaded.pipeline).__name__)
-    if family and (refused := family_setting_errors(
-        family=family, width=None, height=None, scheduler=name, negative_prompt="").get("scheduler")):
+    if family and (
+        refused := family_setting_errors(
+            family=family, width=None, height=None, scheduler=name, negative_prompt=""
+        ).get("scheduler")
+    ):
         raise ValueError(refused)
     if name == Scheduler.DEFAULT:
         scheduler_class = type(loaded.default_scheduler)

@@ -1,4 +1,5 @@
 """The model registry: inspecting a model's files and registering it with its training resolution."""
+
 from dataclasses import dataclass
 
 from diffusers import AutoencoderKL, PixArtTransformer2DModel, UNet2DConditionModel

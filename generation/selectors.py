@@ -1,4 +1,5 @@
 """Reads over pair jobs: progress and an estimate of the time left."""
+
 from dataclasses import dataclass
 from datetime import timedelta
 

@@ -1,4 +1,5 @@
 """Writes for pair jobs: creating them and queueing their generation."""
+
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -69,9 +70,11 @@ def queue_pair_jobs(*, job_ids: Iterable[int]) -> int:
 def requeue_running_jobs(*, job_ids: Iterable[int]) -> int:
     """Queue running jobs again, for when the task holding them is gone for good (its broker lost the message);
     returns how many were queued. A task still at work on one of them would generate that pair a second time."""
-    running = list(PairJob.objects.filter(pk__in=list(job_ids), status=PairJob.Status.RUNNING).values_list(
-        "pk", flat=True))
+    running = list(
+        PairJob.objects.filter(pk__in=list(job_ids), status=PairJob.Status.RUNNING).values_list("pk", flat=True)
+    )
     # still running: a job a task finished meanwhile stays done
     PairJob.objects.filter(pk__in=running, status=PairJob.Status.RUNNING).update(
-        status=PairJob.Status.PENDING, task_id="")
+        status=PairJob.Status.PENDING, task_id=""
+    )
     return queue_pair_jobs(job_ids=running)

@@ -7,6 +7,7 @@ already. Either way a pair counts as stored only once both objects exist with th
 (:func:`store_pair`), and a name always maps to the same object, so a redelivered task overwrites rather than
 duplicates.
 """
+
 import hashlib
 import hmac
 import io

@@ -1,4 +1,5 @@
 """Celery tasks of the "gpu" queue. They take ids, re-fetch rows, and are idempotent."""
+
 import logging
 import platform
 import uuid
@@ -147,11 +148,15 @@ def _claim(jobs: list[PairJob], *, task_id: str) -> list[PairJob]:
     ids = [job.pk for job in jobs]
     # one UPDATE: of two tasks sent the same job, only the first to write takes it
     PairJob.objects.filter(free, pk__in=ids).update(
-        status=PairJob.Status.RUNNING, task_id=task_id, started_at=timezone.now(), error="",
+        status=PairJob.Status.RUNNING,
+        task_id=task_id,
+        started_at=timezone.now(),
+        error="",
         attempts=F("attempts") + 1,
     )
-    taken = set(PairJob.objects.filter(pk__in=ids, status=PairJob.Status.RUNNING, task_id=task_id).values_list(
-        "pk", flat=True))
+    taken = set(
+        PairJob.objects.filter(pk__in=ids, status=PairJob.Status.RUNNING, task_id=task_id).values_list("pk", flat=True)
+    )
     return [job for job in jobs if job.pk in taken]
 
 
@@ -185,8 +190,9 @@ def generate_pair_jobs(self, job_ids: list[int]) -> dict[str, int]:
         if not (isinstance(exc, OperationalError) and self.request.retries < self.max_retries):
             message = f"Generation stopped: {type(exc).__name__}: {exc}"
             logger.exception("Pair jobs %s: %s", [job.pk for job in todo], message)
-            held = PairJob.objects.filter(pk__in=[job.pk for job in todo], status=PairJob.Status.RUNNING,
-                                          task_id=task_id)
+            held = PairJob.objects.filter(
+                pk__in=[job.pk for job in todo], status=PairJob.Status.RUNNING, task_id=task_id
+            )
             for job in held:
                 _finish(job, status=PairJob.Status.FAILED, error=message)
         raise

@@ -1,4 +1,5 @@
 """Model validation whose messages name the field they are about."""
+
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 

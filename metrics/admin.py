@@ -21,8 +21,18 @@ class MetricResultInline(admin.TabularInline):
     model = MetricResult
     extra = 0
     can_delete = False
-    fields = ("metric", "arm", "width", "height", "value", "images", "reference_images", "failed",
-              "feature_network", "computed_at")
+    fields = (
+        "metric",
+        "arm",
+        "width",
+        "height",
+        "value",
+        "images",
+        "reference_images",
+        "failed",
+        "feature_network",
+        "computed_at",
+    )
     readonly_fields = fields
 
 

@@ -10,6 +10,7 @@ tensors, numbers, strings, lists and dicts only.
 Two processes on one file: each save goes through its own temporary file, and ``locked`` takes an advisory lock
 (``fcntl.flock`` on ``NAME.lock`` beside it) that a process holds from loading the file to its last save.
 """
+
 import contextlib
 import fcntl
 from collections.abc import Callable, Iterator
@@ -127,8 +128,10 @@ def load(path: Path, feature_network: str, owner: dict | None = None) -> Checkpo
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for a truncated or foreign file
-        raise CheckpointError(f"The checkpoint {path} cannot be read ({exc.__class__.__name__}): it is damaged (a "
-                              f"full disk, a copy cut short) or not a metrics checkpoint; {move_away}.") from exc
+        raise CheckpointError(
+            f"The checkpoint {path} cannot be read ({exc.__class__.__name__}): it is damaged (a "
+            f"full disk, a copy cut short) or not a metrics checkpoint; {move_away}."
+        ) from exc
     if not isinstance(data, dict) or data.get("version") != VERSION or data.get("feature_network") != feature_network:
         raise CheckpointError(f"The checkpoint {path} was written by another version or feature network; {move_away}.")
     if data.get("owner") != owner:
@@ -147,5 +150,6 @@ def load(path: Path, feature_network: str, owner: dict | None = None) -> Checkpo
             done={key: set(indices) for key, indices in data["done"].items()},
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CheckpointError(f"The checkpoint {path} is damaged ({exc.__class__.__name__}: {exc}); {move_away}.") \
-            from exc
+        raise CheckpointError(
+            f"The checkpoint {path} is damaged ({exc.__class__.__name__}: {exc}); {move_away}."
+        ) from exc

@@ -14,6 +14,7 @@ is first resized alone with that same interpolation (PyTorch's uint8 kernel) to 
 network's own resize is then the identity. The CLIP processor resizes each image itself (shortest side, bicubic,
 centre crop), as transformers documents for CLIP.
 """
+
 import hashlib
 import importlib.util
 import warnings
@@ -141,8 +142,11 @@ class FeatureSums:
         return cls(torch.zeros(dim, dtype=torch.float64), torch.zeros(dim, dim, dtype=torch.float64))
 
     def as_state(self, prefix: str) -> dict[str, torch.Tensor]:
-        return {f"{prefix}_features_sum": self.total, f"{prefix}_features_cov_sum": self.outer,
-                f"{prefix}_features_num_samples": torch.tensor(self.count, dtype=torch.long)}
+        return {
+            f"{prefix}_features_sum": self.total,
+            f"{prefix}_features_cov_sum": self.outer,
+            f"{prefix}_features_num_samples": torch.tensor(self.count, dtype=torch.long),
+        }
 
     def to_dict(self) -> dict:
         return {"total": self.total, "outer": self.outer, "count": self.count}
@@ -162,8 +166,9 @@ class FidFeatures:
         self.kind = kind
         self.device = device or pick_device()
         if isinstance(feature, Path):
-            metric = FrechetInceptionDistance(feature=2048, feature_extractor_weights_path=str(feature),
-                                              compute_with_cache=False)
+            metric = FrechetInceptionDistance(
+                feature=2048, feature_extractor_weights_path=str(feature), compute_with_cache=False
+            )
         else:
             metric = FrechetInceptionDistance(feature=feature, compute_with_cache=False)
         self.metric = metric.to(self.device)

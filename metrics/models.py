@@ -1,4 +1,5 @@
 """Reference subsets (a fixed, recorded sample of image-caption pairs), evaluation runs and their results."""
+
 from django.db import models
 from django.db.models import Q
 

@@ -12,6 +12,7 @@ Sources:
 Sampling walks the candidates in a seeded random order and keeps the first N whose caption is not empty and whose
 image decodes; the others are skipped and counted by reason, never fatal.
 """
+
 import csv
 import io
 import json
@@ -70,8 +71,7 @@ def _parquet_captions(folder: Path) -> dict[str, str]:
         caption_column = next((name for name in CAPTION_COLUMNS if name in columns), None)
         if "key" not in columns or caption_column is None:
             continue
-        for key, caption in zip(table.column("key").to_pylist(), table.column(caption_column).to_pylist(),
-                                strict=True):
+        for key, caption in zip(table.column("key").to_pylist(), table.column(caption_column).to_pylist(), strict=True):
             if key is not None and caption:
                 captions[str(key)] = str(caption)
     return captions
@@ -118,8 +118,9 @@ def _shard_candidates(shard: Path, captions: dict[str, str]) -> Iterator[Candida
         if member is None:
             continue
         caption = sample.get(".txt") or sample.get(".json") or captions.get(key.rpartition("/")[2]) or ""
-        yield Candidate(key=key, path=str(shard), member=member.name, offset=member.offset_data,
-                        size=member.size, caption=caption)
+        yield Candidate(
+            key=key, path=str(shard), member=member.name, offset=member.offset_data, size=member.size, caption=caption
+        )
 
 
 class _Utf8Lines:
@@ -225,8 +226,9 @@ def open_item_image(item: ReferenceItem) -> Image.Image:
 
 def _readable(candidate: Candidate) -> bool:
     try:
-        data = read_image_bytes(path=candidate.path, member=candidate.member, offset=candidate.offset,
-                                size=candidate.size)
+        data = read_image_bytes(
+            path=candidate.path, member=candidate.member, offset=candidate.offset, size=candidate.size
+        )
         image = decode_rgb(data)
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
         return False
@@ -280,14 +282,26 @@ def sample_reference(*, source: Path, n: int, seed: int = 0, name: str = "") -> 
         raise ValidationError(f"{source}: none of {len(found)} samples has a caption and a readable image.")
     with transaction.atomic():
         reference = ReferenceSet.objects.create(
-            name=name, source=str(source), kind=kind, seed=seed, requested=n, candidates=len(found),
+            name=name,
+            source=str(source),
+            kind=kind,
+            seed=seed,
+            requested=n,
+            candidates=len(found),
             skipped=dict(skipped),
         )
         ReferenceItem.objects.bulk_create(
             [
-                ReferenceItem(reference=reference, index=index, key=candidate.key[:500], caption=caption,
-                              path=candidate.path, member=candidate.member, offset=candidate.offset,
-                              size=candidate.size)
+                ReferenceItem(
+                    reference=reference,
+                    index=index,
+                    key=candidate.key[:500],
+                    caption=caption,
+                    path=candidate.path,
+                    member=candidate.member,
+                    offset=candidate.offset,
+                    size=candidate.size,
+                )
                 for index, (candidate, caption) in enumerate(chosen)
             ],
             batch_size=2000,

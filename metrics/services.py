@@ -10,6 +10,7 @@ Everything that can be refused is checked before anything is written: the resolu
 the model family's), the study's generation settings against those of the run's existing jobs (edited settings never
 reuse old images), the feature networks and the checkpoints (another owner's sums are never reused).
 """
+
 import contextlib
 import io
 import logging
@@ -67,8 +68,9 @@ def check_resolutions(*, resolutions: Sequence[tuple[int, int]], model) -> None:
         elif width % IMAGE_SIZE_MULTIPLE or height % IMAGE_SIZE_MULTIPLE:
             problems = [f"width and height must be multiples of {IMAGE_SIZE_MULTIPLE} pixels."]
         elif model is not None:
-            family = family_setting_errors(family=model.family, width=width, height=height, scheduler="",
-                                           negative_prompt="")
+            family = family_setting_errors(
+                family=model.family, width=width, height=height, scheduler="", negative_prompt=""
+            )
             problems = [family[name] for name in ("width", "height") if name in family]
         else:
             problems = []
@@ -82,9 +84,15 @@ def generation_settings(study: Study) -> dict:
     """What the run's pair jobs are generated with, besides prompt, size and seed (``base_seed + index``)."""
     model = study.model
     return {
-        "model": model.source, "revision": model.revision, "dtype": model.dtype, "train_width": model.train_width,
-        "train_height": model.train_height, "steps": study.steps, "guidance_scale": study.guidance_scale,
-        "scheduler": study.scheduler, "negative_prompt": study.negative_prompt,
+        "model": model.source,
+        "revision": model.revision,
+        "dtype": model.dtype,
+        "train_width": model.train_width,
+        "train_height": model.train_height,
+        "steps": study.steps,
+        "guidance_scale": study.guidance_scale,
+        "scheduler": study.scheduler,
+        "negative_prompt": study.negative_prompt,
     }
 
 
@@ -93,12 +101,17 @@ def check_run_settings(*, run: MetricsRun, study: Study) -> None:
     links = MetricsJob.objects.filter(run=run)
     differences = []
     for name, value in generation_settings(study).items():
-        earlier = list(links.exclude(**{f"job__{name}": value}).values_list(f"job__{name}", flat=True)
-                       .distinct().order_by()[:3])
+        earlier = list(
+            links.exclude(**{f"job__{name}": value}).values_list(f"job__{name}", flat=True).distinct().order_by()[:3]
+        )
         if earlier:
             differences.append(f"{name} (jobs: {', '.join(repr(item) for item in earlier)}; study now: {value!r})")
-    other_seed = (links.annotate(expected=F("index") + study.base_seed).exclude(job__seed=F("expected"))
-                  .values_list("job__seed", "index").first())
+    other_seed = (
+        links.annotate(expected=F("index") + study.base_seed)
+        .exclude(job__seed=F("expected"))
+        .values_list("job__seed", "index")
+        .first()
+    )
     if other_seed is not None:
         differences.append(f"base_seed (jobs: {other_seed[0] - other_seed[1]}; study now: {study.base_seed})")
     if differences:
@@ -112,9 +125,15 @@ def check_run_settings(*, run: MetricsRun, study: Study) -> None:
 
 def run_owner(*, study: Study, reference: ReferenceSet, items: int) -> dict:
     """What a run checkpoint's sums belong to."""
-    return {"study": study.slug, "reference": reference.name, "source": reference.source,
-            "reference_seed": reference.seed, "items": items, "base_seed": study.base_seed,
-            **generation_settings(study)}
+    return {
+        "study": study.slug,
+        "reference": reference.name,
+        "source": reference.source,
+        "reference_seed": reference.seed,
+        "items": items,
+        "base_seed": study.base_seed,
+        **generation_settings(study),
+    }
 
 
 def reference_owner(*, reference: ReferenceSet, items: int) -> dict:
@@ -148,7 +167,8 @@ def order_jobs(*, run: MetricsRun, resolutions: Sequence[tuple[int, int]], reque
     # does not stop the workers), so they are sent again only when asked to.
     statuses = [PairJob.Status.FAILED] + ([PairJob.Status.PENDING] if requeue_pending else [])
     earlier = list(
-        MetricsJob.objects.filter(run=run, job__status__in=statuses).filter(_resolution_filter(resolutions))
+        MetricsJob.objects.filter(run=run, job__status__in=statuses)
+        .filter(_resolution_filter(resolutions))
         .values_list("job_id", flat=True)
     )
     captions = list(reference.items.order_by("index").values_list("index", "caption"))
@@ -160,10 +180,19 @@ def order_jobs(*, run: MetricsRun, resolutions: Sequence[tuple[int, int]], reque
                 links = []
                 for index, caption in missing[start : start + JOBS_PER_TRANSACTION]:
                     job = create_pair_job(
-                        prompt=caption, negative_prompt=study.negative_prompt, model=model.source,
-                        revision=model.revision, dtype=model.dtype, train_width=model.train_width,
-                        train_height=model.train_height, width=width, height=height, steps=study.steps,
-                        guidance_scale=study.guidance_scale, scheduler=study.scheduler, seed=study.base_seed + index,
+                        prompt=caption,
+                        negative_prompt=study.negative_prompt,
+                        model=model.source,
+                        revision=model.revision,
+                        dtype=model.dtype,
+                        train_width=model.train_width,
+                        train_height=model.train_height,
+                        width=width,
+                        height=height,
+                        steps=study.steps,
+                        guidance_scale=study.guidance_scale,
+                        scheduler=study.scheduler,
+                        seed=study.base_seed + index,
                     )
                     links.append(MetricsJob(run=run, index=index, width=width, height=height, job=job))
                 MetricsJob.objects.bulk_create(links)
@@ -201,8 +230,14 @@ def _batches(items: list, size: int) -> Iterable[list]:
         yield items[start : start + size]
 
 
-def add_reference(*, fid: FidFeatures, state: checkpoints.Checkpoint, reference: ReferenceSet, saver: _Saver,
-                  progress: Callable[[str], None]) -> None:
+def add_reference(
+    *,
+    fid: FidFeatures,
+    state: checkpoints.Checkpoint,
+    reference: ReferenceSet,
+    saver: _Saver,
+    progress: Callable[[str], None],
+) -> None:
     """Add the reference images not added yet to the reference sums; unreadable ones are counted, not fatal."""
     sums = state.fid.setdefault(REFERENCE_KEY, FeatureSums.zeros(fid.dim))
     done = state.done_for(REFERENCE_KEY)
@@ -254,16 +289,30 @@ def _read_pairs(rows: list[dict], unreadable: set[tuple[int, int, int]]) -> list
             images = {arm: _read_image(row[f"job__{arm}_image"]) for arm in ARMS}
         except UNREADABLE as exc:
             unreadable.add((row["width"], row["height"], row["index"]))
-            logger.warning("Pair job %s (caption %s at %sx%s): an image cannot be read (%s: %s); the pair is counted "
-                           "as failed for both arms.", row["job_id"], row["index"], row["width"], row["height"],
-                           exc.__class__.__name__, exc)
+            logger.warning(
+                "Pair job %s (caption %s at %sx%s): an image cannot be read (%s: %s); the pair is counted "
+                "as failed for both arms.",
+                row["job_id"],
+                row["index"],
+                row["width"],
+                row["height"],
+                exc.__class__.__name__,
+                exc,
+            )
             continue
         pairs.append((row, images))
     return pairs
 
 
-def _add_generated(*, rows: list[dict], metrics: Sequence[str], fid: FidFeatures | None, clip: ClipScorer | None,
-                   state: checkpoints.Checkpoint, unreadable: set[tuple[int, int, int]]) -> None:
+def _add_generated(
+    *,
+    rows: list[dict],
+    metrics: Sequence[str],
+    fid: FidFeatures | None,
+    clip: ClipScorer | None,
+    state: checkpoints.Checkpoint,
+    unreadable: set[tuple[int, int, int]],
+) -> None:
     """Add one batch of finished jobs (one resolution) to each arm's sums for each metric not yet done."""
     width, height = rows[0]["width"], rows[0]["height"]
     pairs = _read_pairs(rows, unreadable)
@@ -275,8 +324,9 @@ def _add_generated(*, rows: list[dict], metrics: Sequence[str], fid: FidFeatures
             done = state.done_for(key)
             chosen = [(row, image) for row, image in zip(rows, images, strict=True) if row["index"] not in done]
             if chosen:
-                fid.add(state.fid.setdefault(key, FeatureSums.zeros(fid.dim)),
-                        [fid.prepare(image) for _, image in chosen])
+                fid.add(
+                    state.fid.setdefault(key, FeatureSums.zeros(fid.dim)), [fid.prepare(image) for _, image in chosen]
+                )
                 done.update(row["index"] for row, _ in chosen)
         if Metric.CLIP in metrics:
             from .features import to_uint8_tensor
@@ -285,14 +335,20 @@ def _add_generated(*, rows: list[dict], metrics: Sequence[str], fid: FidFeatures
             done = state.done_for(key)
             chosen = [(row, image) for row, image in zip(rows, images, strict=True) if row["index"] not in done]
             if chosen:
-                clip.add(state.clip.setdefault(key, ScoreSums()), [to_uint8_tensor(image) for _, image in chosen],
-                         [row["caption"] for row, _ in chosen])
+                clip.add(
+                    state.clip.setdefault(key, ScoreSums()),
+                    [to_uint8_tensor(image) for _, image in chosen],
+                    [row["caption"] for row, _ in chosen],
+                )
                 done.update(row["index"] for row, _ in chosen)
 
 
 def _is_done(row: dict, metrics: Sequence[str], state: checkpoints.Checkpoint) -> bool:
-    return all(row["index"] in state.done_for(stream_key(metric, arm, row["width"], row["height"]))
-               for metric in metrics for arm in ARMS)
+    return all(
+        row["index"] in state.done_for(stream_key(metric, arm, row["width"], row["height"]))
+        for metric in metrics
+        for arm in ARMS
+    )
 
 
 def check_waiting(*, timeout: float | None, poll_seconds: float) -> None:
@@ -303,9 +359,20 @@ def check_waiting(*, timeout: float | None, poll_seconds: float) -> None:
         raise ValidationError(f"--timeout must be 0 or more seconds; got {timeout}.")
 
 
-def add_generated(*, run: MetricsRun, resolutions, metrics, fid, clip, state, saver, timeout: float | None,
-                  poll_seconds: float, progress: Callable[[str], None],
-                  unreadable: set[tuple[int, int, int]]) -> tuple[int, int]:
+def add_generated(
+    *,
+    run: MetricsRun,
+    resolutions,
+    metrics,
+    fid,
+    clip,
+    state,
+    saver,
+    timeout: float | None,
+    poll_seconds: float,
+    progress: Callable[[str], None],
+    unreadable: set[tuple[int, int, int]],
+) -> tuple[int, int]:
     """Add the images of each job as it finishes; returns (pending, failed) when all are done or time is up. Pairs
     whose images cannot be read go into ``unreadable`` as ``(width, height, index)``; they are tried again on the
     next run, not on the next poll."""
@@ -321,8 +388,11 @@ def add_generated(*, run: MetricsRun, resolutions, metrics, fid, clip, state, sa
             .values("index", "width", "height", "job_id", "job__baseline_image", "job__ours_image")
             .order_by("width", "height", "index")
         ]
-        todo = [row for row in rows if not _is_done(row, metrics, state)
-                and (row["width"], row["height"], row["index"]) not in unreadable]
+        todo = [
+            row
+            for row in rows
+            if not _is_done(row, metrics, state) and (row["width"], row["height"], row["index"]) not in unreadable
+        ]
         for batch in _batches(todo, size):
             by_size: dict[tuple[int, int], list[dict]] = {}
             for row in batch:
@@ -340,8 +410,17 @@ def add_generated(*, run: MetricsRun, resolutions, metrics, fid, clip, state, sa
         time.sleep(poll_seconds)
 
 
-def store_results(*, run: MetricsRun, resolutions, metrics, fid: FidFeatures | None, state, reference_state,
-                  failed_by_size: dict, clip_name: str) -> list[MetricResult]:
+def store_results(
+    *,
+    run: MetricsRun,
+    resolutions,
+    metrics,
+    fid: FidFeatures | None,
+    state,
+    reference_state,
+    failed_by_size: dict,
+    clip_name: str,
+) -> list[MetricResult]:
     """One MetricResult per resolution, arm and metric; ``clip_name`` labels CLIP scores (the CLIP model's identity)."""
     results = []
     for width, height in resolutions:
@@ -358,10 +437,18 @@ def store_results(*, run: MetricsRun, resolutions, metrics, fid: FidFeatures | N
                     values[Metric.CLIP] = (sums.value, sums.count, 0)
             for metric, (value, images, reference_images) in values.items():
                 result, _ = MetricResult.objects.update_or_create(
-                    run=run, metric=metric, arm=arm, width=width, height=height,
-                    defaults={"value": value, "images": images, "reference_images": reference_images,
-                              "failed": failed_by_size.get((width, height), 0),
-                              "feature_network": fid.kind if metric == Metric.FID else clip_name},
+                    run=run,
+                    metric=metric,
+                    arm=arm,
+                    width=width,
+                    height=height,
+                    defaults={
+                        "value": value,
+                        "images": images,
+                        "reference_images": reference_images,
+                        "failed": failed_by_size.get((width, height), 0),
+                        "feature_network": fid.kind if metric == Metric.FID else clip_name,
+                    },
                 )
                 results.append(result)
     return results
@@ -380,8 +467,14 @@ def evaluate_metrics(
     progress: Callable[[str], None] = logger.info,
 ) -> Outcome:
     """Generate both arms for every sampled caption at each resolution and compute the metrics; see the module."""
-    metrics, resolutions = _checked_request(study=study, reference=reference, metrics=metrics,
-                                            resolutions=resolutions, timeout=timeout, poll_seconds=poll_seconds)
+    metrics, resolutions = _checked_request(
+        study=study,
+        reference=reference,
+        metrics=metrics,
+        resolutions=resolutions,
+        timeout=timeout,
+        poll_seconds=poll_seconds,
+    )
     kind = feature_network or settings.EVALSITE_FEATURE_NETWORK
     fid, clip = _load_networks(kind, metrics)
     kind_label = kind if fid else "none"
@@ -398,37 +491,61 @@ def evaluate_metrics(
             progress(f"queued {requeued} pair jobs of an earlier run again")
         reference_state = None
         if fid is not None:
-            reference_state = _reference_sums(fid=fid, reference=reference, path=reference_path, items=items,
-                                              progress=progress)
+            reference_state = _reference_sums(
+                fid=fid, reference=reference, path=reference_path, items=items, progress=progress
+            )
         unreadable_pairs: set[tuple[int, int, int]] = set()
-        pending, failed = add_generated(run=run, resolutions=resolutions, metrics=metrics, fid=fid, clip=clip,
-                                        state=state, saver=_Saver(state), timeout=timeout, poll_seconds=poll_seconds,
-                                        progress=progress, unreadable=unreadable_pairs)
+        pending, failed = add_generated(
+            run=run,
+            resolutions=resolutions,
+            metrics=metrics,
+            fid=fid,
+            clip=clip,
+            state=state,
+            saver=_Saver(state),
+            timeout=timeout,
+            poll_seconds=poll_seconds,
+            progress=progress,
+            unreadable=unreadable_pairs,
+        )
     if unreadable_pairs:
-        progress(f"generated: {len(unreadable_pairs)} pairs whose images cannot be read are counted as failed "
-                 "(see the log)")
-    outcome = Outcome(run=run, pending=pending, failed=failed, unreadable=len(unreadable_pairs),
-                      complete=pending == 0)
+        progress(
+            f"generated: {len(unreadable_pairs)} pairs whose images cannot be read are counted as failed (see the log)"
+        )
+    outcome = Outcome(run=run, pending=pending, failed=failed, unreadable=len(unreadable_pairs), complete=pending == 0)
     if not outcome.complete:
         return outcome
-    outcome.results = store_results(run=run, resolutions=resolutions, metrics=metrics, fid=fid, state=state,
-                                    reference_state=reference_state,
-                                    failed_by_size=_failed_by_size(run, resolutions, unreadable_pairs),
-                                    clip_name=clip.identity if clip else "")
+    outcome.results = store_results(
+        run=run,
+        resolutions=resolutions,
+        metrics=metrics,
+        fid=fid,
+        state=state,
+        reference_state=reference_state,
+        failed_by_size=_failed_by_size(run, resolutions, unreadable_pairs),
+        clip_name=clip.identity if clip else "",
+    )
     return outcome
 
 
-def _checked_request(*, study: Study, reference: ReferenceSet, metrics: Sequence[str],
-                     resolutions: Sequence[tuple[int, int]], timeout: float | None,
-                     poll_seconds: float) -> tuple[list[str], list[tuple[int, int]]]:
+def _checked_request(
+    *,
+    study: Study,
+    reference: ReferenceSet,
+    metrics: Sequence[str],
+    resolutions: Sequence[tuple[int, int]],
+    timeout: float | None,
+    poll_seconds: float,
+) -> tuple[list[str], list[tuple[int, int]]]:
     """Refuse what cannot be evaluated, before anything is loaded or written; the metrics and resolutions without
     repeats (the study's own size when none is given)."""
     check_waiting(timeout=timeout, poll_seconds=poll_seconds)
     metrics = list(dict.fromkeys(metrics))
     unknown = [metric for metric in metrics if metric not in Metric.values]
     if unknown or not metrics:
-        raise ValidationError(f"Unknown metric {', '.join(unknown) or '(none)'}; "
-                              f"choose from {', '.join(Metric.values)}.")
+        raise ValidationError(
+            f"Unknown metric {', '.join(unknown) or '(none)'}; choose from {', '.join(Metric.values)}."
+        )
     if study.model is None:
         raise ValidationError(f"Study {study.slug!r} names no model to generate with.")
     if not reference.items.exists():
@@ -449,8 +566,9 @@ def _load_networks(kind: str, metrics: Sequence[str]) -> tuple[FidFeatures | Non
     return fid, clip
 
 
-def _open_run(stack: contextlib.ExitStack, *, study: Study, reference: ReferenceSet, kind_label: str,
-              items: int) -> tuple[MetricsRun, checkpoints.Checkpoint]:
+def _open_run(
+    stack: contextlib.ExitStack, *, study: Study, reference: ReferenceSet, kind_label: str, items: int
+) -> tuple[MetricsRun, checkpoints.Checkpoint]:
     """The study's run on the reference and its checkpoint, locked until ``stack`` closes. A new run is not kept when
     its checkpoint is refused."""
     with transaction.atomic():
@@ -461,8 +579,9 @@ def _open_run(stack: contextlib.ExitStack, *, study: Study, reference: Reference
     return run, state
 
 
-def _use_networks(state: checkpoints.Checkpoint, *, fid: FidFeatures | None, clip: ClipScorer | None,
-                  progress: Callable[[str], None]) -> None:
+def _use_networks(
+    state: checkpoints.Checkpoint, *, fid: FidFeatures | None, clip: ClipScorer | None, progress: Callable[[str], None]
+) -> None:
     """Record the networks in the run's checkpoint; sums of another CLIP model start over."""
     if fid is not None:
         state.use_network(Metric.FID, fid.kind)
@@ -472,26 +591,30 @@ def _use_networks(state: checkpoints.Checkpoint, *, fid: FidFeatures | None, cli
             progress(f"The CLIP model is {clip.identity} now, not {earlier}: CLIP score sums start over.")
 
 
-def _reference_sums(*, fid: FidFeatures, reference: ReferenceSet, path, items: int,
-                    progress: Callable[[str], None]) -> checkpoints.Checkpoint:
+def _reference_sums(
+    *, fid: FidFeatures, reference: ReferenceSet, path, items: int, progress: Callable[[str], None]
+) -> checkpoints.Checkpoint:
     """The reference images' FID sums, completed under the reference checkpoint's lock (waiting for another run that
     holds it)."""
+
     def waiting() -> None:
         progress(f"waiting for another evaluate_metrics to finish the reference sums ({path})")
 
     with checkpoints.locked(path, wait=True, on_wait=waiting):
         reference_state = checkpoints.load(path, fid.kind, reference_owner(reference=reference, items=items))
         reference_state.use_network(Metric.FID, fid.kind)
-        add_reference(fid=fid, state=reference_state, reference=reference, saver=_Saver(reference_state),
-                      progress=progress)
+        add_reference(
+            fid=fid, state=reference_state, reference=reference, saver=_Saver(reference_state), progress=progress
+        )
     unreadable = len(reference_state.done_for("unreadable/reference"))
     if unreadable:
         progress(f"reference: {unreadable} unreadable images skipped")
     return reference_state
 
 
-def _failed_by_size(run: MetricsRun, resolutions: Sequence[tuple[int, int]],
-                    unreadable_pairs: set[tuple[int, int, int]]) -> dict[tuple[int, int], int]:
+def _failed_by_size(
+    run: MetricsRun, resolutions: Sequence[tuple[int, int]], unreadable_pairs: set[tuple[int, int, int]]
+) -> dict[tuple[int, int], int]:
     """Pairs counted as failed at each resolution: their job failed, or their images cannot be read."""
     failed_by_size = {}
     for width, height in resolutions:

@@ -4,6 +4,7 @@
 reads only its own results and never imports ``analysis``. The difference appears on the row of the resolution the
 human study was generated at.
 """
+
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -13,8 +14,18 @@ from annotations.models import Study
 
 from .models import Arm, Metric, MetricResult
 
-HEADER = ("Study", "Reference", "Resolution", "Images", "FID baseline", "FID ours", "CLIP baseline", "CLIP ours",
-          "Human ours − baseline [95% CI]", "p (human)")
+HEADER = (
+    "Study",
+    "Reference",
+    "Resolution",
+    "Images",
+    "FID baseline",
+    "FID ours",
+    "CLIP baseline",
+    "CLIP ours",
+    "Human ours − baseline [95% CI]",
+    "p (human)",
+)
 FILE_NAMES = {"markdown": "paper-table.md", "latex": "paper-table.tex", "json": "paper-table.json"}
 
 
@@ -49,8 +60,16 @@ def paper_rows(study: Study, effect=None) -> list[PaperRow]:
         key = (result.run.reference.name, result.width, result.height)
         row = rows.get(key)
         if row is None:
-            row = rows[key] = PaperRow(study=study.slug, reference=key[0], width=result.width, height=result.height,
-                                       images=0, reference_images=0, failed=0, feature_network="")
+            row = rows[key] = PaperRow(
+                study=study.slug,
+                reference=key[0],
+                width=result.width,
+                height=result.height,
+                images=0,
+                reference_images=0,
+                failed=0,
+                feature_network="",
+            )
         row.images = max(row.images, result.images)
         row.failed = max(row.failed, result.failed)
         if result.metric == Metric.FID:
@@ -91,23 +110,36 @@ def row_cells(row: PaperRow) -> list[str]:
     if row.human_estimate is not None:
         ci = f" [{_signed(row.human_ci[0])}, {_signed(row.human_ci[1])}]" if row.human_ci else ""
         human = _signed(row.human_estimate) + ci
-    return [row.study, row.reference, f"{row.width}×{row.height}", _count(row.images),
-            _number(row.fid_baseline), _number(row.fid_ours), _number(row.clip_baseline), _number(row.clip_ours),
-            human, _p(row.human_p)]
+    return [
+        row.study,
+        row.reference,
+        f"{row.width}×{row.height}",
+        _count(row.images),
+        _number(row.fid_baseline),
+        _number(row.fid_ours),
+        _number(row.clip_baseline),
+        _number(row.clip_ours),
+        human,
+        _p(row.human_p),
+    ]
 
 
 def notes(rows: Sequence[PaperRow]) -> list[str]:
-    lines = ["FID against the reference subset's images (lower is better); CLIP score: 100 · cos(image, caption), "
-             "mean over images (higher is better). Human: the study's mixed-model difference, on the row of the "
-             "resolution it was rated at."]
-    networks = sorted({row.feature_network for row in rows
-                       if row.feature_network and row.feature_network != "inception"})
+    lines = [
+        "FID against the reference subset's images (lower is better); CLIP score: 100 · cos(image, caption), "
+        "mean over images (higher is better). Human: the study's mixed-model difference, on the row of the "
+        "resolution it was rated at."
+    ]
+    networks = sorted(
+        {row.feature_network for row in rows if row.feature_network and row.feature_network != "inception"}
+    )
     if networks:
         lines.append(f"FID features from {', '.join(networks)}, not Inception-v3: not comparable with published FID.")
     for row in rows:
         if row.failed:
-            lines.append(f"{row.study} {row.width}×{row.height}: {row.failed} pair(s) failed to generate and are "
-                         "left out.")
+            lines.append(
+                f"{row.study} {row.width}×{row.height}: {row.failed} pair(s) failed to generate and are left out."
+            )
     return lines
 
 
@@ -117,8 +149,18 @@ def markdown(rows: Sequence[PaperRow]) -> str:
     return "\n".join(lines + [""] + notes(rows)) + "\n"
 
 
-_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-          "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def _latex_cell(text: str) -> str:
@@ -127,22 +169,30 @@ def _latex_cell(text: str) -> str:
 
 
 def latex(rows: Sequence[PaperRow]) -> str:
-    return "\n".join([
-        r"\begin{tabular}{lll" + "r" * (len(HEADER) - 3) + "}",
-        r"\toprule",
-        " & ".join(_latex_cell(name) for name in HEADER) + r" \\",
-        r"\midrule",
-        *(" & ".join(_latex_cell(cell) for cell in row_cells(row)) + r" \\" for row in rows),
-        r"\bottomrule",
-        r"\end{tabular}",
-        *("% " + _latex_cell(note) for note in notes(rows)),
-        "",
-    ])
+    return "\n".join(
+        [
+            r"\begin{tabular}{lll" + "r" * (len(HEADER) - 3) + "}",
+            r"\toprule",
+            " & ".join(_latex_cell(name) for name in HEADER) + r" \\",
+            r"\midrule",
+            *(" & ".join(_latex_cell(cell) for cell in row_cells(row)) + r" \\" for row in rows),
+            r"\bottomrule",
+            r"\end{tabular}",
+            *("% " + _latex_cell(note) for note in notes(rows)),
+            "",
+        ]
+    )
 
 
 def as_json(rows: Sequence[PaperRow]) -> str:
-    return json.dumps({"header": HEADER, "rows": [asdict(row) for row in rows], "notes": notes(rows)},
-                      indent=2, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(
+            {"header": HEADER, "rows": [asdict(row) for row in rows], "notes": notes(rows)},
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
 
 
 def paper_table_documents(studies: Sequence[Study], effects: Mapping[str, object], formats: Sequence[str]) -> dict:

@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny saved pipeline, a fresh MEDIA_ROOT per test, and study factories."""
+
 import pytest
 
 from generation.tiny import save_tiny_pipeline

@@ -1,4 +1,5 @@
 """Builders of test data through the project's own services."""
+
 from PIL import Image
 
 from annotations import services
@@ -48,7 +49,9 @@ def fake_generate(job: PairJob) -> PairJob:
     return job
 
 
-def make_open_study(*, slug: str = "study", prompts: int = 3, annotators: int = 2, **fields) -> tuple[Study, list[Annotator]]:
+def make_open_study(
+    *, slug: str = "study", prompts: int = 3, annotators: int = 2, **fields
+) -> tuple[Study, list[Annotator]]:
     """A study whose pairs are 'generated' with solid colours and which is open to ``annotators`` people."""
     study = make_study(slug=slug, prompts=prompts, **fields)
     services.queue_study_generation(study=study)

@@ -1,4 +1,5 @@
 """Settings read from the environment, checked in a fresh interpreter per case."""
+
 import json
 import os
 import subprocess
@@ -15,10 +16,21 @@ PRINT_BROKER = (
 
 
 def broker_options(tmp_path, **env) -> dict:
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "evalsite.settings", "EVALSITE_VAR_DIR": str(tmp_path),
-                   **env}
-    result = subprocess.run([sys.executable, "-c", PRINT_BROKER], cwd=ROOT, env=environment, capture_output=True,
-                            text=True, timeout=120, check=True)
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "evalsite.settings",
+        "EVALSITE_VAR_DIR": str(tmp_path),
+        **env,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PRINT_BROKER],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -26,8 +38,10 @@ def broker_options(tmp_path, **env) -> dict:
     ("env", "expected"),
     [
         ({"CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"}, {"visibility_timeout": 3600}),
-        ({"CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "CELERY_VISIBILITY_TIMEOUT": "120"},
-         {"visibility_timeout": 120}),
+        (
+            {"CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "CELERY_VISIBILITY_TIMEOUT": "120"},
+            {"visibility_timeout": 120},
+        ),
         ({"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"}, {}),
     ],
 )

@@ -1,4 +1,5 @@
 """The web process (gunicorn evalsite.wsgi) loads the site without the generation stack."""
+
 import subprocess
 import sys
 
@@ -12,7 +13,11 @@ def test_web_process_does_not_import_torch_or_diffusers():
         "print(sorted({'torch', 'diffusers', 'transformers'} & set(sys.modules)))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=settings.BASE_DIR,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=settings.BASE_DIR,
         env={"DJANGO_SETTINGS_MODULE": "evalsite.settings", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr

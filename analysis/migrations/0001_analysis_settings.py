@@ -5,30 +5,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('annotations', '0001_initial'),
+        ("annotations", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnalysisSettings',
+            name="AnalysisSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('min_seconds_per_item', models.FloatField(blank=True, help_text='Exclude annotators whose median seconds per item is below this; empty: off.', null=True)),
-                ('exclude_straightliners', models.BooleanField(default=True, help_text='Exclude annotators who gave one score to every image they rated.')),
-                ('max_attention_failures', models.PositiveIntegerField(blank=True, help_text='Exclude annotators with more failed attention checks than this; empty: off.', null=True)),
-                ('apply_exclusions_by_default', models.BooleanField(default=True, help_text='Exports and the results page apply the rules unless told otherwise.')),
-                ('seed', models.PositiveIntegerField(default=0, help_text='Seed of the bootstrap resampling.')),
-                ('bootstrap_resamples', models.PositiveIntegerField(default=2000)),
-                ('study', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='analysis_settings', to='annotations.study')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "min_seconds_per_item",
+                    models.FloatField(
+                        blank=True,
+                        help_text="Exclude annotators whose median seconds per item is below this; empty: off.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "exclude_straightliners",
+                    models.BooleanField(
+                        default=True, help_text="Exclude annotators who gave one score to every image they rated."
+                    ),
+                ),
+                (
+                    "max_attention_failures",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Exclude annotators with more failed attention checks than this; empty: off.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "apply_exclusions_by_default",
+                    models.BooleanField(
+                        default=True, help_text="Exports and the results page apply the rules unless told otherwise."
+                    ),
+                ),
+                ("seed", models.PositiveIntegerField(default=0, help_text="Seed of the bootstrap resampling.")),
+                ("bootstrap_resamples", models.PositiveIntegerField(default=2000)),
+                (
+                    "study",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="analysis_settings",
+                        to="annotations.study",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'analysis settings',
-                'verbose_name_plural': 'analysis settings',
-                'constraints': [models.CheckConstraint(condition=models.Q(('min_seconds_per_item__isnull', True), ('min_seconds_per_item__gte', 0), _connector='OR'), name='analysis_min_seconds_nonnegative', violation_error_message='Minimum seconds per item must not be negative.'), models.CheckConstraint(condition=models.Q(('bootstrap_resamples__gte', 100), ('bootstrap_resamples__lte', 100000)), name='analysis_resamples_range', violation_error_message='Bootstrap resamples must be between 100 and 100,000.')],
+                "verbose_name": "analysis settings",
+                "verbose_name_plural": "analysis settings",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("min_seconds_per_item__isnull", True), ("min_seconds_per_item__gte", 0), _connector="OR"
+                        ),
+                        name="analysis_min_seconds_nonnegative",
+                        violation_error_message="Minimum seconds per item must not be negative.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("bootstrap_resamples__gte", 100), ("bootstrap_resamples__lte", 100000)),
+                        name="analysis_resamples_range",
+                        violation_error_message="Bootstrap resamples must be between 100 and 100,000.",
+                    ),
+                ],
             },
         ),
     ]

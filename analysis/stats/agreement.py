@@ -5,6 +5,7 @@ items; ICC(A,1) — two-way random effects, absolute agreement, single rater (Mc
 variance components of ``score ~ 1 + (1 | annotator) + (1 | image)``, which for complete data equal the ANOVA
 estimates and so reproduce the mean-square formula, and which also serve incomplete designs.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +81,7 @@ def alpha_bootstrap_ci(
         draws = rng.integers(0, items, size=(size, items)) + (np.arange(size) * items)[:, None]
         weights = np.bincount(draws.ravel(), minlength=size * items).reshape(size, items).astype(float)
         totals = weights @ sums
-        values[start:start + size] = _alpha(*totals.T)
+        values[start : start + size] = _alpha(*totals.T)
     values = values[np.isfinite(values)]
     if values.size < 2:
         return (None, None)
@@ -98,8 +99,9 @@ def icc_a1(judgments: Judgments) -> tuple[float | None, str]:
     """
     annotator, image, score = _long(judgments)
     try:
-        fit = fit_crossed(y=score, annotator=annotator, item=image, df_method="none",
-                          factor_names=("annotator", "image"))
+        fit = fit_crossed(
+            y=score, annotator=annotator, item=image, df_method="none", factor_names=("annotator", "image")
+        )
     except ValueError as exc:
         return None, f"not estimable: {exc}"
     reasons = not_estimable((fit.levels["annotator"], fit.levels["image"]), fit.n, ("annotator", "image"))

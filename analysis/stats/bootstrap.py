@@ -6,6 +6,7 @@ and counts of d, a batch of resamples is two matrix products: (Wa S) ⊙ Wi and 
 This "pigeonhole" bootstrap (Owen 2007) is somewhat conservative for crossed data: it counts the residual variance
 in both directions.
 """
+
 import math
 from dataclasses import dataclass
 
@@ -37,9 +38,7 @@ def _counts(rng: np.random.Generator, size: int, levels: int) -> np.ndarray:
     return np.bincount((draws + offsets).ravel(), minlength=size * levels).reshape(size, levels).astype(float)
 
 
-def two_way_bootstrap(
-    judgments: Judgments, *, seed: int, resamples: int = 2000, level: float = 0.95
-) -> BootstrapCI:
+def two_way_bootstrap(judgments: Judgments, *, seed: int, resamples: int = 2000, level: float = 0.95) -> BootstrapCI:
     """Percentile CI of the mean of ours − baseline over judgments, resampling annotators and items."""
     A, I = judgments.n_annotators, judgments.n_items
     d = judgments.difference
@@ -55,10 +54,16 @@ def two_way_bootstrap(
     for start in range(0, resamples, BATCH):
         size = min(BATCH, resamples - start)
         wa, wi = _counts(rng, size, A), _counts(rng, size, I)
-        numerator = (np.asarray(sums.T @ wa.T).T * wi).sum(axis=1) if sparse.issparse(sums) else ((wa @ sums) * wi).sum(axis=1)
-        denominator = (np.asarray(counts.T @ wa.T).T * wi).sum(axis=1) if sparse.issparse(counts) else ((wa @ counts) * wi).sum(axis=1)
+        numerator = (
+            (np.asarray(sums.T @ wa.T).T * wi).sum(axis=1) if sparse.issparse(sums) else ((wa @ sums) * wi).sum(axis=1)
+        )
+        denominator = (
+            (np.asarray(counts.T @ wa.T).T * wi).sum(axis=1)
+            if sparse.issparse(counts)
+            else ((wa @ counts) * wi).sum(axis=1)
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
-            estimates[start:start + size] = numerator / denominator
+            estimates[start : start + size] = numerator / denominator
     valid = estimates[np.isfinite(estimates)]
     estimate = float(d.mean())
     if valid.size < 2:
@@ -66,5 +71,6 @@ def two_way_bootstrap(
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(valid, [tail, 100 - tail])
     se = float(valid.std(ddof=1))
-    return BootstrapCI(estimate, (float(low), float(high)), se if math.isfinite(se) else None, level, resamples,
-                       int(valid.size), seed)
+    return BootstrapCI(
+        estimate, (float(low), float(high)), se if math.isfinite(se) else None, level, resamples, int(valid.size), seed
+    )

@@ -1,4 +1,5 @@
 """Descriptive statistics: per-condition mean, SD and 95% CI; the difference; win / tie / loss shares."""
+
 import math
 from dataclasses import dataclass
 

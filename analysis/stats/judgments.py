@@ -1,4 +1,5 @@
 """Judgments: the tidy ratings folded to one row per (annotator, item) with both scores side by side."""
+
 from dataclasses import dataclass
 
 import numpy as np

@@ -23,6 +23,7 @@ step ``H⁻¹g`` must be small and H positive definite). A variance component th
 two levels, or one judgment per level) is left out from the start; the result says so in ``model`` and
 ``simplified``.
 """
+
 import math
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -30,8 +31,8 @@ from itertools import combinations
 import nlopt
 import numpy as np
 from scipy import linalg, sparse
-from scipy.linalg import blas, lapack
 from scipy import stats as sps
+from scipy.linalg import blas, lapack
 
 COMPONENTS = ("annotator", "item")
 #: θ (σ_k / σ) below this is an estimate at the boundary: a singular fit (lme4's ``isSingular`` tolerance).
@@ -94,8 +95,16 @@ def effect_of(fit: CrossedFit, k: int = 0, *, level: float = 0.95) -> Effect:
         return Effect(estimate, se, (math.nan, math.nan), df, fit.df_method, None, None, level)
     quantile = sps.t.ppf(0.5 + level / 2, df)
     t = estimate / se
-    return Effect(estimate, se, (estimate - quantile * se, estimate + quantile * se), df, fit.df_method, t,
-                  float(2 * sps.t.sf(abs(t), df)), level)
+    return Effect(
+        estimate,
+        se,
+        (estimate - quantile * se, estimate + quantile * se),
+        df,
+        fit.df_method,
+        t,
+        float(2 * sps.t.sf(abs(t), df)),
+        level,
+    )
 
 
 class CrossedGroups:
@@ -117,8 +126,13 @@ class CrossedGroups:
         self.big = 0 if self.levels[0] >= self.levels[1] else 1
         self.small = 1 - self.big
         big_levels, small_levels = self.levels[self.big], self.levels[self.small]
-        cells = np.bincount(self.codes[self.big] * small_levels + self.codes[self.small],
-                            minlength=big_levels * small_levels).astype(float).reshape(big_levels, small_levels)
+        cells = (
+            np.bincount(
+                self.codes[self.big] * small_levels + self.codes[self.small], minlength=big_levels * small_levels
+            )
+            .astype(float)
+            .reshape(big_levels, small_levels)
+        )
         self.N = cells if cells.size <= DENSE_LIMIT else sparse.csr_matrix(cells)
         distinct = np.unique(self.counts[self.big])
         self.count_groups: list[tuple[float, np.ndarray]] | None = None
@@ -353,8 +367,9 @@ def search(design: _Design, reml: bool, active: list[int], start: np.ndarray) ->
     return Search(theta, value, found.success, f"{found.account}; {account}" if found.account else account)
 
 
-def profiled_deviance(*, y: np.ndarray, annotator: np.ndarray, item: np.ndarray, X: np.ndarray | None = None,
-                      reml: bool = True):
+def profiled_deviance(
+    *, y: np.ndarray, annotator: np.ndarray, item: np.ndarray, X: np.ndarray | None = None, reml: bool = True
+):
     """The REML (or ML) deviance profiled over β and σ², as a function of θ = (σ_annotator/σ, σ_item/σ): the
     function ``fit_crossed`` minimises, for checking its search from outside."""
     y, X, groups = _checked(y, annotator, item, X, ("β",) * (1 if X is None else np.shape(X)[-1]), None)
@@ -474,8 +489,10 @@ class _Stencil:
         unit = np.eye(m, dtype=int)
         self.plus = [at(tuple(unit[i])) for i in range(m)]
         self.minus = [at(tuple(-unit[i])) for i in range(m)]
-        self.cross = {(i, j): [at(tuple(si * unit[i] + sj * unit[j])) for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
-                      for i, j in combinations(range(m), 2)}
+        self.cross = {
+            (i, j): [at(tuple(si * unit[i] + sj * unit[j])) for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+            for i, j in combinations(range(m), 2)
+        }
 
     def _derivatives(self, value) -> tuple[np.ndarray, np.ndarray]:
         """Gradient and Hessian in the active θ of ``value(point)``."""

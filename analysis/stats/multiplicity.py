@@ -1,4 +1,5 @@
 """Adjusting p-values across several studies: Holm (family-wise error) by default, Benjamini–Hochberg on request."""
+
 from collections.abc import Sequence
 
 import numpy as np

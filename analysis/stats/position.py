@@ -4,6 +4,7 @@ With ``x = +1`` when ours was on the left and ``−1`` when on the right, the mo
 random intercepts gives the left-minus-right effect as the coefficient of ``x`` (a score on the left gains that
 much over the same score on the right) and the position-adjusted effect of ours as the intercept.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,20 +33,44 @@ def position_bias(judgments: Judgments, *, groups: CrossedGroups | None = None, 
     test = sps.binomtest(left, n, 0.5)
     interval = test.proportion_ci(confidence_level=level, method="exact")
     if n < 4:
-        return PositionCheck(left, n, left / n, (float(interval.low), float(interval.high)), float(test.pvalue),
-                             None, None, "", f"only {n} judgment{'s' if n != 1 else ''} (fewer than 4): "
-                             "the position effect is not estimable")
+        return PositionCheck(
+            left,
+            n,
+            left / n,
+            (float(interval.low), float(interval.high)),
+            float(test.pvalue),
+            None,
+            None,
+            "",
+            f"only {n} judgment{'s' if n != 1 else ''} (fewer than 4): the position effect is not estimable",
+        )
     if left in (0, n):
-        return PositionCheck(left, n, left / n, (float(interval.low), float(interval.high)), float(test.pvalue),
-                             None, None, "", "ours was always on the same side: the position effect is not estimable")
+        return PositionCheck(
+            left,
+            n,
+            left / n,
+            (float(interval.low), float(interval.high)),
+            float(test.pvalue),
+            None,
+            None,
+            "",
+            "ours was always on the same side: the position effect is not estimable",
+        )
     x = np.where(judgments.ours_left, 1.0, -1.0)
     X = np.column_stack([np.ones(n), x])
     try:
-        fit = fit_crossed(y=judgments.difference, annotator=judgments.annotator, item=judgments.item, X=X,
-                          names=("ours − baseline", "left − right"), groups=groups)
+        fit = fit_crossed(
+            y=judgments.difference,
+            annotator=judgments.annotator,
+            item=judgments.item,
+            X=X,
+            names=("ours − baseline", "left − right"),
+            groups=groups,
+        )
     except ValueError as exc:
-        return PositionCheck(left, n, left / n, (float(interval.low), float(interval.high)), float(test.pvalue),
-                             None, None, "", str(exc))
+        return PositionCheck(
+            left, n, left / n, (float(interval.low), float(interval.high)), float(test.pvalue), None, None, "", str(exc)
+        )
     return PositionCheck(
         ours_left=left,
         n=n,

@@ -5,6 +5,7 @@ Satterthwaite df from the expected mean squares E[MS_A] = σ² + I·σ²_a, E[MS
 power from the noncentral t distribution (two-sided). As A grows the variance falls only to σ²_i/I: with too
 few items no number of annotators reaches the target, and the plan says so (and likewise for annotators).
 """
+
 import math
 from dataclasses import dataclass
 
@@ -58,7 +59,9 @@ def _power(effect: float, se: float, df: float, alpha: float) -> float:
     return float(sps.nct.sf(critical, df, noncentrality) + sps.nct.cdf(-critical, df, noncentrality))
 
 
-def design_power(*, effect: float, components: Components, annotators: int, items: int, alpha: float = 0.05) -> DesignPower:
+def design_power(
+    *, effect: float, components: Components, annotators: int, items: int, alpha: float = 0.05
+) -> DesignPower:
     if annotators < 2 or items < 2:
         raise ValueError("A design needs at least two annotators and two items.")
     variance = components.annotator / annotators + components.item / items + components.residual / (annotators * items)
@@ -89,12 +92,18 @@ def plan(
     for a in range(2, max_annotators + 1):
         if best is not None and a * 2 > best.judgments:
             break
-        if design_power(effect=effect, components=components, annotators=a, items=max_items, alpha=alpha).power < target:
+        if (
+            design_power(effect=effect, components=components, annotators=a, items=max_items, alpha=alpha).power
+            < target
+        ):
             continue
         low, high = 2, max_items
         while low < high:
             middle = (low + high) // 2
-            if design_power(effect=effect, components=components, annotators=a, items=middle, alpha=alpha).power >= target:
+            if (
+                design_power(effect=effect, components=components, annotators=a, items=middle, alpha=alpha).power
+                >= target
+            ):
                 high = middle
             else:
                 low = middle + 1
@@ -106,15 +115,24 @@ def plan(
     if design.power >= target:
         cap = f"The design reaches {target:.0%} power ({design.power:.0%})."
     elif unlimited_annotators < target:
-        cap = (f"Items, not annotators, cap the power: with {items} items no number of annotators reaches "
-               f"{target:.0%} (at most {unlimited_annotators:.0%}); add items.")
+        cap = (
+            f"Items, not annotators, cap the power: with {items} items no number of annotators reaches "
+            f"{target:.0%} (at most {unlimited_annotators:.0%}); add items."
+        )
     elif unlimited_items < target:
-        cap = (f"Annotators, not items, cap the power: with {annotators} annotators no number of items reaches "
-               f"{target:.0%} (at most {unlimited_items:.0%}); add annotators.")
+        cap = (
+            f"Annotators, not items, cap the power: with {annotators} annotators no number of items reaches "
+            f"{target:.0%} (at most {unlimited_items:.0%}); add annotators."
+        )
     else:
         variance = max(design.se**2, 1e-300)
-        shares = {"items": components.item / items / variance, "annotators": components.annotator / annotators / variance}
+        shares = {
+            "items": components.item / items / variance,
+            "annotators": components.annotator / annotators / variance,
+        }
         which = max(shares, key=shares.get)
-        cap = (f"Below {target:.0%} ({design.power:.0%}); {which} contribute most of the variance of the estimate "
-               f"({shares[which]:.0%}), so adding {which} helps most.")
+        cap = (
+            f"Below {target:.0%} ({design.power:.0%}); {which} contribute most of the variance of the estimate "
+            f"({shares[which]:.0%}), so adding {which} helps most."
+        )
     return PowerPlan(effect, alpha, target, components, design, best, unlimited_annotators, unlimited_items, cap)

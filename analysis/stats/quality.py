@@ -4,6 +4,7 @@ each removed.
 Rules are applied in a fixed order — attention checks, straight-lining, speed — and each step counts only the
 annotators (and their ratings) that no earlier rule removed, so the steps add up to the total.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,10 +25,12 @@ class ExclusionRules:
 
     def describe(self) -> dict[str, str]:
         return {
-            "attention": "off" if self.max_attention_failures is None
+            "attention": "off"
+            if self.max_attention_failures is None
             else f"more than {self.max_attention_failures} failed attention check(s)",
             "straight-lining": "one score for every image" if self.exclude_straightliners else "off",
-            "speed": "off" if self.min_seconds_per_item is None
+            "speed": "off"
+            if self.min_seconds_per_item is None
             else f"median under {self.min_seconds_per_item:g} s per item",
         }
 
@@ -88,12 +91,27 @@ def annotator_quality(
         label = str(judgments.annotator_labels[code])
         failures, total = checks.get(label, (None, None))
         median = float(medians[code]) if np.isfinite(medians[code]) else None
-        failed = rules.max_attention_failures is not None and failures is not None and (
-            failures > rules.max_attention_failures)
+        failed = (
+            rules.max_attention_failures is not None
+            and failures is not None
+            and (failures > rules.max_attention_failures)
+        )
         straight = bool(ratings[code] > 1 and distinct[code] == 1)
         fast = rules.min_seconds_per_item is not None and median is not None and median < rules.min_seconds_per_item
-        records.append(AnnotatorQuality(label, int(ratings[code]), median, int(distinct[code]), failures, total,
-                                        bool(failed), straight, bool(fast), None))
+        records.append(
+            AnnotatorQuality(
+                label,
+                int(ratings[code]),
+                median,
+                int(distinct[code]),
+                failures,
+                total,
+                bool(failed),
+                straight,
+                bool(fast),
+                None,
+            )
+        )
     return records
 
 
@@ -108,17 +126,24 @@ def apply_exclusions(
     removed_by: dict[int, str] = {}
     steps = []
     for rule, flag in RULE_ORDER:
-        active = {"attention": rules.max_attention_failures is not None,
-                  "straight-lining": rules.exclude_straightliners,
-                  "speed": rules.min_seconds_per_item is not None}[rule]
-        newly = [code for code, record in enumerate(quality)
-                 if active and apply and getattr(record, flag) and code not in removed_by]
+        active = {
+            "attention": rules.max_attention_failures is not None,
+            "straight-lining": rules.exclude_straightliners,
+            "speed": rules.min_seconds_per_item is not None,
+        }[rule]
+        newly = [
+            code
+            for code, record in enumerate(quality)
+            if active and apply and getattr(record, flag) and code not in removed_by
+        ]
         for code in newly:
             removed_by[code] = rule
-        steps.append(ExclusionStep(rule, rules.describe()[rule], len(newly),
-                                   int(sum(quality[code].ratings for code in newly))))
+        steps.append(
+            ExclusionStep(rule, rules.describe()[rule], len(newly), int(sum(quality[code].ratings for code in newly)))
+        )
     quality = [
-        AnnotatorQuality(**{**record.__dict__, "excluded_by": removed_by.get(code)}) for code, record in enumerate(quality)
+        AnnotatorQuality(**{**record.__dict__, "excluded_by": removed_by.get(code)})
+        for code, record in enumerate(quality)
     ]
     keep = ~np.isin(judgments.annotator, list(removed_by))
     report = ExclusionReport(

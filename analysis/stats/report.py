@@ -1,5 +1,6 @@
 """The full analysis of one study — a tidy DataFrame in, a frozen ``StudyReport`` out — and the adjustment of
 p-values across several studies."""
+
 import dataclasses
 import math
 from collections.abc import Sequence
@@ -97,7 +98,8 @@ class StudyReport:
             for key in ("annotator_quality", "item_differences", "annotator_differences"):
                 data.pop(key)
             data["flagged_annotators"] = [
-                to_jsonable(record) for record in self.annotator_quality
+                to_jsonable(record)
+                for record in self.annotator_quality
                 if record.failed_attention or record.straightliner or record.too_fast
             ]
         return data
@@ -122,7 +124,9 @@ def to_jsonable(value):
 
 def unit_differences(judgments: Judgments, *, unit: str, level: float = 0.95) -> tuple[UnitDifference, ...]:
     """Per item (or annotator): mean difference and a t interval over its judgments (none with one judgment)."""
-    codes, labels = (judgments.item, judgments.item_labels) if unit == "item" else (judgments.annotator, judgments.annotator_labels)
+    codes, labels = (
+        (judgments.item, judgments.item_labels) if unit == "item" else (judgments.annotator, judgments.annotator_labels)
+    )
     d = judgments.difference
     n = np.bincount(codes, minlength=labels.size).astype(float)
     mean = np.bincount(codes, weights=d, minlength=labels.size) / n
@@ -146,19 +150,38 @@ def _score_counts(judgments: Judgments) -> dict[str, tuple[int, ...]]:
 
 def mixed_model(judgments: Judgments, *, groups: CrossedGroups | None = None, level: float = 0.95) -> MixedModel:
     """The primary test; refuses (ValueError) when the differences do not vary at all."""
-    fit = fit_crossed(y=judgments.difference, annotator=judgments.annotator, item=judgments.item,
-                      names=("ours − baseline",), groups=groups)
+    fit = fit_crossed(
+        y=judgments.difference,
+        annotator=judgments.annotator,
+        item=judgments.item,
+        names=("ours − baseline",),
+        groups=groups,
+    )
     variance = {**fit.variance, "residual": fit.residual}
-    return MixedModel(effect_of(fit, level=level), variance, fit.model, fit.simplified,
-                      f"{fit.method}; {fit.df_method} df", fit.converged, fit.singular, fit.deviance, fit.convergence)
+    return MixedModel(
+        effect_of(fit, level=level),
+        variance,
+        fit.model,
+        fit.simplified,
+        f"{fit.method}; {fit.df_method} df",
+        fit.converged,
+        fit.singular,
+        fit.deviance,
+        fit.convergence,
+    )
 
 
 def _constant_model(judgments: Judgments, level: float) -> MixedModel:
     value = float(judgments.difference[0])
     effect = Effect(value, 0.0, (value, value), math.nan, "none", None, None, level)
-    return MixedModel(effect, {"annotator": 0.0, "item": 0.0, "residual": 0.0},
-                      "not fitted: every judgment has the same difference", ("no variation in the differences",),
-                      "none", True)
+    return MixedModel(
+        effect,
+        {"annotator": 0.0, "item": 0.0, "residual": 0.0},
+        "not fitted: every judgment has the same difference",
+        ("no variation in the differences",),
+        "none",
+        True,
+    )
 
 
 def study_report(

@@ -1,5 +1,6 @@
 """Robustness tests on aggregated units: paired t and Wilcoxon on per-item and per-annotator means, the sign test
 on per-item wins, and the effect sizes d_z and matched-pairs rank-biserial."""
+
 import math
 from dataclasses import dataclass
 
@@ -88,9 +89,7 @@ def rank_biserial(differences: np.ndarray) -> float | None:
     return float((positive - negative) / (positive + negative))
 
 
-def analyse_units(
-    judgments: Judgments, *, unit: str, level: float = 0.95, zero_method: str = "wilcox"
-) -> UnitAnalysis:
+def analyse_units(judgments: Judgments, *, unit: str, level: float = 0.95, zero_method: str = "wilcox") -> UnitAnalysis:
     baseline, ours = unit_means(judgments, unit=unit)
     differences = ours - baseline
     n = differences.size

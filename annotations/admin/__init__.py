@@ -6,6 +6,7 @@
 - ``answers``: pairs, annotators, assignments and ratings;
 - ``guards``: what keeps collected answers from being changed or deleted.
 """
+
 from django.contrib import admin
 
 from ..models import Annotator, Assignment, ImagePair, Rating, Study

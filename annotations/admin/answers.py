@@ -1,4 +1,5 @@
 """The admin of what annotators were shown and answered: pairs, annotators, assignments and ratings, kept as made."""
+
 from django.contrib import admin
 from django.urls import reverse
 

@@ -1,4 +1,5 @@
 """Admin classes that keep collected answers: view-only rows, and deletes refused where answers would go with them."""
+
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.utils import quote, unquote
@@ -62,8 +63,11 @@ class KeepAnswersAdmin(admin.ModelAdmin):
             self.message_user(request, _refusal(held), messages.ERROR)
             opts = self.model._meta
             return HttpResponseRedirect(
-                reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)],
-                        current_app=self.admin_site.name)
+                reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_change",
+                    args=[quote(obj.pk)],
+                    current_app=self.admin_site.name,
+                )
             )
         return super().delete_view(request, object_id, extra_context)
 

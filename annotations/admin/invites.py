@@ -1,4 +1,5 @@
 """Admin pages for a study's invite links: create N at once, and download them all as CSV."""
+
 import csv
 import io
 
@@ -57,10 +58,16 @@ def invites_csv_view(model_admin, request, object_id):
     writer.writerow(["annotator", "source", "invite_url", "consented", "finished", "completion_code"])
     for annotator in study.annotators.order_by("pk"):
         link = request.build_absolute_uri(reverse("annotations:invite", kwargs={"token": annotator.token}))
-        writer.writerow([
-            annotator.label, annotator.source, link, bool(annotator.consented_at), bool(annotator.finished_at),
-            annotator.completion_code,
-        ])
+        writer.writerow(
+            [
+                annotator.label,
+                annotator.source,
+                link,
+                bool(annotator.consented_at),
+                bool(annotator.finished_at),
+                annotator.completion_code,
+            ]
+        )
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{study.slug}-invites.csv"'
     return response
@@ -68,6 +75,7 @@ def invites_csv_view(model_admin, request, object_id):
 
 def invite_paths(model_admin) -> list:
     """URL patterns for ``model_admin.get_urls``."""
+
     def wrap(view):
         return model_admin.admin_site.admin_view(lambda request, object_id: view(model_admin, request, object_id))
 

@@ -8,6 +8,7 @@ Wire the page into ``StudyAdmin.get_urls`` (before the default URLs, whose ``<pa
 
 and link to ``reverse(f"admin:{UPLOAD_URL_NAME}", args=[study.pk])`` from the study's change page.
 """
+
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import quote, unquote
@@ -143,6 +144,7 @@ def prompt_upload_view(model_admin, request, object_id):
 
 def prompt_upload_path(model_admin):
     """The URL pattern for ``model_admin.get_urls``: ``<id>/upload-prompts/``, staff-only, named UPLOAD_URL_NAME."""
+
     def view(request, object_id):
         return prompt_upload_view(model_admin, request, object_id)
 

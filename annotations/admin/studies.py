@@ -1,4 +1,5 @@
 """The study's admin page: its settings form, its prompts table, and the actions that generate, open and close it."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -70,9 +71,7 @@ class StudyForm(forms.ModelForm):
         # as saved, but a field that is invalid counts as empty: its own error is shown
         candidate = Study(pk=self.instance.pk, **{name: cleaned.get(name) for name in self.CHECKED})
         try:
-            studies.check_study_settings(
-                study=candidate, changed=self.changed_data if self.instance.pk else None
-            )
+            studies.check_study_settings(study=candidate, changed=self.changed_data if self.instance.pk else None)
         except ValidationError as exc:  # each on its field; a locked setting alone, above the form
             self.add_error(None, exc)
         return cleaned
@@ -90,8 +89,11 @@ class StudyAdmin(KeepAnswersAdmin):
     actions = ["queue_generation", "open_selected", "close_selected", "add_ten_annotators"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("model").annotate(
-            n_annotators=Count("annotators", distinct=True)
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("model")
+            .annotate(n_annotators=Count("annotators", distinct=True))
         )
 
     @admin.display(description="Generation")
@@ -121,7 +123,9 @@ class StudyAdmin(KeepAnswersAdmin):
         return format_html(
             "{}<br>Open enrolment link: <code>{}</code><br>Prolific study URL: <code>{}?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}"
             "&amp;STUDY_ID={{{{%STUDY_ID%}}}}&amp;SESSION_ID={{{{%SESSION_ID%}}}}</code>",
-            html, enrol, prolific,
+            html,
+            enrol,
+            prolific,
         )
 
     def get_urls(self):

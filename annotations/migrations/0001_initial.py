@@ -8,223 +8,527 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('generation', '0001_initial'),
+        ("generation", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Annotator',
+            name="Annotator",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(default=annotations.models.new_token, editable=False, max_length=64, unique=True)),
-                ('external_id', models.CharField(blank=True, default='', help_text='E.g. the Prolific PID.', max_length=200)),
-                ('source', models.CharField(choices=[('invite', 'Invite link'), ('open', 'Open enrolment'), ('prolific', 'Prolific')], default='invite', max_length=10)),
-                ('entry', models.JSONField(blank=True, default=dict, help_text='What the entry URL carried (Prolific ids).')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('consented_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('completion_code', models.CharField(blank=True, default='', max_length=64)),
-                ('screened_out_at', models.DateTimeField(blank=True, help_text="When failed attention checks ended the annotator's participation.", null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "token",
+                    models.CharField(default=annotations.models.new_token, editable=False, max_length=64, unique=True),
+                ),
+                (
+                    "external_id",
+                    models.CharField(blank=True, default="", help_text="E.g. the Prolific PID.", max_length=200),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("invite", "Invite link"), ("open", "Open enrolment"), ("prolific", "Prolific")],
+                        default="invite",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "entry",
+                    models.JSONField(blank=True, default=dict, help_text="What the entry URL carried (Prolific ids)."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("consented_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("completion_code", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "screened_out_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When failed attention checks ended the annotator's participation.",
+                        null=True,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['study', 'id'],
+                "ordering": ["study", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Prompt',
+            name="Prompt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('text', models.TextField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveIntegerField()),
+                ("text", models.TextField()),
             ],
             options={
-                'ordering': ['study', 'position'],
+                "ordering": ["study", "position"],
             },
         ),
         migrations.CreateModel(
-            name='ImagePair',
+            name="ImagePair",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('job', models.ForeignKey(blank=True, help_text='Empty for pairs whose ratings were imported from elsewhere.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='study_pairs', to='generation.pairjob')),
-                ('prompt', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='pair', to='annotations.prompt')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for pairs whose ratings were imported from elsewhere.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="study_pairs",
+                        to="generation.pairjob",
+                    ),
+                ),
+                (
+                    "prompt",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="pair", to="annotations.prompt"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['study', 'prompt__position'],
+                "ordering": ["study", "prompt__position"],
             },
         ),
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveIntegerField(help_text="Position in the annotator's sequence, from 0.")),
-                ('ours_on_left', models.BooleanField(help_text='For an attention check: whether the mismatched image is left.')),
-                ('shown_at', models.DateTimeField(blank=True, help_text='When the server first showed the pair.', null=True)),
-                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='annotations.annotator')),
-                ('check_pair', models.ForeignKey(blank=True, help_text='Attention checks only: the pair of another prompt that gives the mismatched image.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='check_assignments', to='annotations.imagepair')),
-                ('pair', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='annotations.imagepair')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("order", models.PositiveIntegerField(help_text="Position in the annotator's sequence, from 0.")),
+                (
+                    "ours_on_left",
+                    models.BooleanField(help_text="For an attention check: whether the mismatched image is left."),
+                ),
+                (
+                    "shown_at",
+                    models.DateTimeField(blank=True, help_text="When the server first showed the pair.", null=True),
+                ),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="annotations.annotator",
+                    ),
+                ),
+                (
+                    "check_pair",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Attention checks only: the pair of another prompt that gives the mismatched image.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="check_assignments",
+                        to="annotations.imagepair",
+                    ),
+                ),
+                (
+                    "pair",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="annotations.imagepair",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['annotator', 'order'],
+                "ordering": ["annotator", "order"],
             },
         ),
         migrations.CreateModel(
-            name='Rating',
+            name="Rating",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('baseline_score', models.PositiveSmallIntegerField()),
-                ('ours_score', models.PositiveSmallIntegerField()),
-                ('seconds', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('assignment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='rating', to='annotations.assignment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("baseline_score", models.PositiveSmallIntegerField()),
+                ("ours_score", models.PositiveSmallIntegerField()),
+                ("seconds", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "assignment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="rating", to="annotations.assignment"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['assignment'],
+                "ordering": ["assignment"],
             },
         ),
         migrations.CreateModel(
-            name='Study',
+            name="Study",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('question', models.CharField(default='Please rate your preference on image-text consistency from 1 to 10', max_length=500)),
-                ('consent_text', models.TextField(default='You will see pairs of images generated from a text. Rate how well each image matches the text, from 1 (does not match at all) to 10 (matches exactly). Your ratings are stored with a random identifier and used only for research.')),
-                ('instructions', models.TextField(default='Read the text, look at both images, and give each image a score from 1 to 10 for how well it matches the text: 1 = does not match the text at all, 10 = matches it exactly. Judge each image on its own; the two may get the same score. Keys: 1–9 and 0 (for 10) score the highlighted image, Tab switches image, Enter submits.')),
-                ('example_prompt', models.CharField(blank=True, default='', help_text='The text of the examples.', max_length=500)),
-                ('example_low_image', models.ImageField(blank=True, help_text='An image that does not match the example text at all (1).', upload_to='examples/')),
-                ('example_high_image', models.ImageField(blank=True, help_text='An image that matches the example text exactly (10).', upload_to='examples/')),
-                ('pairs_per_annotator', models.PositiveIntegerField(blank=True, help_text='Pairs each annotator rates; empty: all.', null=True)),
-                ('ratings_per_pair', models.PositiveIntegerField(blank=True, help_text='Annotators per pair at most; empty: no limit.', null=True)),
-                ('attention_checks', models.PositiveIntegerField(default=0, help_text='Pairs per annotator in which one image belongs to another prompt.')),
-                ('screen_out_after', models.PositiveIntegerField(blank=True, help_text="Failed attention checks that end an annotator's participation (no code); empty: never.", null=True)),
-                ('enrolment_open', models.BooleanField(default=False, help_text='Let people join through the open enrolment link or from Prolific.')),
-                ('enrolment_token', models.CharField(default=annotations.models.new_token, editable=False, max_length=64, unique=True)),
-                ('enrolment_cap', models.PositiveIntegerField(blank=True, help_text='Annotators who may join through enrolment at most; empty: no cap.', null=True)),
-                ('completion_code', models.CharField(blank=True, default='', help_text="One code for everyone (e.g. Prolific's); empty: one each.", max_length=64)),
-                ('completion_url', models.URLField(blank=True, default='', help_text="Where finishers go, with the code as ?cc= (e.g. Prolific's URL).")),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('generating', 'Generating'), ('ready', 'Ready'), ('open', 'Open'), ('closed', 'Closed')], default='draft', max_length=12)),
-                ('open_when_ready', models.BooleanField(default=False, help_text='Open the study to annotators as soon as every pair is generated.')),
-                ('width', models.PositiveIntegerField(default=512)),
-                ('height', models.PositiveIntegerField(default=512)),
-                ('steps', models.PositiveIntegerField(default=50)),
-                ('guidance_scale', models.FloatField(default=7.5)),
-                ('scheduler', models.CharField(choices=[('default', "The model's own"), ('ddim', 'DDIM'), ('euler', 'Euler'), ('dpmpp', 'DPM-Solver++')], default='default', max_length=20)),
-                ('negative_prompt', models.TextField(blank=True, default='')),
-                ('base_seed', models.BigIntegerField(default=0, help_text='Prompt i is generated with seed base_seed + i.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('model', models.ForeignKey(blank=True, help_text='From the model registry; empty for a study of imported ratings.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='studies', to='generation.diffusionmodel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "question",
+                    models.CharField(
+                        default="Please rate your preference on image-text consistency from 1 to 10", max_length=500
+                    ),
+                ),
+                (
+                    "consent_text",
+                    models.TextField(
+                        default="You will see pairs of images generated from a text. Rate how well each image matches the text, from 1 (does not match at all) to 10 (matches exactly). Your ratings are stored with a random identifier and used only for research."
+                    ),
+                ),
+                (
+                    "instructions",
+                    models.TextField(
+                        default="Read the text, look at both images, and give each image a score from 1 to 10 for how well it matches the text: 1 = does not match the text at all, 10 = matches it exactly. Judge each image on its own; the two may get the same score. Keys: 1–9 and 0 (for 10) score the highlighted image, Tab switches image, Enter submits."
+                    ),
+                ),
+                (
+                    "example_prompt",
+                    models.CharField(blank=True, default="", help_text="The text of the examples.", max_length=500),
+                ),
+                (
+                    "example_low_image",
+                    models.ImageField(
+                        blank=True,
+                        help_text="An image that does not match the example text at all (1).",
+                        upload_to="examples/",
+                    ),
+                ),
+                (
+                    "example_high_image",
+                    models.ImageField(
+                        blank=True,
+                        help_text="An image that matches the example text exactly (10).",
+                        upload_to="examples/",
+                    ),
+                ),
+                (
+                    "pairs_per_annotator",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Pairs each annotator rates; empty: all.", null=True
+                    ),
+                ),
+                (
+                    "ratings_per_pair",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Annotators per pair at most; empty: no limit.", null=True
+                    ),
+                ),
+                (
+                    "attention_checks",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Pairs per annotator in which one image belongs to another prompt."
+                    ),
+                ),
+                (
+                    "screen_out_after",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Failed attention checks that end an annotator's participation (no code); empty: never.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "enrolment_open",
+                    models.BooleanField(
+                        default=False, help_text="Let people join through the open enrolment link or from Prolific."
+                    ),
+                ),
+                (
+                    "enrolment_token",
+                    models.CharField(default=annotations.models.new_token, editable=False, max_length=64, unique=True),
+                ),
+                (
+                    "enrolment_cap",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Annotators who may join through enrolment at most; empty: no cap.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "completion_code",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="One code for everyone (e.g. Prolific's); empty: one each.",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "completion_url",
+                    models.URLField(
+                        blank=True,
+                        default="",
+                        help_text="Where finishers go, with the code as ?cc= (e.g. Prolific's URL).",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("generating", "Generating"),
+                            ("ready", "Ready"),
+                            ("open", "Open"),
+                            ("closed", "Closed"),
+                        ],
+                        default="draft",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "open_when_ready",
+                    models.BooleanField(
+                        default=False, help_text="Open the study to annotators as soon as every pair is generated."
+                    ),
+                ),
+                ("width", models.PositiveIntegerField(default=512)),
+                ("height", models.PositiveIntegerField(default=512)),
+                ("steps", models.PositiveIntegerField(default=50)),
+                ("guidance_scale", models.FloatField(default=7.5)),
+                (
+                    "scheduler",
+                    models.CharField(
+                        choices=[
+                            ("default", "The model's own"),
+                            ("ddim", "DDIM"),
+                            ("euler", "Euler"),
+                            ("dpmpp", "DPM-Solver++"),
+                        ],
+                        default="default",
+                        max_length=20,
+                    ),
+                ),
+                ("negative_prompt", models.TextField(blank=True, default="")),
+                (
+                    "base_seed",
+                    models.BigIntegerField(default=0, help_text="Prompt i is generated with seed base_seed + i."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="From the model registry; empty for a study of imported ratings.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="studies",
+                        to="generation.diffusionmodel",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'studies',
-                'ordering': ['-created_at'],
+                "verbose_name_plural": "studies",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='study',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='prompts', to='annotations.study'),
+            model_name="prompt",
+            name="study",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="prompts", to="annotations.study"
+            ),
         ),
         migrations.AddField(
-            model_name='imagepair',
-            name='study',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pairs', to='annotations.study'),
+            model_name="imagepair",
+            name="study",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="pairs", to="annotations.study"
+            ),
         ),
         migrations.AddField(
-            model_name='annotator',
-            name='study',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='annotators', to='annotations.study'),
+            model_name="annotator",
+            name="study",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="annotators", to="annotations.study"
+            ),
         ),
         migrations.CreateModel(
-            name='CheckResponse',
+            name="CheckResponse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('matching_score', models.PositiveSmallIntegerField()),
-                ('mismatched_score', models.PositiveSmallIntegerField()),
-                ('passed', models.BooleanField()),
-                ('seconds', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('assignment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='check_response', to='annotations.assignment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("matching_score", models.PositiveSmallIntegerField()),
+                ("mismatched_score", models.PositiveSmallIntegerField()),
+                ("passed", models.BooleanField()),
+                ("seconds", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "assignment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="check_response",
+                        to="annotations.assignment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['assignment'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('matching_score__gte', 1), ('matching_score__lte', 10), ('mismatched_score__gte', 1), ('mismatched_score__lte', 10)), name='checkresponse_scores_in_range'), models.CheckConstraint(condition=models.Q(models.Q(('matching_score__gt', models.F('mismatched_score')), ('passed', True)), models.Q(('matching_score__lte', models.F('mismatched_score')), ('passed', False)), _connector='OR'), name='checkresponse_passed_rule')],
+                "ordering": ["assignment"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("matching_score__gte", 1),
+                            ("matching_score__lte", 10),
+                            ("mismatched_score__gte", 1),
+                            ("mismatched_score__lte", 10),
+                        ),
+                        name="checkresponse_scores_in_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("matching_score__gt", models.F("mismatched_score")), ("passed", True)),
+                            models.Q(("matching_score__lte", models.F("mismatched_score")), ("passed", False)),
+                            _connector="OR",
+                        ),
+                        name="checkresponse_passed_rule",
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('check_pair__isnull', True)), fields=('annotator', 'pair'), name='assignment_unique_pair'),
+            model_name="assignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("check_pair__isnull", True)),
+                fields=("annotator", "pair"),
+                name="assignment_unique_pair",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.UniqueConstraint(fields=('annotator', 'order'), name='assignment_unique_order'),
+            model_name="assignment",
+            constraint=models.UniqueConstraint(fields=("annotator", "order"), name="assignment_unique_order"),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.CheckConstraint(condition=models.Q(('check_pair__isnull', True), models.Q(('check_pair', models.F('pair')), _negated=True), _connector='OR'), name='assignment_check_other_pair'),
+            model_name="assignment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("check_pair__isnull", True),
+                    models.Q(("check_pair", models.F("pair")), _negated=True),
+                    _connector="OR",
+                ),
+                name="assignment_check_other_pair",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rating',
-            constraint=models.CheckConstraint(condition=models.Q(('baseline_score__gte', 1), ('baseline_score__lte', 10), ('ours_score__gte', 1), ('ours_score__lte', 10)), name='rating_scores_in_range', violation_error_message='Scores must be whole numbers from 1 to 10.'),
+            model_name="rating",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("baseline_score__gte", 1),
+                    ("baseline_score__lte", 10),
+                    ("ours_score__gte", 1),
+                    ("ours_score__lte", 10),
+                ),
+                name="rating_scores_in_range",
+                violation_error_message="Scores must be whole numbers from 1 to 10.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rating',
-            constraint=models.CheckConstraint(condition=models.Q(('seconds__isnull', True), ('seconds__gte', 0), _connector='OR'), name='rating_seconds_nonnegative'),
+            model_name="rating",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("seconds__isnull", True), ("seconds__gte", 0), _connector="OR"),
+                name="rating_seconds_nonnegative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['draft', 'generating', 'ready', 'open', 'closed'])), name='study_status_valid'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["draft", "generating", "ready", "open", "closed"])),
+                name="study_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('height__gte', 8), ('height__lte', 4096), ('width__gte', 8), ('width__lte', 4096), django.db.models.lookups.Exact(django.db.models.functions.math.Mod('width', 8), 0), django.db.models.lookups.Exact(django.db.models.functions.math.Mod('height', 8), 0)), name='study_size_valid', violation_error_message='Width and height must be multiples of 8 between 8 and 4096.'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("height__gte", 8),
+                    ("height__lte", 4096),
+                    ("width__gte", 8),
+                    ("width__lte", 4096),
+                    django.db.models.lookups.Exact(django.db.models.functions.math.Mod("width", 8), 0),
+                    django.db.models.lookups.Exact(django.db.models.functions.math.Mod("height", 8), 0),
+                ),
+                name="study_size_valid",
+                violation_error_message="Width and height must be multiples of 8 between 8 and 4096.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('steps__gte', 1), ('steps__lte', 1000)), name='study_steps_range', violation_error_message='Steps must be between 1 and 1000.'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("steps__gte", 1), ("steps__lte", 1000)),
+                name="study_steps_range",
+                violation_error_message="Steps must be between 1 and 1000.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('guidance_scale__gte', 0), ('guidance_scale__lte', 50)), name='study_guidance_range', violation_error_message='Guidance scale must be between 0 and 50.'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("guidance_scale__gte", 0), ("guidance_scale__lte", 50)),
+                name="study_guidance_range",
+                violation_error_message="Guidance scale must be between 0 and 50.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('base_seed__gte', 0)), name='study_seed_nonnegative', violation_error_message='The base seed must not be negative.'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("base_seed__gte", 0)),
+                name="study_seed_nonnegative",
+                violation_error_message="The base seed must not be negative.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('pairs_per_annotator__isnull', True), ('pairs_per_annotator__gte', 1), _connector='OR'), name='study_pairs_per_annotator_positive', violation_error_message='Pairs per annotator must be at least 1 (or empty for all).'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("pairs_per_annotator__isnull", True), ("pairs_per_annotator__gte", 1), _connector="OR"
+                ),
+                name="study_pairs_per_annotator_positive",
+                violation_error_message="Pairs per annotator must be at least 1 (or empty for all).",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('ratings_per_pair__isnull', True), ('ratings_per_pair__gte', 1), _connector='OR'), name='study_ratings_per_pair_positive', violation_error_message='Ratings per pair must be at least 1 (or empty for no limit).'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ratings_per_pair__isnull", True), ("ratings_per_pair__gte", 1), _connector="OR"),
+                name="study_ratings_per_pair_positive",
+                violation_error_message="Ratings per pair must be at least 1 (or empty for no limit).",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('screen_out_after__isnull', True), ('screen_out_after__gte', 1), _connector='OR'), name='study_screen_out_after_positive', violation_error_message='Screening out needs at least 1 failed check (or empty for never).'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("screen_out_after__isnull", True), ("screen_out_after__gte", 1), _connector="OR"),
+                name="study_screen_out_after_positive",
+                violation_error_message="Screening out needs at least 1 failed check (or empty for never).",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='prompt',
-            constraint=models.UniqueConstraint(fields=('study', 'position'), name='prompt_unique_position'),
+            model_name="prompt",
+            constraint=models.UniqueConstraint(fields=("study", "position"), name="prompt_unique_position"),
         ),
         migrations.AddConstraint(
-            model_name='prompt',
-            constraint=models.UniqueConstraint(fields=('study', 'text'), name='prompt_unique_text'),
+            model_name="prompt",
+            constraint=models.UniqueConstraint(fields=("study", "text"), name="prompt_unique_text"),
         ),
         migrations.AddConstraint(
-            model_name='prompt',
-            constraint=models.CheckConstraint(condition=models.Q(('text', ''), _negated=True), name='prompt_text_not_empty'),
+            model_name="prompt",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("text", ""), _negated=True), name="prompt_text_not_empty"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='annotator',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('study', 'external_id'), name='annotator_unique_external_id'),
+            model_name="annotator",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("study", "external_id"),
+                name="annotator_unique_external_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='annotator',
-            constraint=models.CheckConstraint(condition=models.Q(('finished_at__isnull', True), models.Q(('completion_code', ''), _negated=True), _connector='OR'), name='annotator_finished_has_code'),
+            model_name="annotator",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("finished_at__isnull", True), models.Q(("completion_code", ""), _negated=True), _connector="OR"
+                ),
+                name="annotator_finished_has_code",
+            ),
         ),
     ]

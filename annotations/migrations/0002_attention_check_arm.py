@@ -10,20 +10,32 @@ def checks_so_far_showed_baselines(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0001_initial'),
+        ("annotations", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='assignment',
-            name='check_arm',
-            field=models.CharField(blank=True, choices=[('baseline', 'Baseline'), ('ours', 'Ours')], default='', help_text='Attention checks only: the arm both images are taken from, drawn at random, so that an image an annotator also rates says nothing of its arm when it appears again in a check.', max_length=8),
+            model_name="assignment",
+            name="check_arm",
+            field=models.CharField(
+                blank=True,
+                choices=[("baseline", "Baseline"), ("ours", "Ours")],
+                default="",
+                help_text="Attention checks only: the arm both images are taken from, drawn at random, so that an image an annotator also rates says nothing of its arm when it appears again in a check.",
+                max_length=8,
+            ),
         ),
         migrations.RunPython(checks_so_far_showed_baselines, migrations.RunPython.noop),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('check_arm', ''), ('check_pair__isnull', True)), models.Q(('check_arm__in', ['baseline', 'ours']), ('check_pair__isnull', False)), _connector='OR'), name='assignment_check_arm'),
+            model_name="assignment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("check_arm", ""), ("check_pair__isnull", True)),
+                    models.Q(("check_arm__in", ["baseline", "ours"]), ("check_pair__isnull", False)),
+                    _connector="OR",
+                ),
+                name="assignment_check_arm",
+            ),
         ),
     ]

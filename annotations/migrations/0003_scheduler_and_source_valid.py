@@ -4,19 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotations', '0002_attention_check_arm'),
-        ('generation', '0003_job_claims_and_training_size'),
+        ("annotations", "0002_attention_check_arm"),
+        ("generation", "0003_job_claims_and_training_size"),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='annotator',
-            constraint=models.CheckConstraint(condition=models.Q(('source__in', ['invite', 'open', 'prolific'])), name='annotator_source_valid'),
+            model_name="annotator",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("source__in", ["invite", "open", "prolific"])), name="annotator_source_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('scheduler__in', ['default', 'ddim', 'euler', 'dpmpp'])), name='study_scheduler_valid'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("scheduler__in", ["default", "ddim", "euler", "dpmpp"])),
+                name="study_scheduler_valid",
+            ),
         ),
     ]

@@ -1,4 +1,5 @@
 """The demo study that ``make run`` sets up: 50 captions, generated with the configured model."""
+
 from dataclasses import dataclass
 from pathlib import Path
 

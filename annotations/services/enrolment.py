@@ -4,6 +4,7 @@ Laying out an annotator's pairs (``allocate``: quotas, balanced sides and attent
 locked (``SELECT ... FOR UPDATE`` on PostgreSQL), so annotators who join at the same moment are served one after the
 other and never exceed a quota or share a slot.
 """
+
 import random
 import secrets
 from collections import Counter
@@ -69,8 +70,14 @@ def _attention_checks(study: Study, pairs: list[ImagePair], rng: random.Random) 
     checks = []
     for mismatched_left in lefts:
         matching, other = rng.sample(pairs, 2)
-        checks.append(Assignment(pair=matching, check_pair=other, ours_on_left=mismatched_left,
-                                 check_arm=rng.choice(["baseline", "ours"])))
+        checks.append(
+            Assignment(
+                pair=matching,
+                check_pair=other,
+                ours_on_left=mismatched_left,
+                check_arm=rng.choice(["baseline", "ours"]),
+            )
+        )
     return checks
 
 

@@ -1,4 +1,5 @@
 """Adding the prompts of a file (CSV, TSV, JSON Lines, plain text or Parquet; see ``prompt_files``) to a draft study."""
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max

@@ -1,5 +1,6 @@
 """Importing tidy ratings collected elsewhere (read by ``rating_files``) into a study of imported ratings; all or
 nothing."""
+
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -62,9 +63,7 @@ def import_ratings(*, slug: str, text: str) -> ImportReport:
     except ValidationError:
         raise ValidationError(f"{slug!r} is not a valid study slug (letters, digits, hyphens, underscores).") from None
     if len(slug) > MAX_SLUG_LENGTH:
-        raise ValidationError(
-            f"The study slug is {len(slug)} characters long; at most {MAX_SLUG_LENGTH} are allowed."
-        )
+        raise ValidationError(f"The study slug is {len(slug)} characters long; at most {MAX_SLUG_LENGTH} are allowed.")
     ratings = parse_tidy_csv(text, slug=slug)
     defaults = {"title": slug}  # a study of imported ratings: no model, its other settings their defaults
     check_study_settings(study=Study(slug=slug, **defaults))  # the study made if there is none

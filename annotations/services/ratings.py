@@ -3,6 +3,7 @@ failed too many checks, and finishing one who answered everything.
 
 The answer itself is stored by ``sequence.store_answer``, in the SQL of the rating path.
 """
+
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError

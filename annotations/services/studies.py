@@ -1,4 +1,5 @@
 """Studies: creating one, checking its settings, generating its pairs, opening and closing it."""
+
 from collections.abc import Collection, Sequence
 
 from django.core.exceptions import ValidationError
@@ -26,14 +27,21 @@ def create_study(*, slug: str, title: str, prompts: Sequence[str], **settings) -
     full_clean_named(study)
     check_study_settings(study=study)
     study.save()
-    Prompt.objects.bulk_create(
-        Prompt(study=study, position=position, text=text) for position, text in enumerate(texts)
-    )
+    Prompt.objects.bulk_create(Prompt(study=study, position=position, text=text) for position, text in enumerate(texts))
     return study
 
 
 #: Settings that make the images: fixed once the study's pairs are generated.
-GENERATION_SETTINGS = ("model", "width", "height", "steps", "guidance_scale", "scheduler", "negative_prompt", "base_seed")
+GENERATION_SETTINGS = (
+    "model",
+    "width",
+    "height",
+    "steps",
+    "guidance_scale",
+    "scheduler",
+    "negative_prompt",
+    "base_seed",
+)
 #: Settings that shape each annotator's sequence: fixed once an annotator has started.
 ALLOCATION_SETTINGS = ("pairs_per_annotator", "ratings_per_pair", "attention_checks")
 #: What annotators read, which the protocol reports: fixed once an annotator has consented (the protocol must report
@@ -80,9 +88,7 @@ def check_settings_change(*, study: Study, changed: Sequence[str]) -> None:
     if consented and (locked := names(NAME_SETTINGS)):
         reasons.append(f"its {locked} can no longer change: {who}, and the exports of its ratings name the study by it")
     if reasons:
-        raise ValidationError(
-            f"Study {stored.slug!r}: {'; '.join(reasons)}. Create a new study for other settings."
-        )
+        raise ValidationError(f"Study {stored.slug!r}: {'; '.join(reasons)}. Create a new study for other settings.")
 
 
 def check_generates(*, study: Study) -> None:
@@ -107,13 +113,15 @@ def check_attention_checks(*, study: Study, pairs: int, attention_checks: int | 
     """
     checks = study.attention_checks if attention_checks is None else attention_checks
     if checks and pairs < MIN_PAIRS_FOR_ATTENTION_CHECKS:
-        raise ValidationError({
-            "attention_checks": (
-                f"Study {study.slug!r} has {_plural(pairs, 'pair')}, too few for attention checks "
-                f"({checks}): a check shows an image of another prompt, so it needs at least "
-                f"{MIN_PAIRS_FOR_ATTENTION_CHECKS} pairs. Add prompts or set attention checks to 0."
-            )
-        })
+        raise ValidationError(
+            {
+                "attention_checks": (
+                    f"Study {study.slug!r} has {_plural(pairs, 'pair')}, too few for attention checks "
+                    f"({checks}): a check shows an image of another prompt, so it needs at least "
+                    f"{MIN_PAIRS_FOR_ATTENTION_CHECKS} pairs. Add prompts or set attention checks to 0."
+                )
+            }
+        )
 
 
 #: The settings that a model family's pipeline may be unable to take (``generation.models.family_setting_errors``).
@@ -126,7 +134,10 @@ def _family_errors(study: Study) -> dict[str, str]:
     if model is None:
         return {}
     errors = family_setting_errors(
-        family=model.family, width=study.width, height=study.height, scheduler=study.scheduler or "",
+        family=model.family,
+        width=study.width,
+        height=study.height,
+        scheduler=study.scheduler or "",
         negative_prompt=study.negative_prompt or "",
     )
     return {field: f"{model.name}: {message}" for field, message in errors.items()}
@@ -182,7 +193,9 @@ def queue_study_generation(*, study: Study) -> int:
     """Create a pair job for every prompt that has none and queue every pair not yet generated."""
     study = Study.objects.select_for_update().get(pk=study.pk)
     if study.status not in (Study.Status.DRAFT, Study.Status.GENERATING):
-        raise ValidationError(f"Study {study.slug!r} is {study.get_status_display().lower()}; it can no longer generate.")
+        raise ValidationError(
+            f"Study {study.slug!r} is {study.get_status_display().lower()}; it can no longer generate."
+        )
     if not study.prompts.exists():
         raise ValidationError(f"Study {study.slug!r} has no prompts.")
     check_generates(study=study)
@@ -239,7 +252,9 @@ def open_study(*, study: Study) -> Study:
         raise ValidationError(f"Study {study.slug!r} is a draft: generate its pairs before opening it.")
     missing = study.pairs.exclude(job__status=PairJob.Status.DONE).count()
     if missing or not study.pairs.exists():
-        raise ValidationError(f"Study {study.slug!r} cannot open: {missing} of {study.pairs.count()} pairs are not generated.")
+        raise ValidationError(
+            f"Study {study.slug!r} cannot open: {missing} of {study.pairs.count()} pairs are not generated."
+        )
     check_attention_checks(study=study, pairs=study.pairs.count())
     study.status = Study.Status.OPEN
     study.save(update_fields=["status"])

@@ -6,61 +6,206 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='DiffusionModel',
+            name="DiffusionModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('source', models.CharField(help_text='A diffusers model id (org/name) or a local folder.', max_length=500)),
-                ('family', models.CharField(choices=[('sd', 'Stable Diffusion 1.x / 2.x'), ('sdxl', 'Stable Diffusion XL'), ('ldm', 'Latent Diffusion text2im')], max_length=10)),
-                ('revision', models.CharField(blank=True, default='', max_length=200)),
-                ('train_width', models.PositiveIntegerField(help_text='Training resolution in pixels, e.g. 512 for SD-2.1-base.')),
-                ('train_height', models.PositiveIntegerField()),
-                ('dtype', models.CharField(blank=True, choices=[('', 'Automatic (float16 on CUDA, float32 on the CPU)'), ('float32', 'float32'), ('float16', 'float16'), ('bfloat16', 'bfloat16')], default='', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "source",
+                    models.CharField(help_text="A diffusers model id (org/name) or a local folder.", max_length=500),
+                ),
+                (
+                    "family",
+                    models.CharField(
+                        choices=[
+                            ("sd", "Stable Diffusion 1.x / 2.x"),
+                            ("sdxl", "Stable Diffusion XL"),
+                            ("ldm", "Latent Diffusion text2im"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("revision", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "train_width",
+                    models.PositiveIntegerField(help_text="Training resolution in pixels, e.g. 512 for SD-2.1-base."),
+                ),
+                ("train_height", models.PositiveIntegerField()),
+                (
+                    "dtype",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Automatic (float16 on CUDA, float32 on the CPU)"),
+                            ("float32", "float32"),
+                            ("float16", "float16"),
+                            ("bfloat16", "bfloat16"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('family__in', ['sd', 'sdxl', 'ldm'])), name='diffusionmodel_family_valid'), models.CheckConstraint(condition=models.Q(('dtype__in', ['', 'float32', 'float16', 'bfloat16'])), name='diffusionmodel_dtype_valid'), models.CheckConstraint(condition=models.Q(('train_height__gte', 8), ('train_width__gte', 8), django.db.models.lookups.Exact(django.db.models.functions.math.Mod('train_width', 8), 0), django.db.models.lookups.Exact(django.db.models.functions.math.Mod('train_height', 8), 0)), name='diffusionmodel_train_size_valid', violation_error_message='The training resolution must be a multiple of 8 pixels.'), models.CheckConstraint(condition=models.Q(('source', ''), _negated=True), name='diffusionmodel_source_not_empty')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("family__in", ["sd", "sdxl", "ldm"])), name="diffusionmodel_family_valid"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("dtype__in", ["", "float32", "float16", "bfloat16"])),
+                        name="diffusionmodel_dtype_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("train_height__gte", 8),
+                            ("train_width__gte", 8),
+                            django.db.models.lookups.Exact(django.db.models.functions.math.Mod("train_width", 8), 0),
+                            django.db.models.lookups.Exact(django.db.models.functions.math.Mod("train_height", 8), 0),
+                        ),
+                        name="diffusionmodel_train_size_valid",
+                        violation_error_message="The training resolution must be a multiple of 8 pixels.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("source", ""), _negated=True), name="diffusionmodel_source_not_empty"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PairJob',
+            name="PairJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('prompt', models.TextField()),
-                ('negative_prompt', models.TextField(blank=True, default='')),
-                ('model', models.CharField(help_text='A diffusers model id or a local folder.', max_length=500)),
-                ('revision', models.CharField(blank=True, default='', max_length=200)),
-                ('dtype', models.CharField(blank=True, choices=[('', 'Automatic (float16 on CUDA, float32 on the CPU)'), ('float32', 'float32'), ('float16', 'float16'), ('bfloat16', 'bfloat16')], default='', max_length=10)),
-                ('train_width', models.PositiveIntegerField(blank=True, help_text="Training resolution in pixels; empty: the UNet's sample size.", null=True)),
-                ('train_height', models.PositiveIntegerField(blank=True, null=True)),
-                ('width', models.PositiveIntegerField(default=512)),
-                ('height', models.PositiveIntegerField(default=512)),
-                ('steps', models.PositiveIntegerField(default=50)),
-                ('guidance_scale', models.FloatField(default=7.5)),
-                ('scheduler', models.CharField(choices=[('default', "The model's own"), ('ddim', 'DDIM'), ('euler', 'Euler'), ('dpmpp', 'DPM-Solver++')], default='default', max_length=20)),
-                ('seed', models.BigIntegerField(default=0)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('error', models.TextField(blank=True, default='')),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('baseline_image', models.CharField(blank=True, default='', help_text='Storage name.', max_length=255)),
-                ('ours_image', models.CharField(blank=True, default='', help_text='Storage name.', max_length=255)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("prompt", models.TextField()),
+                ("negative_prompt", models.TextField(blank=True, default="")),
+                ("model", models.CharField(help_text="A diffusers model id or a local folder.", max_length=500)),
+                ("revision", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "dtype",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Automatic (float16 on CUDA, float32 on the CPU)"),
+                            ("float32", "float32"),
+                            ("float16", "float16"),
+                            ("bfloat16", "bfloat16"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "train_width",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Training resolution in pixels; empty: the UNet's sample size.", null=True
+                    ),
+                ),
+                ("train_height", models.PositiveIntegerField(blank=True, null=True)),
+                ("width", models.PositiveIntegerField(default=512)),
+                ("height", models.PositiveIntegerField(default=512)),
+                ("steps", models.PositiveIntegerField(default=50)),
+                ("guidance_scale", models.FloatField(default=7.5)),
+                (
+                    "scheduler",
+                    models.CharField(
+                        choices=[
+                            ("default", "The model's own"),
+                            ("ddim", "DDIM"),
+                            ("euler", "Euler"),
+                            ("dpmpp", "DPM-Solver++"),
+                        ],
+                        default="default",
+                        max_length=20,
+                    ),
+                ),
+                ("seed", models.BigIntegerField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.TextField(blank=True, default="")),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("baseline_image", models.CharField(blank=True, default="", help_text="Storage name.", max_length=255)),
+                ("ours_image", models.CharField(blank=True, default="", help_text="Storage name.", max_length=255)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('height__gte', 8), ('height__lte', 4096), ('width__gte', 8), ('width__lte', 4096)), name='pairjob_size_range', violation_error_message='Width and height must be between 8 and 4096.'), models.CheckConstraint(condition=models.Q(django.db.models.lookups.Exact(django.db.models.functions.math.Mod('width', 8), 0), django.db.models.lookups.Exact(django.db.models.functions.math.Mod('height', 8), 0)), name='pairjob_size_multiple_of_8', violation_error_message='Width and height must be multiples of 8.'), models.CheckConstraint(condition=models.Q(('steps__gte', 1), ('steps__lte', 1000)), name='pairjob_steps_range', violation_error_message='Steps must be between 1 and 1000.'), models.CheckConstraint(condition=models.Q(('guidance_scale__gte', 0), ('guidance_scale__lte', 50)), name='pairjob_guidance_range', violation_error_message='Guidance scale must be between 0 and 50.'), models.CheckConstraint(condition=models.Q(('seed__gte', 0)), name='pairjob_seed_nonnegative', violation_error_message='The seed must not be negative.'), models.CheckConstraint(condition=models.Q(('prompt', ''), _negated=True), name='pairjob_prompt_not_empty', violation_error_message='The prompt must not be empty.'), models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'running', 'done', 'failed'])), name='pairjob_status_valid'), models.CheckConstraint(condition=models.Q(('scheduler__in', ['default', 'ddim', 'euler', 'dpmpp'])), name='pairjob_scheduler_valid'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'done'), _negated=True), models.Q(models.Q(('baseline_image', ''), _negated=True), models.Q(('ours_image', ''), _negated=True)), _connector='OR'), name='pairjob_done_has_images')],
+                "ordering": ["id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("height__gte", 8), ("height__lte", 4096), ("width__gte", 8), ("width__lte", 4096)
+                        ),
+                        name="pairjob_size_range",
+                        violation_error_message="Width and height must be between 8 and 4096.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            django.db.models.lookups.Exact(django.db.models.functions.math.Mod("width", 8), 0),
+                            django.db.models.lookups.Exact(django.db.models.functions.math.Mod("height", 8), 0),
+                        ),
+                        name="pairjob_size_multiple_of_8",
+                        violation_error_message="Width and height must be multiples of 8.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("steps__gte", 1), ("steps__lte", 1000)),
+                        name="pairjob_steps_range",
+                        violation_error_message="Steps must be between 1 and 1000.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("guidance_scale__gte", 0), ("guidance_scale__lte", 50)),
+                        name="pairjob_guidance_range",
+                        violation_error_message="Guidance scale must be between 0 and 50.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("seed__gte", 0)),
+                        name="pairjob_seed_nonnegative",
+                        violation_error_message="The seed must not be negative.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("prompt", ""), _negated=True),
+                        name="pairjob_prompt_not_empty",
+                        violation_error_message="The prompt must not be empty.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["pending", "running", "done", "failed"])),
+                        name="pairjob_status_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("scheduler__in", ["default", "ddim", "euler", "dpmpp"])),
+                        name="pairjob_scheduler_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "done"), _negated=True),
+                            models.Q(
+                                models.Q(("baseline_image", ""), _negated=True),
+                                models.Q(("ours_image", ""), _negated=True),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="pairjob_done_has_images",
+                    ),
+                ],
             },
         ),
     ]

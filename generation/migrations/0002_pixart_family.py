@@ -4,23 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0001_initial'),
+        ("generation", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='diffusionmodel',
-            name='diffusionmodel_family_valid',
+            model_name="diffusionmodel",
+            name="diffusionmodel_family_valid",
         ),
         migrations.AlterField(
-            model_name='diffusionmodel',
-            name='family',
-            field=models.CharField(choices=[('sd', 'Stable Diffusion 1.x / 2.x'), ('sdxl', 'Stable Diffusion XL'), ('ldm', 'Latent Diffusion text2im'), ('pixart', 'PixArt-α')], max_length=10),
+            model_name="diffusionmodel",
+            name="family",
+            field=models.CharField(
+                choices=[
+                    ("sd", "Stable Diffusion 1.x / 2.x"),
+                    ("sdxl", "Stable Diffusion XL"),
+                    ("ldm", "Latent Diffusion text2im"),
+                    ("pixart", "PixArt-α"),
+                ],
+                max_length=10,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='diffusionmodel',
-            constraint=models.CheckConstraint(condition=models.Q(('family__in', ['sd', 'sdxl', 'ldm', 'pixart'])), name='diffusionmodel_family_valid'),
+            model_name="diffusionmodel",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("family__in", ["sd", "sdxl", "ldm", "pixart"])), name="diffusionmodel_family_valid"
+            ),
         ),
     ]

@@ -6,19 +6,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generation', '0002_pixart_family'),
+        ("generation", "0002_pixart_family"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='pairjob',
-            name='task_id',
-            field=models.CharField(blank=True, default='', editable=False, max_length=255),
+            model_name="pairjob",
+            name="task_id",
+            field=models.CharField(blank=True, default="", editable=False, max_length=255),
         ),
         migrations.AddConstraint(
-            model_name='pairjob',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('train_height__isnull', True), ('train_width__isnull', True)), models.Q(('train_height__isnull', False), ('train_width__isnull', False), ('train_height__gte', 8), ('train_width__gte', 8), django.db.models.lookups.Exact(django.db.models.functions.math.Mod('train_width', 8), 0), django.db.models.lookups.Exact(django.db.models.functions.math.Mod('train_height', 8), 0)), _connector='OR'), name='pairjob_train_size_valid', violation_error_message='The training width and height must both be given, as multiples of 8 pixels, or both be empty.'),
+            model_name="pairjob",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("train_height__isnull", True), ("train_width__isnull", True)),
+                    models.Q(
+                        ("train_height__isnull", False),
+                        ("train_width__isnull", False),
+                        ("train_height__gte", 8),
+                        ("train_width__gte", 8),
+                        django.db.models.lookups.Exact(django.db.models.functions.math.Mod("train_width", 8), 0),
+                        django.db.models.lookups.Exact(django.db.models.functions.math.Mod("train_height", 8), 0),
+                    ),
+                    _connector="OR",
+                ),
+                name="pairjob_train_size_valid",
+                violation_error_message="The training width and height must both be given, as multiples of 8 pixels, or both be empty.",
+            ),
         ),
     ]

@@ -5,101 +5,194 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('annotations', '0001_initial'),
-        ('generation', '0001_initial'),
+        ("annotations", "0001_initial"),
+        ("generation", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReferenceSet',
+            name="ReferenceSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=80, unique=True)),
-                ('source', models.CharField(help_text='The folder, .tar shard(s) or CSV file sampled from.', max_length=1000)),
-                ('kind', models.CharField(choices=[('folder', 'img2dataset folder'), ('tar', 'WebDataset .tar shards'), ('csv', 'CSV of caption and image path')], max_length=10)),
-                ('seed', models.BigIntegerField(default=0)),
-                ('requested', models.PositiveIntegerField(help_text='The N asked for.')),
-                ('candidates', models.PositiveIntegerField(default=0, help_text='Samples found in the source.')),
-                ('skipped', models.JSONField(blank=True, default=dict, help_text='Candidates passed over, by reason.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=80, unique=True)),
+                (
+                    "source",
+                    models.CharField(help_text="The folder, .tar shard(s) or CSV file sampled from.", max_length=1000),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("folder", "img2dataset folder"),
+                            ("tar", "WebDataset .tar shards"),
+                            ("csv", "CSV of caption and image path"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("seed", models.BigIntegerField(default=0)),
+                ("requested", models.PositiveIntegerField(help_text="The N asked for.")),
+                ("candidates", models.PositiveIntegerField(default=0, help_text="Samples found in the source.")),
+                ("skipped", models.JSONField(blank=True, default=dict, help_text="Candidates passed over, by reason.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('requested__gte', 1)), name='referenceset_requested_positive'), models.CheckConstraint(condition=models.Q(('source', ''), _negated=True), name='referenceset_source_not_empty')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("requested__gte", 1)), name="referenceset_requested_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("source", ""), _negated=True), name="referenceset_source_not_empty"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MetricsRun',
+            name="MetricsRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('study', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metrics_runs', to='annotations.study')),
-                ('reference', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='metrics.referenceset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "study",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="metrics_runs", to="annotations.study"
+                    ),
+                ),
+                (
+                    "reference",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="runs", to="metrics.referenceset"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='MetricsJob',
+            name="MetricsJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('job', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='generation.pairjob')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to='metrics.metricsrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("index", models.PositiveIntegerField()),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                (
+                    "job",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="generation.pairjob"
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="jobs", to="metrics.metricsrun"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'width', 'height', 'index'],
-                'constraints': [models.UniqueConstraint(fields=('run', 'width', 'height', 'index'), name='metricsjob_unique')],
+                "ordering": ["run", "width", "height", "index"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("run", "width", "height", "index"), name="metricsjob_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MetricResult',
+            name="MetricResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metric', models.CharField(choices=[('fid', 'FID'), ('clip', 'CLIP score')], max_length=10)),
-                ('arm', models.CharField(choices=[('baseline', 'Baseline'), ('ours', 'Ours')], max_length=10)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('value', models.FloatField()),
-                ('images', models.PositiveIntegerField(help_text='Generated images the value is computed over.')),
-                ('reference_images', models.PositiveIntegerField(default=0, help_text='Reference images (FID only).')),
-                ('failed', models.PositiveIntegerField(default=0, help_text='Images that could not be generated or read.')),
-                ('feature_network', models.CharField(help_text='The network that gave the features.', max_length=50)),
-                ('computed_at', models.DateTimeField(auto_now=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='metrics.metricsrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("metric", models.CharField(choices=[("fid", "FID"), ("clip", "CLIP score")], max_length=10)),
+                ("arm", models.CharField(choices=[("baseline", "Baseline"), ("ours", "Ours")], max_length=10)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("value", models.FloatField()),
+                ("images", models.PositiveIntegerField(help_text="Generated images the value is computed over.")),
+                ("reference_images", models.PositiveIntegerField(default=0, help_text="Reference images (FID only).")),
+                (
+                    "failed",
+                    models.PositiveIntegerField(default=0, help_text="Images that could not be generated or read."),
+                ),
+                ("feature_network", models.CharField(help_text="The network that gave the features.", max_length=50)),
+                ("computed_at", models.DateTimeField(auto_now=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="results", to="metrics.metricsrun"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'width', 'height', 'metric', 'arm'],
-                'constraints': [models.UniqueConstraint(fields=('run', 'metric', 'arm', 'width', 'height'), name='metricresult_unique'), models.CheckConstraint(condition=models.Q(('metric__in', ['fid', 'clip'])), name='metricresult_metric_valid'), models.CheckConstraint(condition=models.Q(('arm__in', ['baseline', 'ours'])), name='metricresult_arm_valid')],
+                "ordering": ["run", "width", "height", "metric", "arm"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("run", "metric", "arm", "width", "height"), name="metricresult_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("metric__in", ["fid", "clip"])), name="metricresult_metric_valid"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("arm__in", ["baseline", "ours"])), name="metricresult_arm_valid"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReferenceItem',
+            name="ReferenceItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField(help_text='Position in the sample, 0-based; seeds are base_seed + index.')),
-                ('key', models.CharField(help_text="The sample's key in its source (file stem or shard key).", max_length=500)),
-                ('caption', models.TextField()),
-                ('path', models.CharField(help_text='The image file, or the .tar shard that holds it.', max_length=1000)),
-                ('member', models.CharField(blank=True, default='', help_text="The image's name in the shard.", max_length=500)),
-                ('offset', models.BigIntegerField(blank=True, help_text='Byte offset of the image in the shard.', null=True)),
-                ('size', models.BigIntegerField(blank=True, help_text='Byte size of the image in the shard.', null=True)),
-                ('reference', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='metrics.referenceset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "index",
+                    models.PositiveIntegerField(
+                        help_text="Position in the sample, 0-based; seeds are base_seed + index."
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="The sample's key in its source (file stem or shard key).", max_length=500
+                    ),
+                ),
+                ("caption", models.TextField()),
+                (
+                    "path",
+                    models.CharField(help_text="The image file, or the .tar shard that holds it.", max_length=1000),
+                ),
+                (
+                    "member",
+                    models.CharField(
+                        blank=True, default="", help_text="The image's name in the shard.", max_length=500
+                    ),
+                ),
+                (
+                    "offset",
+                    models.BigIntegerField(blank=True, help_text="Byte offset of the image in the shard.", null=True),
+                ),
+                (
+                    "size",
+                    models.BigIntegerField(blank=True, help_text="Byte size of the image in the shard.", null=True),
+                ),
+                (
+                    "reference",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="metrics.referenceset"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['reference', 'index'],
-                'constraints': [models.UniqueConstraint(fields=('reference', 'index'), name='referenceitem_unique_index'), models.CheckConstraint(condition=models.Q(('caption', ''), _negated=True), name='referenceitem_caption_not_empty')],
+                "ordering": ["reference", "index"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("reference", "index"), name="referenceitem_unique_index"),
+                    models.CheckConstraint(
+                        condition=models.Q(("caption", ""), _negated=True), name="referenceitem_caption_not_empty"
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='metricsrun',
-            constraint=models.UniqueConstraint(fields=('study', 'reference'), name='metricsrun_unique'),
+            model_name="metricsrun",
+            constraint=models.UniqueConstraint(fields=("study", "reference"), name="metricsrun_unique"),
         ),
     ]

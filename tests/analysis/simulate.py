@@ -1,4 +1,5 @@
 """Simulated tidy ratings of crossed designs, for tests and benchmarks."""
+
 import numpy as np
 import pandas as pd
 
@@ -28,7 +29,12 @@ def simulate_ratings(
         a, i = a[keep], i[keep]
     n = a.size
     base = 5.0 + rng.normal(0, 0.8, annotators)[a] + rng.normal(0, 1.0, items)[i] + rng.normal(0, 1.0, n)
-    d = effect + rng.normal(0, sd_annotator, annotators)[a] + rng.normal(0, sd_item, items)[i] + rng.normal(0, sd_residual, n)
+    d = (
+        effect
+        + rng.normal(0, sd_annotator, annotators)[a]
+        + rng.normal(0, sd_item, items)[i]
+        + rng.normal(0, sd_residual, n)
+    )
     baseline, ours = base, base + d
     if rounded:
         baseline, ours = np.clip(np.rint(baseline), 1, 10), np.clip(np.rint(ours), 1, 10)
@@ -36,14 +42,16 @@ def simulate_ratings(
     seconds = rng.gamma(4.0, 2.0, n)
     annotator_labels = np.array([f"a{k:04d}" for k in range(annotators)], dtype=object)
     item_labels = np.array([f"item {k:04d}" for k in range(items)], dtype=object)
-    return pd.DataFrame({
-        "annotator": pd.Categorical.from_codes(np.concatenate([a, a]), annotator_labels),
-        "item": pd.Categorical.from_codes(np.concatenate([i, i]), item_labels),
-        "condition": np.repeat(["baseline", "ours"], n),
-        "score": np.concatenate([baseline, ours]) if not rounded else np.concatenate([baseline, ours]).astype(int),
-        "position": np.concatenate([np.where(left, "right", "left"), np.where(left, "left", "right")]),
-        "seconds": np.concatenate([seconds, seconds]),
-    })
+    return pd.DataFrame(
+        {
+            "annotator": pd.Categorical.from_codes(np.concatenate([a, a]), annotator_labels),
+            "item": pd.Categorical.from_codes(np.concatenate([i, i]), item_labels),
+            "condition": np.repeat(["baseline", "ours"], n),
+            "score": np.concatenate([baseline, ours]) if not rounded else np.concatenate([baseline, ours]).astype(int),
+            "position": np.concatenate([np.where(left, "right", "left"), np.where(left, "left", "right")]),
+            "seconds": np.concatenate([seconds, seconds]),
+        }
+    )
 
 
 def incomplete_judgments(
@@ -71,8 +79,12 @@ def incomplete_judgments(
         a.append(np.full(m, k))
         i.append(rng.choice(items, m, replace=False))
     a, i = np.concatenate(a), np.concatenate(i)
-    d = (effect + rng.normal(0, sd_annotator, annotators)[a] + rng.normal(0, sd_item, items)[i]
-         + rng.normal(0, sd_residual, a.size))
+    d = (
+        effect
+        + rng.normal(0, sd_annotator, annotators)[a]
+        + rng.normal(0, sd_item, items)[i]
+        + rng.normal(0, sd_residual, a.size)
+    )
     if rounded:
         d = np.rint(d)
     return np.unique(a, return_inverse=True)[1], np.unique(i, return_inverse=True)[1], d

@@ -1,5 +1,6 @@
 """Agreement against the krippendorff package and the McGraw–Wong mean-square formula; quality flags and the
 exclusion counts against hand-built annotators."""
+
 import krippendorff
 import numpy as np
 import pandas as pd
@@ -90,7 +91,10 @@ def test_flags_and_what_each_rule_removed():
     assert flags["careful"].attention_checks is None  # no attention-check row: unknown, not failed
     # rules in order: attention (careless, flat), straight-lining (nothing new), speed (hasty)
     assert [(s.rule, s.annotators, s.ratings) for s in report.steps] == [
-        ("attention", 2, 8), ("straight-lining", 0, 0), ("speed", 1, 4)]
+        ("attention", 2, 8),
+        ("straight-lining", 0, 0),
+        ("speed", 1, 4),
+    ]
     assert flags["flat"].excluded_by == "attention"
     assert (report.annotators_removed, report.ratings_removed) == (3, 12)
     assert sorted(kept.annotator_labels) == ["careful", "solid"] and kept.n == 8
@@ -118,11 +122,16 @@ def frame_of(scores: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["annotator", "item", "condition", "score", "position", "seconds"])
 
 
-@pytest.mark.parametrize("scores, reason", [
-    ({("a1", "cat"): (3, 8), ("a1", "dog"): (5, 6), ("a1", "car"): (7, 4)}, "only one annotator"),
-    ({("a1", "cat"): (3, 8), ("a2", "dog"): (5, 6), ("a3", "car"): (7, 4), ("a1", "sun"): (2, 9)},
-     "one judgment per image"),
-])
+@pytest.mark.parametrize(
+    "scores, reason",
+    [
+        ({("a1", "cat"): (3, 8), ("a1", "dog"): (5, 6), ("a1", "car"): (7, 4)}, "only one annotator"),
+        (
+            {("a1", "cat"): (3, 8), ("a2", "dog"): (5, 6), ("a3", "car"): (7, 4), ("a1", "sun"): (2, 9)},
+            "one judgment per image",
+        ),
+    ],
+)
 def test_icc_is_none_with_the_reason_when_the_components_cannot_be_estimated(scores, reason):
     judgments = paired_judgments(frame_of(scores))
     assert krippendorff_alpha(judgments) is None  # no image rated twice: alpha is undefined too

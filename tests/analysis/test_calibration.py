@@ -11,6 +11,7 @@ Two designs: complete 8 × 10, and a crowd's incomplete one (30 annotators given
 dropping out part-way, a tenth excluded whole). ``bench/calibration.py`` runs the tighter check (2,000 studies
 per design, type I error 5% ± 2% and coverage 93–97%); its numbers are in docs/results.md.
 """
+
 import numpy as np
 import pytest
 from scipy import stats as sps
@@ -27,8 +28,12 @@ def complete_effects(effect: float, seed: int):
     a, i = np.repeat(np.arange(A), I), np.tile(np.arange(I), A)
     groups = CrossedGroups(annotator=a, item=i)
     for _ in range(SIMULATIONS):
-        y = (effect + rng.normal(0, SD_ANNOTATOR, A)[a] + rng.normal(0, SD_ITEM, I)[i]
-             + rng.normal(0, SD_RESIDUAL, a.size))
+        y = (
+            effect
+            + rng.normal(0, SD_ANNOTATOR, A)[a]
+            + rng.normal(0, SD_ITEM, I)[i]
+            + rng.normal(0, SD_RESIDUAL, a.size)
+        )
         yield y, effect_of(fit_crossed(y=y, annotator=a, item=i, groups=groups))
 
 

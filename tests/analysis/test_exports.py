@@ -1,4 +1,5 @@
 """export_results: every format, to a folder and to stdout, and its refusals."""
+
 import csv
 import io
 import json
@@ -23,7 +24,9 @@ def rate_all(study: Study, annotators, scores=SCORES) -> None:
         services.give_consent(annotator=annotator)
         for assignment, (baseline, ours) in zip(annotator.assignments.order_by("order"), plan):
             left, right = (ours, baseline) if assignment.ours_on_left else (baseline, ours)
-            services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right)
+            services.submit_rating(
+                annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right
+            )
 
 
 @pytest.fixture
@@ -78,8 +81,17 @@ def test_json_document(rated, tmp_path):
     assert effect["ci"][0] < effect["estimate"] < effect["ci"][1]
     assert 0 < effect["p"] <= 1 and study["p_adjusted"] == pytest.approx(effect["p"])  # one study: Holm = p
     assert study["mixed_model"]["model"]
-    for key in ("by_item", "by_annotator", "sign_test", "bootstrap", "effect_sizes", "position", "agreement",
-                "exclusions", "flagged_annotators"):
+    for key in (
+        "by_item",
+        "by_annotator",
+        "sign_test",
+        "bootstrap",
+        "effect_sizes",
+        "position",
+        "agreement",
+        "exclusions",
+        "flagged_annotators",
+    ):
         assert key in study, key
     assert study["by_item"]["paired_t"]["p_value"] is not None
     assert study["effect_sizes"]["d_z_unit"] == "per-item mean differences"
@@ -117,14 +129,20 @@ def test_exclusions_are_settings_and_reported(rated, tmp_path):
     default = json.loads(export("flat", "--format", "json"))["studies"][0]
     assert default["counts"]["annotators"] == 2  # the straight-liner is excluded by default
     assert default["exclusions"]["steps"][1] == {
-        "rule": "straight-lining", "description": "one score for every image", "annotators": 1, "ratings": 3}
+        "rule": "straight-lining",
+        "description": "one score for every image",
+        "annotators": 1,
+        "ratings": 3,
+    }
     without = json.loads(export("flat", "--format", "json", "--exclusions", "off"))["studies"][0]
     assert without["counts"]["annotators"] == 3 and without["exclusions_applied"] is False
     AnalysisSettings.objects.create(study=other, exclude_straightliners=False)
     assert json.loads(export("flat", "--format", "json"))["studies"][0]["counts"]["annotators"] == 3
     AnalysisSettings.objects.filter(study=other).update(exclude_straightliners=True, apply_exclusions_by_default=False)
     assert json.loads(export("flat", "--format", "json"))["studies"][0]["counts"]["annotators"] == 3
-    assert json.loads(export("flat", "--format", "json", "--exclusions", "on"))["studies"][0]["counts"]["annotators"] == 2
+    assert (
+        json.loads(export("flat", "--format", "json", "--exclusions", "on"))["studies"][0]["counts"]["annotators"] == 2
+    )
     markdown = export("flat", "--format", "markdown", "--exclusions", "on")
     assert "1 of 3 annotators (3 ratings) excluded" in markdown
 
@@ -149,7 +167,7 @@ def test_latex_table(rated):
         assert lines.count(rule) == 1, rule
     assert lines.index(r"\toprule") < lines.index(r"\midrule") < lines.index(r"\bottomrule")
     assert lines[lines.index(r"\bottomrule") + 1] == r"\end{tabular}"
-    assert all(line.startswith("% ") for line in lines[lines.index(r"\end{tabular}") + 1:])
+    assert all(line.startswith("% ") for line in lines[lines.index(r"\end{tabular}") + 1 :])
     body = lines[lines.index(r"\midrule") + 1]
     assert body.startswith(r"sd21\_768px & 2 & 3 & ")
     assert body.endswith(r" \\")
@@ -207,9 +225,23 @@ def test_all_formats_to_a_folder(rated, tmp_path):
         assert data.startswith(b"\x89PNG") if name.endswith(".png") else b"<svg" in data[:2000]
     manifest = json.loads((out / "protocol.json").read_text(encoding="utf-8"))
     study = manifest["studies"][0]
-    for key in ("model", "revision", "seeds", "scheduler", "steps", "guidance_scale", "classifier_free_guidance",
-                "width", "height", "question", "instructions", "consent_text", "counts_analysed", "exclusions",
-                "analysis"):
+    for key in (
+        "model",
+        "revision",
+        "seeds",
+        "scheduler",
+        "steps",
+        "guidance_scale",
+        "classifier_free_guidance",
+        "width",
+        "height",
+        "question",
+        "instructions",
+        "consent_text",
+        "counts_analysed",
+        "exclusions",
+        "analysis",
+    ):
         assert key in study, key
     assert (study["instructions"], study["consent_text"]) == (rated.instructions, rated.consent_text)
     assert study["analysis"]["seed"] == 0 and study["analysis"]["bootstrap_resamples"] == 2000

@@ -1,5 +1,6 @@
 """What the report says about the mixed model's fit: converged or not, singular or not, and the REML deviance
 (lme4's REMLcrit), in the JSON, in the notes of the tables and on the results page."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,12 +18,30 @@ def tidy_design(name: str) -> pd.DataFrame:
     baseline = np.where(frame.d >= 0, 1, 10)
     ours = baseline + frame.d
     left = frame.x > 0
-    both = pd.concat([
-        pd.DataFrame({"annotator": frame.annotator, "item": frame.item, "condition": "baseline", "score": baseline,
-                      "position": np.where(left, "right", "left"), "seconds": 5.0}),
-        pd.DataFrame({"annotator": frame.annotator, "item": frame.item, "condition": "ours", "score": ours,
-                      "position": np.where(left, "left", "right"), "seconds": 5.0}),
-    ])
+    both = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "annotator": frame.annotator,
+                    "item": frame.item,
+                    "condition": "baseline",
+                    "score": baseline,
+                    "position": np.where(left, "right", "left"),
+                    "seconds": 5.0,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "annotator": frame.annotator,
+                    "item": frame.item,
+                    "condition": "ours",
+                    "score": ours,
+                    "position": np.where(left, "left", "right"),
+                    "seconds": 5.0,
+                }
+            ),
+        ]
+    )
     both["annotator"] = "a" + both.annotator.astype(str).str.zfill(4)
     both["item"] = "item " + both.item.astype(str).str.zfill(4)
     return both
@@ -37,12 +56,13 @@ def test_a_singular_fit_is_said_in_words():
     model = report.as_dict()["mixed_model"]
     reference = TIGHT[(TIGHT.design == "no-annotator-variance") & (TIGHT.model == "intercept")].iloc[0]
     assert model["singular"] is True and model["converged"] is True
-    assert model["model"] == ("random intercept for items only "
-                              "(annotator variance estimated at 0: a singular fit)")
+    assert model["model"] == ("random intercept for items only (annotator variance estimated at 0: a singular fit)")
     assert model["deviance"] == pytest.approx(reference.deviance, abs=1e-6)
     assert model["effect"]["p"] == pytest.approx(reference.p, rel=1e-4)
-    assert "no-annotator-variance: random intercept for items only (annotator variance estimated at 0: a singular " \
-           "fit)." in summaries_markdown([report])
+    assert (
+        "no-annotator-variance: random intercept for items only (annotator variance estimated at 0: a singular "
+        "fit)." in summaries_markdown([report])
+    )
 
 
 def test_an_interior_fit_is_neither_singular_nor_noted():

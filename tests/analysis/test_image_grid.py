@@ -1,4 +1,5 @@
 """export_grid: the paper-style comparison figure, its geometry and pixels, and its refusals."""
+
 import io
 
 import numpy as np
@@ -120,9 +121,13 @@ def test_an_image_gone_from_storage_is_named(tmp_path):
     study, _ = make_open_study(slug="gone", prompts=2)
     job = study.pairs.get(prompt__position=1).job
     default_storage.delete(job.ours_image)
-    with pytest.raises(CommandError, match=(
-        rf"Prompt 1 \({PROMPTS[1]!r}\): the ours image of pair job {job.pk} \({job.ours_image}\) is missing from "
-        "storage")):
+    with pytest.raises(
+        CommandError,
+        match=(
+            rf"Prompt 1 \({PROMPTS[1]!r}\): the ours image of pair job {job.pk} \({job.ours_image}\) is missing from "
+            "storage"
+        ),
+    ):
         export("gone", "--out", str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 

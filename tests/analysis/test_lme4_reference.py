@@ -7,6 +7,7 @@ with lmerTest (REML, Satterthwaite) with BOBYQA's tolerances tightened; its outp
 this test needs no R. Estimate, SE, df, p and variance components must agree to 1e-4 relative; a component lme4
 puts at 0 (below 1e-12) must be 0 here too.
 """
+
 from pathlib import Path
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The crossed mixed model against statsmodels' MixedLM and against the balanced two-way ANOVA in closed form."""
+
 import warnings
 
 import numpy as np
@@ -34,8 +35,9 @@ def gls_standard_errors(a, i, X, result) -> np.ndarray:
 
 def statsmodels_fit(a, i, y, x=None, reml=True):
     frame = pd.DataFrame({"y": y, "a": a, "i": i, "g": 1, "x": 0.0 if x is None else x})
-    model = sm.MixedLM.from_formula("y ~ x" if x is not None else "y ~ 1", groups="g",
-                                    vc_formula={"a": "0 + C(a)", "i": "0 + C(i)"}, data=frame)
+    model = sm.MixedLM.from_formula(
+        "y ~ x" if x is not None else "y ~ 1", groups="g", vc_formula={"a": "0 + C(a)", "i": "0 + C(i)"}, data=frame
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = model.fit(reml=reml, method="lbfgs")

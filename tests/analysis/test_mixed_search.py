@@ -6,6 +6,7 @@ profiled deviance (checked against lme4's in test_lme4_reference) on a grid over
 points with Nelder–Mead on |θ| (unconstrained: the deviance is even in each θ). The fit's deviance must never be
 more than 1e-6 above the best found.
 """
+
 import numpy as np
 import pytest
 from scipy import optimize
@@ -29,8 +30,7 @@ def incomplete_design(seed: int):
     a, i = np.concatenate(a), np.concatenate(i)
     i = np.unique(i, return_inverse=True)[1]  # prompts nobody rated are not in the data
     sd_a, sd_i = rng.choice([0.0, 0.1, 0.3, 1.0, 3.0], 2)
-    y = (0.3 + rng.normal(0, sd_a, annotators)[a] + rng.normal(0, sd_i, i.max() + 1)[i]
-         + rng.normal(0, 1.5, a.size))
+    y = 0.3 + rng.normal(0, sd_a, annotators)[a] + rng.normal(0, sd_i, i.max() + 1)[i] + rng.normal(0, 1.5, a.size)
     if rng.random() < 0.5:
         y = np.clip(np.rint(y), -9, 9)
     return a, i, y
@@ -41,8 +41,12 @@ def independent_minimum(deviance) -> float:
     best = float(values.min())
     for flat in np.argsort(values, axis=None)[:2]:
         p, q = np.unravel_index(flat, values.shape)
-        result = optimize.minimize(deviance, [GRID[p] + 0.01, GRID[q] + 0.01], method="Nelder-Mead",
-                                   options={"xatol": 1e-9, "fatol": 1e-10, "maxfev": 2000})
+        result = optimize.minimize(
+            deviance,
+            [GRID[p] + 0.01, GRID[q] + 0.01],
+            method="Nelder-Mead",
+            options={"xatol": 1e-9, "fatol": 1e-10, "maxfev": 2000},
+        )
         best = min(best, float(result.fun))
     return best
 

@@ -1,4 +1,5 @@
 """The staff-only results page and the plan_study command."""
+
 import io
 import json
 import re
@@ -68,8 +69,8 @@ def test_agreement_that_cannot_be_estimated_says_so(client):
     study, annotators = make_open_study(slug="alone", prompts=3, annotators=1)
     rate_all(study, annotators, SCORES[:1])
     html = staff_client(client).get("/results/alone/").content.decode()
-    agreement = html[html.index('id="agreement"'):]
-    agreement = agreement[:agreement.index("</dl>")]
+    agreement = html[html.index('id="agreement"') :]
+    agreement = agreement[: agreement.index("</dl>")]
     assert "alpha (interval)</dt><dd>not estimable (no image rated by two annotators" in agreement
     assert "ICC(A,1)</dt><dd>not estimable: " in agreement and "only one annotator" in agreement
     assert "[, ]" not in agreement
@@ -90,19 +91,35 @@ def plan(*args) -> str:
 
 def test_plan_study_reports_power_and_the_smallest_design():
     study, annotators = make_open_study(slug="pilot", prompts=6, annotators=4)
-    rate_all(study, annotators, [
-        [(3, 8), (5, 5), (6, 4), (2, 6), (4, 4), (3, 5)],
-        [(2, 9), (4, 7), (6, 6), (3, 3), (5, 7), (4, 6)],
-        [(4, 6), (5, 7), (3, 3), (6, 8), (2, 5), (5, 5)],
-        [(3, 4), (6, 6), (5, 8), (4, 7), (3, 3), (2, 6)],
-    ])
+    rate_all(
+        study,
+        annotators,
+        [
+            [(3, 8), (5, 5), (6, 4), (2, 6), (4, 4), (3, 5)],
+            [(2, 9), (4, 7), (6, 6), (3, 3), (5, 7), (4, 6)],
+            [(4, 6), (5, 7), (3, 3), (6, 8), (2, 5), (5, 5)],
+            [(3, 4), (6, 6), (5, 8), (4, 7), (3, 3), (2, 6)],
+        ],
+    )
     text = plan("--pilot", "pilot", "--effect", "0.3", "--max-annotators", "200", "--max-items", "300")
     assert text.startswith("Pilot pilot: 4 annotators × 6 items")
     assert re.search(r"Design 4 annotators × 6 items: power \d+\.\d% to detect \+0\.3", text)
     assert "Smallest design reaching 80%" in text or "No design within" in text
     assert "With unlimited annotators at 6 items" in text
-    more = plan("--pilot", "pilot", "--effect", "0.3", "--annotators", "30", "--items", "40", "--max-annotators", "50",
-                "--max-items", "50")
+    more = plan(
+        "--pilot",
+        "pilot",
+        "--effect",
+        "0.3",
+        "--annotators",
+        "30",
+        "--items",
+        "40",
+        "--max-annotators",
+        "50",
+        "--max-items",
+        "50",
+    )
     assert "Design 30 annotators × 40 items" in more
     with pytest.raises(CommandError, match="No study"):
         plan("--pilot", "nope", "--effect", "0.3")
@@ -115,22 +132,25 @@ def pilot():
     return study
 
 
-@pytest.mark.parametrize("args, flag", [
-    (["--alpha", "0"], "--alpha"),
-    (["--alpha", "1"], "--alpha"),
-    (["--alpha", "1.5"], "--alpha"),
-    (["--alpha", "nan"], "--alpha"),
-    (["--power", "0"], "--power"),
-    (["--power", "1"], "--power"),
-    (["--power", "-0.2"], "--power"),
-    (["--effect", "inf"], "--effect"),
-    (["--effect", "nan"], "--effect"),
-    (["--annotators", "1"], "--annotators"),
-    (["--annotators", "0"], "--annotators"),
-    (["--items", "0"], "--items"),
-    (["--items", "-3"], "--items"),
-    (["--max-items", "1"], "--max-items"),
-])
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["--alpha", "0"], "--alpha"),
+        (["--alpha", "1"], "--alpha"),
+        (["--alpha", "1.5"], "--alpha"),
+        (["--alpha", "nan"], "--alpha"),
+        (["--power", "0"], "--power"),
+        (["--power", "1"], "--power"),
+        (["--power", "-0.2"], "--power"),
+        (["--effect", "inf"], "--effect"),
+        (["--effect", "nan"], "--effect"),
+        (["--annotators", "1"], "--annotators"),
+        (["--annotators", "0"], "--annotators"),
+        (["--items", "0"], "--items"),
+        (["--items", "-3"], "--items"),
+        (["--max-items", "1"], "--max-items"),
+    ],
+)
 def test_plan_study_refuses_arguments_out_of_range_naming_the_flag(pilot, args, flag):
     effect = [] if flag == "--effect" else ["--effect", "0.3"]
     with pytest.raises(CommandError, match=f"^{flag} must be"):
@@ -145,8 +165,8 @@ def test_plan_study_takes_the_pilots_counts_only_when_none_are_given(pilot):
 def test_the_fit_of_the_primary_model_is_described(client, rated):
     html = staff_client(client).get("/results/page/").content.decode()
     model = json.loads(export("page", "--format", "json"))["studies"][0]["mixed_model"]
-    diagnostics = html[html.index('id="fit-diagnostics"'):]
-    diagnostics = diagnostics[:diagnostics.index("</dd>")]
+    diagnostics = html[html.index('id="fit-diagnostics"') :]
+    diagnostics = diagnostics[: diagnostics.index("</dd>")]
     assert diagnostics.startswith('id="fit-diagnostics">converged') == model["converged"]
     assert ("singular fit (a variance component at 0)" in diagnostics) == model["singular"]
     assert f"REML deviance {model['deviance']:.2f}" in diagnostics

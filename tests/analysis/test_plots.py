@@ -1,4 +1,5 @@
 """Result plots: the same data give the same bytes on every export."""
+
 import pytest
 
 from analysis.plots import PLOTS, figure_bytes, study_plots
@@ -21,5 +22,6 @@ def test_svg_exports_of_the_same_data_are_byte_identical(report):
 
 
 def test_png_exports_of_the_same_data_are_byte_identical(report):
-    assert ({name: figure_bytes(figure, "png") for name, figure in study_plots(report).items()}
-            == {name: figure_bytes(figure, "png") for name, figure in study_plots(report).items()})
+    assert {name: figure_bytes(figure, "png") for name, figure in study_plots(report).items()} == {
+        name: figure_bytes(figure, "png") for name, figure in study_plots(report).items()
+    }

@@ -1,5 +1,6 @@
 """Power planning: the analytic power against a Monte Carlo of the crossed model itself, the smallest design,
 and the plain statement of what caps the power."""
+
 import numpy as np
 import pytest
 
@@ -20,8 +21,12 @@ def test_analytic_power_matches_simulation():
     rejections = 0
     sims = 300
     for _ in range(sims):
-        y = (effect + rng.normal(0, np.sqrt(COMPONENTS.annotator), A)[a] + rng.normal(0, np.sqrt(COMPONENTS.item), I)[i]
-             + rng.normal(0, np.sqrt(COMPONENTS.residual), a.size))
+        y = (
+            effect
+            + rng.normal(0, np.sqrt(COMPONENTS.annotator), A)[a]
+            + rng.normal(0, np.sqrt(COMPONENTS.item), I)[i]
+            + rng.normal(0, np.sqrt(COMPONENTS.residual), a.size)
+        )
         rejections += effect_of(fit_crossed(y=y, annotator=a, item=i, groups=groups)).p < 0.05
     assert 0.25 < analytic < 0.75
     assert rejections / sims == pytest.approx(analytic, abs=0.09)

@@ -1,4 +1,5 @@
 """The protocol reports what made a study's images as its pair jobs recorded it, not the registry entry as now."""
+
 import pytest
 
 from analysis.protocol import study_protocol
@@ -27,6 +28,8 @@ def test_a_study_without_jobs_reports_its_registry_entry():
     study = make_study(slug="draft", prompts=1, model="org/draft")
     protocol = study_protocol(study=study)
     assert {key: protocol[key] for key in MADE_WITH} == {
-        "model": "org/draft", "revision": "r2", "train_resolution": [128, 64]
+        "model": "org/draft",
+        "revision": "r2",
+        "train_resolution": [128, 64],
     }
     assert study_protocol(study=make_study(slug="none", prompts=1, model=None))["train_resolution"] is None

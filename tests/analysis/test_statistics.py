@@ -1,6 +1,7 @@
 """Descriptives, robustness tests, effect sizes, position, multiplicity and the two-way bootstrap, each against an
 independent computation (pandas, scipy, statsmodels, explicit loops, numbers worked by hand) on hand-built or
 simulated tidy frames."""
+
 import math
 
 import numpy as np
@@ -19,10 +20,18 @@ from tests.analysis.test_mixed import gls_standard_errors, statsmodels_fit
 
 # (annotator, item) -> (baseline score, ours score); 3 annotators x 4 items.
 SCORES = {
-    ("a1", "cat"): (3, 8), ("a2", "cat"): (4, 7), ("a3", "cat"): (2, 9),
-    ("a1", "dog"): (5, 5), ("a2", "dog"): (6, 6), ("a3", "dog"): (4, 4),
-    ("a1", "car"): (7, 6), ("a2", "car"): (8, 5), ("a3", "car"): (6, 6),
-    ("a1", "sun"): (1, 4), ("a2", "sun"): (2, 2), ("a3", "sun"): (3, 9),
+    ("a1", "cat"): (3, 8),
+    ("a2", "cat"): (4, 7),
+    ("a3", "cat"): (2, 9),
+    ("a1", "dog"): (5, 5),
+    ("a2", "dog"): (6, 6),
+    ("a3", "dog"): (4, 4),
+    ("a1", "car"): (7, 6),
+    ("a2", "car"): (8, 5),
+    ("a3", "car"): (6, 6),
+    ("a1", "sun"): (1, 4),
+    ("a2", "sun"): (2, 2),
+    ("a3", "sun"): (3, 9),
 }
 
 
@@ -30,10 +39,26 @@ def tidy(scores: dict) -> pd.DataFrame:
     rows = []
     for index, ((annotator, item), (baseline, ours)) in enumerate(scores.items()):
         ours_left = index % 2 == 0
-        rows.append({"annotator": annotator, "item": item, "condition": "baseline", "score": baseline,
-                     "position": "right" if ours_left else "left", "seconds": 3.0 + index})
-        rows.append({"annotator": annotator, "item": item, "condition": "ours", "score": ours,
-                     "position": "left" if ours_left else "right", "seconds": 3.0 + index})
+        rows.append(
+            {
+                "annotator": annotator,
+                "item": item,
+                "condition": "baseline",
+                "score": baseline,
+                "position": "right" if ours_left else "left",
+                "seconds": 3.0 + index,
+            }
+        )
+        rows.append(
+            {
+                "annotator": annotator,
+                "item": item,
+                "condition": "ours",
+                "score": ours,
+                "position": "left" if ours_left else "right",
+                "seconds": 3.0 + index,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -55,7 +80,11 @@ def test_descriptives_and_shares():
     low, high = result.ours.ci
     assert low < result.ours.mean < high
     d = ours - baseline
-    assert (result.shares.wins, result.shares.ties, result.shares.losses) == ((d > 0).sum(), (d == 0).sum(), (d < 0).sum())
+    assert (result.shares.wins, result.shares.ties, result.shares.losses) == (
+        (d > 0).sum(),
+        (d == 0).sum(),
+        (d < 0).sum(),
+    )
     assert result.shares.win + result.shares.tie + result.shares.loss == pytest.approx(1)
 
 
@@ -134,7 +163,8 @@ def test_adjustment_by_hand(method):
     # capped at 1: Holm 3 x 0.01, 2 x 0.5 = 1.0, then 1 x 0.5 raised to 1.0; BH 3 x 0.01, 0.5 x 3/2 = 0.75
     # lowered to 0.5 x 3/3
     assert adjust([0.5, 0.5, 0.01], method=method) == pytest.approx(
-        {"holm": [1.0, 1.0, 0.03], "bh": [0.5, 0.5, 0.03]}[method])
+        {"holm": [1.0, 1.0, 0.03], "bh": [0.5, 0.5, 0.03]}[method]
+    )
     # a missing p stays missing and does not count: m = 2, so 0.01 -> 0.02 and 0.04 stays 0.04 under both
     with_missing = adjust([0.01, None, 0.04], method=method)
     assert with_missing[1] is None
@@ -158,7 +188,9 @@ def test_position_share_and_left_minus_right_match_binomial_and_statsmodels():
     reference = statsmodels_fit(judgments.annotator, judgments.item, judgments.difference, x)
     assert result.left_minus_right.estimate == pytest.approx(np.asarray(reference.fe_params)[1], abs=1e-5)
     X = np.column_stack([np.ones_like(x), x])
-    assert result.left_minus_right.se == pytest.approx(gls_standard_errors(judgments.annotator, judgments.item, X, reference)[1], rel=1e-3)
+    assert result.left_minus_right.se == pytest.approx(
+        gls_standard_errors(judgments.annotator, judgments.item, X, reference)[1], rel=1e-3
+    )
     assert result.left_minus_right.ci[0] < 0.5 < result.left_minus_right.ci[1]
 
 
@@ -209,11 +241,14 @@ def test_two_way_bootstrap_is_wider_than_a_judgment_level_one():
     assert result.se > 2 * naive_se
 
 
-@pytest.mark.parametrize("scores", [
-    {("a1", "cat"): (3, 8)},
-    {("a1", "cat"): (3, 8), ("a2", "cat"): (4, 6)},
-    {("a1", "cat"): (3, 5), ("a1", "dog"): (4, 6), ("a2", "cat"): (1, 3)},
-])
+@pytest.mark.parametrize(
+    "scores",
+    [
+        {("a1", "cat"): (3, 8)},
+        {("a1", "cat"): (3, 8), ("a2", "cat"): (4, 6)},
+        {("a1", "cat"): (3, 5), ("a1", "dog"): (4, 6), ("a2", "cat"): (1, 3)},
+    ],
+)
 def test_tiny_studies_give_a_report_that_states_its_limits(scores):
     from analysis.stats.report import study_report
 

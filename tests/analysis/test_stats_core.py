@@ -1,5 +1,6 @@
 """analysis.stats runs without Django: a fresh interpreter with no settings fits the mixed model and never loads
 Django or the project's apps."""
+
 import ast
 import json
 import os
@@ -32,8 +33,9 @@ print(json.dumps({"estimate": effect.estimate, "mean": float(y.mean()), "p": eff
 
 def test_stats_core_fits_without_django_settings():
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    output = subprocess.run([sys.executable, "-c", SCRIPT, *FORBIDDEN], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=300)
+    output = subprocess.run(
+        [sys.executable, "-c", SCRIPT, *FORBIDDEN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert output.returncode == 0, output.stderr
     result = json.loads(output.stdout.strip().splitlines()[-1])
     assert abs(result["estimate"] - result["mean"]) < 1e-9  # complete crossed design: the estimate is the mean

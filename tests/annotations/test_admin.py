@@ -1,4 +1,5 @@
 """The researcher's admin: what it shows read-only, what it refuses, and the prompt table's checks."""
+
 import re
 
 import pytest
@@ -75,9 +76,16 @@ def test_a_ratings_side_and_scores_cannot_be_changed_or_deleted(admin_client):
     before = list(tidy_rows(study=study))
     response = admin_client.post(
         reverse("admin:annotations_assignment_change", args=[assignment.pk]),
-        {"annotator": annotator.pk, "pair": assignment.pair_id, "order": assignment.order,
-         "ours_on_left": "" if assignment.ours_on_left else "on", "check_pair": "", "check_arm": "",
-         "shown_at_0": "", "shown_at_1": ""},
+        {
+            "annotator": annotator.pk,
+            "pair": assignment.pair_id,
+            "order": assignment.order,
+            "ours_on_left": "" if assignment.ours_on_left else "on",
+            "check_pair": "",
+            "check_arm": "",
+            "shown_at_0": "",
+            "shown_at_1": "",
+        },
     )
     assert response.status_code == 403
     rating = assignment.rating
@@ -112,8 +120,17 @@ def test_an_annotators_study_is_read_only_once_saved(admin_client):
     other, _ = make_open_study(slug="op2", prompts=2)
     url = reverse("admin:annotations_annotator_change", args=[annotator.pk])
     assert "study" not in admin_client.get(url).context["adminform"].form.fields
-    response = admin_client.post(url, {"study": other.pk, "external_id": "", "source": "invite", "entry": "{}",
-                                       "screened_out_at_0": "", "screened_out_at_1": ""})
+    response = admin_client.post(
+        url,
+        {
+            "study": other.pk,
+            "external_id": "",
+            "source": "invite",
+            "entry": "{}",
+            "screened_out_at_0": "",
+            "screened_out_at_1": "",
+        },
+    )
     assert response.status_code == 302
     assert Annotator.objects.get(pk=annotator.pk).study_id == study.pk
     # adding one still names its study
@@ -191,8 +208,9 @@ def test_a_model_is_refused_for_a_study_of_imported_ratings(admin_client):
     )
     study = import_ratings(slug="imp", text=text).study
     model = make_model("unused")
-    response = admin_client.post(reverse("admin:annotations_study_change", args=[study.pk]),
-                                 change_form(study, model=model.pk))
+    response = admin_client.post(
+        reverse("admin:annotations_study_change", args=[study.pk]), change_form(study, model=model.pk)
+    )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["model"] == [
         "Study 'imp' holds 3 imported pairs (ratings imported without images, from import_ratings): it cannot "
@@ -255,9 +273,15 @@ def test_the_prompt_table_checks_against_the_studys_other_prompts_and_saves_norm
     assert errors((0, "a new prompt")) == [f"row 1: position 0 is taken by the prompt {stored!r}"]
     assert errors((1, "one"), (1, "two")) == ["row 2: position 1 is also on row 1"]
     assert list(study.prompts.values_list("text", flat=True)) == [stored]
-    response = admin_client.post(url, change_form(study) | {
-        "prompts-TOTAL_FORMS": 1, "prompts-INITIAL_FORMS": 0,
-        "prompts-0-position": 5, "prompts-0-text": "  two\tdogs \n on a   sofa ",
-    })
+    response = admin_client.post(
+        url,
+        change_form(study)
+        | {
+            "prompts-TOTAL_FORMS": 1,
+            "prompts-INITIAL_FORMS": 0,
+            "prompts-0-position": 5,
+            "prompts-0-text": "  two\tdogs \n on a   sofa ",
+        },
+    )
     assert response.status_code == 302
     assert list(study.prompts.values_list("text", flat=True)) == [stored, "two dogs on a sofa"]

@@ -1,4 +1,5 @@
 """Allocation: quotas, even spread, balanced sides, attention checks, and safety under concurrent joins."""
+
 import random
 import threading
 from collections import Counter
@@ -81,8 +82,7 @@ def test_enrolment_cap_and_returning_participants():
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_joins_never_exceed_a_quota_or_share_a_slot():
     """Eight annotators consent at the same moment; four slots of two pairs each exist."""
-    study, annotators = make_open_study(slug="race", prompts=4, annotators=8, pairs_per_annotator=2,
-                                        ratings_per_pair=2)
+    study, annotators = make_open_study(slug="race", prompts=4, annotators=8, pairs_per_annotator=2, ratings_per_pair=2)
     barrier = threading.Barrier(len(annotators))
     outcomes: dict[int, str] = {}
 

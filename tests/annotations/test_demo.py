@@ -1,4 +1,5 @@
 """``seed_demo``, the set-up step of ``make run``: once, and never twice."""
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
@@ -40,11 +41,14 @@ def test_seed_demo_creates_the_study_once(settings, tiny_model, tmp_path, capsys
     assert Study.objects.values_list("width", "steps").get() == (128, 20)
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (["--size", "100"], "--size 100: Width and height must be multiples of 8 between 8 and 4096."),
-    (["--size", "0"], "--size 0: Width and height must be multiples of 8 between 8 and 4096."),
-    (["--steps", "0"], "--steps 0: Steps must be between 1 and 1000."),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--size", "100"], "--size 100: Width and height must be multiples of 8 between 8 and 4096."),
+        (["--size", "0"], "--size 0: Width and height must be multiples of 8 between 8 and 4096."),
+        (["--steps", "0"], "--steps 0: Steps must be between 1 and 1000."),
+    ],
+)
 def test_seed_demo_refuses_a_bad_size_before_writing_anything(settings, tmp_path, monkeypatch, args, expected):
     settings.EVALSITE_MODEL = str(tmp_path / "never-read")
     settings.VAR_DIR = tmp_path

@@ -1,4 +1,5 @@
 """Open enrolment, Prolific entry and exit, attention checks and screening out, examples and preloading."""
+
 import io
 import re
 from collections import Counter
@@ -36,20 +37,32 @@ def answer_all(client, annotator: Annotator, left: int = 7, right: int = 3) -> N
 
 
 def test_prolific_entry_creates_resumes_and_redirects_with_the_code(client):
-    study, _ = make_open_study(slug="p", prompts=2, annotators=1, enrolment_open=True,
-                               completion_url="https://app.prolific.com/submissions/complete?x=1",
-                               completion_code="C1234ABC")
+    study, _ = make_open_study(
+        slug="p",
+        prompts=2,
+        annotators=1,
+        enrolment_open=True,
+        completion_url="https://app.prolific.com/submissions/complete?x=1",
+        completion_code="C1234ABC",
+    )
     response = client.get(prolific_url(study, PROLIFIC_PID="pid1", STUDY_ID="st", SESSION_ID="se1"))
     annotator = Annotator.objects.get(external_id="pid1")
     assert response.status_code == 302 and response["Location"] == url("invite", annotator)
-    assert annotator.source == "prolific" and annotator.entry == {"PROLIFIC_PID": "pid1", "STUDY_ID": "st",
-                                                                    "SESSION_ID": "se1"}
+    assert annotator.source == "prolific" and annotator.entry == {
+        "PROLIFIC_PID": "pid1",
+        "STUDY_ID": "st",
+        "SESSION_ID": "se1",
+    }
     client.post(url("invite", annotator), {"consent": "yes"})
     again = client.get(prolific_url(study, PROLIFIC_PID="pid1", STUDY_ID="st", SESSION_ID="se2"))
     assert again["Location"] == url("invite", annotator) and Annotator.objects.filter(external_id="pid1").count() == 1
     annotator.refresh_from_db()
-    assert annotator.entry == {"PROLIFIC_PID": "pid1", "STUDY_ID": "st", "SESSION_ID": "se2",
-                               "earlier_session_ids": ["se1"]}
+    assert annotator.entry == {
+        "PROLIFIC_PID": "pid1",
+        "STUDY_ID": "st",
+        "SESSION_ID": "se2",
+        "earlier_session_ids": ["se1"],
+    }
     client.get(prolific_url(study, PROLIFIC_PID="pid1", STUDY_ID="st", SESSION_ID="se2"))  # the same attempt
     client.get(prolific_url(study, PROLIFIC_PID="pid1", STUDY_ID="st", SESSION_ID="se3"))
     annotator.refresh_from_db()
@@ -141,12 +154,15 @@ def test_a_checks_images_come_from_an_arm_drawn_at_random():
     arms = Counter()
     for annotator in annotators:
         services.give_consent(annotator=annotator)
-        for check in annotator.assignments.filter(check_pair__isnull=False).select_related("pair__job",
-                                                                                             "check_pair__job"):
+        for check in annotator.assignments.filter(check_pair__isnull=False).select_related(
+            "pair__job", "check_pair__job"
+        ):
             arms[check.check_arm] += 1
             image = f"{check.check_arm}_image"
-            assert set(shown_images(check).values()) == {getattr(check.pair.job, image),
-                                                         getattr(check.check_pair.job, image)}
+            assert set(shown_images(check).values()) == {
+                getattr(check.pair.job, image),
+                getattr(check.check_pair.job, image),
+            }
     assert set(arms) == {"baseline", "ours"} and sum(arms.values()) == 60
     assert min(arms.values()) > 12  # 60 fair draws: fewer than 13 of one arm has a chance below 1 in 10**5
 

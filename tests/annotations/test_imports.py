@@ -1,4 +1,5 @@
 """Importing tidy ratings: round trip with export_results, and whole-file rejection of bad input."""
+
 import csv
 import io
 import re
@@ -37,7 +38,9 @@ def rated_study(slug: str = "orig") -> Study:
                 shown = timezone.now() - timedelta(seconds=3 + assignment.order)
                 Assignment.objects.filter(pk=assignment.pk).update(shown_at=shown)
             left, right = next(scores)
-            services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right)
+            services.submit_rating(
+                annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right
+            )
     return study
 
 
@@ -55,10 +58,28 @@ def good_rows(slug: str = "imp") -> list[dict]:
     for annotator in ("ann-a", "ann-b"):
         for item, (baseline, ours), ours_side in (("a cat", (3, 8), "left"), ("a dog", (5, 5), "right")):
             base_side = "right" if ours_side == "left" else "left"
-            rows.append({"study": slug, "annotator": annotator, "item": item, "condition": "baseline",
-                         "score": baseline, "position": base_side, "seconds": "4.5"})
-            rows.append({"study": slug, "annotator": annotator, "item": item, "condition": "ours",
-                         "score": ours, "position": ours_side, "seconds": "4.5"})
+            rows.append(
+                {
+                    "study": slug,
+                    "annotator": annotator,
+                    "item": item,
+                    "condition": "baseline",
+                    "score": baseline,
+                    "position": base_side,
+                    "seconds": "4.5",
+                }
+            )
+            rows.append(
+                {
+                    "study": slug,
+                    "annotator": annotator,
+                    "item": item,
+                    "condition": "ours",
+                    "score": ours,
+                    "position": ours_side,
+                    "seconds": "4.5",
+                }
+            )
     return rows
 
 
@@ -110,7 +131,11 @@ def test_import_adds_to_an_existing_study(tmp_path):
     assert not report.created_study and report.ratings == 3
     study = Study.objects.get(slug="imp")
     assert list(study.prompts.values_list("position", "text")) == [(0, "a cat"), (1, "a dog"), (2, "a bird")]
-    assert sorted(Assignment.objects.filter(annotator__external_id="ann-a").values_list("order", flat=True)) == [0, 1, 2]
+    assert sorted(Assignment.objects.filter(annotator__external_id="ann-a").values_list("order", flat=True)) == [
+        0,
+        1,
+        2,
+    ]
     assert Rating.objects.count() == 7
 
 
@@ -169,11 +194,26 @@ def test_bad_file_lists_every_bad_line_and_writes_nothing(tmp_path):
         (lambda rows: rows.__setitem__(1, dict(rows[1], score="0")), "line 3: score 0 is outside 1–10"),
         (lambda rows: rows.__setitem__(1, dict(rows[1], score="11")), "line 3: score 11 is outside 1–10"),
         (lambda rows: rows.pop(1), "line 2: 'ann-a' has no ours score for this item"),
-        (lambda rows: rows.insert(2, dict(rows[0])), "line 4: a second baseline score by 'ann-a' for this item (first on line 2)"),
-        (lambda rows: rows.__setitem__(1, dict(rows[1], position="right")), "line 3: baseline (line 2) and ours are both on the right"),
-        (lambda rows: rows.__setitem__(1, dict(rows[1], seconds="-1")), "line 3: seconds '-1' must be a non-negative number"),
-        (lambda rows: rows.__setitem__(1, dict(rows[1], seconds="nan")), "line 3: seconds 'nan' must be a non-negative number"),
-        (lambda rows: rows.__setitem__(1, dict(rows[1], seconds="7")), "line 3: seconds differ from the baseline row on line 2"),
+        (
+            lambda rows: rows.insert(2, dict(rows[0])),
+            "line 4: a second baseline score by 'ann-a' for this item (first on line 2)",
+        ),
+        (
+            lambda rows: rows.__setitem__(1, dict(rows[1], position="right")),
+            "line 3: baseline (line 2) and ours are both on the right",
+        ),
+        (
+            lambda rows: rows.__setitem__(1, dict(rows[1], seconds="-1")),
+            "line 3: seconds '-1' must be a non-negative number",
+        ),
+        (
+            lambda rows: rows.__setitem__(1, dict(rows[1], seconds="nan")),
+            "line 3: seconds 'nan' must be a non-negative number",
+        ),
+        (
+            lambda rows: rows.__setitem__(1, dict(rows[1], seconds="7")),
+            "line 3: seconds differ from the baseline row on line 2",
+        ),
         (lambda rows: rows.__setitem__(1, dict(rows[1], annotator=" ")), "line 3: annotator is empty"),
     ],
 )

@@ -1,5 +1,6 @@
 """Prompt files: each format read from real files, every problem named by its line, whole-file rejection,
 seeded sampling, the import_prompts command and the admin upload page."""
+
 import csv
 import json
 from io import StringIO
@@ -192,7 +193,9 @@ def test_csv_rows_with_the_wrong_number_of_fields(tmp_path):
     path.write_text("caption,url\na cat,u1\na dog, small,u2\n", encoding="utf-8")
     with pytest.raises(ValidationError) as info:
         read(path)
-    assert messages_of(info) == ["line 3: expected 2 fields as in the header, found 3 (quote a prompt that holds a comma)"]
+    assert messages_of(info) == [
+        "line 3: expected 2 fields as in the header, found 3 (quote a prompt that holds a comma)"
+    ]
 
 
 def test_unknown_extension_and_unreadable_parquet(tmp_path):
@@ -265,7 +268,7 @@ def test_add_appends_after_the_last_position():
 @pytest.mark.django_db
 def test_add_to_a_study_without_prompts_starts_at_zero():
     study = make_study(slug="s", prompts=0)
-    add_prompts_from_file(study=study, data=b"caption\n\"a cat, black\"\n", filename="p.csv")
+    add_prompts_from_file(study=study, data=b'caption\n"a cat, black"\n', filename="p.csv")
     assert positions_and_texts(study) == [(0, "a cat, black")]
 
 
@@ -314,7 +317,7 @@ def test_nul_and_lone_surrogates_are_named_by_line_and_nothing_is_written(tmp_pa
     ]
     assert study.prompts.count() == 1
     # a raw NUL byte in a text or CSV file too
-    for name, data in (("p.txt", b"a cat\nbad \x00 line\n"), ("p.csv", b"caption\na cat\n\"bad \x00\"\n")):
+    for name, data in (("p.txt", b"a cat\nbad \x00 line\n"), ("p.csv", b'caption\na cat\n"bad \x00"\n')):
         with pytest.raises(ValidationError) as info:
             add_prompts_from_file(study=study, data=data, filename=name)
         assert messages_of(info) == [f"line {2 if name == 'p.txt' else 3}: contains a NUL character"], name
@@ -455,8 +458,10 @@ def test_admin_page_shows_the_form(admin_client, upload_url):
 @pytest.mark.django_db
 def test_admin_good_upload_adds_prompts_and_returns_to_the_study(admin_client, upload_url):
     study = make_study(slug="s", prompts=1)
-    body = b"url,caption\nu1,\"a cat, asleep\"\nu2,a dog\n"
-    response = admin_client.post(upload_url(study), {"file": upload("p.csv", body), "column": "", "sample": "", "seed": "0"})
+    body = b'url,caption\nu1,"a cat, asleep"\nu2,a dog\n'
+    response = admin_client.post(
+        upload_url(study), {"file": upload("p.csv", body), "column": "", "sample": "", "seed": "0"}
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:annotations_study_change", args=[study.pk])
     assert positions_and_texts(study) == [(0, PROMPTS[0]), (1, "a cat, asleep"), (2, "a dog")]

@@ -1,5 +1,6 @@
 """The rating path's query budget, a house rule (docs/architecture.md): a submit from the rating page's script costs
 exactly four queries, five on the annotator's first pair (when the start is recorded too)."""
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext

@@ -1,4 +1,5 @@
 """The rating path's SQL (annotations/sequence.py) against the ORM's view of the same rows, on either database."""
+
 import pytest
 
 from annotations import sequence, services

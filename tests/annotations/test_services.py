@@ -1,4 +1,5 @@
 """Study lifecycle, consent and rating services, against the real database."""
+
 from datetime import timedelta
 
 import pytest
@@ -57,7 +58,8 @@ def test_create_study_constraint_errors_name_the_problem(fields, expected):
 
 
 @pytest.mark.parametrize(
-    ("model", "column", "value"), [(Study, "scheduler", "karras"), (Annotator, "source", "email")],
+    ("model", "column", "value"),
+    [(Study, "scheduler", "karras"), (Annotator, "source", "email")],
 )
 def test_the_database_refuses_a_scheduler_or_source_out_of_its_choices(model, column, value):
     study, _ = make_open_study(slug="s", annotators=1)
@@ -84,16 +86,24 @@ LDM_EULER = (
     ("family", "fields", "expected"),
     [
         ("ldm", {"scheduler": "euler"}, {"scheduler": [LDM_EULER]}),
-        ("ldm", {"negative_prompt": "blurry"},
-         {"negative_prompt": ["tiny/ldm: A Latent Diffusion text2im pipeline takes no negative prompt."]}),
-        ("pixart", {"width": 520, "height": 520}, {
-            "width": ["tiny/pixart: A PixArt-α model needs a width that is a multiple of 16 pixels."],
-            "height": ["tiny/pixart: A PixArt-α model needs a height that is a multiple of 16 pixels."],
-        }),
+        (
+            "ldm",
+            {"negative_prompt": "blurry"},
+            {"negative_prompt": ["tiny/ldm: A Latent Diffusion text2im pipeline takes no negative prompt."]},
+        ),
+        (
+            "pixart",
+            {"width": 520, "height": 520},
+            {
+                "width": ["tiny/pixart: A PixArt-α model needs a width that is a multiple of 16 pixels."],
+                "height": ["tiny/pixart: A PixArt-α model needs a height that is a multiple of 16 pixels."],
+            },
+        ),
     ],
 )
-def test_create_study_refuses_what_the_model_family_cannot_take_as_the_admin_does(admin_client, family, fields,
-                                                                                  expected):
+def test_create_study_refuses_what_the_model_family_cannot_take_as_the_admin_does(
+    admin_client, family, fields, expected
+):
     """A study made from code keeps the rules of the admin's study form, with its messages on the same fields."""
     from tests.annotations.test_staff_pages import change_form
 
@@ -104,9 +114,14 @@ def test_create_study_refuses_what_the_model_family_cannot_take_as_the_admin_doe
     assert info.value.message_dict == expected
     assert counts() == (0, 0, 0)
 
-    form = change_form(Study(slug="s", title="S", **settings), **{
-        "prompts-TOTAL_FORMS": 1, "prompts-0-position": 0, "prompts-0-text": "a cat",
-    })
+    form = change_form(
+        Study(slug="s", title="S", **settings),
+        **{
+            "prompts-TOTAL_FORMS": 1,
+            "prompts-0-position": 0,
+            "prompts-0-text": "a cat",
+        },
+    )
     response = admin_client.post(reverse("admin:annotations_study_add"), form)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == expected
@@ -119,8 +134,16 @@ def test_create_study_refuses_what_the_model_family_cannot_take_as_the_admin_doe
 def test_queue_generation_creates_one_job_per_prompt_with_study_settings():
     make_model("org/model", revision="rev1", dtype="float16", train_width=512, train_height=256)
     study = make_study(
-        slug="s", prompts=3, model="org/model", width=128, height=64, steps=7,
-        guidance_scale=3.5, scheduler="ddim", negative_prompt="blurry", base_seed=100,
+        slug="s",
+        prompts=3,
+        model="org/model",
+        width=128,
+        height=64,
+        steps=7,
+        guidance_scale=3.5,
+        scheduler="ddim",
+        negative_prompt="blurry",
+        base_seed=100,
     )
     queued = services.queue_study_generation(study=study)
     assert queued == 3
@@ -181,8 +204,9 @@ def test_queue_generation_refuses_attention_checks_without_two_prompts(prompts):
 def test_queue_generation_refuses_settings_the_model_family_cannot_take(status):
     """A study stored with them (before the rule, or written around the services) generates nothing."""
     study = make_study(slug="s", prompts=2)
-    Study.objects.filter(pk=study.pk).update(model=make_model("tiny/ldm", family="ldm"), scheduler="euler",
-                                             status=status)
+    Study.objects.filter(pk=study.pk).update(
+        model=make_model("tiny/ldm", family="ldm"), scheduler="euler", status=status
+    )
     with pytest.raises(ValidationError) as info:
         services.queue_study_generation(study=study)
     assert info.value.message_dict == {"scheduler": [LDM_EULER]}
@@ -377,7 +401,9 @@ def assignment_with_side(annotator: Annotator, ours_on_left: bool) -> Assignment
 def test_submit_maps_sides_to_arms(consented, ours_on_left):
     annotator, _ = consented
     assignment = assignment_with_side(annotator, ours_on_left)
-    result = services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=9, right_score="2")
+    result = services.submit_rating(
+        annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=9, right_score="2"
+    )
     assert result.created
     rating = Rating.objects.get(assignment=assignment)
     if ours_on_left:
@@ -405,7 +431,9 @@ def test_bad_scores_raise_and_store_nothing(consented, left, right, field):
     annotator, _ = consented
     assignment = annotator.assignments.first()
     with pytest.raises(ValidationError) as info:
-        services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right)
+        services.submit_rating(
+            annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right
+        )
     assert field in info.value.message_dict
     assert Rating.objects.count() == 0
 

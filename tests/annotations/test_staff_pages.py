@@ -1,4 +1,5 @@
 """The researcher's side: locked settings, fixed prompts, preview, monitoring, invite links, deploy checks."""
+
 import csv
 import io
 import os
@@ -23,13 +24,31 @@ ROOT = Path(__file__).resolve().parents[2]
 def change_form(study: Study, **changes) -> dict:
     """The admin change form's POST data for ``study`` (prompt inline included), with ``changes``."""
     fields = {
-        "slug": study.slug, "title": study.title, "question": study.question, "consent_text": study.consent_text,
-        "instructions": study.instructions, "example_prompt": "", "model": study.model_id or "",
-        "width": study.width, "height": study.height, "steps": study.steps, "guidance_scale": study.guidance_scale,
-        "scheduler": study.scheduler, "negative_prompt": study.negative_prompt, "base_seed": study.base_seed,
-        "pairs_per_annotator": "", "ratings_per_pair": "", "attention_checks": 0, "screen_out_after": "",
-        "enrolment_cap": "", "completion_code": "", "completion_url": "",
-        "prompts-TOTAL_FORMS": 0, "prompts-INITIAL_FORMS": 0, "prompts-MIN_NUM_FORMS": 0, "prompts-MAX_NUM_FORMS": 1000,
+        "slug": study.slug,
+        "title": study.title,
+        "question": study.question,
+        "consent_text": study.consent_text,
+        "instructions": study.instructions,
+        "example_prompt": "",
+        "model": study.model_id or "",
+        "width": study.width,
+        "height": study.height,
+        "steps": study.steps,
+        "guidance_scale": study.guidance_scale,
+        "scheduler": study.scheduler,
+        "negative_prompt": study.negative_prompt,
+        "base_seed": study.base_seed,
+        "pairs_per_annotator": "",
+        "ratings_per_pair": "",
+        "attention_checks": 0,
+        "screen_out_after": "",
+        "enrolment_cap": "",
+        "completion_code": "",
+        "completion_url": "",
+        "prompts-TOTAL_FORMS": 0,
+        "prompts-INITIAL_FORMS": 0,
+        "prompts-MIN_NUM_FORMS": 0,
+        "prompts-MAX_NUM_FORMS": 1000,
     }
     return {**fields, **changes}
 
@@ -123,7 +142,10 @@ def test_quotas_lock_once_an_annotator_started():
 def test_prompts_are_fixed_after_draft(admin_client):
     draft = make_study(slug="draft", prompts=2)
     study, _ = make_open_study(slug="open", prompts=2)
-    assert 'name="prompts-0-text"' in admin_client.get(reverse("admin:annotations_study_change", args=[draft.pk])).content.decode()
+    assert (
+        'name="prompts-0-text"'
+        in admin_client.get(reverse("admin:annotations_study_change", args=[draft.pk])).content.decode()
+    )
     html = admin_client.get(reverse("admin:annotations_study_change", args=[study.pk])).content.decode()
     assert 'name="prompts-0-text"' not in html and study.prompts.first().text in html
 
@@ -156,7 +178,9 @@ def test_monitoring_page_counts_and_flags(admin_client, client):
                 left, right = passing if annotator is careful else passing[::-1]
             else:
                 left, right = (5, 5) if annotator is straight else (7, 4)
-            services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right)
+            services.submit_rating(
+                annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right
+            )
     url = reverse("annotations:monitor", args=[study.slug])
     assert client.get(url).status_code == 302
     response = admin_client.get(url)
@@ -213,9 +237,12 @@ def test_invite_pages_of_an_id_that_names_no_study_are_404(admin_client, object_
 def test_study_page_links_the_researcher_pages(admin_client):
     study = make_study(slug="links", prompts=1)
     html = admin_client.get(reverse("admin:annotations_study_change", args=[study.pk])).content.decode()
-    for name, args in (("annotations:monitor", [study.slug]), ("annotations:preview", [study.slug]),
-                       ("admin:annotations_study_upload_prompts", [study.pk]),
-                       ("admin:annotations_study_invites", [study.pk])):
+    for name, args in (
+        ("annotations:monitor", [study.slug]),
+        ("annotations:preview", [study.slug]),
+        ("admin:annotations_study_upload_prompts", [study.pk]),
+        ("admin:annotations_study_invites", [study.pk]),
+    ):
         assert reverse(name, args=args) in html
     assert study.enrolment_token in html
 
@@ -225,19 +252,29 @@ def test_staff_pages_refuse_non_staff(client):
     user = get_user_model().objects.create_user("plain", password="pw-12345-long")
     plain = Client()
     plain.force_login(user)
-    for url in (reverse("annotations:monitor", args=[study.slug]), reverse("annotations:preview", args=[study.slug]),
-                reverse("admin:annotations_study_invites_csv", args=[study.pk])):
+    for url in (
+        reverse("annotations:monitor", args=[study.slug]),
+        reverse("annotations:preview", args=[study.slug]),
+        reverse("admin:annotations_study_invites_csv", args=[study.pk]),
+    ):
         assert plain.get(url).status_code == 302
 
 
 def test_check_deploy_passes_with_production_settings(tmp_path):
     env = {
-        **os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 20 + "-Production-Secret-Key-0123456789-abcdefghij",
-        "ALLOWED_HOSTS": "eval.example.org", "EVALSITE_VAR_DIR": str(tmp_path),
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 20 + "-Production-Secret-Key-0123456789-abcdefghij",
+        "ALLOWED_HOSTS": "eval.example.org",
+        "EVALSITE_VAR_DIR": str(tmp_path),
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -246,6 +283,7 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     env = {**os.environ, "DEBUG": "0", "EVALSITE_VAR_DIR": str(tmp_path)}
     env.pop("SECRET_KEY", None)
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0 and "SECRET_KEY must be set when DEBUG is off" in result.stderr

@@ -1,4 +1,5 @@
 """The annotator's pages and the admin, through Django's test client."""
+
 import io
 import re
 
@@ -28,7 +29,12 @@ def consent(client: Client, annotator: Annotator) -> None:
 
 
 def current(annotator: Annotator) -> Assignment:
-    return annotator.assignments.filter(rating__isnull=True).select_related("pair__prompt", "pair__job").order_by("order").first()
+    return (
+        annotator.assignments.filter(rating__isnull=True)
+        .select_related("pair__prompt", "pair__job")
+        .order_by("order")
+        .first()
+    )
 
 
 # the annotator's flow -----------------------------------------------------------------------------
@@ -442,8 +448,13 @@ def test_admin_create_annotators_action(staff_client):
 def test_a_token_no_token_can_be_is_404_on_every_page(client, token):
     """A NUL would reach PostgreSQL as a string it cannot take (a 500): refused before any query."""
     make_open_study(slug="s")
-    for path in (f"/a/{token}/", f"/a/{token}/rate/", f"/a/{token}/done/", f"/a/{token}/example/low/",
-                 f"/a/{token}/image/{'A' * 88}.png"):
+    for path in (
+        f"/a/{token}/",
+        f"/a/{token}/rate/",
+        f"/a/{token}/done/",
+        f"/a/{token}/example/low/",
+        f"/a/{token}/image/{'A' * 88}.png",
+    ):
         assert client.get(path).status_code == 404, path
     assert client.post(f"/a/{token}/", {"consent": "yes"}).status_code == 404
     data = {"assignment": "1", "left": "1", "right": "2"}

@@ -1,4 +1,5 @@
 """The model registry's admin: an entry that pair jobs were made with keeps what made them."""
+
 import pytest
 from django.urls import reverse
 
@@ -12,8 +13,15 @@ LOCKED = ("source", "family", "revision", "train_width", "train_height", "dtype"
 
 
 def entry_form(model: DiffusionModel, **changes) -> dict:
-    fields = {"name": model.name, "source": model.source, "family": model.family, "revision": model.revision,
-              "train_width": model.train_width, "train_height": model.train_height, "dtype": model.dtype}
+    fields = {
+        "name": model.name,
+        "source": model.source,
+        "family": model.family,
+        "revision": model.revision,
+        "train_width": model.train_width,
+        "train_height": model.train_height,
+        "dtype": model.dtype,
+    }
     return {**fields, **changes}
 
 
@@ -26,13 +34,29 @@ def test_an_entry_used_by_pair_jobs_keeps_its_source_revision_family_size_and_dt
     assert "2 pair jobs were made with org/used: its source, family, revision, training size and dtype are fixed" in (
         page.content.decode()
     )
-    response = admin_client.post(url, entry_form(model, name="renamed", source="other/source", family="sdxl",
-                                                 revision="abc", train_width=512, train_height=512, dtype="float16"))
+    response = admin_client.post(
+        url,
+        entry_form(
+            model,
+            name="renamed",
+            source="other/source",
+            family="sdxl",
+            revision="abc",
+            train_width=512,
+            train_height=512,
+            dtype="float16",
+        ),
+    )
     assert response.status_code == 302
     model.refresh_from_db()
     assert model.name == "renamed"  # the name is only a label
     assert (model.source, model.family, model.revision, model.train_width, model.train_height, model.dtype) == (
-        "org/used", "sd", "rev1", 64, 64, ""
+        "org/used",
+        "sd",
+        "rev1",
+        64,
+        64,
+        "",
     )
 
 

@@ -1,4 +1,5 @@
 """EVALSITE_COMPILE: the worker's denoiser compiled with torch.compile gives the same pairs, compiled once per shape."""
+
 import numpy as np
 import pytest
 import torch
@@ -22,8 +23,19 @@ def fresh_models():
 
 
 def generate(model: str, seeds: list[int]) -> list[np.ndarray]:
-    jobs = [create_pair_job(prompt=f"A lighthouse at dusk {seed}", model=model, seed=seed, width=96, height=64,
-                            steps=2, guidance_scale=5.0, scheduler="default") for seed in seeds]
+    jobs = [
+        create_pair_job(
+            prompt=f"A lighthouse at dusk {seed}",
+            model=model,
+            seed=seed,
+            width=96,
+            height=64,
+            steps=2,
+            guidance_scale=5.0,
+            scheduler="default",
+        )
+        for seed in seeds
+    ]
     assert generate_pair_jobs([job.pk for job in jobs])["done"] == len(jobs)
     images = []
     for job in jobs:

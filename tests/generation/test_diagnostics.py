@@ -1,4 +1,5 @@
 """Attention entropy: the proof's relation on synthetic tokens, the recorder, and the attention_entropy command."""
+
 import csv
 import math
 
@@ -184,7 +185,12 @@ def test_measure_takes_the_training_size_and_restores_the_default_processors():
     pipe.set_progress_bar_config(disable=True)
     loaded = LoadedModel(pipe, pipe.scheduler, torch.device("cpu"), torch.float32)
     frame = measure_attention_entropy(
-        loaded, prompts=["A red bus"], sizes=[64], steps=1, seed=0, train_sample_size=12  # trained at 96 px
+        loaded,
+        prompts=["A red bus"],
+        sizes=[64],
+        steps=1,
+        seed=0,
+        train_sample_size=12,  # trained at 96 px
     )
     assert sorted(set(zip(frame["n_tokens"], frame["train_tokens"]))) == [(16, 36), (64, 144)]
     by_arm = frame.pivot(index="layer", columns="arm", values="entropy")
@@ -198,7 +204,9 @@ def test_measure_counts_patches_in_a_pixart_transformer():
     loaded = LoadedModel(pipe, pipe.scheduler, torch.device("cpu"), torch.float32)
     frame = measure_attention_entropy(loaded, prompts=["A red bus"], sizes=[32, 64, 128], steps=1, seed=0)
     assert sorted(set(zip(frame["size"], frame["n_tokens"], frame["train_tokens"], frame["level"]))) == [
-        (32, 4, 16, 0), (64, 16, 16, 0), (128, 64, 16, 0)  # 2×2 patches of the 4, 8 and 16 px latents
+        (32, 4, 16, 0),
+        (64, 16, 16, 0),
+        (128, 64, 16, 0),  # 2×2 patches of the 4, 8 and 16 px latents
     ]
     by_arm = frame.pivot_table(index=["size", "layer"], columns="arm", values="entropy")
     assert np.allclose(by_arm.loc[64, "ours"], by_arm.loc[64, "baseline"], rtol=1e-6)  # training size: factor 1
@@ -289,12 +297,16 @@ def test_command_rejects_bad_arguments(args, message, tiny_model, tmp_path):
 def test_command_rejects_an_out_folder_below_a_file_before_measuring(tiny_model, tmp_path):
     (tmp_path / "a-file").write_text("")
     with pytest.raises(CommandError, match=r"--out .*a-file/sub is below .*a-file, which exists and is not a folder"):
-        call_command("attention_entropy", "--model", tiny_model, "--sizes", "64", "--out", str(tmp_path / "a-file" / "sub"))
+        call_command(
+            "attention_entropy", "--model", tiny_model, "--sizes", "64", "--out", str(tmp_path / "a-file" / "sub")
+        )
 
 
 def test_command_rejects_sizes_a_patch_transformer_cannot_tile(tmp_path):
     model = str(save_tiny_pipeline(tmp_path / "pixart", family="pixart"))
-    with pytest.raises(CommandError, match="--sizes: PixArtAlphaPipeline needs sizes that are multiples of 16 pixels; got 72"):
+    with pytest.raises(
+        CommandError, match="--sizes: PixArtAlphaPipeline needs sizes that are multiples of 16 pixels; got 72"
+    ):
         call_command("attention_entropy", "--model", model, "--sizes", "64", "72", "--out", str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 

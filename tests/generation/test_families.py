@@ -1,4 +1,5 @@
 """Every model family the method is run on: SD (1.x/2.x), SDXL, LDM text2im and PixArt-α, through from_pretrained."""
+
 import numpy as np
 import pytest
 import torch
@@ -20,7 +21,9 @@ PROMPTS = ["A lighthouse on a rocky coast at sunset", "A bowl of fresh strawberr
 
 @pytest.fixture(scope="module", params=["sd", "sdxl", "ldm", "pixart"])
 def family_model(request, tmp_path_factory) -> tuple[str, str]:
-    return request.param, str(save_tiny_pipeline(tmp_path_factory.mktemp(request.param) / "model", family=request.param))
+    return request.param, str(
+        save_tiny_pipeline(tmp_path_factory.mktemp(request.param) / "model", family=request.param)
+    )
 
 
 def pixels(name: str) -> np.ndarray:
@@ -35,8 +38,13 @@ def alone(model: str, job: PairJob, *, scaled: bool) -> np.ndarray:
     if scaled:
         apply_entropy_scaling(denoiser_of(pipe))
     image = pipe(
-        prompt=job.prompt, width=job.width, height=job.height, num_inference_steps=job.steps,
-        guidance_scale=job.guidance_scale, generator=torch.Generator("cpu").manual_seed(job.seed), output_type="np",
+        prompt=job.prompt,
+        width=job.width,
+        height=job.height,
+        num_inference_steps=job.steps,
+        guidance_scale=job.guidance_scale,
+        generator=torch.Generator("cpu").manual_seed(job.seed),
+        output_type="np",
         **exact_size_arguments(pipe),
     ).images[0]
     return (np.asarray(image) * 255).round().astype(int)
@@ -50,8 +58,16 @@ def test_fused_batch_matches_each_family_called_alone(family_model, settings, ab
     width, height = (96, 64) if above else (48, 32 if family == "pixart" else 40)
     settings.EVALSITE_BATCH_SIZE = 2
     jobs = [
-        create_pair_job(prompt=p, model=model, seed=5 + i, width=width, height=height, steps=2, guidance_scale=5.0,
-                        scheduler="default")
+        create_pair_job(
+            prompt=p,
+            model=model,
+            seed=5 + i,
+            width=width,
+            height=height,
+            steps=2,
+            guidance_scale=5.0,
+            scheduler="default",
+        )
         for i, p in enumerate(PROMPTS)
     ]
     assert generate_pair_jobs([job.pk for job in jobs])["done"] == 2
@@ -71,8 +87,9 @@ def test_training_size_is_identical_for_each_family(family_model, settings):
     family, model = family_model
     settings.EVALSITE_BATCH_SIZE = 2
     jobs = [
-        create_pair_job(prompt=p, model=model, seed=1 + i, width=64, height=64, steps=2, guidance_scale=5.0,
-                        scheduler="default")
+        create_pair_job(
+            prompt=p, model=model, seed=1 + i, width=64, height=64, steps=2, guidance_scale=5.0, scheduler="default"
+        )
         for i, p in enumerate(PROMPTS)
     ]
     unet = denoiser_of(load_model(jobs[0].model, jobs[0].revision, jobs[0].dtype).pipeline)  # the worker's model
@@ -106,12 +123,15 @@ def test_scaling_covers_every_self_attention_layer(family_model):
 
 def test_pixart_sizes_its_patches_do_not_tile_fail_clearly(tmp_path, settings):
     model = str(save_tiny_pipeline(tmp_path / "pixart", family="pixart"))
-    job = create_pair_job(prompt=PROMPTS[0], model=model, seed=1, width=48, height=40, steps=2, guidance_scale=5.0,
-                          scheduler="default")
+    job = create_pair_job(
+        prompt=PROMPTS[0], model=model, seed=1, width=48, height=40, steps=2, guidance_scale=5.0, scheduler="default"
+    )
     assert generate_pair_jobs([job.pk])["failed"] == 1
     job.refresh_from_db()
-    assert job.error == ("Generation failed: PixArtAlphaPipeline needs a width and height that are multiples of 16 "
-                         "pixels (its transformer's 2×2 patches of the latent), got 48×40.")
+    assert job.error == (
+        "Generation failed: PixArtAlphaPipeline needs a width and height that are multiples of 16 "
+        "pixels (its transformer's 2×2 patches of the latent), got 48×40."
+    )
 
 
 def test_ldm_refuses_a_scheduler_its_pipeline_cannot_drive(tmp_path):
@@ -119,8 +139,16 @@ def test_ldm_refuses_a_scheduler_its_pipeline_cannot_drive(tmp_path):
     (init_noise_sigma far above 1) would make wrong images under a "done" status; the job fails, naming why."""
     model = str(save_tiny_pipeline(tmp_path / "ldm", family="ldm"))
     euler, dpmpp = (
-        create_pair_job(prompt=PROMPTS[0], model=model, seed=1, width=64, height=64, steps=2, guidance_scale=5.0,
-                        scheduler=scheduler)
+        create_pair_job(
+            prompt=PROMPTS[0],
+            model=model,
+            seed=1,
+            width=64,
+            height=64,
+            steps=2,
+            guidance_scale=5.0,
+            scheduler=scheduler,
+        )
         for scheduler in ("euler", "dpmpp")
     )
     assert generate_pair_jobs([euler.pk, dpmpp.pk]) == {"missing": 0, "skipped": 0, "failed": 1, "done": 1}

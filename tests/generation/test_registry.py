@@ -1,4 +1,5 @@
 """The model registry reads a model's configs, infers family and training size, and refuses bad entries."""
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
@@ -22,7 +23,11 @@ def test_inspect_reads_family_and_training_size(tiny_model, ldm_model, tmp_path)
     assert inspect_model(ldm_model).family == "ldm"
     pixart = inspect_model(str(save_tiny_pipeline(tmp_path / "pixart", family="pixart")))
     assert (pixart.family, pixart.pipeline, pixart.train_width, pixart.train_height) == (
-        "pixart", "PixArtAlphaPipeline", 64, 64)
+        "pixart",
+        "PixArtAlphaPipeline",
+        64,
+        64,
+    )
 
 
 def test_register_infers_what_is_not_given(tiny_model):
@@ -59,8 +64,15 @@ def test_a_config_without_the_training_size_is_refused_by_name(tiny_model, tmp_p
     assert error.value.message_dict["source"] == [f"The unet config of {str(broken)!r} has no usable 'sample_size'."]
     with pytest.raises(CommandError, match="no usable 'sample_size'"):
         call_command("register_model", "x", str(broken))
-    form = {"name": "x", "source": str(broken), "family": "sd", "revision": "", "train_width": 512,
-            "train_height": 512, "dtype": ""}
+    form = {
+        "name": "x",
+        "source": str(broken),
+        "family": "sd",
+        "revision": "",
+        "train_width": 512,
+        "train_height": 512,
+        "dtype": "",
+    }
     response = admin_client.post(reverse("admin:generation_diffusionmodel_add"), form)
     assert response.status_code == 200 and "no usable" in response.content.decode()
     assert not DiffusionModel.objects.exists()
@@ -91,8 +103,15 @@ def test_register_model_command(tiny_model, tmp_path, capsys):
 
 def test_admin_form_checks_the_source(admin_client, tiny_model, tmp_path):
     url = reverse("admin:generation_diffusionmodel_add")
-    form = {"name": "bad", "source": str(tmp_path / "nope"), "family": "sd", "revision": "",
-            "train_width": 512, "train_height": 512, "dtype": ""}
+    form = {
+        "name": "bad",
+        "source": str(tmp_path / "nope"),
+        "family": "sd",
+        "revision": "",
+        "train_width": 512,
+        "train_height": 512,
+        "dtype": "",
+    }
     response = admin_client.post(url, form)
     assert response.status_code == 200 and "Could not load model" in response.content.decode()
     assert not DiffusionModel.objects.exists()

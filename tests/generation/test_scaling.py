@@ -191,7 +191,9 @@ def test_interleaved_scaling_is_installed_once_per_training_size():
     assert all(unet.attn_processors[name] is p for name, p in installed.items())
     use_interleaved_scaling(unet, 12)
     assert {p.train_tokens for p in unet.attn_processors.values() if isinstance(p, EntropyScaledAttnProcessor)} == {
-        144, 36}
+        144,
+        36,
+    }
     apply_entropy_scaling(unet, 12)  # not interleaved: replaced by the next use
     use_interleaved_scaling(unet, 12)
     assert all(p.interleaved for p in unet.attn_processors.values() if isinstance(p, EntropyScaledAttnProcessor))

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 
 def jobs(count: int) -> list[PairJob]:
     return [
-        create_pair_job(prompt=f"prompt {i}", model="m", seed=i, width=64, height=64, steps=2, guidance_scale=7.5,
-                        scheduler="ddim")
+        create_pair_job(
+            prompt=f"prompt {i}", model="m", seed=i, width=64, height=64, steps=2, guidance_scale=7.5, scheduler="ddim"
+        )
         for i in range(count)
     ]
 
@@ -22,7 +23,10 @@ def test_progress_counts_and_eta():
     done, failed, running, *pending = jobs(6)
     start = timezone.now() - timedelta(seconds=100)
     PairJob.objects.filter(pk=done.pk).update(
-        status="done", baseline_image="a.png", ours_image="b.png", started_at=start,
+        status="done",
+        baseline_image="a.png",
+        ours_image="b.png",
+        started_at=start,
         finished_at=start + timedelta(seconds=20),
     )
     PairJob.objects.filter(pk=failed.pk).update(status="failed", error="x")

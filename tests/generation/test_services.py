@@ -1,4 +1,5 @@
 """Queueing pair jobs: what is sent, and when a running job may be sent again."""
+
 import pytest
 from django.urls import reverse
 
@@ -20,8 +21,9 @@ def sent(monkeypatch) -> list[list[int]]:
 def jobs_in(*statuses: str) -> list[PairJob]:
     jobs = []
     for i, status in enumerate(statuses):
-        job = create_pair_job(prompt=f"prompt {i}", model="m", seed=i, width=64, height=64, steps=2,
-                              guidance_scale=7.5, scheduler="ddim")
+        job = create_pair_job(
+            prompt=f"prompt {i}", model="m", seed=i, width=64, height=64, steps=2, guidance_scale=7.5, scheduler="ddim"
+        )
         fields = {"status": status, "task_id": "held" if status == "running" else ""}
         if status == "done":
             fields |= {"baseline_image": "img/a.png", "ours_image": "img/b.png"}
@@ -37,7 +39,11 @@ def test_queue_sends_pending_and_failed_jobs_only(sent, django_capture_on_commit
     assert count == 2
     assert sent == [[pending.pk, failed.pk]]
     assert dict(PairJob.objects.values_list("pk", "status")) == {
-        pending.pk: "pending", failed.pk: "pending", running.pk: "running", done.pk: "done"}
+        pending.pk: "pending",
+        failed.pk: "pending",
+        running.pk: "running",
+        done.pk: "done",
+    }
 
 
 def test_nothing_is_sent_before_the_transaction_commits(sent, django_capture_on_commit_callbacks):
@@ -60,13 +66,15 @@ def test_admin_actions(admin_client, sent, django_capture_on_commit_callbacks):
     pending, running = jobs_in("pending", "running")
     url = reverse("admin:generation_pairjob_changelist")
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(url, {"action": "queue_selected", "_selected_action": [pending.pk, running.pk]},
-                                     follow=True)
+        response = admin_client.post(
+            url, {"action": "queue_selected", "_selected_action": [pending.pk, running.pk]}, follow=True
+        )
     assert "Queued 1 pair job(s)." in response.content.decode()
     assert sent == [[pending.pk]]
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
-            url, {"action": "requeue_running_selected", "_selected_action": [pending.pk, running.pk]}, follow=True)
+            url, {"action": "requeue_running_selected", "_selected_action": [pending.pk, running.pk]}, follow=True
+        )
     assert "Queued 1 running pair job(s) again." in response.content.decode()
     assert sent == [[pending.pk], [running.pk]]
 

@@ -1,4 +1,5 @@
 """The pair-generation task, run in-process with the tiny model through from_pretrained."""
+
 import os
 
 import numpy as np
@@ -22,8 +23,16 @@ PROMPTS = ["A red bicycle leaning against a brick wall", "Two cats sleeping on a
 
 
 def make_job(model: str, **fields) -> PairJob:
-    settings = {"prompt": PROMPTS[0], "seed": 7, "width": 64, "height": 64, "steps": 3, "guidance_scale": 7.5,
-                "scheduler": "ddim", **fields}
+    settings = {
+        "prompt": PROMPTS[0],
+        "seed": 7,
+        "width": 64,
+        "height": 64,
+        "steps": 3,
+        "guidance_scale": 7.5,
+        "scheduler": "ddim",
+        **fields,
+    }
     return create_pair_job(model=model, **settings)
 
 
@@ -89,8 +98,13 @@ def _diffusers_image(model: str, job: PairJob, *, scaled: bool) -> np.ndarray:
     if scaled:
         apply_entropy_scaling(pipe.unet)
     image = pipe(
-        job.prompt, width=job.width, height=job.height, num_inference_steps=job.steps,
-        guidance_scale=job.guidance_scale, generator=torch.Generator("cpu").manual_seed(job.seed), output_type="np",
+        job.prompt,
+        width=job.width,
+        height=job.height,
+        num_inference_steps=job.steps,
+        guidance_scale=job.guidance_scale,
+        generator=torch.Generator("cpu").manual_seed(job.seed),
+        output_type="np",
     ).images[0]
     return (image * 255).round().astype(int)
 
@@ -98,8 +112,10 @@ def _diffusers_image(model: str, job: PairJob, *, scaled: bool) -> np.ndarray:
 def test_both_arms_match_diffusers_pipeline_called_alone(tiny_model, settings):
     """Same seed, same latents: each arm is what diffusers' own pipeline gives with that arm's processors."""
     settings.EVALSITE_BATCH_SIZE = 2
-    jobs = [make_job(tiny_model, prompt=p, seed=3 + i, width=96, height=64, scheduler="default")
-            for i, p in enumerate(PROMPTS[:2])]
+    jobs = [
+        make_job(tiny_model, prompt=p, seed=3 + i, width=96, height=64, scheduler="default")
+        for i, p in enumerate(PROMPTS[:2])
+    ]
     generate_pair_jobs([job.pk for job in jobs])
     for job in jobs:
         job.refresh_from_db()
@@ -174,8 +190,12 @@ def test_out_of_memory_halves_the_batch_then_fails_clearly(tiny_model, settings,
 
 @pytest.mark.parametrize(
     ("scheduler", "expected"),
-    [("ddim", "DDIMScheduler"), ("euler", "EulerDiscreteScheduler"), ("dpmpp", "DPMSolverMultistepScheduler"),
-     ("default", "DDIMScheduler")],
+    [
+        ("ddim", "DDIMScheduler"),
+        ("euler", "EulerDiscreteScheduler"),
+        ("dpmpp", "DPMSolverMultistepScheduler"),
+        ("default", "DDIMScheduler"),
+    ],
 )
 def test_every_scheduler_generates(tiny_model, scheduler, expected):
     job = make_job(tiny_model, scheduler=scheduler, steps=2)
@@ -186,8 +206,12 @@ def test_every_scheduler_generates(tiny_model, scheduler, expected):
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("width", 100, "width and height must be multiples of 8"), ("steps", 0, "steps must be"),
-     ("prompt", "", "prompt:"), ("seed", -1, "seed must not be negative")],
+    [
+        ("width", 100, "width and height must be multiples of 8"),
+        ("steps", 0, "steps must be"),
+        ("prompt", "", "prompt:"),
+        ("seed", -1, "seed must not be negative"),
+    ],
 )
 def test_bad_job_settings_are_refused(field, value, message):
     with pytest.raises(ValidationError) as error:
@@ -197,7 +221,8 @@ def test_bad_job_settings_are_refused(field, value, message):
 
 
 @pytest.mark.parametrize(
-    ("train_width", "train_height"), [(512, None), (None, 512), (4, 4), (100, 64), (0, 0)],
+    ("train_width", "train_height"),
+    [(512, None), (None, 512), (4, 4), (100, 64), (0, 0)],
 )
 def test_a_training_size_must_be_whole_and_in_multiples_of_8(train_width, train_height):
     with pytest.raises(ValidationError, match="training width and height must both be given"):
@@ -295,8 +320,9 @@ def test_a_job_left_running_without_a_task_id_is_taken_up(tiny_model):
 def test_a_job_done_meanwhile_is_not_taken_again(tiny_model):
     """The task read the job pending; another task finished it before the claim: it stays done, untouched."""
     job = make_job(tiny_model)
-    PairJob.objects.filter(pk=job.pk).update(status=PairJob.Status.DONE, task_id="other", baseline_image="img/a.png",
-                                             ours_image="img/b.png")
+    PairJob.objects.filter(pk=job.pk).update(
+        status=PairJob.Status.DONE, task_id="other", baseline_image="img/a.png", ours_image="img/b.png"
+    )
     assert tasks._claim([job], task_id="late") == []  # ``job`` still says pending
     job.refresh_from_db()
     assert (job.status, job.task_id) == ("done", "other")

@@ -5,6 +5,7 @@ the fixtures they depend on::
 
     from tests.integration.browser import BROWSER_MARKS, async_unsafe_ok, chromium, new_context, page  # noqa: F401
 """
+
 import os
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Real brokers for the worker tests; a broker that cannot be reached fails the test, never skips it."""
+
 import os
 import socket
 

@@ -1,9 +1,10 @@
 """A real S3-compatible server (moto's, a separate process on loopback) and a fresh bucket for each test."""
+
 import os
-from contextlib import contextmanager
 import subprocess
 import sys
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,11 @@ def s3_bucket(s3_server, settings):
     name = f"evalsite-test-{uuid.uuid4().hex[:12]}"
     env = bucket_env(s3_server.endpoint, name)
     client = boto3.client(
-        "s3", endpoint_url=s3_server.endpoint, region_name="us-east-1",
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        "s3",
+        endpoint_url=s3_server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
     client.create_bucket(Bucket=name)
     settings.EVALSITE_STORAGE = "s3"

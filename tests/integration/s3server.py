@@ -6,6 +6,7 @@ Prints ``port N`` once it listens on 127.0.0.1. With ``--control``, an upload (P
 the name of a file in FOLDER/hold stalls after half of its body has arrived: FOLDER/holding/<name> appears, and
 the request ends with an error once the hold file is removed. That is how a test kills a worker mid-upload.
 """
+
 import argparse
 import sys
 import time

@@ -4,6 +4,7 @@ Invite link → consent → three pairs rated by clicking the score labels → c
 it checks that what the annotator saw (which side shows the light "ours" image) is what was stored,
 that a reload resumes at the same pair and that a double submit stores one rating.
 """
+
 import re
 
 import pytest
@@ -30,9 +31,7 @@ pytestmark = BROWSER_MARKS
 
 def score_label(page, side: str, score: int):
     """The visible label of one score button under the left or right image."""
-    return page.locator(f"#scale-{side} label").filter(
-        has=page.locator("span", has_text=re.compile(rf"^{score}$"))
-    )
+    return page.locator(f"#scale-{side} label").filter(has=page.locator("span", has_text=re.compile(rf"^{score}$")))
 
 
 def shade(rgb: list[int]) -> str:

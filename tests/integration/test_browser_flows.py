@@ -3,6 +3,7 @@
 Keyboard-only rating, resuming after the tab is closed, entry from Prolific and its completion redirect,
 two annotators rating at the same time, and screening out on a failed attention check.
 """
+
 import re
 
 from django.urls import reverse
@@ -52,7 +53,7 @@ def shown_assignment(page) -> Assignment:
 
 
 def checked_score(page, side: str) -> int | None:
-    checked = page.locator(f'#scale-{side} input:checked')
+    checked = page.locator(f"#scale-{side} input:checked")
     return int(checked.input_value()) if checked.count() else None
 
 
@@ -104,9 +105,7 @@ def rate_by_clicks(page, left: int, right: int) -> Assignment:
 
 
 def click_score(page, side: str, score: int) -> None:
-    page.locator(f"#scale-{side} label").filter(
-        has=page.locator("span", has_text=re.compile(rf"^{score}$"))
-    ).click()
+    page.locator(f"#scale-{side} label").filter(has=page.locator("span", has_text=re.compile(rf"^{score}$"))).click()
     assert checked_score(page, side) == score
 
 
@@ -376,15 +375,19 @@ def test_two_annotators_interleaved(live_server, new_context):
             given[i].append(assignment)
         if k == 1:
             # A's page cannot rate B's pair: the server refuses another annotator's assignment.
-            status = pages[0].locator("#rating-form").evaluate(
-                """(form, assignment) => {
+            status = (
+                pages[0]
+                .locator("#rating-form")
+                .evaluate(
+                    """(form, assignment) => {
                     const body = new FormData(form);
                     body.set("assignment", assignment);
                     body.set("left", "5");
                     body.set("right", "5");
                     return fetch(form.action, {method: "POST", body}).then(r => r.status);
                 }""",
-                str(given[1][0].pk),
+                    str(given[1][0].pk),
+                )
             )
             assert status == 404
             assert ratings_of(annotators[0]) == ratings_of(annotators[1]) == 0

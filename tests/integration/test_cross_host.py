@@ -1,5 +1,6 @@
 """The whole path across hosts: a Celery worker process with its own working folder and MEDIA_ROOT generates
 pairs into a real S3-compatible server on loopback, and the web process serves them to an annotator."""
+
 import re
 
 import pytest
@@ -27,8 +28,12 @@ def test_gpu_host_generates_into_object_storage_and_the_site_serves_it(
     log_path = tmp_path / "worker.log"
     with remote_worker(broker_url=redis_broker, host_dir=host, log_path=log_path, extra_env=s3_bucket.env) as process:
         assert services.queue_study_generation(study=study) == 3
-        wait_for(lambda: not PairJob.objects.exclude(status__in=["done", "failed"]).exists(), timeout=240,
-                 process=process, log_path=log_path)
+        wait_for(
+            lambda: not PairJob.objects.exclude(status__in=["done", "failed"]).exists(),
+            timeout=240,
+            process=process,
+            log_path=log_path,
+        )
     jobs = list(PairJob.objects.order_by("pk"))
     assert [job.status for job in jobs] == ["done"] * 3, [job.error for job in jobs]
     assert [job.attempts for job in jobs] == [1, 1, 1]
@@ -45,7 +50,9 @@ def test_gpu_host_generates_into_object_storage_and_the_site_serves_it(
     urls = re.findall(r'<img[^>]*\ssrc="([^"]+)"', page)
     assignment = Assignment.objects.select_related("pair__job").get(annotator=annotator, shown_at__isnull=False)
     job = assignment.pair.job
-    left, right = (job.ours_image, job.baseline_image) if assignment.ours_on_left else (job.baseline_image, job.ours_image)
+    left, right = (
+        (job.ours_image, job.baseline_image) if assignment.ours_on_left else (job.baseline_image, job.ours_image)
+    )
     stored = {
         name: s3_bucket.client.get_object(Bucket=s3_bucket.name, Key=name)["Body"].read() for name in (left, right)
     }

@@ -1,5 +1,6 @@
 """A worker killed with SIGKILL in the middle of uploading a pair to object storage: the pair is never visible
 half-done, and another worker generates it again under the same keys."""
+
 import io
 import os
 import signal
@@ -33,8 +34,9 @@ def assert_no_half_done_pair(bucket) -> None:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_upload_leaves_the_pair_to_be_regenerated(rabbitmq, s3_bucket, s3_server, tiny_model,
-                                                                    tmp_path, settings):
+def test_worker_killed_mid_upload_leaves_the_pair_to_be_regenerated(
+    rabbitmq, s3_bucket, s3_server, tiny_model, tmp_path, settings
+):
     settings.EVALSITE_JOBS_PER_TASK = 1
     study = make_study(slug="upload-kill", prompts=PAIRS, model=tiny_model, width=64, height=64, steps=2)
     assert services.queue_study_generation(study=study) == PAIRS  # the tasks wait in RabbitMQ
@@ -48,8 +50,10 @@ def test_worker_killed_mid_upload_leaves_the_pair_to_be_regenerated(rabbitmq, s3
     env = {**s3_bucket.env, "EVALSITE_BATCH_SIZE": "1"}
     try:
         log_path = tmp_path / "worker-1.log"
-        with remote_worker(broker_url=rabbitmq, host_dir=tmp_path / "host-1", log_path=log_path,
-                           extra_env=env) as process:
+        with remote_worker(
+            broker_url=rabbitmq, host_dir=tmp_path / "host-1", log_path=log_path, extra_env=env
+        ) as process:
+
             def upload_stalled():
                 assert_no_half_done_pair(s3_bucket)
                 return holding.exists()
@@ -69,6 +73,7 @@ def test_worker_killed_mid_upload_leaves_the_pair_to_be_regenerated(rabbitmq, s3
 
     log_path = tmp_path / "worker-2.log"
     with remote_worker(broker_url=rabbitmq, host_dir=tmp_path / "host-2", log_path=log_path, extra_env=env) as process:
+
         def all_done():
             assert_no_half_done_pair(s3_bucket)
             return PairJob.objects.filter(status="done").count() == PAIRS

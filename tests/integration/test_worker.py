@@ -12,6 +12,7 @@ from tests.factories import make_study
 
 from .worker import celery_worker, point_app_at, wait_for
 
+
 @pytest.fixture
 def filesystem_broker(tmp_path):
     folder = tmp_path / "broker"
@@ -54,7 +55,10 @@ def test_worker_generates_a_study(broker, tiny_model, tmp_path):
     assert [job.status for job in jobs] == ["done", "done"], [job.error for job in jobs]
     assert [job.attempts for job in jobs] == [1, 1]
     for job in jobs:
-        with default_storage.open(job.baseline_image) as baseline_file, default_storage.open(job.ours_image) as ours_file:
+        with (
+            default_storage.open(job.baseline_image) as baseline_file,
+            default_storage.open(job.ours_image) as ours_file,
+        ):
             baseline, ours = Image.open(baseline_file), Image.open(ours_file)
             assert baseline.size == ours.size == (96, 64)
             assert baseline.format == ours.format == "PNG"

@@ -1,4 +1,5 @@
 """A worker killed with SIGKILL in the middle of a study: after a restart every pair is generated exactly once."""
+
 import os
 import signal
 
@@ -25,11 +26,19 @@ def test_killed_worker_leaves_nothing_twice_and_nothing_behind(rabbitmq, tiny_mo
     with celery_worker(broker_url=rabbitmq, broker_folder=None, log_path=log_path, extra_env=env) as process:
         assert services.queue_study_generation(study=study) == PAIRS
         wait_for(
-            lambda: PairJob.objects.filter(status="done").count() >= 2, timeout=180, process=process,
-            log_path=log_path, interval=0.05,
+            lambda: PairJob.objects.filter(status="done").count() >= 2,
+            timeout=180,
+            process=process,
+            log_path=log_path,
+            interval=0.05,
         )
-        wait_for(lambda: PairJob.objects.filter(status="running").exists(), timeout=60, process=process,
-                 log_path=log_path, interval=0.02)
+        wait_for(
+            lambda: PairJob.objects.filter(status="running").exists(),
+            timeout=60,
+            process=process,
+            log_path=log_path,
+            interval=0.02,
+        )
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
     before = {job.pk: (job.status, job.finished_at) for job in PairJob.objects.all()}
@@ -40,8 +49,12 @@ def test_killed_worker_leaves_nothing_twice_and_nothing_behind(rabbitmq, tiny_mo
 
     log_path = tmp_path / "worker-2.log"
     with celery_worker(broker_url=rabbitmq, broker_folder=None, log_path=log_path, extra_env=env) as process:
-        wait_for(lambda: PairJob.objects.filter(status="done").count() == PAIRS, timeout=240, process=process,
-                 log_path=log_path)
+        wait_for(
+            lambda: PairJob.objects.filter(status="done").count() == PAIRS,
+            timeout=240,
+            process=process,
+            log_path=log_path,
+        )
     jobs = {job.pk: job for job in PairJob.objects.all()}
     for pk in finished_before:
         assert jobs[pk].attempts == 1 and jobs[pk].finished_at == before[pk][1], "a finished pair was redone"

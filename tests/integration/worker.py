@@ -1,4 +1,5 @@
 """Starting a real Celery worker process against the test database, and pointing the test's app at its broker."""
+
 import os
 import subprocess
 import sys
@@ -7,8 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from kombu import pools
 from django.db import connection
+from kombu import pools
 
 ROOT = Path(__file__).resolve().parents[2]
 

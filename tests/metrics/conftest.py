@@ -1,4 +1,5 @@
 """Metrics fixtures: a tiny CLIP, the tiny random feature network, checkpoints per test, reference data on disk."""
+
 import io
 import json
 import random

@@ -1,5 +1,6 @@
 """Checkpoint files: each save through its own temporary file, an advisory lock around load and save, and a clear
 refusal of a file that is damaged, of another version or of another owner."""
+
 import threading
 
 import pytest

@@ -4,6 +4,7 @@
 The Celery task runs in-process (``task_always_eager``): ``queue_pair_jobs`` sends ``generate_pair_jobs`` exactly as
 for a human study, and the worker process path is covered by tests/integration.
 """
+
 import threading
 
 import pytest
@@ -47,8 +48,20 @@ def values(study) -> dict:
 
 
 def run_command(study, *extra, resolutions=("64x64", "96x96")):
-    call_command("evaluate_metrics", study.slug, "--reference", "laion-5", "--metrics", "fid", "clip",
-                 "--resolution", *resolutions, "--poll", "0.05", *extra)
+    call_command(
+        "evaluate_metrics",
+        study.slug,
+        "--reference",
+        "laion-5",
+        "--metrics",
+        "fid",
+        "clip",
+        "--resolution",
+        *resolutions,
+        "--poll",
+        "0.05",
+        *extra,
+    )
 
 
 def test_both_arms_at_each_resolution(setup, capsys):
@@ -157,14 +170,17 @@ def test_a_rerun_queues_failed_jobs_again_and_pending_ones_when_asked(setup, mon
     assert queued == [ids]
 
 
-@pytest.mark.parametrize("extra, flag", [
-    (["--poll", "0"], "--poll"),
-    (["--poll", "-1"], "--poll"),
-    (["--poll", "nan"], "--poll"),
-    (["--poll", "inf"], "--poll"),
-    (["--timeout", "-5"], "--timeout"),
-    (["--timeout", "nan"], "--timeout"),
-])
+@pytest.mark.parametrize(
+    "extra, flag",
+    [
+        (["--poll", "0"], "--poll"),
+        (["--poll", "-1"], "--poll"),
+        (["--poll", "nan"], "--poll"),
+        (["--poll", "inf"], "--poll"),
+        (["--timeout", "-5"], "--timeout"),
+        (["--timeout", "nan"], "--timeout"),
+    ],
+)
 def test_poll_and_timeout_out_of_range_are_refused_before_any_job(tmp_path, extra, flag):
     make_study(slug="laion", width=64, height=64, steps=2)  # its model is never loaded: the refusal comes first
     sample_reference(source=write_folder(tmp_path / "laion", count=3), n=3, seed=0, name="laion-5")
@@ -178,8 +194,12 @@ def evaluate(study, *extra, reference="laion-5"):
 
 
 def written() -> tuple[int, int, int, int]:
-    return (MetricsRun.objects.count(), MetricsJob.objects.count(), PairJob.objects.count(),
-            MetricResult.objects.count())
+    return (
+        MetricsRun.objects.count(),
+        MetricsJob.objects.count(),
+        PairJob.objects.count(),
+        MetricResult.objects.count(),
+    )
 
 
 def test_another_clip_model_starts_the_clip_sums_over(setup, settings, tmp_path, capsys):
@@ -212,7 +232,8 @@ def test_a_checkpoint_of_another_study_and_subset_is_refused(tmp_path, tiny_mode
     run = MetricsRun.objects.create(study=second, reference=reference)
     folder = settings.EVALSITE_METRICS_DIR
     (folder / f"reference-{reference.pk}-tiny-random.pt").write_bytes(
-        (folder / f"reference-{old_reference.pk}-tiny-random.pt").read_bytes())
+        (folder / f"reference-{old_reference.pk}-tiny-random.pt").read_bytes()
+    )
     (folder / f"run-{run.pk}-tiny-random.pt").write_bytes((folder / f"run-{old_run.pk}-tiny-random.pt").read_bytes())
     before = written()
     with pytest.raises(CommandError, match=r"holds the sums of reference 'r1'.* not of reference 'r2'.*move .* away"):
@@ -229,23 +250,30 @@ def test_edited_generation_settings_are_refused_not_served_old_images(setup):
     before, results = written(), values(study)
     study.steps, study.guidance_scale, study.base_seed = 3, 1.0, 7
     study.save()
-    with pytest.raises(CommandError, match=r"other generation settings: steps \(jobs: 2; study now: 3\), "
-                                           r"guidance_scale .*base_seed \(jobs: 100; study now: 7\)"
-                                           r".*delete the metrics run"):
+    with pytest.raises(
+        CommandError,
+        match=r"other generation settings: steps \(jobs: 2; study now: 3\), "
+        r"guidance_scale .*base_seed \(jobs: 100; study now: 7\)"
+        r".*delete the metrics run",
+    ):
         evaluate(study, "--metrics", "clip", "--resolution", "64x64", "96x96")
     assert written() == before and values(study) == results
     MetricsRun.objects.all().delete()  # as the message says: a fresh run
     evaluate(study, "--metrics", "clip", "--resolution", "64x64")
     assert {(link.job.steps, link.job.seed) for link in MetricsJob.objects.select_related("job")} == {
-        (3, 7 + index) for index in range(5)}
+        (3, 7 + index) for index in range(5)
+    }
 
 
-@pytest.mark.parametrize("sizes, message", [
-    (["64x64", "60x60"], "--resolution 60x60: width and height must be multiples of 8"),
-    (["0x64"], "--resolution 0x64: width and height must be from 8 to 4096"),
-    (["4104x64"], "--resolution 4104x64: width and height must be from 8 to 4096"),
-    (["64by64"], "--resolution '64by64' is not WIDTHxHEIGHT"),
-])
+@pytest.mark.parametrize(
+    "sizes, message",
+    [
+        (["64x64", "60x60"], "--resolution 60x60: width and height must be multiples of 8"),
+        (["0x64"], "--resolution 0x64: width and height must be from 8 to 4096"),
+        (["4104x64"], "--resolution 4104x64: width and height must be from 8 to 4096"),
+        (["64by64"], "--resolution '64by64' is not WIDTHxHEIGHT"),
+    ],
+)
 def test_every_resolution_is_checked_before_any_job(setup, monkeypatch, sizes, message):
     study, _ = setup
     monkeypatch.setattr(services, "queue_pair_jobs", lambda job_ids: 0)

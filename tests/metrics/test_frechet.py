@@ -1,4 +1,5 @@
 """The Fréchet distance from running sums matches numpy/scipy on synthetic Gaussian features, batch by batch."""
+
 import numpy as np
 import pytest
 import scipy.linalg

@@ -1,4 +1,5 @@
 """Metrics in export_results' paper table and on the staff results page, beside the human-study difference."""
+
 import pytest
 
 from metrics.models import MetricResult, MetricsRun, ReferenceSet
@@ -13,16 +14,29 @@ pytestmark = pytest.mark.django_db
 def rated_with_metrics():
     study, annotators = make_open_study(slug="sd21", prompts=3, annotators=2, width=64, height=64)
     rate_all(study, annotators)
-    reference = ReferenceSet.objects.create(name="laion5b-30000-seed0", source="/data/laion", kind="tar",
-                                            requested=30000)
+    reference = ReferenceSet.objects.create(
+        name="laion5b-30000-seed0", source="/data/laion", kind="tar", requested=30000
+    )
     run = MetricsRun.objects.create(study=study, reference=reference)
-    values = {(64, "fid"): (20.5, 20.5), (64, "clip"): (30.1, 30.1), (96, "fid"): (31.25, 27.75),
-              (96, "clip"): (29.0, 30.5)}
+    values = {
+        (64, "fid"): (20.5, 20.5),
+        (64, "clip"): (30.1, 30.1),
+        (96, "fid"): (31.25, 27.75),
+        (96, "clip"): (29.0, 30.5),
+    }
     for (size, metric), (baseline, ours) in values.items():
         for arm, value in (("baseline", baseline), ("ours", ours)):
-            MetricResult.objects.create(run=run, metric=metric, arm=arm, width=size, height=size, value=value,
-                                        images=30000, reference_images=30000 if metric == "fid" else 0,
-                                        feature_network="inception" if metric == "fid" else "clip-vit-large-patch14")
+            MetricResult.objects.create(
+                run=run,
+                metric=metric,
+                arm=arm,
+                width=size,
+                height=size,
+                value=value,
+                images=30000,
+                reference_images=30000 if metric == "fid" else 0,
+                feature_network="inception" if metric == "fid" else "clip-vit-large-patch14",
+            )
     return study
 
 

@@ -1,4 +1,5 @@
 """Sampling reference subsets from img2dataset folders, WebDataset shards and CSV files; setup messages."""
+
 import sys
 import types
 
@@ -42,8 +43,10 @@ def test_parquet_metadata_supplies_missing_captions(tmp_path):
     shard.mkdir(parents=True)
     for index in range(3):
         (shard / f"{index:09d}.png").write_bytes(image_bytes(index, fmt="PNG"))
-    pq.write_table(pa.table({"key": [f"{i:09d}" for i in range(3)], "caption": ["one", "", "three"],
-                             "status": ["success"] * 3}), tmp_path / "laion" / "00000.parquet")
+    pq.write_table(
+        pa.table({"key": [f"{i:09d}" for i in range(3)], "caption": ["one", "", "three"], "status": ["success"] * 3}),
+        tmp_path / "laion" / "00000.parquet",
+    )
     reference = sample_reference(source=tmp_path / "laion", n=3, seed=0)
     assert sorted(reference.items.values_list("caption", flat=True)) == ["one", "three"]
     assert reference.skipped == {"empty_caption": 1}
@@ -66,7 +69,8 @@ def test_csv_of_caption_and_path(tmp_path):
     for index in range(3):
         (tmp_path / "img" / f"{index}.jpg").write_bytes(image_bytes(index))
     (tmp_path / "pairs.csv").write_text(
-        "caption,image\n" + "".join(f"{CAPTIONS[i]},img/{i}.jpg\n" for i in range(3))
+        "caption,image\n"
+        + "".join(f"{CAPTIONS[i]},img/{i}.jpg\n" for i in range(3))
         + "orphan,img/missing.jpg\n,img/0.jpg\n"
     )
     reference = sample_reference(source=tmp_path / "pairs.csv", n=5, seed=0)
@@ -135,7 +139,7 @@ def test_csv_that_is_not_utf8_is_refused_naming_file_and_line(tmp_path):
 
 def test_csv_the_csv_module_cannot_parse_is_refused_naming_file_and_line(tmp_path):
     source = tmp_path / "pairs.csv"
-    source.write_text("caption,image\nA bicycle,a.jpg\n\"" + "x" * 200_000 + "\",b.jpg\n", encoding="utf-8")
+    source.write_text('caption,image\nA bicycle,a.jpg\n"' + "x" * 200_000 + '",b.jpg\n', encoding="utf-8")
     with pytest.raises(ValidationError, match=r"pairs\.csv, line 3: not a readable CSV \(field larger than"):
         sample_reference(source=source, n=1)
     assert not ReferenceSet.objects.exists()
@@ -144,6 +148,6 @@ def test_csv_the_csv_module_cannot_parse_is_refused_naming_file_and_line(tmp_pat
 def test_csv_with_a_byte_order_mark_and_crlf_lines(tmp_path):
     (tmp_path / "a.jpg").write_bytes(image_bytes(0))
     source = tmp_path / "pairs.csv"
-    source.write_bytes("caption,image\r\n\"A bicycle,\r\nred\",a.jpg\r\n".encode("utf-8-sig"))
+    source.write_bytes('caption,image\r\n"A bicycle,\r\nred",a.jpg\r\n'.encode("utf-8-sig"))
     reference = sample_reference(source=source, n=1)
     assert list(reference.items.values_list("caption", "key")) == [("A bicycle,\r\nred", "line 2")]

@@ -1,4 +1,5 @@
 """The shipped service definitions name real commands, options and settings, and their example settings load."""
+
 import os
 import re
 import secrets
@@ -16,8 +17,14 @@ INSTALL = "/srv/evalsite"
 BIN = Path(sys.executable).parent
 #: Variables in the deploy files that programs other than Django's settings read.
 READ_ELSEWHERE = {"CUDA_VISIBLE_DEVICES": "CUDA", "HF_HOME": "huggingface_hub", "FLOWER_BASIC_AUTH": "Flower"}
-WEB_ONLY = {"ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "STATIC_ROOT", "EVALSITE_IMAGE_DELIVERY", "AWS_QUERYSTRING_EXPIRE",
-            "FLOWER_BASIC_AUTH"}
+WEB_ONLY = {
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "STATIC_ROOT",
+    "EVALSITE_IMAGE_DELIVERY",
+    "AWS_QUERYSTRING_EXPIRE",
+    "FLOWER_BASIC_AUTH",
+}
 
 
 def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
@@ -68,8 +75,11 @@ def run(argv: list[str], env: dict[str, str], tmp_path) -> subprocess.CompletedP
 
 
 def test_units_are_shipped():
-    assert {path.name for path in UNITS} == {"evalsite-web.service", "evalsite-worker@.service",
-                                             "evalsite-flower.service"}
+    assert {path.name for path in UNITS} == {
+        "evalsite-web.service",
+        "evalsite-worker@.service",
+        "evalsite-flower.service",
+    }
 
 
 @pytest.mark.parametrize("path", UNITS, ids=lambda path: path.name)
@@ -99,8 +109,16 @@ def test_every_variable_is_read_by_the_settings_or_named_program():
 def test_gpu_host_gets_the_database_broker_and_storage_only():
     worker = read_env_file(DEPLOY / "worker.env.example")
     web = read_env_file(DEPLOY / "web.env.example")
-    assert {"SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "EVALSITE_STORAGE", "AWS_STORAGE_BUCKET_NAME",
-            "AWS_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(worker)
+    assert {
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "EVALSITE_STORAGE",
+        "AWS_STORAGE_BUCKET_NAME",
+        "AWS_S3_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    } <= set(worker)
     assert not set(worker) & WEB_ONLY and "MEDIA_ROOT" not in worker
     assert worker["SECRET_KEY"] == web["SECRET_KEY"], "one SECRET_KEY keys the image names everywhere"
     for name in ("AWS_STORAGE_BUCKET_NAME", "AWS_S3_ENDPOINT_URL", "EVALSITE_STORAGE"):
@@ -110,8 +128,10 @@ def test_gpu_host_gets_the_database_broker_and_storage_only():
 @pytest.mark.parametrize("name", ["web.env.example", "worker.env.example"])
 def test_example_settings_load(name, tmp_path):
     env = read_env_file(DEPLOY / name)
-    probe = ("import django; django.setup(); from django.conf import settings as s; "
-             "print(s.STORAGES['default']['BACKEND'], s.DEBUG, s.DATABASES['default']['ENGINE'])")
+    probe = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.STORAGES['default']['BACKEND'], s.DEBUG, s.DATABASES['default']['ENGINE'])"
+    )
     result = run([sys.executable, "-c", probe], {**env, "DJANGO_SETTINGS_MODULE": "evalsite.settings"}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["storages.backends.s3.S3Storage", "False", "django.db.backends.postgresql"]
@@ -123,8 +143,12 @@ def test_web_unit_commands_run(tmp_path):
     assert check[1:] == ["manage.py", "check", "--deploy", "--fail-level", "WARNING"]
     assert migrated[1:] == ["manage.py", "migrate", "--check", "--skip-checks"]
     assert gunicorn[1] == "evalsite.wsgi"
-    env = {"DJANGO_SETTINGS_MODULE": "evalsite.settings", "SECRET_KEY": secrets.token_urlsafe(50), "DEBUG": "0",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    env = {
+        "DJANGO_SETTINGS_MODULE": "evalsite.settings",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
     # The real checks, on local stand-ins (SQLite, the file system) for the example's remote services.
     result = run(local(check), env, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -149,14 +173,22 @@ def test_celery_unit_commands_parse(name, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     if "worker" in argv:
         assert unit["Service"]["Environment"] == ["CUDA_VISIBLE_DEVICES=%i"]
-        options = argv[argv.index("worker") + 1:]
-        for expected in (["-Q", "gpu"], ["--pool=solo"], ["--concurrency=1"], ["--prefetch-multiplier=1"],
-                         ["-n", "gpu2@gpu-host-1"]):
-            assert any(options[i:i + len(expected)] == expected for i in range(len(options))), expected
+        options = argv[argv.index("worker") + 1 :]
+        for expected in (
+            ["-Q", "gpu"],
+            ["--pool=solo"],
+            ["--concurrency=1"],
+            ["--prefetch-multiplier=1"],
+            ["-n", "gpu2@gpu-host-1"],
+        ):
+            assert any(options[i : i + len(expected)] == expected for i in range(len(options))), expected
 
 
 def test_click_rejects_unknown_options(tmp_path):
     """The check above means something: a misspelt option fails even with --help."""
-    result = run([str(BIN / "celery"), "-A", "evalsite", "worker", "--prefetch-multiplyer=1", "--help"],
-                 {"DJANGO_SETTINGS_MODULE": "evalsite.settings"}, tmp_path)
+    result = run(
+        [str(BIN / "celery"), "-A", "evalsite", "worker", "--prefetch-multiplyer=1", "--help"],
+        {"DJANGO_SETTINGS_MODULE": "evalsite.settings"},
+        tmp_path,
+    )
     assert result.returncode != 0 and "No such option" in result.stderr

@@ -1,6 +1,7 @@
 """Images in S3-compatible object storage (a real moto server on loopback): opaque keys, verified uploads, and
 an annotator's browser that learns nothing about the arm, whether the site proxies the images or redirects to
 presigned URLs."""
+
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,8 +21,14 @@ pytestmark = pytest.mark.django_db
 
 KEY = re.compile(r"img/[0-9a-f]{32}\.png")
 ARM_WORDS = ("baseline", "ours", "scaled", "entropy", "arm")
-PRESIGNED_PARAMS = {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
-                    "X-Amz-Signature"}
+PRESIGNED_PARAMS = {
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+}
 
 
 def assert_headers_blind(headers) -> None:
@@ -34,8 +41,12 @@ def assert_headers_blind(headers) -> None:
 
 
 def test_worker_task_stores_pairs_in_the_bucket_under_opaque_keys(s3_bucket, tiny_model, media_root):
-    jobs = [create_pair_job(prompt=p, model=tiny_model, seed=i, width=96, height=64, steps=2, guidance_scale=7.5,
-                            scheduler="ddim") for i, p in enumerate(["A red bicycle", "Two cats on a sofa"])]
+    jobs = [
+        create_pair_job(
+            prompt=p, model=tiny_model, seed=i, width=96, height=64, steps=2, guidance_scale=7.5, scheduler="ddim"
+        )
+        for i, p in enumerate(["A red bicycle", "Two cats on a sofa"])
+    ]
     assert generate_pair_jobs([job.pk for job in jobs])["done"] == 2
     assert isinstance(default_storage._wrapped, S3Storage)
     names = []

@@ -1,5 +1,6 @@
 """A misconfigured storage stops `manage.py check` (and so the site's start) and a Celery worker at start-up,
 with a message naming the settings, instead of failing at the first image."""
+
 import os
 import subprocess
 import sys

@@ -1,4 +1,5 @@
 """Images are written and read through Django's storage API only; the file-system default stays atomic."""
+
 import os
 
 import pytest
@@ -88,6 +89,7 @@ def test_unusable_media_root_is_a_start_up_error_naming_the_setting(settings, tm
 
 # The settings, from the environment.
 
+
 def test_file_system_is_the_default():
     assert storage_config.default_storage_setting({}) == {"BACKEND": "generation.storage.AtomicFileSystemStorage"}
     assert storage_config.image_delivery({}) == "proxy"
@@ -95,16 +97,23 @@ def test_file_system_is_the_default():
 
 def test_s3_settings_from_the_environment():
     env = {
-        "AWS_STORAGE_BUCKET_NAME": "lab-images", "AWS_S3_ENDPOINT_URL": "https://minio.lab.example:9000",
-        "AWS_ACCESS_KEY_ID": "key", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_S3_REGION_NAME": "eu-west-1",
-        "AWS_QUERYSTRING_EXPIRE": "90", "AWS_LOCATION": "/evalsite/",
+        "AWS_STORAGE_BUCKET_NAME": "lab-images",
+        "AWS_S3_ENDPOINT_URL": "https://minio.lab.example:9000",
+        "AWS_ACCESS_KEY_ID": "key",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_S3_REGION_NAME": "eu-west-1",
+        "AWS_QUERYSTRING_EXPIRE": "90",
+        "AWS_LOCATION": "/evalsite/",
     }
     assert storage_config.storage_kind(env) == "s3", "a bucket alone chooses object storage"
     setting = storage_config.default_storage_setting(env)
     options = setting["OPTIONS"]
     assert setting["BACKEND"] == "storages.backends.s3.S3Storage"
     assert (options["bucket_name"], options["endpoint_url"], options["region_name"]) == (
-        "lab-images", "https://minio.lab.example:9000", "eu-west-1")
+        "lab-images",
+        "https://minio.lab.example:9000",
+        "eu-west-1",
+    )
     assert (options["access_key"], options["secret_key"]) == ("key", "secret")
     assert options["addressing_style"] == "path" and options["location"] == "evalsite"
     assert options["querystring_expire"] == 90 and options["querystring_auth"] is True
@@ -133,8 +142,10 @@ def test_bad_storage_settings_fail_naming_the_variable(env, named):
 
 @pytest.mark.parametrize(
     ("env", "named"),
-    [({"EVALSITE_IMAGE_DELIVERY": "cdn"}, "EVALSITE_IMAGE_DELIVERY"),
-     ({"EVALSITE_IMAGE_DELIVERY": "presigned"}, "EVALSITE_STORAGE=s3")],
+    [
+        ({"EVALSITE_IMAGE_DELIVERY": "cdn"}, "EVALSITE_IMAGE_DELIVERY"),
+        ({"EVALSITE_IMAGE_DELIVERY": "presigned"}, "EVALSITE_STORAGE=s3"),
+    ],
 )
 def test_bad_delivery_fails_naming_the_variable(env, named):
     with pytest.raises(ImproperlyConfigured, match=named):

@@ -19,10 +19,18 @@ class Command(BaseCommand):
         parser.add_argument("studies", nargs="+", metavar="STUDY", help="study slug(s)")
         parser.add_argument("--format", choices=[*FORMATS, "all"], default="markdown")
         parser.add_argument("--out", type=Path, help="folder to write into; without it, print text formats to stdout")
-        parser.add_argument("--adjust", choices=list(METHODS), default="holm",
-                            help="p-value adjustment across the studies: holm (default) or bh (Benjamini–Hochberg)")
-        parser.add_argument("--exclusions", choices=["default", "on", "off"], default="default",
-                            help="apply the studies' exclusion rules: as each study's settings say (default), or not")
+        parser.add_argument(
+            "--adjust",
+            choices=list(METHODS),
+            default="holm",
+            help="p-value adjustment across the studies: holm (default) or bh (Benjamini–Hochberg)",
+        )
+        parser.add_argument(
+            "--exclusions",
+            choices=["default", "on", "off"],
+            default="default",
+            help="apply the studies' exclusion rules: as each study's settings say (default), or not",
+        )
 
     def handle(self, *args, studies, format, out, adjust, exclusions, **options):
         formats = list(FORMATS) if format == "all" else [format]
@@ -33,8 +41,12 @@ class Command(BaseCommand):
         else:
             check_out_folder(out)
         try:
-            documents = render_results(slugs=studies, formats=formats, adjustment=adjust,
-                                       exclusions={"default": None, "on": True, "off": False}[exclusions])
+            documents = render_results(
+                slugs=studies,
+                formats=formats,
+                adjustment=adjust,
+                exclusions={"default": None, "on": True, "off": False}[exclusions],
+            )
             written = [] if out is None else write_documents(documents, out)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc

@@ -37,5 +37,7 @@ class Command(BaseCommand):
                 study=target, data=data, filename=file.name, column=column, sample=sample, seed=seed or 0
             )
         except ValidationError as exc:
-            raise CommandError(f"{file} was not imported; nothing was written:\n  " + "\n  ".join(exc.messages)) from exc
+            raise CommandError(
+                f"{file} was not imported; nothing was written:\n  " + "\n  ".join(exc.messages)
+            ) from exc
         self.stdout.write(f"Added {added} prompts to study {target.slug!r}.")

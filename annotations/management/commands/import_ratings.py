@@ -21,7 +21,9 @@ class Command(BaseCommand):
         try:
             report = import_ratings(slug=study, text=text)
         except ValidationError as exc:
-            raise CommandError(f"{file} was not imported; nothing was written:\n  " + "\n  ".join(exc.messages)) from exc
+            raise CommandError(
+                f"{file} was not imported; nothing was written:\n  " + "\n  ".join(exc.messages)
+            ) from exc
         verb = "Created" if report.created_study else "Updated"
         self.stdout.write(
             f"{verb} study {report.study.slug!r}: {report.ratings} ratings by {report.annotators} annotators "

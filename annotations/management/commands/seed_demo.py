@@ -48,8 +48,12 @@ class Command(BaseCommand):
             f"Demo study {study.slug!r} {'created' if result.created else 'already there'}: "
             f"{study.pairs.count()} pairs, status {study.status}, {result.queued} queued for generation."
         )
-        if not result.created and (study.width, study.height, study.steps, study.model_id) != (size, size, steps,
-                                                                                                model.pk):
+        if not result.created and (study.width, study.height, study.steps, study.model_id) != (
+            size,
+            size,
+            steps,
+            model.pk,
+        ):
             self.stdout.write(
                 f"Note: the demo study was made at {study.width}×{study.height}, {study.steps} steps, with "
                 f"{study.model.source if study.model else 'no model'}; --size, --steps and EVALSITE_MODEL apply when "

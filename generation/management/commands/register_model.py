@@ -20,8 +20,13 @@ class Command(BaseCommand):
         width, height = train_size or (None, None)
         try:
             model = register_model(
-                name=name, source=source, family=family, revision=revision,
-                train_width=width, train_height=height, dtype=dtype,
+                name=name,
+                source=source,
+                family=family,
+                revision=revision,
+                train_width=width,
+                train_height=height,
+                dtype=dtype,
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc

@@ -18,18 +18,29 @@ class Command(BaseCommand):
         parser.add_argument("study", metavar="STUDY", help="slug of the study whose model and settings are used")
         parser.add_argument("--reference", required=True, metavar="SUBSET", help="name of a sampled subset")
         parser.add_argument("--metrics", nargs="+", default=list(Metric.values), choices=Metric.values)
-        parser.add_argument("--resolution", nargs="+", default=[], metavar="WxH",
-                            help="resolutions to evaluate (default: the study's)")
-        parser.add_argument("--feature-network", default="", choices=("",) + FEATURE_NETWORKS,
-                            help="default: EVALSITE_FEATURE_NETWORK")
-        parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                            help="stop waiting for pair jobs after this long (run again to resume)")
+        parser.add_argument(
+            "--resolution", nargs="+", default=[], metavar="WxH", help="resolutions to evaluate (default: the study's)"
+        )
+        parser.add_argument(
+            "--feature-network", default="", choices=("",) + FEATURE_NETWORKS, help="default: EVALSITE_FEATURE_NETWORK"
+        )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="stop waiting for pair jobs after this long (run again to resume)",
+        )
         parser.add_argument("--poll", type=float, default=2.0, metavar="SECONDS")
-        parser.add_argument("--requeue-pending", action="store_true",
-                            help="send the pending jobs of an earlier run to the queue again (failed ones always are)")
+        parser.add_argument(
+            "--requeue-pending",
+            action="store_true",
+            help="send the pending jobs of an earlier run to the queue again (failed ones always are)",
+        )
 
-    def handle(self, *args, study, reference, metrics, resolution, feature_network, timeout, poll, requeue_pending,
-               **options):
+    def handle(
+        self, *args, study, reference, metrics, resolution, feature_network, timeout, poll, requeue_pending, **options
+    ):
         target = Study.objects.filter(slug=study).first()
         if target is None:
             raise CommandError(f"There is no study {study!r}.")
@@ -38,10 +49,17 @@ class Command(BaseCommand):
             raise CommandError(f"There is no reference subset {reference!r}; create one with sample_reference.")
         try:
             resolutions = [parse_resolution(text) for text in resolution]
-            outcome = evaluate_metrics(study=target, reference=subset, metrics=metrics, resolutions=resolutions,
-                                       feature_network=feature_network, timeout=timeout, poll_seconds=poll,
-                                       requeue_pending=requeue_pending,
-                                       progress=self.stdout.write)
+            outcome = evaluate_metrics(
+                study=target,
+                reference=subset,
+                metrics=metrics,
+                resolutions=resolutions,
+                feature_network=feature_network,
+                timeout=timeout,
+                poll_seconds=poll,
+                requeue_pending=requeue_pending,
+                progress=self.stdout.write,
+            )
         except (ValidationError, MetricsSetupError, CheckpointError) as exc:
             message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             raise CommandError(message) from exc
@@ -50,8 +68,12 @@ class Command(BaseCommand):
         if outcome.failed:
             self.stderr.write(f"{outcome.failed} pair jobs failed and are left out (see the pair jobs' errors).")
         if outcome.unreadable:
-            self.stderr.write(f"{outcome.unreadable} pairs have an image that cannot be read and are left out, counted "
-                              "as failed (see the log).")
+            self.stderr.write(
+                f"{outcome.unreadable} pairs have an image that cannot be read and are left out, counted "
+                "as failed (see the log)."
+            )
         for result in outcome.results:
-            self.stdout.write(f"{result.width}×{result.height} {result.arm:8} {result.get_metric_display():10} "
-                              f"{result.value:9.3f}  ({result.images} images)")
+            self.stdout.write(
+                f"{result.width}×{result.height} {result.arm:8} {result.get_metric_display():10} "
+                f"{result.value:9.3f}  ({result.images} images)"
+            )

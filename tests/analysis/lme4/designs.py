@@ -6,6 +6,7 @@ Each file holds one judgment a row: annotator, item, d (ours − baseline on the
 and x (+1 when ours was on the left, −1 when on the right). The designs are drawn with fixed seeds; the stored
 files, not this script, are what the reference values were computed from.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +55,7 @@ def design_dropouts(seed=11):
         m = int(stops.get(k, 50))
         a.append(np.full(m, k))
         i.append(order[k][:m])
-    frame = _scores(rng, np.concatenate(a), np.concatenate(i), annotators=45, items=50, effect=0.25, sd_a=0.5,
-                    sd_i=0.7)
+    frame = _scores(rng, np.concatenate(a), np.concatenate(i), annotators=45, items=50, effect=0.25, sd_a=0.5, sd_i=0.7)
     return frame
 
 
@@ -75,8 +75,7 @@ def design_single_ratings(seed=3):
         m = 1 if k % 2 == 0 else int(rng.integers(5, 31))
         a.append(np.full(m, k))
         i.append(rng.choice(30, m, replace=False))
-    return _scores(rng, np.concatenate(a), np.concatenate(i), annotators=200, items=30, effect=0.5, sd_a=1.2,
-                   sd_i=0.4)
+    return _scores(rng, np.concatenate(a), np.concatenate(i), annotators=200, items=30, effect=0.5, sd_a=1.2, sd_i=0.4)
 
 
 def design_no_variance(seed=8):

@@ -51,7 +51,9 @@ def summaries_json(reports: Sequence[StudyReport], protocols: Sequence[dict]) ->
     document = {
         "schema": SCHEMA,
         "adjustment": {"method": method, "name": METHODS[method], "over": "the mixed-model p of the studies here"},
-        "studies": [{**report.as_dict(), "protocol": protocol} for report, protocol in zip(reports, protocols)],
+        "studies": [
+            {**report.as_dict(), "protocol": protocol} for report, protocol in zip(reports, protocols, strict=True)
+        ],
         "software": analysis_software(),
     }
     return json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n"
@@ -61,7 +63,7 @@ def manifest_json(reports: Sequence[StudyReport], protocols: Sequence[dict]) -> 
     """The protocol manifest: per study, how the images were made, what annotators were asked, counts, exclusions
     and the analysis settings; and the software versions."""
     studies = []
-    for report, protocol in zip(reports, protocols):
+    for report, protocol in zip(reports, protocols, strict=True):
         studies.append(
             {
                 **protocol,

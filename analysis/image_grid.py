@@ -132,7 +132,7 @@ def comparison_grid(columns: Sequence[GridColumn], *, baseline_label: str) -> tu
             x = padding + (label_width - gap - font.getlength(line)) / 2
             draw.text((x, y), line, font=font, fill=INK)
             y += line_height
-    for index, (column, lines) in enumerate(zip(columns, captions)):
+    for index, (column, lines) in enumerate(zip(columns, captions, strict=True)):
         for row, tile in enumerate((column.baseline, column.ours)):
             if tile.size != (tile_width, tile_height):
                 tile = tile.resize((tile_width, tile_height), Image.Resampling.LANCZOS)

@@ -228,7 +228,8 @@ def store_answer(*, annotator_id: int, assignment_id: int, left: int, right: int
     if inserted:
         return Stored(created=True, failed_check=False)
     passed = _fetch(
-        f"""INSERT INTO "{CHECK_RESPONSE}" (assignment_id, matching_score, mismatched_score, passed, seconds, created_at)
+        f"""INSERT INTO "{CHECK_RESPONSE}"
+                (assignment_id, matching_score, mismatched_score, passed, seconds, created_at)
             SELECT x.id, {OTHER_SIDE}, {OURS_SIDE}, {OTHER_SIDE} > {OURS_SIDE}, {seconds}, %(now)s
             {this_annotators} AND x.check_pair_id IS NOT NULL
             ON CONFLICT (assignment_id) DO NOTHING RETURNING passed""",

@@ -65,8 +65,8 @@ def main() -> None:
         for design in args.designs:
             null = [pool.submit(run, design, 0.0, seeds) for seeds in halves]
             alternative = [pool.submit(run, design, EFFECT, seeds) for seeds in halves]
-            rejected, _, naive, singular = (sum(v) for v in zip(*(f.result() for f in null)))
-            _, covered, _, _ = (sum(v) for v in zip(*(f.result() for f in alternative)))
+            rejected, _, naive, singular = (sum(v) for v in zip(*(f.result() for f in null), strict=False))
+            _, covered, _, _ = (sum(v) for v in zip(*(f.result() for f in alternative), strict=False))
             print(
                 f"| {design} | {100 * rejected / n:.1f}% | {100 * naive / n:.1f}% | {100 * covered / n:.1f}% "
                 f"| {100 * singular / n:.0f}% |",

@@ -122,7 +122,7 @@ class CrossedGroups:
             raise ValueError("annotator and item must be 1-d arrays of equal length.")
         self.n = int(self.codes[0].size)
         self.levels = (int(self.codes[0].max()) + 1, int(self.codes[1].max()) + 1)
-        self.counts = [np.bincount(g, minlength=m).astype(float) for g, m in zip(self.codes, self.levels)]
+        self.counts = [np.bincount(g, minlength=m).astype(float) for g, m in zip(self.codes, self.levels, strict=True)]
         self.big = 0 if self.levels[0] >= self.levels[1] else 1
         self.small = 1 - self.big
         big_levels, small_levels = self.levels[self.big], self.levels[self.small]
@@ -162,7 +162,7 @@ class _Design:
         # per level: [Σy, ΣX] (one row per level, 1 + p columns)
         self.B = [
             np.column_stack([np.bincount(g, weights=v, minlength=m) for v in (y, *X.T)])
-            for g, m in zip(groups.codes, groups.levels)
+            for g, m in zip(groups.codes, groups.levels, strict=True)
         ]
         self.XtX = X.T @ X
         self.Xty = X.T @ y
@@ -188,7 +188,7 @@ class _Design:
         if groups.count_groups is not None:
             weights = [1.0 / (tb * tb * count + 1.0) for count, _ in groups.count_groups]
             logdet_m = sum(rows.size * math.log(tb * tb * count + 1.0) for count, rows in groups.count_groups)
-            quad = tb * tb * sum(w * R for w, R in zip(weights, self.R))
+            quad = tb * tb * sum(w * R for w, R in zip(weights, self.R, strict=True))
             if c == 0.0:
                 quad = quad + ts * ts * (Bs.T @ (Bs / diagonal[:, None]))
                 logdet_m += float(np.log(diagonal).sum())
@@ -200,8 +200,8 @@ class _Design:
                 quad = quad + ts * (self.VBs.T @ z) - c * tb * weights[0] * (self.VP[0].T @ z)
                 logdet_m += float(np.log(spectrum).sum())
             else:
-                gram = sum(w * G for w, G in zip(weights, groups.grams))  # a new symmetric array
-                NwB = sum(w * P for w, P in zip(weights, self.P))  # N' diag(w) B_big
+                gram = sum(w * G for w, G in zip(weights, groups.grams, strict=True))  # a new symmetric array
+                NwB = sum(w * P for w, P in zip(weights, self.P, strict=True))  # N' diag(w) B_big
                 L = self._cholesky(gram.T, -c * c, diagonal)
                 us, _ = lapack.dpotrs(L, ts * Bs - c * tb * NwB, lower=1)
                 quad = quad + ts * (Bs.T @ us) - c * tb * (NwB.T @ us)
@@ -528,7 +528,7 @@ class _Stencil:
         sigma2 = self.center.sigma2
         df = []
         for k in range(self.center.inverse.shape[0]):
-            g_theta, _ = self._derivatives(lambda point: point.inverse[k, k])
+            g_theta, _ = self._derivatives(lambda point, k=k: point.inverse[k, k])
             g = np.append(sigma2 * g_theta, 2.0 * math.sqrt(sigma2) * self.center.inverse[k, k])
             variance = sigma2 * self.center.inverse[k, k]
             denominator = float(g @ parameter_covariance @ g)

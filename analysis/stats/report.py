@@ -184,12 +184,15 @@ def _constant_model(judgments: Judgments, level: float) -> MixedModel:
     )
 
 
+DEFAULT_RULES = ExclusionRules()
+
+
 def study_report(
     frame: pd.DataFrame,
     *,
     study: str,
     seed: int = 0,
-    rules: ExclusionRules = ExclusionRules(),
+    rules: ExclusionRules = DEFAULT_RULES,
     attention: pd.DataFrame | None = None,
     exclusions: bool = True,
     resamples: int = 2000,
@@ -244,4 +247,7 @@ def adjust_reports(reports: Sequence[StudyReport], *, method: str = "holm") -> l
     if method not in METHODS:
         raise ValueError(f"Unknown adjustment {method!r}; choose from {', '.join(METHODS)}.")
     adjusted = adjust([report.mixed_model.effect.p for report in reports], method=method)
-    return [dataclasses.replace(report, p_adjusted=p, adjustment=method) for report, p in zip(reports, adjusted)]
+    return [
+        dataclasses.replace(report, p_adjusted=p, adjustment=method)
+        for report, p in zip(reports, adjusted, strict=True)
+    ]

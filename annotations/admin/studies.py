@@ -121,8 +121,8 @@ class StudyAdmin(KeepAnswersAdmin):
         ]
         html = format_html_join(" · ", '<a href="{}">{}</a>', ((url, label) for label, url in items))
         return format_html(
-            "{}<br>Open enrolment link: <code>{}</code><br>Prolific study URL: <code>{}?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}"
-            "&amp;STUDY_ID={{{{%STUDY_ID%}}}}&amp;SESSION_ID={{{{%SESSION_ID%}}}}</code>",
+            "{}<br>Open enrolment link: <code>{}</code><br>Prolific study URL: <code>{}"
+            "?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}&amp;STUDY_ID={{{{%STUDY_ID%}}}}&amp;SESSION_ID={{{{%SESSION_ID%}}}}</code>",
             html,
             enrol,
             prolific,

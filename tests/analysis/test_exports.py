@@ -20,9 +20,9 @@ SCORES = [[(3, 8), (5, 5), (6, 4)], [(2, 9), (4, 7), (6, 6)]]
 
 
 def rate_all(study: Study, annotators, scores=SCORES) -> None:
-    for annotator, plan in zip(annotators, scores):
+    for annotator, plan in zip(annotators, scores, strict=False):
         services.give_consent(annotator=annotator)
-        for assignment, (baseline, ours) in zip(annotator.assignments.order_by("order"), plan):
+        for assignment, (baseline, ours) in zip(annotator.assignments.order_by("order"), plan, strict=False):
             left, right = (ours, baseline) if assignment.ours_on_left else (baseline, ours)
             services.submit_rating(
                 annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right
@@ -52,7 +52,7 @@ def test_csv_to_stdout(rated):
         ours for plan in SCORES for _, ours in plan
     )
     # each rating's two rows sit on opposite sides
-    for baseline, ours in zip(rows[0::2], rows[1::2]):
+    for baseline, ours in zip(rows[0::2], rows[1::2], strict=False):
         assert (baseline["condition"], ours["condition"]) == ("baseline", "ours")
         assert {baseline["position"], ours["position"]} == {"left", "right"}
 

@@ -213,7 +213,7 @@ def reference_bootstrap(judgments, *, seed, resamples):
         size = min(250, resamples - start)
         draws_a = rng.integers(0, A, size=(size, A))
         draws_i = rng.integers(0, I, size=(size, I))
-        for row_a, row_i in zip(draws_a, draws_i):
+        for row_a, row_i in zip(draws_a, draws_i, strict=False):
             values = np.concatenate([cells[(a, i)] for a in row_a for i in row_i])
             estimates.append(values.mean() if values.size else np.nan)
     return np.array(estimates)

@@ -82,7 +82,7 @@ def test_batched_pairs_match_pairs_generated_alone(tiny_model, settings):
     settings.EVALSITE_BATCH_SIZE = 1
     alone = [make_job(tiny_model, prompt=p, seed=10 + i, width=96, height=96) for i, p in enumerate(PROMPTS)]
     generate_pair_jobs([job.pk for job in alone])
-    for together, single in zip(batched, alone):
+    for together, single in zip(batched, alone, strict=False):
         together.refresh_from_db()
         single.refresh_from_db()
         assert together.metadata["batch_size"] == 3 and single.metadata["batch_size"] == 1

@@ -45,7 +45,7 @@ def check_layout(page) -> None:
         side: (page.locator(".pair img").nth(i).bounding_box(), page.locator(f"#scale-{side}").bounding_box())
         for i, side in enumerate(("left", "right"))
     }
-    (left_img, left_scale), (right_img, right_scale) = boxes["left"], boxes["right"]
+    (left_img, _), (right_img, _) = boxes["left"], boxes["right"]
     assert abs(left_img["y"] - right_img["y"]) < 1 and left_img["x"] + left_img["width"] <= right_img["x"]
     for img, scale in boxes.values():
         assert img["width"] >= 300, img
@@ -137,7 +137,9 @@ def test_annotator_flow_in_chromium(live_server, page):
             submit_and_wait(page, submit.dblclick)  # an impatient double click
         elif k == 3:
             # Two clicks in one task, before the page's own guard can disable the button.
-            submit_and_wait(page, lambda: submit.evaluate("button => { button.click(); button.click(); }"))
+            submit_and_wait(
+                page, lambda submit=submit: submit.evaluate("button => { button.click(); button.click(); }")
+            )
         else:
             submit_and_wait(page, submit.click)
         assert len(posts) - posts_before >= 1

@@ -355,26 +355,26 @@ def test_two_annotators_interleaved(live_server, new_context):
     scores = [[(2, 9), (10, 1), (5, 6)], [(7, 3), (4, 4), (1, 10)]]
     given: list[list[Assignment]] = [[], []]
 
-    for page, annotator in zip(pages, annotators, strict=True):
-        page.goto(url(live_server, "invite", token=annotator.token))
-    for page in pages:
-        page.get_by_label(CONSENT_LABEL).check()
-    for page in pages:
-        with page.expect_navigation():
-            page.get_by_role("button", name="Start").click()
+    for tab, annotator in zip(pages, annotators, strict=True):
+        tab.goto(url(live_server, "invite", token=annotator.token))
+    for tab in pages:
+        tab.get_by_label(CONSENT_LABEL).check()
+    for tab in pages:
+        with tab.expect_navigation():
+            tab.get_by_role("button", name="Start").click()
 
     for k in range(1, 4):
-        for i, (page, annotator) in enumerate(zip(pages, annotators, strict=True)):
+        for i, (tab, annotator) in enumerate(zip(pages, annotators, strict=True)):
             other = annotators[1 - i]
-            assert remaining(page) == f"Remaining evaluation pairs ({k}/3)"
-            assignment = shown_assignment(page)
+            assert remaining(tab) == f"Remaining evaluation pairs ({k}/3)"
+            assignment = shown_assignment(tab)
             assert assignment.annotator_id == annotator.pk and assignment.order == k - 1
-            sources = page.locator(".pair img").evaluate_all("images => images.map(img => img.src)")
+            sources = tab.locator(".pair img").evaluate_all("images => images.map(img => img.src)")
             assert len(sources) == 2
             assert all(annotator.token in src and other.token not in src for src in sources), sources
             given[i].append(assignment)
         if k == 1:
-            # A's page cannot rate B's pair: the server refuses another annotator's assignment.
+            # A's tab cannot rate B's pair: the server refuses another annotator's assignment.
             status = (
                 pages[0]
                 .locator("#rating-form")
@@ -393,18 +393,18 @@ def test_two_annotators_interleaved(live_server, new_context):
             assert ratings_of(annotators[0]) == ratings_of(annotators[1]) == 0
         # Step by step in turn: A left, B left, A right, B right, A submits, B submits.
         for side in ("left", "right"):
-            for i, page in enumerate(pages):
-                click_score(page, side, scores[i][k - 1][0 if side == "left" else 1])
-        for i, page in enumerate(pages):
-            submit_and_wait(page, page.locator("#submit").click)
+            for i, tab in enumerate(pages):
+                click_score(tab, side, scores[i][k - 1][0 if side == "left" else 1])
+        for i, tab in enumerate(pages):
+            submit_and_wait(tab, tab.locator("#submit").click)
             assert ratings_of(annotators[i]) == k
             assert ratings_of(annotators[1 - i]) == (k if i == 1 else k - 1)
 
     codes = []
-    for i, (page, annotator) in enumerate(zip(pages, annotators, strict=True)):
-        page.wait_for_url(url(live_server, "done", token=annotator.token))
-        codes.append(page.locator("#completion-code").inner_text().strip())
-        screenshot(page, f"flows-two-annotators-{i + 1}")
+    for i, (tab, annotator) in enumerate(zip(pages, annotators, strict=True)):
+        tab.wait_for_url(url(live_server, "done", token=annotator.token))
+        codes.append(tab.locator("#completion-code").inner_text().strip())
+        screenshot(tab, f"flows-two-annotators-{i + 1}")
         annotator.refresh_from_db()
         assert annotator.finished_at is not None and annotator.completion_code == codes[i]
     assert codes[0] and codes[1] and codes[0] != codes[1]

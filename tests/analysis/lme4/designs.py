@@ -47,7 +47,7 @@ def design_dropouts(seed=11):
     rng = np.random.default_rng(seed)
     a, i = [], []
     order = [rng.permutation(50) for _ in range(45)]
-    stops = dict(zip(rng.choice(45, 15, replace=False), rng.integers(1, 21, 15)))
+    stops = dict(zip(rng.choice(45, 15, replace=False), rng.integers(1, 21, 15), strict=False))
     excluded = set(rng.choice([k for k in range(45) if k not in stops], 4, replace=False))
     for k in range(45):
         if k in excluded:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
+from evalsite.files import PartlyReplaced, atomic_paths
 from metrics.tables import paper_table_documents
 
 from .formats import (
@@ -56,53 +57,36 @@ def render_results(
     return documents
 
 
-def _temporary(path: Path) -> Path:
-    return path.with_name(f".{path.name}.part")
-
-
 def write_documents(documents: dict[str, str | bytes], out_dir: Path) -> list[Path]:
     """Write each document under ``out_dir`` (created if needed), each file replaced whole, all or none.
 
-    Every document goes to a temporary ``.<name>.part`` beside its file first; only when all of them are written
-    are they renamed into place. A name taken by a folder is refused before anything is written; on any OSError
-    the temporary files (and the folders made here, when left empty) are removed and a ValidationError names the
-    file.
+    Every document goes to a temporary file of its own beside its target first (``evalsite.files.atomic_paths``);
+    only when all of them are written are they renamed into place. A name taken by a folder is refused before
+    anything is written; on any OSError the temporary files (and the folders made here, when left empty) are removed
+    and a ValidationError names the file.
     """
     targets = [(out_dir / name, content) for name, content in documents.items()]
     for path, _ in targets:
         if path.exists() and not path.is_file():
             raise ValidationError(f"Cannot write {path}: a folder (or another non-file) of that name is in the way.")
     created = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]  # deepest first
-    temps: list[Path] = []  # the temporary files made so far (a failed write may leave part of one)
-    written: list[Path] = []
     current = out_dir
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for path, content in targets:
-            current, temp = path, _temporary(path)
-            try:
+        with atomic_paths([path for path, _ in targets]) as temps:
+            for (path, content), temp in zip(targets, temps, strict=True):
+                current = path
                 if isinstance(content, bytes):
                     temp.write_bytes(content)
                 else:
                     temp.write_text(content, encoding="utf-8")
-            finally:
-                if temp.is_file():
-                    temps.append(temp)
-        for path, _ in targets:
-            current = path
-            _temporary(path).replace(path)
-            written.append(path)
     except OSError as exc:
-        for temp in temps[len(written) :]:
-            try:
-                temp.unlink(missing_ok=True)
-            except OSError:
-                pass
+        replaced = exc.replaced if isinstance(exc, PartlyReplaced) else []
+        current = Path(exc.filename) if isinstance(exc, PartlyReplaced) else current
         for folder in created:
             try:
                 folder.rmdir()
             except OSError:
                 break
-        done = f"{len(written)} of {len(targets)} files were replaced before it" if written else "nothing was written"
+        done = f"{len(replaced)} of {len(targets)} files were replaced before it" if replaced else "nothing was written"
         raise ValidationError(f"Could not write {current}: {exc.strerror or exc}; {done}.") from exc
-    return written
+    return [path for path, _ in targets]

@@ -313,17 +313,28 @@ def test_a_folder_named_like_a_document_writes_nothing(rated, tmp_path):
     assert not any((out / "summary.md").iterdir())
 
 
-def test_write_documents_removes_its_temporary_files_when_a_write_fails(tmp_path):
+def test_write_documents_removes_its_temporary_files_when_a_write_fails(tmp_path, monkeypatch):
+    from pathlib import Path
+
     from django.core.exceptions import ValidationError
 
     from analysis.documents import write_documents
 
+    write_text = Path.write_text
+
+    def failing_write(self, data, *args, **kwargs):
+        if self.name.startswith(".b.txt."):  # the temporary file of b.txt cannot be written
+            write_text(self, data[:1], *args, **kwargs)
+            raise OSError(28, "No space left on device")
+        return write_text(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", failing_write)
     out = tmp_path / "out"
-    (out / ".b.txt.part").mkdir(parents=True)  # the temporary file of b.txt cannot be written
+    out.mkdir()
     (out / "a.txt").write_text("old a")
     with pytest.raises(ValidationError, match=r"b\.txt.*nothing was written"):
         write_documents({"a.txt": "new a", "b.txt": "b", "c.png": b"c"}, out)
-    assert sorted(path.name for path in out.iterdir()) == [".b.txt.part", "a.txt"]
+    assert sorted(path.name for path in out.iterdir()) == ["a.txt"]  # no temporary file left, a.txt as it was
     assert (out / "a.txt").read_text() == "old a"
 
 

@@ -40,7 +40,7 @@ BOUNDARY_THETA = 1e-4
 DENSE_LIMIT = 25_000_000  # cells of the count matrix held densely; larger designs use a sparse one
 #: BOBYQA's stopping rules: θ to 1e-10, the deviance to 1e-11 (lme4's defaults stop at about 1e-6).
 XTOL, FTOL, MAX_EVALUATIONS = 1e-10, 1e-11, 2_000
-#: Two starts agree when the second reaches the first's deviance to within this.
+#: Two starts agree when the second comes this close (relative) to the first's deviance.
 AGREEMENT = 1e-7
 #: lme4's convergence check: the largest |H⁻¹g| (the Newton step left) at the optimum.
 GRADIENT_TOLERANCE = 2e-3

@@ -154,6 +154,11 @@ def test_web_unit_commands_run(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     result = run(local(check), {**env, "DEBUG": "1"}, tmp_path)
     assert result.returncode != 0 and "security.W018" in result.stdout + result.stderr  # DEBUG left on
+    # the example's key, published with the code, would unblind every image: the unit refuses it
+    example_key = read_env_file(DEPLOY / "web.env.example")["SECRET_KEY"]
+    result = run(local(check), {**env, "SECRET_KEY": example_key}, tmp_path)
+    assert result.returncode != 0 and "evalsite.E002" in result.stdout + result.stderr
+    assert "SECRET_KEY is a published example value" in result.stdout + result.stderr
     result = run(local(migrated), env, tmp_path)
     assert result.returncode != 0  # a database without the migrations
     assert run(local([*migrated[:2], "migrate", "--skip-checks"]), env, tmp_path).returncode == 0

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from evalsite.csv_cells import neutralise
 from evalsite.versions import package_versions
 from generation.metadata import software_versions
 
@@ -42,7 +43,10 @@ def analysis_software() -> dict[str, str]:
 
 
 def ratings_csv(frame: pd.DataFrame) -> str:
-    return frame.to_csv(index=False, lineterminator="\n")
+    """The tidy ratings as CSV; text that a spreadsheet would run as a formula is marked (``evalsite.csv_cells``)."""
+    text_columns = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
+    safe = frame.assign(**{column: frame[column].astype(object).map(neutralise) for column in text_columns})
+    return safe.to_csv(index=False, lineterminator="\n")
 
 
 def summaries_json(reports: Sequence[StudyReport], protocols: Sequence[dict]) -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
+from evalsite.csv_cells import restore
+
 from .models import SCORE_MAX, SCORE_MIN, Annotator
 from .prompt_files import bad_character
 from .selectors import CONDITIONS, POSITIONS, TIDY_COLUMNS
@@ -31,6 +33,8 @@ class ImportedRating:
 
 
 def _parse_row(line: int, row: dict, slug: str, errors: list[str]) -> dict | None:
+    # an EvalSite export marks text a spreadsheet would run as a formula; the import reads the value it marked
+    row = {**row, "annotator": restore(row["annotator"].strip()), "item": restore(row["item"].strip())}
     problems = []
     unstorable = {column: bad for column in TIDY_COLUMNS if (bad := bad_character(row[column]))}
     for column, bad in unstorable.items():

@@ -11,6 +11,8 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from evalsite.csv_cells import neutralise
+
 from ..models import Study
 from ..services.enrolment import MAX_INVITES_AT_ONCE, create_annotators
 
@@ -60,7 +62,7 @@ def invites_csv_view(model_admin, request, object_id):
         link = request.build_absolute_uri(reverse("annotations:invite", kwargs={"token": annotator.token}))
         writer.writerow(
             [
-                annotator.label,
+                neutralise(annotator.label),
                 annotator.source,
                 link,
                 bool(annotator.consented_at),

@@ -354,8 +354,10 @@ def search(design: _Design, reml: bool, active: list[int], start: np.ndarray) ->
         other = _bobyqa(deviance, lme4_start, stop_at=found.deviance + margin)
         if other.deviance < found.deviance - margin:
             found, starts = other, "from lme4's start θ = 1, lower than from a moment estimate"
-        else:
+        elif other.deviance <= found.deviance + margin:
             starts = "from a moment estimate and from θ = 1, which agree"
+        else:
+            starts = "from a moment estimate, lower than from θ = 1"
     best, value = found.theta.copy(), found.deviance
     for position in np.flatnonzero(best < BOUNDARY_THETA):
         at_zero = best.copy()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from evalsite.csv_cells import neutralise
+from evalsite.latex import latex_escape
 from evalsite.versions import package_versions
 from generation.metadata import software_versions
 
@@ -155,24 +156,6 @@ def summaries_markdown(reports: Sequence[StudyReport]) -> str:
     lines.append("")
     lines += _notes(reports)
     return "\n".join(lines) + "\n"
-
-
-LATEX_SPECIALS = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-
-
-def latex_escape(text: str) -> str:
-    return "".join(LATEX_SPECIALS.get(char, char) for char in text)
 
 
 def summaries_latex(reports: Sequence[StudyReport]) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from annotations.models import Study
+from evalsite.latex import latex_escape
 
 from .models import Arm, Metric, MetricResult
 
@@ -149,23 +150,8 @@ def markdown(rows: Sequence[PaperRow]) -> str:
     return "\n".join(lines + [""] + notes(rows)) + "\n"
 
 
-_LATEX = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-
-
 def _latex_cell(text: str) -> str:
-    escaped = "".join(_LATEX.get(char, char) for char in text)
-    return escaped.replace("×", r"$\times$").replace("−", "$-$").replace("< ", "$<$ ").replace("–", "--")
+    return latex_escape(text).replace("×", r"$\times$").replace("−", "$-$").replace("< ", "$<$ ").replace("–", "--")
 
 
 def latex(rows: Sequence[PaperRow]) -> str:

@@ -68,7 +68,11 @@ def _generation_lock_reason(study: Study) -> str:
 def check_settings_change(*, study: Study, changed: Sequence[str]) -> None:
     """Refuse changing what made the study's images, what shaped its annotators' sequences, or what its annotators
     read, once in use; the error names each locked setting and the actual reason it is locked."""
-    stored = Study.objects.get(pk=study.pk)
+    _refuse_locked_changes(Study.objects.get(pk=study.pk), changed)
+
+
+def _refuse_locked_changes(stored: Study, changed: Sequence[str]) -> None:
+    """``check_settings_change`` on the study as stored."""
     reasons = []
 
     def names(group: Sequence[str]) -> str:
@@ -167,8 +171,8 @@ def check_study_settings(*, study: Study, changed: Collection[str] | None = None
             errors.setdefault(name, []).extend(messages)
 
     if study.pk is not None and changed is not None:
-        check_settings_change(study=study, changed=changed)
         stored = Study.objects.get(pk=study.pk)
+        _refuse_locked_changes(stored, changed)
         if stored.status != Study.Status.DRAFT and study.attention_checks:  # its pairs are fixed
             try:
                 check_attention_checks(

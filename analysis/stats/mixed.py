@@ -24,6 +24,7 @@ two levels, or one judgment per level) is left out from the start; the result sa
 ``simplified``.
 """
 
+import functools
 import math
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -374,7 +375,7 @@ def profiled_deviance(
 ):
     """The REML (or ML) deviance profiled over β and σ², as a function of θ = (σ_annotator/σ, σ_item/σ): the
     function ``fit_crossed`` minimises, for checking its search from outside."""
-    y, X, groups = _checked(y, annotator, item, X, ("β",) * (1 if X is None else np.shape(X)[-1]), None)
+    y, X, groups = _checked(y, annotator, item, X, None)
     design = _Design(y, groups, X)
     return lambda theta: design.evaluate(np.abs(np.asarray(theta, dtype=float)), reml).deviance
 
@@ -418,7 +419,9 @@ def fit_crossed(
     or "none" (no df; for point estimates only, e.g. an ICC). ``groups``: a ``CrossedGroups`` built from the same
     codes, to share its precomputation across fits of several responses.
     """
-    y, X, groups = _checked(y, annotator, item, X, names, groups)
+    y, X, groups = _checked(y, annotator, item, X, groups)
+    if len(names) != X.shape[1]:
+        raise ValueError("One name per column of X is needed.")
     if df_method not in ("satterthwaite", "conservative", "none"):
         raise ValueError(f"Unknown df method {df_method!r}.")
     design = _Design(y, groups, X)
@@ -456,12 +459,10 @@ def fit_crossed(
     )
 
 
-def _checked(y, annotator, item, X, names, groups) -> tuple[np.ndarray, np.ndarray, CrossedGroups]:
+def _checked(y, annotator, item, X, groups) -> tuple[np.ndarray, np.ndarray, CrossedGroups]:
     """The response, the fixed-effects matrix and the grouping, or a ValueError naming what is wrong."""
     y = np.asarray(y, dtype=float)
     X = np.ones((y.size, 1)) if X is None else np.asarray(X, dtype=float).reshape(y.size, -1)
-    if len(names) != X.shape[1]:
-        raise ValueError("One name per column of X is needed.")
     if y.size <= X.shape[1]:
         raise ValueError("Too few judgments to fit the model.")
     if groups is None:
@@ -506,6 +507,7 @@ class _Stencil:
             hessian[i, j] = hessian[j, i] = (value(pp) - value(pm) - value(mp) + value(mm)) / (4 * h[i] * h[j])
         return gradient, hessian
 
+    @functools.cached_property
     def deviance_derivatives(self) -> tuple[np.ndarray, np.ndarray]:
         """Gradient and Hessian of D(θ, σ) in (θ_active, σ) at the optimum (σ = σ̂)."""
         sigma2 = self.center.sigma2
@@ -522,7 +524,7 @@ class _Stencil:
 
     def satterthwaite(self, *, fallback: float) -> tuple[float, ...]:
         """df_k = 2·Var(β̂_k)² / (g'·2H⁻¹·g), g the gradient of Var(β̂_k) = σ²·inverse_kk in (θ, σ)."""
-        _, hessian = self.deviance_derivatives()
+        _, hessian = self.deviance_derivatives
         try:
             parameter_covariance = 2.0 * linalg.inv(hessian)
         except linalg.LinAlgError:
@@ -556,7 +558,7 @@ def _convergence(found: Search, stencil: _Stencil | None) -> tuple[bool, str]:
     Newton step H⁻¹g left in θ is below 0.002. Returns (converged, an account in words)."""
     if not found.success or stencil is None:
         return found.success, found.account
-    gradient, hessian = stencil.deviance_derivatives()
+    gradient, hessian = stencil.deviance_derivatives
     theta_hessian = hessian[:-1, :-1]
     try:
         np.linalg.cholesky(theta_hessian)

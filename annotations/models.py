@@ -3,6 +3,7 @@
 import re
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Mod
@@ -127,6 +128,35 @@ class Study(models.Model):
     scheduler = models.CharField(max_length=20, choices=Scheduler.choices, default=Scheduler.DEFAULT)
     negative_prompt = models.TextField(blank=True, default="")
     base_seed = models.BigIntegerField(default=0, help_text="Prompt i is generated with seed base_seed + i.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_studies",
+        help_text="The researcher who runs the study; superusers see every study.",
+    )
+    shared_with = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="shared_studies",
+        help_text="Other researchers who may see, run and export the study.",
+    )
+    idle_timeout_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=60,
+        help_text=(
+            "Minutes without activity after which an annotator's unrated pairs go back to the pool and the "
+            "annotator's time has run out (Prolific's maximum time is the natural value); empty: never."
+        ),
+    )
+    enrolments_per_address_per_hour = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=20,
+        help_text="New annotators one network address may enrol through the open link in an hour; empty: no limit.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -183,6 +213,16 @@ class Study(models.Model):
                 name="study_screen_out_after_positive",
                 violation_error_message="Screening out needs at least 1 failed check (or empty for never).",
             ),
+            models.CheckConstraint(
+                condition=Q(idle_timeout_minutes__isnull=True) | Q(idle_timeout_minutes__gte=1),
+                name="study_idle_timeout_positive",
+                violation_error_message="The idle timeout must be at least 1 minute (or empty for never).",
+            ),
+            models.CheckConstraint(
+                condition=Q(enrolments_per_address_per_hour__isnull=True) | Q(enrolments_per_address_per_hour__gte=1),
+                name="study_enrolments_per_address_positive",
+                violation_error_message="Enrolments per address must be at least 1 an hour (or empty for no limit).",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -233,8 +273,15 @@ class AnnotatorSource(models.TextChoices):
     PROLIFIC = "prolific", "Prolific"
 
 
+class ReleaseReason(models.TextChoices):
+    IDLE = "idle", "Idle past the study's timeout"
+    RETURNED = "returned", "Returned on Prolific"
+    TIMED_OUT = "timed-out", "Timed out on Prolific"
+
+
 class Annotator(models.Model):
     Source = AnnotatorSource
+    ReleaseReason = ReleaseReason
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="annotators")
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
@@ -248,6 +295,27 @@ class Annotator(models.Model):
     completion_code = models.CharField(max_length=64, blank=True, default="")
     screened_out_at = models.DateTimeField(
         null=True, blank=True, help_text="When failed attention checks ended the annotator's participation."
+    )
+    released_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the annotator's unrated pairs went back to the pool; ratings already given are kept.",
+    )
+    release_reason = models.CharField(max_length=10, choices=ReleaseReason.choices, blank=True, default="")
+    browser_key = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="The browser a Prolific participant is bound to (its signed cookie holds this); empty: the next "
+        "entry binds.",
+    )
+    enrolled_from = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="A keyed hash of the network address that enrolled (for the per-address limit).",
     )
 
     class Meta:
@@ -263,7 +331,13 @@ class Annotator(models.Model):
                 name="annotator_finished_has_code",
             ),
             models.CheckConstraint(condition=Q(source__in=AnnotatorSource.values), name="annotator_source_valid"),
+            models.CheckConstraint(
+                condition=Q(released_at__isnull=True, release_reason="")
+                | Q(released_at__isnull=False, release_reason__in=ReleaseReason.values),
+                name="annotator_release_has_reason",
+            ),
         ]
+        indexes = [models.Index(fields=["study", "enrolled_from", "created_at"], name="annotator_enrolled_from")]
 
     @property
     def label(self) -> str:
@@ -272,6 +346,9 @@ class Annotator(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+ARMS = [("baseline", "Baseline"), ("ours", "Ours")]
 
 
 class Assignment(models.Model):
@@ -290,12 +367,19 @@ class Assignment(models.Model):
     )
     check_arm = models.CharField(
         max_length=8,
-        choices=[("baseline", "Baseline"), ("ours", "Ours")],
+        choices=ARMS,
+        blank=True,
+        default="",
+        help_text="Attention checks only: the arm of the matching image (the pair's own prompt), drawn at random.",
+    )
+    check_other_arm = models.CharField(
+        max_length=8,
+        choices=ARMS,
         blank=True,
         default="",
         help_text=(
-            "Attention checks only: the arm both images are taken from, drawn at random, so that an image an "
-            "annotator also rates says nothing of its arm when it appears again in a check."
+            "Attention checks only: the arm of the mismatched image (the other prompt's), drawn at random apart from "
+            "the matching image's, so that a check links no two images by arm."
         ),
     )
 
@@ -310,9 +394,13 @@ class Assignment(models.Model):
                 condition=Q(check_pair__isnull=True) | ~Q(check_pair=F("pair")), name="assignment_check_other_pair"
             ),
             models.CheckConstraint(
-                condition=Q(check_pair__isnull=True, check_arm="")
-                | Q(check_pair__isnull=False, check_arm__in=["baseline", "ours"]),
-                name="assignment_check_arm",
+                condition=Q(check_pair__isnull=True, check_arm="", check_other_arm="")
+                | Q(
+                    check_pair__isnull=False,
+                    check_arm__in=["baseline", "ours"],
+                    check_other_arm__in=["baseline", "ours"],
+                ),
+                name="assignment_check_arms",
             ),
         ]
 

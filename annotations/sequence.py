@@ -95,16 +95,24 @@ def rater(token: str) -> Rater | None:
 
 
 def image_names(
-    *, ours_on_left: bool, baseline: str, ours: str, check_arm: str = "", check_baseline: str = "", check_ours: str = ""
+    *,
+    ours_on_left: bool,
+    baseline: str,
+    ours: str,
+    check_arm: str = "",
+    check_other_arm: str = "",
+    check_baseline: str = "",
+    check_ours: str = "",
 ) -> dict[str, str]:
     """The storage names an assignment shows, by side ("left", "right").
 
     A rating shows the pair's two arms, ours on the left when ``ours_on_left``. An attention check (``check_arm``
-    given) shows the pair's image of that arm beside the other prompt's image of the same arm (``check_baseline``
-    or ``check_ours``), the other prompt's on the left when ``ours_on_left``.
+    given) shows the pair's image of ``check_arm`` beside the other prompt's image of ``check_other_arm``
+    (``check_baseline`` or ``check_ours``), the other prompt's on the left when ``ours_on_left``.
     """
     if check_arm:
-        shown, other = (baseline, check_baseline) if check_arm == "baseline" else (ours, check_ours)
+        shown = baseline if check_arm == "baseline" else ours
+        other = check_baseline if check_other_arm == "baseline" else check_ours
     else:
         shown, other = baseline, ours  # "other" stands where ours would
     return {"left": other, "right": shown} if ours_on_left else {"left": shown, "right": other}
@@ -139,8 +147,9 @@ def ahead(*, annotator_id: int, count: int = 2) -> Ahead:
     rows = _fetch(
         f"""SELECT u.id, u."order", u.ours_on_left, u.shown, u.remaining,
                    (SELECT COUNT(*) FROM "{ASSIGNMENT}" t WHERE t.annotator_id = %(annotator)s),
-                   pr.text, j.baseline_image, j.ours_image, u.check_arm, cj.baseline_image, cj.ours_image
-            FROM (SELECT a.id, a."order", a.pair_id, a.check_pair_id, a.check_arm, a.ours_on_left,
+                   pr.text, j.baseline_image, j.ours_image, u.check_arm, u.check_other_arm,
+                   cj.baseline_image, cj.ours_image
+            FROM (SELECT a.id, a."order", a.pair_id, a.check_pair_id, a.check_arm, a.check_other_arm, a.ours_on_left,
                          a.shown_at IS NOT NULL AS shown, COUNT(*) OVER () AS remaining
                   FROM "{ASSIGNMENT}" a WHERE a.annotator_id = %(annotator)s AND {UNANSWERED}
                   ORDER BY a."order" LIMIT %(count)s) u
@@ -156,12 +165,15 @@ def ahead(*, annotator_id: int, count: int = 2) -> Ahead:
     if not rows:
         return Ahead([], 0, 0)
     upcoming = []
-    for assignment_id, order, ours_on_left, shown, _, _, text, baseline, ours, arm, check_baseline, check_ours in rows:
+    for row in rows:
+        assignment_id, order, ours_on_left, shown, _, _, text, baseline, ours, arm, other_arm = row[:11]
+        check_baseline, check_ours = row[11:]
         names = image_names(
             ours_on_left=bool(ours_on_left),
             baseline=baseline or "",
             ours=ours or "",
             check_arm=arm,
+            check_other_arm=other_arm,
             check_baseline=check_baseline or "",
             check_ours=check_ours or "",
         )

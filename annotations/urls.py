@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import staff_views, views
+from . import image_views, staff_views, views
 from .models import TOKEN_PATTERN
 
 
@@ -22,8 +22,8 @@ app_name = "annotations"
 urlpatterns = [
     path("a/<annotation_token:token>/", views.invite, name="invite"),
     path("a/<annotation_token:token>/rate/", views.rate, name="rate"),
-    path("a/<annotation_token:token>/image/<str:link>.png", views.image, name="image"),
-    path("a/<annotation_token:token>/example/<str:end>/", views.example, name="example"),
+    path("a/<annotation_token:token>/image/<str:link>.png", image_views.image, name="image"),
+    path("a/<annotation_token:token>/example/<str:end>/", image_views.example, name="example"),
     path("a/<annotation_token:token>/done/", views.done, name="done"),
     path("join/<annotation_token:enrolment_token>/", views.join, name="join"),
     path("prolific/<annotation_token:enrolment_token>/", views.prolific, name="prolific"),

@@ -63,12 +63,12 @@ def make_open_study(
 
 def shown_images(assignment) -> dict[str, str]:
     """The storage names an assignment should show, by side: a rating its two arms, "ours" on the left when
-    ``ours_on_left``; an attention check its pair's image of the check's arm and, where "ours" would be, another
-    prompt's image of the same arm."""
+    ``ours_on_left``; an attention check its pair's image of ``check_arm`` and, where "ours" would be, another
+    prompt's image of ``check_other_arm``."""
     job = assignment.pair.job
     if assignment.is_attention_check:
-        image = f"{assignment.check_arm}_image"
-        own, other = getattr(job, image), getattr(assignment.check_pair.job, image)
+        own = getattr(job, f"{assignment.check_arm}_image")
+        other = getattr(assignment.check_pair.job, f"{assignment.check_other_arm}_image")
     else:
         own, other = job.baseline_image, job.ours_image
     return {"left": other, "right": own} if assignment.ours_on_left else {"left": own, "right": other}
@@ -76,7 +76,7 @@ def shown_images(assignment) -> dict[str, str]:
 
 def image_link(annotator: Annotator, order: int, side: str) -> str:
     """The URL the rating page gives ``annotator`` for the image on ``side`` of its pair at ``order``."""
-    from annotations.views import image_url_maker
+    from annotations.image_views import image_url_maker
 
     assignment = annotator.assignments.select_related("pair__job", "check_pair__job").get(order=order)
     return image_url_maker(annotator.token)(order, side, shown_images(assignment)[side])

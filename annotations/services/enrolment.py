@@ -18,7 +18,7 @@ from generation.models import PairJob
 
 from ..models import Annotator, Assignment, ImagePair, Study
 from ..selectors import assigned_sides, enrolment_count
-from .studies import MIN_PAIRS_FOR_ATTENTION_CHECKS
+from .attention_checks import attention_checks
 
 #: The most invite links made at once (the admin's invite page offers up to this many).
 MAX_INVITES_AT_ONCE = 5000
@@ -26,15 +26,6 @@ MAX_INVITES_AT_ONCE = 5000
 
 class StudyFull(ValidationError):
     """No pairs are left for another annotator within the study's quotas."""
-
-
-def balanced_sides(count: int, rng: random.Random) -> list[bool]:
-    """``count`` values of "ours on the left", half True (one more at random when odd), shuffled."""
-    sides = [True] * (count // 2) + [False] * (count // 2)
-    if count % 2:
-        sides.append(rng.random() < 0.5)
-    rng.shuffle(sides)
-    return sides
 
 
 def _choose_pairs(study: Study, pairs: list[ImagePair], taken: Counter, rng: random.Random) -> list[ImagePair]:
@@ -59,28 +50,6 @@ def _sides(chosen: list[ImagePair], lean: Counter, rng: random.Random) -> dict[i
     return sides
 
 
-def _attention_checks(study: Study, pairs: list[ImagePair], rng: random.Random) -> list[Assignment]:
-    """``study.attention_checks`` checks: a prompt's image beside an image of another prompt, both of one arm drawn
-    at random. The annotator may rate these pairs too; an image seen again then says nothing of its arm."""
-    if study.attention_checks == 0:
-        return []
-    if len(pairs) < MIN_PAIRS_FOR_ATTENTION_CHECKS:
-        raise ValidationError(f"Study {study.slug!r} needs at least two pairs for attention checks.")
-    lefts = balanced_sides(study.attention_checks, rng)
-    checks = []
-    for mismatched_left in lefts:
-        matching, other = rng.sample(pairs, 2)
-        checks.append(
-            Assignment(
-                pair=matching,
-                check_pair=other,
-                ours_on_left=mismatched_left,
-                check_arm=rng.choice(["baseline", "ours"]),
-            )
-        )
-    return checks
-
-
 @transaction.atomic(savepoint=False)
 def allocate(*, annotator: Annotator) -> list[Assignment]:
     """Create the annotator's assignments once: chosen pairs, balanced sides, checks, in a random order.
@@ -102,7 +71,7 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
     chosen = _choose_pairs(study, pairs, taken, rng)
     sides = _sides(chosen, lean, rng)
     assignments = [Assignment(pair=pair, ours_on_left=sides[pair.pk]) for pair in chosen]
-    assignments += _attention_checks(study, pairs, rng)
+    assignments += attention_checks(study, pairs, rng)
     rng.shuffle(assignments)
     for order, assignment in enumerate(assignments):
         assignment.annotator = annotator

@@ -83,6 +83,7 @@ def test_a_ratings_side_and_scores_cannot_be_changed_or_deleted(admin_client):
             "ours_on_left": "" if assignment.ours_on_left else "on",
             "check_pair": "",
             "check_arm": "",
+            "check_other_arm": "",
             "shown_at_0": "",
             "shown_at_1": "",
         },

@@ -10,7 +10,8 @@ from django.db import connection
 from annotations import services
 from annotations.models import Annotator, Assignment, Study
 from annotations.selectors import assigned_sides
-from annotations.services.enrolment import StudyFull, balanced_sides, enrol
+from annotations.services.attention_checks import balanced_sides
+from annotations.services.enrolment import StudyFull, enrol
 from tests.factories import make_open_study
 
 pytestmark = pytest.mark.django_db

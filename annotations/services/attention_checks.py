@@ -1,0 +1,41 @@
+"""Attention checks: pairs in which one image belongs to another prompt, mixed into an annotator's sequence."""
+
+import random
+
+from django.core.exceptions import ValidationError
+
+from ..models import Assignment, ImagePair, Study
+from .studies import MIN_PAIRS_FOR_ATTENTION_CHECKS
+
+
+def balanced_sides(count: int, rng: random.Random) -> list[bool]:
+    """``count`` values of "ours on the left", half True (one more at random when odd), shuffled."""
+    sides = [True] * (count // 2) + [False] * (count // 2)
+    if count % 2:
+        sides.append(rng.random() < 0.5)
+    rng.shuffle(sides)
+    return sides
+
+
+def attention_checks(study: Study, pairs: list[ImagePair], rng: random.Random) -> list[Assignment]:
+    """``study.attention_checks`` checks: a prompt's image beside an image of another prompt, each image's arm drawn
+    at random on its own. The annotator may rate these pairs too; an image seen again then says nothing of its
+    arm, and the two images of a check say nothing of each other's."""
+    if study.attention_checks == 0:
+        return []
+    if len(pairs) < MIN_PAIRS_FOR_ATTENTION_CHECKS:
+        raise ValidationError(f"Study {study.slug!r} needs at least two pairs for attention checks.")
+    lefts = balanced_sides(study.attention_checks, rng)
+    checks = []
+    for mismatched_left in lefts:
+        matching, other = rng.sample(pairs, 2)
+        checks.append(
+            Assignment(
+                pair=matching,
+                check_pair=other,
+                ours_on_left=mismatched_left,
+                check_arm=rng.choice(["baseline", "ours"]),
+                check_other_arm=rng.choice(["baseline", "ours"]),
+            )
+        )
+    return checks

@@ -4,6 +4,7 @@ Production sets at least DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CE
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "generation",
     "annotations",
     "analysis",
@@ -65,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, as django-axes asks: it turns a locked-out sign-in into the lockout page
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Admin messages live in the session: the default storage builds a cookie signer on every request, annotators'
@@ -136,6 +140,21 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+# Where a sign-in without a (local) next= lands; Django's default, /accounts/profile/, is no page here.
+LOGIN_REDIRECT_URL = "admin:index"
+
+# Sign-in throttling (django-axes): a username is locked out from one client address after this many failures in
+# a row, for this long (0 minutes: until an administrator resets it); a success forgets earlier failures.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("EVALSITE_LOGIN_FAILURE_LIMIT", "5"))
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured(f"EVALSITE_LOGIN_FAILURE_LIMIT={AXES_FAILURE_LIMIT} must be at least 1.")
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("EVALSITE_LOGIN_COOLOFF_MINUTES", "30"))) or None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "evalsite.signin.lockout_response"
+# the client's address as the enrolment limit reads it, behind EVALSITE_TRUSTED_PROXIES proxies
+AXES_CLIENT_IP_CALLABLE = "annotations.views.client_address"
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
@@ -145,6 +164,10 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Client addresses (the enrolment limit per network address): how many reverse proxies, each appending the address
+# it saw to X-Forwarded-For, stand in front of the site; 0 takes REMOTE_ADDR (annotations.views.client_address).
+EVALSITE_TRUSTED_PROXIES = int(os.environ.get("EVALSITE_TRUSTED_PROXIES", "0"))
 
 # Celery: a broker that needs no server by default; Redis or RabbitMQ in production.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

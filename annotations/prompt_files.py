@@ -7,18 +7,24 @@ file is rejected whole: nothing is written unless every line is good.
 Normalisation: a prompt is stripped and every run of whitespace inside it (spaces, tabs, newlines from
 a quoted CSV field) becomes one space, as the CLIP tokenizers of the supported models do anyway. Two
 prompts that differ only in whitespace would give the same images, so they count as duplicates.
+
+Characters: a prompt may not hold control characters (but the tabs and line breaks that normalising makes spaces),
+bidirectional controls, zero-width or other invisible format characters (a joiner between emoji excepted),
+private-use or unassigned code points: ``evalsite.text_rules``, the rule every study text follows. A byte-order mark
+opening the file is its encoding mark and is removed before that check.
 """
 
 import csv
 import io
 import json
 import random
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
 from django.core.exceptions import ValidationError
+
+from evalsite.text_rules import describe_bad_characters
 
 PROMPT_COLUMNS = ("caption", "prompt", "text", "TEXT")  # tried in this order; LAION metadata uses TEXT
 FORMATS = {
@@ -52,17 +58,11 @@ def normalize_prompt(text: str) -> str:
     return " ".join(text.split())
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def bad_character(text: str) -> str | None:
-    """What makes ``text`` unstorable, as "contains ...", or None: a NUL (PostgreSQL cannot store one in text) or a
-    lone surrogate such as JSON's "\\ud800" (no valid UTF-8 encodes one)."""
-    if "\x00" in text:
-        return "contains a NUL character"
-    if surrogate := _SURROGATE.search(text):
-        return f"contains an invalid character (U+{ord(surrogate.group()):04X}, half of a surrogate pair)"
-    return None
+    """What a prompt may not hold (``evalsite.text_rules``), as "contains U+202E RIGHT-TO-LEFT OVERRIDE (...) at
+    character 5", or None: control characters but tab and line breaks (normalising makes them spaces), bidirectional
+    and zero-width characters, a NUL (PostgreSQL cannot store one), a lone surrogate such as JSON's "\\ud800"."""
+    return describe_bad_characters(text, multiline=True, of="the prompt")
 
 
 def _raise(problems: Sequence[_Problem], *, unit: str = "line") -> None:
@@ -303,10 +303,10 @@ def check_prompts(
 ) -> list[str]:
     """Normalise the prompts (see the module docstring) and return them in order, or raise one ValidationError.
 
-    The error lists, as "line N: ...", every prompt holding a NUL or a lone surrogate, every empty prompt, every
-    prompt longer than ``max_length`` characters, every repeat of an earlier line of the file (naming that line)
-    and every prompt that ``existing`` (the study's prompts) already holds. ``unit`` names what N counts ("row"
-    for the rows of the admin's prompt table).
+    The error lists, as "line N: ...", every prompt holding a character ``bad_character`` refuses (naming it and
+    where it is), every empty prompt, every prompt longer than ``max_length`` characters, every repeat of an earlier
+    line of the file (naming that line) and every prompt that ``existing`` (the study's prompts) already holds.
+    ``unit`` names what N counts ("row" for the rows of the admin's prompt table).
     """
     texts, problems = _check(lines, existing=existing, max_length=max_length, unit=unit)
     if problems:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from evalsite.csv_cells import restore
+from evalsite.text_rules import describe_bad_characters
 
 from .models import SCORE_MAX, SCORE_MIN, Annotator
 from .prompt_files import bad_character
@@ -36,7 +37,12 @@ def _parse_row(line: int, row: dict, slug: str, errors: list[str]) -> dict | Non
     # an EvalSite export marks text a spreadsheet would run as a formula; the import reads the value it marked
     row = {**row, "annotator": restore(row["annotator"].strip()), "item": restore(row["item"].strip())}
     problems = []
-    unstorable = {column: bad for column in TIDY_COLUMNS if (bad := bad_character(row[column]))}
+    # the item is a prompt (tabs and line breaks become spaces); the other columns are one line each
+    unstorable = {
+        column: bad
+        for column in TIDY_COLUMNS
+        if (bad := bad_character(row[column]) if column == "item" else describe_bad_characters(row[column]))
+    }
     for column, bad in unstorable.items():
         problems.append(f"{column} {bad}")
     if unstorable:  # nothing else is said of such a line: its values are not shown back

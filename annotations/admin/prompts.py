@@ -19,7 +19,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from ..models import Prompt
-from ..prompt_files import MAX_PROMPT_LENGTH, PROMPT_COLUMNS, PromptLine, check_prompts, normalize_prompt
+from ..prompt_files import (
+    MAX_PROMPT_LENGTH,
+    PROMPT_COLUMNS,
+    PromptLine,
+    bad_character,
+    check_prompts,
+    normalize_prompt,
+)
 from ..services.prompt_import import add_prompts_from_file
 
 UPLOAD_URL_NAME = "annotations_study_upload_prompts"
@@ -32,14 +39,17 @@ class PromptForm(forms.ModelForm):
         fields = ("position", "text")
 
     def clean_text(self) -> str:
-        """Saved normalised, as the upload and ``create_study`` save it (``prompt_files.normalize_prompt``)."""
-        return normalize_prompt(self.cleaned_data["text"])
+        """Saved normalised, as the upload and ``create_study`` save it (``prompt_files.normalize_prompt``); a text
+        holding a character prompts may not hold is kept as typed, for the formset to name it and its row (normalising
+        would turn some, such as U+2028 LINE SEPARATOR, into spaces first)."""
+        text = self.cleaned_data["text"]
+        return text if bad_character(text) else normalize_prompt(text)
 
 
 class PromptFormSet(BaseInlineFormSet):
     """Applies the checks of prompt files and ``create_study`` to the table's rows and the study's other prompts.
 
-    Every row that stays is checked (``prompt_files.check_prompts``: a NUL or an invalid character, an empty or
+    Every row that stays is checked (``prompt_files.check_prompts``: a character prompts may not hold, an empty or
     over-long prompt, a repeat of another row or of a prompt the study already holds), and so is its position
     against the other rows and the study's prompts that the table does not show; errors name the row.
     """

@@ -63,13 +63,21 @@ class StudyForm(forms.ModelForm):
         fields = "__all__"
         formfield_callback = _https_urls
 
-    #: The settings ``check_study_settings`` reads from the form.
-    CHECKED = ("model", "width", "height", "scheduler", "negative_prompt", "attention_checks")
+    #: The settings ``check_study_settings`` reads from the form: the model family's (the negative prompt is among
+    #: the texts), and the texts and completion URL (the characters and schemes it refuses).
+    CHECKED = (
+        *("model", "width", "height", "scheduler", "attention_checks", "completion_url"),
+        *studies.TEXT_SETTINGS,
+    )
 
     def clean(self):
         cleaned = super().clean()
-        # as saved, but a field that is invalid counts as empty: its own error is shown
-        candidate = Study(pk=self.instance.pk, **{name: cleaned.get(name) for name in self.CHECKED})
+        # as saved, but a field that is invalid counts as empty: its own error is shown; a completion URL that is no
+        # URL at all (javascript:...) is checked as typed, for the service's clearer message beside "Enter a valid URL"
+        values = {name: cleaned.get(name) for name in self.CHECKED}
+        if "completion_url" in self.errors:
+            values["completion_url"] = str(self.data.get(self.add_prefix("completion_url"), "")).strip()
+        candidate = Study(pk=self.instance.pk, **values)
         try:
             studies.check_study_settings(study=candidate, changed=self.changed_data if self.instance.pk else None)
         except ValidationError as exc:  # each on its field; a locked setting alone, above the form

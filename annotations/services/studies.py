@@ -1,10 +1,13 @@
 """Studies: creating one, checking its settings, generating its pairs, opening and closing it."""
 
 from collections.abc import Collection, Sequence
+from urllib.parse import urlsplit
 
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from evalsite.text_rules import describe_bad_characters
 from generation.models import PairJob, family_setting_errors
 from generation.services import create_pair_job, queue_pair_jobs
 from generation.validation import full_clean_named
@@ -24,6 +27,8 @@ def create_study(*, slug: str, title: str, prompts: Sequence[str], **settings) -
     or prompt is bad."""
     texts = clean_prompts(prompts)
     study = Study(slug=slug, title=title, **settings)
+    if content := _content_errors(study, None):  # before the field checks, whose "Enter a valid URL." says less
+        raise ValidationError(content)
     full_clean_named(study)
     check_study_settings(study=study)
     study.save()
@@ -147,6 +152,65 @@ def _family_errors(study: Study) -> dict[str, str]:
     return {field: f"{model.name}: {message}" for field, message in errors.items()}
 
 
+#: The study's texts, each with whether it may hold several lines (``evalsite.text_rules``): what annotators read,
+#: the title staff pages show, the code finishers are given, and the texts that go to the model.
+TEXT_SETTINGS = {
+    "title": False,
+    "question": False,
+    "consent_text": True,
+    "instructions": True,
+    "example_prompt": False,
+    "negative_prompt": True,
+    "completion_code": False,
+}
+#: Hosts a completion URL may name over plain http, and then only with DEBUG on (local development).
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _content_errors(study: Study, changed: Collection[str] | None) -> dict[str, str]:
+    """The refused characters of the study's texts and a refused completion URL, as a message per field; only those
+    in ``changed`` unless it is None."""
+    errors = {}
+    for name in TEXT_SETTINGS if changed is None else [name for name in TEXT_SETTINGS if name in changed]:
+        value = getattr(study, name, None)
+        if not value:
+            continue
+        label = str(Study._meta.get_field(name).verbose_name)
+        if problem := describe_bad_characters(value, multiline=TEXT_SETTINGS[name], of=f"the {label}"):
+            errors[name] = f"{label[0].upper()}{label[1:]}: {problem}."
+    if changed is None or "completion_url" in changed:
+        if message := completion_url_error(getattr(study, "completion_url", None) or ""):
+            errors["completion_url"] = message
+    return errors
+
+
+def completion_url_error(url: str) -> str | None:
+    """Why ``url`` cannot be a study's completion URL, or None: only https (plain http to this machine while DEBUG
+    is on), since annotators are sent there with their completion code; javascript:, data: and the rest are
+    refused."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return f"The completion URL {url!r} is not a URL such as https://app.prolific.com/submissions/complete."
+    scheme = parts.scheme.lower()
+    if scheme == "https" and host:
+        return None
+    local = scheme == "http" and host in LOCAL_HOSTS
+    if local and django_settings.DEBUG:
+        return None
+    if local:
+        return f"The completion URL {url!r} uses plain http: http is allowed only for localhost while DEBUG is on."
+    if scheme == "http":
+        return f"The completion URL {url!r} uses plain http: use https, so the completion code is not sent in clear."
+    if scheme == "https":
+        return f"The completion URL {url!r} names no host."
+    named = f"{scheme}:" if scheme else "no scheme"
+    return f"The completion URL {url!r} has {named}; it must be an https:// address (such as Prolific's)."
+
+
 def check_study_settings(*, study: Study, changed: Collection[str] | None = None) -> None:
     """Refuse the settings of ``study`` that its fields' own checks (``full_clean``) let through but it cannot have,
     in one ValidationError keyed by field (the admin's study form shows each on its field).
@@ -159,9 +223,13 @@ def check_study_settings(*, study: Study, changed: Collection[str] | None = None
     - attention checks its fixed pairs are too few for, once it is no longer a draft (``check_attention_checks``);
     - a new model while it holds imported pairs (``check_generates``).
 
-    On an edit the family rules apply only when one of ``FAMILY_SETTINGS`` changes, so that a study saved before a
-    rule existed keeps its other settings editable; ``changed`` None (a new study, or one about to generate) checks
-    them always.
+    Every study is also refused characters ``evalsite.text_rules`` forbids in its texts (``TEXT_SETTINGS``: bidi
+    controls, zero-width and other control characters, named with the line and character where they are) and a
+    completion URL that is not https (``completion_url_error``).
+
+    On an edit the family rules, the text rule and the completion URL rule apply only to what changes (for the
+    family rules: when one of ``FAMILY_SETTINGS`` changes), so that a study saved before a rule existed keeps its
+    other settings editable; ``changed`` None (a new study, or one about to generate) checks them always.
     """
     errors: dict[str, list[str]] = {}
 
@@ -188,6 +256,8 @@ def check_study_settings(*, study: Study, changed: Collection[str] | None = None
     if changed is None or any(name in changed for name in FAMILY_SETTINGS):
         for field, message in _family_errors(study).items():
             errors.setdefault(field, []).append(message)
+    for field, message in _content_errors(study, changed).items():
+        errors.setdefault(field, []).append(message)
     if errors:
         raise ValidationError(errors)
 

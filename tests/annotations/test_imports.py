@@ -333,7 +333,7 @@ def test_nul_in_a_field_is_named_with_its_line(tmp_path, column):
     rows = good_rows("imp")
     rows[1] = dict(rows[1], **{column: f"x\x00{rows[1][column]}"})
     message = import_expecting_error(tmp_path, write_csv_text(rows))
-    assert f"line 3: {column} contains a NUL character" in message
+    assert f"line 3: {column} contains U+0000 NULL (a control character) at character 2" in message
     assert Study.objects.filter(slug="imp").count() == 0
 
 
@@ -342,7 +342,8 @@ def test_lone_surrogate_in_the_text_is_named_with_its_line():
     rows[0] = dict(rows[0], item="a cat \ud800")
     with pytest.raises(ValidationError) as info:
         import_ratings(slug="imp", text=write_csv_text(rows))
-    assert "line 2: item contains an invalid character (U+D800, half of a surrogate pair)" in info.value.messages
+    expected = "line 2: item contains U+D800 (half of a surrogate pair, which is not valid text) at character 7"
+    assert expected in info.value.messages
     assert Study.objects.filter(slug="imp").count() == 0
 
 

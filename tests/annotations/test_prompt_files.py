@@ -311,16 +311,18 @@ def test_nul_and_lone_surrogates_are_named_by_line_and_nothing_is_written(tmp_pa
     with pytest.raises(ValidationError) as info:
         add_prompts_from_file(study=study, data=body, filename="p.jsonl")
     assert messages_of(info) == [
-        "line 2: contains an invalid character (U+D800, half of a surrogate pair)",
-        "line 3: contains a NUL character",
-        "line 4: contains an invalid character (U+DFFF, half of a surrogate pair)",
+        "line 2: contains U+D800 (half of a surrogate pair, which is not valid text) at character 7",
+        "line 3: contains U+0000 NULL (a control character) at character 3",
+        "line 4: contains U+DFFF (half of a surrogate pair, which is not valid text) at character 1",
     ]
     assert study.prompts.count() == 1
     # a raw NUL byte in a text or CSV file too
     for name, data in (("p.txt", b"a cat\nbad \x00 line\n"), ("p.csv", b'caption\na cat\n"bad \x00"\n')):
         with pytest.raises(ValidationError) as info:
             add_prompts_from_file(study=study, data=data, filename=name)
-        assert messages_of(info) == [f"line {2 if name == 'p.txt' else 3}: contains a NUL character"], name
+        assert messages_of(info) == [
+            f"line {2 if name == 'p.txt' else 3}: contains U+0000 NULL (a control character) at character 5"
+        ], name
     assert study.prompts.count() == 1
 
 
@@ -329,12 +331,12 @@ def test_command_and_admin_upload_report_a_lone_surrogate(tmp_path, admin_client
     study = make_study(slug="s", prompts=0)
     path = tmp_path / "p.jsonl"
     path.write_bytes(b'{"prompt": "a cat \\ud800"}\n')
-    with pytest.raises(CommandError, match="line 1: contains an invalid character"):
+    with pytest.raises(CommandError, match="line 1: contains U[+]D800"):
         call_command("import_prompts", "s", str(path), stdout=StringIO())
     response = admin_client.post(upload_url(study), {"file": upload("p.jsonl", path.read_bytes()), "seed": "0"})
     assert response.status_code == 200
     assert response.context["form"].non_field_errors() == [
-        "line 1: contains an invalid character (U+D800, half of a surrogate pair)"
+        "line 1: contains U+D800 (half of a surrogate pair, which is not valid text) at character 7"
     ]
     assert not Prompt.objects.exists()
 

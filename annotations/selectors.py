@@ -33,9 +33,14 @@ def study_by_enrolment_token(token: str) -> Study | None:
 
 
 def assigned_sides(study: Study) -> dict[int, tuple[int, int]]:
-    """Per pair of the study, its assignments so far (attention checks aside): (all, those with ours on the left)."""
+    """Per pair of the study, its assignments so far (attention checks aside): (all, those with ours on the left).
+
+    A released annotator's unrated pairs are free again (its unanswered assignments are deleted when it is
+    released); the pairs it rated keep counting, since their ratings were given.
+    """
     counts = (
         Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
+        .filter(Q(annotator__released_at__isnull=True) | Q(rating__isnull=False))
         .values_list("pair_id")
         .annotate(total=Count("pk"), left=Count("pk", filter=Q(ours_on_left=True)))
         .order_by()
@@ -44,8 +49,9 @@ def assigned_sides(study: Study) -> dict[int, tuple[int, int]]:
 
 
 def enrolment_count(study: Study) -> int:
-    """The study's annotators who joined by the open link or from Prolific (what ``enrolment_cap`` counts)."""
-    return study.annotators.exclude(source=Annotator.Source.INVITE).count()
+    """The study's annotators who joined by the open link or from Prolific and were not released (what
+    ``enrolment_cap`` counts)."""
+    return study.annotators.exclude(source=Annotator.Source.INVITE).filter(released_at__isnull=True).count()
 
 
 def attention_check_results(*, study: Study) -> dict[str, tuple[int, int]]:

@@ -68,11 +68,36 @@ class Rater:
     started: bool
     finished: bool
     screened_out: bool
+    released: bool
     study_open: bool
+    idle_seconds: float | None  # since the annotator's last activity (``services.leases``); None: it has no lease
+    idle_timeout_minutes: int | None  # the study's; None: leases never end
+
+    @property
+    def out_of_time(self) -> bool:
+        """Released, or idle past the study's timeout (the lease rule of ``services.leases``, released or not)."""
+        if self.released:
+            return True
+        if self.finished or self.screened_out or self.idle_timeout_minutes is None or self.idle_seconds is None:
+            return False
+        return self.idle_seconds > self.idle_timeout_minutes * 60
 
     @property
     def may_rate(self) -> bool:
-        return self.consented and not (self.finished or self.screened_out) and self.study_open
+        return self.consented and not (self.finished or self.screened_out or self.out_of_time) and self.study_open
+
+
+#: The annotator's last activity (``services.leases``): the last time a pair was shown, else consent, else (for an
+#: annotator who enrolled rather than was invited) enrolment; NULL for an invited annotator who never consented.
+LAST_ACTIVITY = (
+    f'COALESCE((SELECT MAX(x.shown_at) FROM "{ASSIGNMENT}" x WHERE x.annotator_id = a.id), a.consented_at, '
+    "CASE WHEN a.source <> %(invite)s THEN a.created_at END)"
+)
+#: Seconds from the annotator's last activity to ``%(now)s``, per database.
+SECONDS_IDLE = {
+    "postgresql": f"EXTRACT(EPOCH FROM (%(now)s - {LAST_ACTIVITY}))",
+    "sqlite": f"(julianday(%(now)s) - julianday({LAST_ACTIVITY})) * 86400.0",
+}
 
 
 def rater(token: str) -> Rater | None:
@@ -81,14 +106,22 @@ def rater(token: str) -> Rater | None:
         return None
     rows = _fetch(
         f"""SELECT a.id, a.study_id, a.consented_at IS NOT NULL, a.started_at IS NOT NULL,
-                   a.finished_at IS NOT NULL, a.screened_out_at IS NOT NULL, s.status
-            FROM "{ANNOTATOR}" a JOIN "{STUDY}" s ON s.id = a.study_id WHERE a.token = %s""",
-        [token],
+                   a.finished_at IS NOT NULL, a.screened_out_at IS NOT NULL, a.released_at IS NOT NULL, s.status,
+                   {SECONDS_IDLE[connection.vendor]}, s.idle_timeout_minutes
+            FROM "{ANNOTATOR}" a JOIN "{STUDY}" s ON s.id = a.study_id WHERE a.token = %(token)s""",
+        {"token": token, "now": _db_now(), "invite": Annotator.Source.INVITE.value},
     )
     if not rows:
         return None
-    annotator_id, study_id, status = rows[0][0], rows[0][1], rows[0][-1]
-    return Rater(annotator_id, study_id, *(bool(flag) for flag in rows[0][2:-1]), status == Study.Status.OPEN)
+    annotator_id, study_id, *flags, status, idle_seconds, timeout = rows[0]
+    return Rater(
+        annotator_id,
+        study_id,
+        *(bool(flag) for flag in flags),
+        study_open=status == Study.Status.OPEN,
+        idle_seconds=None if idle_seconds is None else float(idle_seconds),
+        idle_timeout_minutes=timeout,
+    )
 
 
 # What comes next -------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import logging
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -15,8 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from . import selectors, sequence
 from .image_views import image_url_maker
 from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, Study, new_token
-from .services import enrolment, ratings
-from .services.enrolment import StudyFull
+from .services import binding, enrolment, leases, ratings
+from .services.enrolment import StudyFull, TooManyEnrolments
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +36,19 @@ def _closed_page(request: HttpRequest, annotator: Annotator) -> HttpResponse | N
     return render(request, "annotations/not_open.html", {"study": annotator.study}, status=403)
 
 
+def _time_ran_out_page(request: HttpRequest, study: Study) -> HttpResponse:
+    """The page of an annotator whose lease ended (``services.leases``): idle too long, or released."""
+    return render(request, "annotations/time_ran_out.html", {"study": study}, status=410)
+
+
 def _stop_page(request: HttpRequest, annotator: Annotator) -> HttpResponse | None:
-    """Where an annotator goes instead of the rating pages: finished, screened out, or study not open."""
+    """Where an annotator goes instead of the rating pages: finished, screened out, out of time, or study not open."""
     if annotator.screened_out_at:
         return render(request, "annotations/screened_out.html", {"study": annotator.study})
     if annotator.finished_at:
         return redirect("annotations:done", token=annotator.token)
+    if leases.has_run_out(annotator):
+        return _time_ran_out_page(request, annotator.study)
     return _closed_page(request, annotator)
 
 
@@ -63,6 +71,8 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
             enrolment.give_consent(annotator=annotator)
         except StudyFull:
             return render(request, "annotations/full.html", context, status=403)
+        except leases.TimeRanOut:
+            return _time_ran_out_page(request, annotator.study)
         except ValidationError as exc:  # the study cannot lay out a sequence (e.g. too few pairs for its checks)
             # the reason is for the researchers (the log): it may describe the study's design
             logger.error(
@@ -119,7 +129,7 @@ def _next_place(request: HttpRequest, annotator: Annotator) -> HttpResponse:
 def _submit_posted(request: HttpRequest, annotator_id: int) -> ratings.SubmitResult:
     """Store the posted scores for the posted assignment; 404 unless it is one of this annotator's.
 
-    Raises ``ValidationError`` for a bad score, as ``ratings.submit_rating`` does.
+    Raises ``ValidationError`` for a bad score, and ``leases.TimeRanOut``, as ``ratings.submit_rating`` does.
     """
     try:
         return ratings.submit_rating(
@@ -151,6 +161,8 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         try:
             _submit_posted(request, annotator.pk)
+        except leases.TimeRanOut:
+            return _time_ran_out_page(request, annotator.study)
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
@@ -171,8 +183,9 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
 
 def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
     """A submit from the rating page's script: the next pair (as ``_show_next`` describes it) in ``{"pair": ...}``,
-    or ``{"redirect": url}`` when the annotator is to leave the rating pages, or ``{"error": message}`` (status 400)
-    for a bad score. Reads and writes through ``sequence``: four short queries (five on the first pair).
+    or ``{"redirect": url}`` when the annotator is to leave the rating pages (the rating page then says why, e.g.
+    that its time ran out), or ``{"error": message}`` (status 400) for a bad score. Reads and writes through
+    ``sequence``: four short queries (five on the first pair).
     """
     rater = sequence.rater(token)
     if rater is None:
@@ -183,6 +196,8 @@ def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
         return JsonResponse({"redirect": _rate_url(token)})  # the rating page says why
     try:
         result = _submit_posted(request, rater.annotator_id)
+    except leases.TimeRanOut:  # released while the answer was on its way
+        return JsonResponse({"redirect": _rate_url(token)})
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=400)
     if not (result.screened_out or result.finished):
@@ -227,27 +242,70 @@ def with_query(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query + list(params.items()))))
 
 
+def client_address(request: HttpRequest) -> str:
+    """The client's network address: ``REMOTE_ADDR``, or behind ``EVALSITE_TRUSTED_PROXIES`` reverse proxies the
+    address the outermost of them saw (X-Forwarded-For counted from the right: what a client writes there itself
+    stands further left and is never read)."""
+    proxies = settings.EVALSITE_TRUSTED_PROXIES
+    if proxies > 0:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [part for part in forwarded if part]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _browser_cookie(request: HttpRequest, study: Study) -> str | None:
+    """The verified value of the browser's cookie for ``study`` (``services.binding``), or None."""
+    return request.get_signed_cookie(
+        binding.cookie_name(study.pk), default=None, salt=binding.COOKIE_SALT, max_age=binding.COOKIE_MAX_AGE
+    )
+
+
+def _bind_browser(request: HttpRequest, response: HttpResponse, annotator: Annotator) -> HttpResponse:
+    """Give the browser the signed cookie that binds it to ``annotator``."""
+    response.set_signed_cookie(
+        binding.cookie_name(annotator.study_id),
+        binding.cookie_value(annotator),
+        salt=binding.COOKIE_SALT,
+        max_age=binding.COOKIE_MAX_AGE,
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def _too_many_page(request: HttpRequest, study: Study, exc: ValidationError) -> HttpResponse:
+    return render(request, "annotations/too_many.html", {"study": study, "error": " ".join(exc.messages)}, status=429)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest, enrolment_token: str) -> HttpResponse:
-    """The open enrolment link: a POST creates an annotator (remembered in the session) and starts it."""
+    """The open enrolment link: a POST creates an annotator, bound to the browser by its cookie, and starts it."""
     study = selectors.study_by_enrolment_token(enrolment_token)
     if study is None:
         raise Http404("No such study.")
-    remembered = request.session.get(f"annotator-of-{study.pk}")
-    if remembered and Annotator.objects.filter(token=remembered, study=study).exists():
-        return redirect("annotations:invite", token=remembered)
+    cookie = _browser_cookie(request, study)
+    if remembered := binding.annotator_of(study, cookie):
+        return redirect("annotations:invite", token=remembered.token)
     if request.method == "POST":
         try:
             annotator = enrolment.enrol(
-                study=study, source=Annotator.Source.OPEN, external_id=_join_attempt_id(request.POST.get("attempt", ""))
+                study=study,
+                source=Annotator.Source.OPEN,
+                external_id=_join_attempt_id(request.POST.get("attempt", "")),
+                cookie=cookie,
+                address=client_address(request),
             )
+        except TooManyEnrolments as exc:
+            return _too_many_page(request, study, exc)
         except ValidationError as exc:
             return render(
                 request, "annotations/join.html", {"study": study, "error": " ".join(exc.messages)}, status=403
             )
-        request.session[f"annotator-of-{study.pk}"] = annotator.token
-        return redirect("annotations:invite", token=annotator.token)
+        return _bind_browser(request, redirect("annotations:invite", token=annotator.token), annotator)
     return render(request, "annotations/join.html", {"study": study, "attempt": new_token()})
 
 
@@ -264,6 +322,8 @@ def _join_attempt_id(attempt: str) -> str:
 
 
 PROLIFIC_FIELDS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID")
+#: The longest Prolific field taken: PROLIFIC_PID is stored as the annotator's ``external_id``.
+PROLIFIC_FIELD_MAX = Annotator._meta.get_field("external_id").max_length
 
 
 def _has_control_character(text: str) -> bool:
@@ -274,7 +334,8 @@ def _has_control_character(text: str) -> bool:
 @never_cache
 @require_GET
 def prolific(request: HttpRequest, enrolment_token: str) -> HttpResponse:
-    """Entry from Prolific: the same PROLIFIC_PID always returns to the same annotator and its progress."""
+    """Entry from Prolific: the same PROLIFIC_PID returns to the same annotator and its progress, from the browser
+    it is bound to or with its current attempt's ids (``services.binding``); anyone else is refused (409)."""
     study = selectors.study_by_enrolment_token(enrolment_token)
     if study is None:
         raise Http404("No such study.")
@@ -298,11 +359,36 @@ def prolific(request: HttpRequest, enrolment_token: str) -> HttpResponse:
             },
             status=400,
         )
-    entry = {name: request.GET[name].strip()[:200] for name in PROLIFIC_FIELDS}
+    too_long = [name for name in PROLIFIC_FIELDS if len(request.GET[name].strip()) > PROLIFIC_FIELD_MAX]
+    if too_long:
+        return render(
+            request,
+            "annotations/join.html",
+            {
+                "study": study,
+                "error": f"The link's {', '.join(too_long)} {'is' if len(too_long) == 1 else 'are'} longer than "
+                f"{PROLIFIC_FIELD_MAX} characters, which no Prolific id is; please open the study from Prolific.",
+            },
+            status=400,
+        )
+    entry = {name: request.GET[name].strip() for name in PROLIFIC_FIELDS}
     try:
         annotator = enrolment.enrol(
-            study=study, source=Annotator.Source.PROLIFIC, external_id=entry["PROLIFIC_PID"], entry=entry
+            study=study,
+            source=Annotator.Source.PROLIFIC,
+            external_id=entry["PROLIFIC_PID"],
+            entry=entry,
+            cookie=_browser_cookie(request, study),
+            address=client_address(request),
         )
+    except binding.OtherBrowser as exc:
+        return render(
+            request, "annotations/other_browser.html", {"study": study, "error": " ".join(exc.messages)}, status=409
+        )
+    except TooManyEnrolments as exc:
+        return _too_many_page(request, study, exc)
     except ValidationError as exc:
         return render(request, "annotations/join.html", {"study": study, "error": " ".join(exc.messages)}, status=403)
-    return redirect("annotations:invite", token=annotator.token)
+    if leases.has_run_out(annotator):
+        return _bind_browser(request, _time_ran_out_page(request, study), annotator)
+    return _bind_browser(request, redirect("annotations:invite", token=annotator.token), annotator)

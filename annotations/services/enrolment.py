@@ -2,22 +2,30 @@
 
 Laying out an annotator's pairs (``allocate``: quotas, balanced sides and attention checks) runs with the study's row
 locked (``SELECT ... FOR UPDATE`` on PostgreSQL), so annotators who join at the same moment are served one after the
-other and never exceed a quota or share a slot.
+other and never exceed a quota or share a slot. Enrolment and allocation first release the study's annotators whose
+lease has ended (``leases``), so dropouts hold no place and no pair.
+
+Enrolment binds an annotator to its browser (``binding``) and counts new annotators per network address: a keyed
+hash of the address is stored (``enrolled_from``), never the address.
 """
 
+import ipaddress
 import random
 import secrets
 from collections import Counter
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from generation.models import PairJob
 
 from ..models import Annotator, Assignment, ImagePair, Study
 from ..selectors import assigned_sides, enrolment_count
+from . import binding, leases
 from .attention_checks import attention_checks
 
 #: The most invite links made at once (the admin's invite page offers up to this many).
@@ -26,6 +34,10 @@ MAX_INVITES_AT_ONCE = 5000
 
 class StudyFull(ValidationError):
     """No pairs are left for another annotator within the study's quotas."""
+
+
+class TooManyEnrolments(ValidationError):
+    """The network address enrolled as many annotators in the last hour as the study allows."""
 
 
 def _choose_pairs(study: Study, pairs: list[ImagePair], taken: Counter, rng: random.Random) -> list[ImagePair]:
@@ -64,6 +76,7 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
     study = Study.objects.select_for_update().get(pk=annotator.study_id)
     if not pairs:
         raise ValidationError(f"Study {study.slug!r} has no generated pairs.")
+    leases.release_expired(study=study, sparing=annotator.pk)
     rng = random.Random(secrets.randbits(64))
     assigned = assigned_sides(study)
     taken = Counter({pair_id: total for pair_id, (total, _) in assigned.items()})
@@ -80,23 +93,65 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
 
 
 @transaction.atomic
-def enrol(*, study: Study, source: str, external_id: str = "", entry: dict | None = None) -> Annotator:
-    """An annotator joining by the open link or from Prolific; a returning external id gets its own record back.
+def enrol(
+    *,
+    study: Study,
+    source: str,
+    external_id: str = "",
+    entry: dict | None = None,
+    cookie: str | None = None,
+    address: str = "",
+) -> Annotator:
+    """An annotator joining by the open link or from Prolific, bound to its browser; a returning external id gets
+    its own record back.
 
-    A return with a new SESSION_ID (Prolific's id of one attempt) makes it the annotator's current one; the earlier
-    ones are kept, oldest first, in ``entry["earlier_session_ids"]``.
+    A returning Prolific participant must come from its browser (``cookie``: the verified value of the browser's
+    cookie) or repeat its current attempt exactly (``binding.admit``; raises ``binding.OtherBrowser``). The open
+    link's external id comes from a random value of the join form, so a return with it is the same join. A return
+    with a new SESSION_ID (Prolific's id of one attempt) makes it the annotator's current one; the earlier ones are
+    kept, oldest first, in ``entry["earlier_session_ids"]``. A new annotator is refused when the study is closed
+    to enrolment, full (``StudyFull``), or when ``address`` (the client's network address) enrolled the study's
+    hourly limit already (``TooManyEnrolments``).
     """
     study = Study.objects.select_for_update().get(pk=study.pk)
     if external_id:
-        existing = study.annotators.filter(external_id=external_id).first()
+        existing = study.annotators.select_for_update().filter(external_id=external_id).first()
         if existing is not None:
+            if source == Annotator.Source.PROLIFIC:
+                binding.admit(existing, cookie=cookie, entry=entry)
+            else:
+                binding.bind(existing)
             _record_session(existing, (entry or {}).get("SESSION_ID", ""))
             return existing
     if not study.enrolment_open or study.status != Study.Status.OPEN:
         raise ValidationError(f"Study {study.title!r} is not taking new participants.")
+    leases.release_expired(study=study)
     if study.enrolment_cap is not None and enrolment_count(study) >= study.enrolment_cap:
         raise StudyFull(f"Study {study.title!r} has all the participants it needs.")
-    return Annotator.objects.create(study=study, source=source, external_id=external_id, entry=entry or {})
+    enrolled_from = address_key(address)
+    limit = study.enrolments_per_address_per_hour
+    if limit is not None:
+        hour_ago = timezone.now() - timedelta(hours=1)
+        if study.annotators.filter(enrolled_from=enrolled_from, created_at__gte=hour_ago).count() >= limit:
+            raise TooManyEnrolments(
+                f"Too many people joined from your network in the last hour (at most {limit}); please try again later."
+            )
+    annotator = Annotator.objects.create(
+        study=study, source=source, external_id=external_id, entry=entry or {}, enrolled_from=enrolled_from
+    )
+    return binding.bind(annotator)
+
+
+def address_key(address: str) -> str:
+    """A keyed hash of a network address, what ``enrolled_from`` stores: an IPv6 address counts by its /64
+    network (what one subscriber is usually given), an IPv4 address by itself."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        network = address
+    else:
+        network = str(ipaddress.ip_network(f"{parsed}/64", strict=False)) if parsed.version == 6 else str(parsed)
+    return salted_hmac("annotations.enrolled-from", network, algorithm="sha256").hexdigest()
 
 
 def _record_session(annotator: Annotator, session_id: str) -> None:
@@ -121,11 +176,14 @@ def create_annotators(*, study: Study, count: int) -> list[Annotator]:
 def give_consent(*, annotator: Annotator) -> Annotator:
     """Record consent and lay out the annotator's assignments (see ``allocate``).
 
-    Raises ``StudyFull`` when no pairs are left within the study's quotas; nothing is stored then.
+    Raises ``StudyFull`` when no pairs are left within the study's quotas, and ``leases.TimeRanOut`` for an annotator
+    whose lease has ended; nothing is stored then.
     """
-    annotator = Annotator.objects.select_for_update().get(pk=annotator.pk)
+    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator.pk)
     if annotator.consented_at is not None:
         return annotator
+    if leases.has_run_out(annotator):
+        raise leases.TimeRanOut()
     allocate(annotator=annotator)
     annotator.consented_at = timezone.now()
     annotator.save(update_fields=["consented_at"])

@@ -7,11 +7,12 @@ The answer itself is stored by ``sequence.store_answer``, in the SQL of the rati
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import sequence
-from ..models import SCORE_MAX, SCORE_MIN, Annotator, CheckResponse, new_completion_code
+from ..models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, CheckResponse, new_completion_code
+from . import leases
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,21 @@ def _check_score(name: str, value: object) -> int:
 def submit_rating(*, annotator_id: int, assignment_id: int, left_score: object, right_score: object) -> SubmitResult:
     """Store the scores of one of this annotator's assignments exactly once; a repeat changes nothing.
 
-    Raises ``ValidationError`` (naming "left" or "right") for a score that is not a whole number from 1 to 10, and
-    ``Assignment.DoesNotExist`` for an assignment that is not this annotator's; nothing is stored then.
+    Raises ``ValidationError`` (naming "left" or "right") for a score that is not a whole number from 1 to 10,
+    ``Assignment.DoesNotExist`` for an assignment that is not this annotator's, and ``leases.TimeRanOut`` when the
+    annotator's lease ended and its unanswered assignment is gone (a release ran before, or while, the answer came);
+    nothing is stored then.
     """
     left = _check_score("left", left_score)
     right = _check_score("right", right_score)
-    stored = sequence.store_answer(annotator_id=annotator_id, assignment_id=assignment_id, left=left, right=right)
+    try:
+        stored = sequence.store_answer(annotator_id=annotator_id, assignment_id=assignment_id, left=left, right=right)
+    except (IntegrityError, Assignment.DoesNotExist):
+        # PostgreSQL: the release deleted the assignment while the insert waited on its row (the foreign key fails);
+        # SQLite, or a release before the insert: the assignment is not there to read
+        if Annotator.objects.filter(pk=annotator_id, released_at__isnull=False).exists():
+            raise leases.TimeRanOut() from None
+        raise
     if stored.failed_check and screen_out_if_failed(annotator_id=annotator_id).screened_out_at is not None:
         return SubmitResult(created=True, screened_out=True, finished=False, ahead=None)
     # Lock the annotator only when nothing looks unanswered any more. Answers are never taken back, and each submit
@@ -68,9 +78,10 @@ def screen_out_if_failed(*, annotator_id: int) -> Annotator:
 
 @transaction.atomic
 def finish_if_complete(*, annotator_id: int) -> Annotator:
-    """Give the annotator a completion code once every assignment is answered (never when screened out)."""
+    """Give the annotator a completion code once every assignment is answered (never when screened out or
+    released: a release deletes the unanswered assignments, but the annotator did not answer them)."""
     annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator_id)
-    if annotator.finished_at is not None or annotator.consented_at is None or annotator.screened_out_at:
+    if annotator.finished_at or annotator.consented_at is None or annotator.screened_out_at or annotator.released_at:
         return annotator
     if sequence.has_unanswered(annotator_id=annotator_id):
         return annotator

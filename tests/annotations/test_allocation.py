@@ -69,12 +69,13 @@ def test_attention_checks_are_added_and_mixed_in():
 
 def test_enrolment_cap_and_returning_participants():
     study, _ = make_open_study(slug="e", prompts=2, annotators=1, enrolment_open=True, enrolment_cap=2)
-    first = enrol(study=study, source="prolific", external_id="P1", entry={"PROLIFIC_PID": "P1"})
-    assert enrol(study=study, source="prolific", external_id="P1") == first
+    attempt = {"PROLIFIC_PID": "P1", "STUDY_ID": "S1", "SESSION_ID": "X1"}
+    first = enrol(study=study, source="prolific", external_id="P1", entry=attempt)
+    assert enrol(study=study, source="prolific", external_id="P1", entry=attempt) == first
     enrol(study=study, source="open")
     with pytest.raises(StudyFull, match="all the participants"):
         enrol(study=study, source="open")
-    assert enrol(study=study, source="prolific", external_id="P1") == first  # returning still resumes
+    assert enrol(study=study, source="prolific", external_id="P1", entry=attempt) == first  # returning resumes
     Study.objects.filter(pk=study.pk).update(enrolment_open=False)
     with pytest.raises(Exception, match="not taking new participants"):
         enrol(study=Study.objects.get(pk=study.pk), source="prolific", external_id="P9")

@@ -303,7 +303,8 @@ def test_prolific_entry_resume_and_completion_redirect(live_server, new_context)
     given = [rate_by_clicks(page, 4, 8)]
     context.close()
 
-    # Returning with the same PID in a new browser context: the same annotator, where it left off.
+    # Returning with the same attempt (PID, STUDY_ID and SESSION_ID) in a new browser context: the same annotator,
+    # where it left off, and that browser is bound to it now.
     context = new_context()
     routed: list[str] = []
 
@@ -313,7 +314,7 @@ def test_prolific_entry_resume_and_completion_redirect(live_server, new_context)
 
     page = context.new_page()
     page.route("https://app.prolific.com/**", prolific_stub)
-    page.goto(from_prolific(PROLIFIC_PID=pid, STUDY_ID="study-1", SESSION_ID="session-2"))
+    page.goto(from_prolific(PROLIFIC_PID=pid, STUDY_ID="study-1", SESSION_ID="session-1"))
     assert page.url == url(live_server, "rate", token=participant.token)
     assert remaining(page) == "Remaining evaluation pairs (2/3)"
     assert study.annotators.filter(source=Annotator.Source.PROLIFIC).count() == 1
@@ -338,7 +339,8 @@ def test_prolific_entry_resume_and_completion_redirect(live_server, new_context)
         assert assignment.annotator_id == participant.pk
         assert_stored(assignment.pk, left, right)
 
-    # Opening the link again after finishing goes straight back to the completion URL.
+    # Opening the link again after finishing (a new attempt, from the bound browser) goes straight back to the
+    # completion URL.
     again = from_prolific(PROLIFIC_PID=pid, STUDY_ID="study-1", SESSION_ID="session-3")
     page.evaluate("url => { location.href = url; }", again)
     page.get_by_role("heading", name="Prolific stub 2").wait_for()

@@ -133,7 +133,7 @@ def build_study(*, slug: str, pairs: int, annotators: int, size: int) -> list[st
     """An open study of ``pairs`` generated pairs and ``annotators`` invite tokens, through the project's services."""
     from annotations import services
     from generation.models import DiffusionModel, PairJob
-    from generation.storage import image_name, write_atomic
+    from generation.storage import write_atomic
 
     model, _ = DiffusionModel.objects.get_or_create(
         source="load-benchmark",
@@ -150,13 +150,9 @@ def build_study(*, slug: str, pairs: int, annotators: int, size: int) -> list[st
     )
     services.queue_study_generation(study=study)
     for index, pair in enumerate(study.pairs.select_related("job").order_by("prompt__position")):
-        names = {
-            arm: write_atomic(image_name(job_id=pair.job_id, arm=arm), pattern_png(index, arm, size))
-            for arm in ("baseline", "ours")
-        }
-        PairJob.objects.filter(pk=pair.job_id).update(
-            status=PairJob.Status.DONE, baseline_image=names["baseline"], ours_image=names["ours"]
-        )
+        for arm, name in (("baseline", pair.job.baseline_image), ("ours", pair.job.ours_image)):
+            write_atomic(name, pattern_png(index, arm, size))
+        PairJob.objects.filter(pk=pair.job_id).update(status=PairJob.Status.DONE)
     study = services.open_study(study=study)
     return [annotator.token for annotator in services.create_annotators(study=study, count=annotators)]
 

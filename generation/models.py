@@ -4,9 +4,11 @@ A pair job knows nothing of studies or people, so any evaluation can order pairs
 """
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Mod
 from django.db.models.lookups import Exact
+
+from .storage import new_image_name
 
 
 class Scheduler(models.TextChoices):
@@ -143,8 +145,10 @@ class PairJob(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     #: The Celery task that holds the job while it runs; a redelivery of that task (same id) may take it up again.
     task_id = models.CharField(max_length=255, blank=True, default="", editable=False)
-    baseline_image = models.CharField(max_length=255, blank=True, default="", help_text="Storage name.")
-    ours_image = models.CharField(max_length=255, blank=True, default="", help_text="Storage name.")
+    #: The images' storage names, drawn at random when the job is made: the task writes under them, a redelivered
+    #: one again under the same; the files exist once the job is done.
+    baseline_image = models.CharField(max_length=255, default=new_image_name, help_text="Storage name, random.")
+    ours_image = models.CharField(max_length=255, default=new_image_name, help_text="Storage name, random.")
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -209,8 +213,8 @@ class PairJob(models.Model):
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="pairjob_status_valid"),
             models.CheckConstraint(condition=Q(scheduler__in=Scheduler.values), name="pairjob_scheduler_valid"),
             models.CheckConstraint(
-                condition=~Q(status="done") | (~Q(baseline_image="") & ~Q(ours_image="")),
-                name="pairjob_done_has_images",
+                condition=~Q(baseline_image="") & ~Q(ours_image="") & ~Q(baseline_image=F("ours_image")),
+                name="pairjob_has_image_names",
             ),
         ]
 

@@ -1,21 +1,19 @@
-"""Image files: opaque, deterministic names, written and read only through Django's storage API.
+"""Image files: opaque random names, written and read only through Django's storage API.
 
 Any backend in ``STORAGES["default"]`` works. The default, :class:`AtomicFileSystemStorage`, keeps files under
 MEDIA_ROOT (a local folder or a shared network file system) and writes each through a temporary file and a
 rename. With S3-compatible object storage (django-storages' ``S3Storage``) a single PUT is atomic for readers
 already. Either way a pair counts as stored only once both objects exist with the expected sizes
-(:func:`store_pair`), and a name always maps to the same object, so a redelivered task overwrites rather than
-duplicates.
+(:func:`store_pair`). Each image's name is drawn at random when its pair job is made and stored with the job
+(:func:`new_image_name`), so a redelivered task overwrites under the same names rather than duplicates.
 """
 
-import hashlib
-import hmac
 import io
 import os
+import secrets
 import uuid
 from pathlib import Path
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from PIL import Image
@@ -56,10 +54,13 @@ class AtomicFileSystemStorage(FileSystemStorage):
         return os.path.relpath(full_path, self.location).replace("\\", "/")
 
 
-def image_name(*, job_id: int, arm: str) -> str:
-    """The storage name of one arm's image: a keyed hash, so neither arm nor job can be read from it."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"pair-job:{job_id}:{arm}".encode(), hashlib.sha256)
-    return f"{IMAGE_FOLDER}/{digest.hexdigest()[:32]}.png"
+def new_image_name() -> str:
+    """A fresh storage name for one image, ``img/<32 hex>.png`` from 128 random bits.
+
+    Pair jobs draw one per image when they are made and keep them (``PairJob.baseline_image``, ``ours_image``):
+    nothing derives a name, so neither the arm nor the job can be read from it, even with SECRET_KEY known.
+    """
+    return f"{IMAGE_FOLDER}/{secrets.token_hex(16)}.png"
 
 
 def encode_png(image: Image.Image) -> bytes:
@@ -101,8 +102,8 @@ def stored_size(name: str, storage: Storage | None = None) -> int | None:
 def store_pair(files: dict[str, bytes], storage: Storage | None = None) -> None:
     """Write a pair's objects and check that each exists with its size; raise ImageStorageError otherwise.
 
-    The objects are written in the order of their names, which are keyed hashes: which arm is written first
-    (and so carries the earlier Last-Modified time) is independent of the arm.
+    The objects are written in the order of their names, which are random: which arm is written first (and so
+    carries the earlier Last-Modified time) is independent of the arm.
     """
     storage = storage if storage is not None else default_storage
     for name in sorted(files):

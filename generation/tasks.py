@@ -18,7 +18,7 @@ from .pairs import generate_pairs, uses_guidance
 from .pipelines import LoadedModel, ModelLoadError, load_model
 from .scaling import denoiser_of
 from .signals import pair_job_finished
-from .storage import ImageStorageError, encode_png, image_name, store_pair
+from .storage import ImageStorageError, encode_png, store_pair
 
 logger = logging.getLogger(__name__)
 
@@ -88,20 +88,17 @@ def _generate_batch(loaded: LoadedModel, jobs: list[PairJob]) -> None:
         train_sample_size=train_sample_size(first, loaded),
     )
     for job, pair in zip(jobs, batch.pairs, strict=True):
-        baseline_name = image_name(job_id=job.pk, arm="baseline")
-        ours_name = image_name(job_id=job.pk, arm="ours")
         try:
-            # Both objects exist with their sizes before the job is marked done; a worker killed before that
-            # leaves the job running, and its redelivered task generates the pair again under the same names.
-            store_pair({baseline_name: encode_png(pair.baseline), ours_name: encode_png(pair.ours)})
+            # Under the names drawn when the job was made. Both objects exist with their sizes before the job is
+            # marked done; a worker killed before that leaves the job running, and its redelivered task generates
+            # the pair again under the same names.
+            store_pair({job.baseline_image: encode_png(pair.baseline), job.ours_image: encode_png(pair.ours)})
         except ImageStorageError as exc:
             logger.error("Pair job %s: %s", job.pk, exc)
             _finish(job, status=PairJob.Status.FAILED, error=f"Storing the images failed: {exc}")
             continue
         _finish(
             job,
-            baseline_image=baseline_name,
-            ours_image=ours_name,
             metadata=_metadata(
                 job, loaded, batch_size=len(jobs), seconds=batch.seconds, identical_arms=batch.identical_arms
             ),

@@ -5,7 +5,7 @@ from PIL import Image
 from annotations import services
 from annotations.models import Annotator, Study
 from generation.models import DiffusionModel, PairJob
-from generation.storage import encode_png, image_name, write_atomic
+from generation.storage import encode_png, write_atomic
 
 PROMPTS = [
     "A red bicycle leaning against a brick wall",
@@ -37,14 +37,10 @@ def make_study(*, slug: str = "study", prompts: int = 3, model: str | None = "un
 
 
 def fake_generate(job: PairJob) -> PairJob:
-    """Mark a job done with two solid-colour images (baseline dark, ours light) in real storage."""
-    names = {}
-    for arm, shade in (("baseline", 40), ("ours", 215)):
-        image = Image.new("RGB", (job.width, job.height), (shade, shade, shade))
-        names[arm] = write_atomic(image_name(job_id=job.pk, arm=arm), encode_png(image))
-    PairJob.objects.filter(pk=job.pk).update(
-        status=PairJob.Status.DONE, baseline_image=names["baseline"], ours_image=names["ours"]
-    )
+    """Mark a job done with two solid-colour images (baseline dark, ours light) in real storage, under its names."""
+    for name, shade in ((job.baseline_image, 40), (job.ours_image, 215)):
+        write_atomic(name, encode_png(Image.new("RGB", (job.width, job.height), (shade, shade, shade))))
+    PairJob.objects.filter(pk=job.pk).update(status=PairJob.Status.DONE)
     job.refresh_from_db()
     return job
 

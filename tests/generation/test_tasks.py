@@ -14,7 +14,6 @@ from generation import tasks
 from generation.models import PairJob
 from generation.pipelines import ModelLoadError, load_model
 from generation.services import create_pair_job
-from generation.storage import image_name
 from generation.tasks import generate_pair_jobs
 
 pytestmark = pytest.mark.django_db
@@ -43,11 +42,12 @@ def pixels(name: str) -> np.ndarray:
 
 def test_pair_is_generated_under_opaque_names(tiny_model):
     job = make_job(tiny_model, width=128, height=128)
+    drawn = (job.baseline_image, job.ours_image)
     assert generate_pair_jobs([job.pk]) == {"missing": 0, "skipped": 0, "done": 1}
     job.refresh_from_db()
     assert job.status == PairJob.Status.DONE and job.error == "" and job.attempts == 1
-    for arm, name in (("baseline", job.baseline_image), ("ours", job.ours_image)):
-        assert name == image_name(job_id=job.pk, arm=arm)
+    assert (job.baseline_image, job.ours_image) == drawn, "written under the names drawn when the job was made"
+    for name in drawn:
         stem = os.path.basename(name).removesuffix(".png")
         assert len(stem) == 32 and all(c in "0123456789abcdef" for c in stem)
         assert "baseline" not in name and "ours" not in name
@@ -153,7 +153,7 @@ def test_unloadable_model_fails_the_job_with_a_clear_error(tiny_model, tmp_path)
     bad.refresh_from_db()
     assert bad.status == PairJob.Status.FAILED
     assert bad.error.startswith(f"Could not load model {missing!r}")
-    assert bad.baseline_image == bad.ours_image == ""
+    assert not default_storage.exists(bad.baseline_image) and not default_storage.exists(bad.ours_image)
     with pytest.raises(ModelLoadError):
         load_model(missing)
 
@@ -235,7 +235,8 @@ def test_a_job_held_by_another_task_is_left_to_it(tiny_model):
     PairJob.objects.filter(pk=job.pk).update(status=PairJob.Status.RUNNING, task_id="other-task", attempts=1)
     assert generate_pair_jobs.apply(([job.pk],), task_id="second-task").get() == {"missing": 0, "skipped": 1}
     job.refresh_from_db()
-    assert (job.status, job.task_id, job.attempts, job.baseline_image) == ("running", "other-task", 1, "")
+    assert (job.status, job.task_id, job.attempts) == ("running", "other-task", 1)
+    assert not default_storage.exists(job.baseline_image)
 
 
 def test_a_redelivered_task_takes_up_the_jobs_it_held(tiny_model):

@@ -12,7 +12,7 @@ from generation import checks
 from generation.storage import (
     AtomicFileSystemStorage,
     ImageStorageError,
-    image_name,
+    new_image_name,
     probe_storage,
     store_pair,
     write_atomic,
@@ -59,7 +59,7 @@ def test_store_pair_checks_sizes_and_writes_in_name_order(tmp_path):
             return super()._save(name, content)
 
     storage = Recording(location=tmp_path)
-    files = {image_name(job_id=1, arm="baseline"): b"b" * 10, image_name(job_id=1, arm="ours"): b"o" * 20}
+    files = {new_image_name(): b"b" * 10, new_image_name(): b"o" * 20}
     store_pair(files, storage)
     assert written == sorted(files), "the upload order follows the opaque names, not the arms"
     assert {name: storage.size(name) for name in files} == {name: len(data) for name, data in files.items()}

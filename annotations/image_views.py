@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from . import image_links, selectors
 
@@ -19,10 +19,11 @@ def image_url_maker(token: str) -> Callable[[int, str, str], str]:
     return lambda order, side, name: f"{prefix}{image_links.seal(token=token, order=order, side=side, name=name)}.png"
 
 
-def _image_response(name: str) -> HttpResponse:
+def _image_response(name: str, *, head: bool = False) -> HttpResponse:
     """The image stored under ``name``: its bytes (proxy) or a redirect to a short-lived presigned URL.
 
-    Either way the browser learns only the opaque name: no header, file name or metadata tells the arm.
+    Either way the browser learns only the opaque name: no header, file name or metadata tells the arm. For a HEAD
+    request (``head``) the same answer without the body: the stored size is read instead of the bytes.
     """
     if settings.EVALSITE_IMAGE_DELIVERY == "presigned":
         response = HttpResponseRedirect(default_storage.url(name))
@@ -31,26 +32,32 @@ def _image_response(name: str) -> HttpResponse:
         response["Cache-Control"] = f"private, max-age={max(0, min(3600, expire // 2))}"
         return response
     try:
-        with default_storage.open(name, "rb") as handle:
-            data = handle.read()
+        if head:
+            data, size = b"", default_storage.size(name)
+        else:
+            with default_storage.open(name, "rb") as handle:
+                data = handle.read()
+            size = len(data)
     except FileNotFoundError:
         raise Http404("No such image.") from None
     response = HttpResponse(data, content_type="image/png")
+    response["Content-Length"] = str(size)
     # The same URL always names the same image, so the annotator's browser may keep it; shared caches may not.
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
 
-@require_GET
+@require_safe
 def image(request: HttpRequest, token: str, link: str) -> HttpResponse:
-    """One image of one of this annotator's pairs, named by a sealed link: no query, and nothing names the arm."""
+    """One image of one of this annotator's pairs, named by a sealed link: no query, and nothing names the arm.
+    HEAD answers as GET does, without the body."""
     name = image_links.open_link(token=token, link=link)
     if not name or not default_storage.exists(name):
         raise Http404("No such image.")
-    return _image_response(name)
+    return _image_response(name, head=request.method == "HEAD")
 
 
-@require_GET
+@require_safe
 def example(request: HttpRequest, token: str, end: str) -> HttpResponse:
     """The study's example image for one end of the scale ("low" = 1, "high" = 10)."""
     annotator = selectors.annotator_by_token(token)

@@ -1,10 +1,11 @@
 """Annotators' image links: each names one image at one place of one annotator's sequence, sealed.
 
 A link is the image's storage name with its place (assignment order and side), encrypted with AES-SIV under a key
-derived from SECRET_KEY, and bound to the annotator's token as associated data. So serving an image needs no
-database query; a link opens only under the token it was made for; and nothing in it (not the arm, the pair, or
-whether two places show the same image) can be read without the key. The encryption is deterministic: the same
-place always gets the same link, so the browser reuses the preloaded image when the pair is shown.
+derived from SECRET_KEY, and bound to the annotator's token as associated data. So a link opens only under the token
+it was made for, and nothing in it (not the arm, the pair, or whether two places show the same image) can be read
+without the key. The encryption is deterministic: the same place always gets the same link, so the browser reuses
+the preloaded image when the pair is shown. A link works only while the annotator's study is open
+(:func:`study_open`): one query by the token's unique index, made only for a link that opens.
 """
 
 import base64
@@ -15,8 +16,17 @@ import hmac
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from django.conf import settings
+from django.db import connection
+
+from .models import Annotator, Study
 
 SIDES = ("left", "right")
+
+#: The annotator's study is open, by token.
+STUDY_OPEN_SQL = (
+    f'SELECT 1 FROM "{Annotator._meta.db_table}" a JOIN "{Study._meta.db_table}" s ON s.id = a.study_id '
+    "WHERE a.token = %s AND s.status = %s"
+)
 
 
 @functools.lru_cache(maxsize=4)
@@ -39,3 +49,11 @@ def open_link(*, token: str, link: str) -> str | None:
     except (ValueError, InvalidTag):  # bad base64 or too short (ValueError), or not sealed by us for this token
         return None
     return name if side in SIDES and order.isdigit() else None
+
+
+def study_open(token: str) -> bool:
+    """Whether ``token``'s annotator belongs to an open study: its image links work only then, so the images of a
+    closed study (or one not yet open) cannot be fetched with links handed out earlier."""
+    with connection.cursor() as cursor:
+        cursor.execute(STUDY_OPEN_SQL, [token, Study.Status.OPEN.value])
+        return cursor.fetchone() is not None

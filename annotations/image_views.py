@@ -49,10 +49,10 @@ def _image_response(name: str, *, head: bool = False) -> HttpResponse:
 
 @require_safe
 def image(request: HttpRequest, token: str, link: str) -> HttpResponse:
-    """One image of one of this annotator's pairs, named by a sealed link: no query, and nothing names the arm.
-    HEAD answers as GET does, without the body."""
+    """One image of one of this annotator's pairs, named by a sealed link, while the study is open (one query);
+    nothing names the arm. HEAD answers as GET does, without the body."""
     name = image_links.open_link(token=token, link=link)
-    if not name or not default_storage.exists(name):
+    if not name or not image_links.study_open(token) or not default_storage.exists(name):
         raise Http404("No such image.")
     return _image_response(name, head=request.method == "HEAD")
 

@@ -1,10 +1,12 @@
-"""Annotators' image links: HEAD answers as GET does, without the body."""
+"""Annotators' image links: HEAD answers as GET does, without the body, and a link opens only while its study is
+open, at the cost of one query."""
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from annotations import services
+from annotations.models import Study
 from tests.factories import image_link, make_open_study
 
 pytestmark = pytest.mark.django_db
@@ -26,3 +28,20 @@ def test_head_answers_like_get_without_a_body(link):
     assert got.content.startswith(b"\x89PNG")
     forged = reverse("annotations:image", kwargs={"token": annotator.token, "link": "A" * 40})
     assert Client().get(forged).status_code == Client().head(forged).status_code == 404
+
+
+@pytest.mark.parametrize("status", [Study.Status.CLOSED, Study.Status.READY, Study.Status.GENERATING])
+def test_a_link_opens_only_while_its_study_is_open(link, status, django_assert_max_num_queries):
+    study, annotator, url = link
+    with django_assert_max_num_queries(1):
+        assert Client().get(url).status_code == 200
+    if status == Study.Status.CLOSED:
+        services.close_study(study=study)
+    else:
+        Study.objects.filter(pk=study.pk).update(status=status)
+    with django_assert_max_num_queries(1):
+        assert Client().get(url).status_code == 404
+    assert Client().head(url).status_code == 404
+    if status == Study.Status.CLOSED:
+        services.open_study(study=study)  # reopened: the same link works again
+        assert Client().get(url).status_code == 200

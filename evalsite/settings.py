@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from evalsite import storage_config
+from evalsite import content_security, storage_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EVALSITE_VAR_DIR", BASE_DIR / "var"))
@@ -168,6 +168,25 @@ if not DEBUG:
 # Client addresses (the enrolment limit per network address): how many reverse proxies, each appending the address
 # it saw to X-Forwarded-For, stand in front of the site; 0 takes REMOTE_ADDR (annotations.views.client_address).
 EVALSITE_TRUSTED_PROXIES = int(os.environ.get("EVALSITE_TRUSTED_PROXIES", "0"))
+
+# Content-Security-Policy (django-csp): scripts and styles only from the site's own static files, no inline ones, no
+# plugins, no framing, forms posted only to the site; images also from object storage when they are presigned
+# (evalsite/content_security.py). The admin keeps working under it: Django's admin has no inline scripts or styles.
+# A study's completion URL joins form-action on the pages whose form may end there (content_security.CSPMiddleware).
+_CSP_MIDDLEWARE = "evalsite.content_security.CSPMiddleware"
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, _CSP_MIDDLEWARE)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", *content_security.image_sources(os.environ)],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 
 # Celery: a broker that needs no server by default; Redis or RabbitMQ in production.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

@@ -1,0 +1,118 @@
+// The rating page: keys, background submit, preloading the next pair. A static file, not an inline
+// script, so that the Content-Security-Policy can forbid inline scripts.
+(function () {
+  var form = document.getElementById("rating-form");
+  var button = document.getElementById("submit");
+  var sides = ["left", "right"];
+  var active = "left";
+  var sent = false;
+  function chosen(side) { return form.querySelector('input[name="' + side + '"]:checked'); }
+  function update() { button.disabled = sent || !(chosen("left") && chosen("right")); }
+  function activate(side) {
+    active = side;
+    sides.forEach(function (s) { document.getElementById("figure-" + s).classList.toggle("active", s === side); });
+  }
+  form.addEventListener("change", function (event) {
+    if (event.target.name === "left" || event.target.name === "right") { activate(event.target.name); }
+    update();
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) { return; }
+    if (/^[0-9]$/.test(event.key)) {
+      var value = event.key === "0" ? "10" : event.key;
+      var input = form.querySelector('input[name="' + active + '"][value="' + value + '"]');
+      input.checked = true;
+      input.focus({preventScroll: true});
+      update();
+      event.preventDefault();
+    } else if (event.key === "Tab") {
+      // left -> right -> Submit (once both are scored) -> left; Shift+Tab goes the other way
+      var order = button.disabled ? sides : sides.concat(["submit"]);
+      var here = document.activeElement === button ? "submit" : active;
+      var step = event.shiftKey ? order.length - 1 : 1;
+      var next = order[(order.indexOf(here) + step) % order.length];
+      if (next === "submit") {
+        button.focus({preventScroll: true});
+      } else {
+        activate(next);
+        (chosen(next) || form.querySelector('input[name="' + next + '"]')).focus({preventScroll: true});
+      }
+      event.preventDefault();
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      if (!button.disabled) { form.requestSubmit(button); }
+    }
+  });
+  function showError(message) {
+    var error = document.getElementById("error");
+    if (!error) {
+      error = document.createElement("p");
+      error.id = "error";
+      error.className = "error";
+      error.setAttribute("role", "alert");
+      document.getElementById("prompt").after(error);
+    }
+    error.textContent = message;
+  }
+  function preload(links) {
+    return links.map(function (link) { var image = new Image(); image.src = link; return image; });
+  }
+  // The next pair replaces this one once both its images are decoded (they were preloaded), all at once.
+  function show(pair) {
+    var images = preload([pair.images.left, pair.images.right]);
+    Promise.all(images.map(function (image) { return image.decode().catch(function () {}); })).then(function () {
+      form.elements.assignment.value = pair.assignment;
+      document.getElementById("prompt").textContent = pair.prompt;
+      document.getElementById("remaining").textContent =
+        "Remaining evaluation pairs (" + pair.position + "/" + pair.total + ")";
+      sides.forEach(function (side) {
+        document.querySelector("#figure-" + side + " img").src = pair.images[side];
+        form.querySelectorAll('input[name="' + side + '"]').forEach(function (input) { input.checked = false; });
+      });
+      var error = document.getElementById("error");
+      if (error) { error.remove(); }
+      preload(pair.preload);
+      if (document.activeElement) { document.activeElement.blur(); }
+      sent = false;
+      activate("left");
+      update();
+      window.scrollTo(0, 0);
+    });
+  }
+  // Submit in the background and show the next pair from the answer; a lost connection is retried with the same
+  // scores (the server stores one answer per pair). An answer that is a page, not JSON (a refusal, say), or that
+  // cannot be read is left to the browser: the form is posted the plain way.
+  function send(data, attempt) {
+    fetch(form.action, {method: "POST", body: data, headers: {"Accept": "application/json"}, credentials: "same-origin"})
+      .then(function (response) {
+        if ((response.headers.get("Content-Type") || "").indexOf("application/json") !== 0) { form.submit(); return; }
+        return response.json().then(function (answer) {
+          if (answer.redirect) {
+            window.location.assign(answer.redirect);
+          } else if (answer.error) {
+            showError(answer.error);
+            sent = false;
+            update();
+          } else {
+            show(answer.pair);
+          }
+        });
+      }, function () {
+        if (attempt < 4) {
+          setTimeout(function () { send(data, attempt + 1); }, 500 * (attempt + 1));
+        } else {
+          form.submit();
+        }
+      })
+      .catch(function () { form.submit(); });
+  }
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (sent) { return; }
+    sent = true;
+    update();
+    send(new URLSearchParams(new FormData(form)), 0);  // urlencoded: the lighter form to parse
+  });
+  activate("left");
+  update();
+})();

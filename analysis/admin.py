@@ -1,10 +1,14 @@
 from django.contrib import admin
 
+from annotations.admin.scoping import StudyScopedAdmin
+
 from .models import AnalysisSettings
 
 
 @admin.register(AnalysisSettings)
-class AnalysisSettingsAdmin(admin.ModelAdmin):
+class AnalysisSettingsAdmin(StudyScopedAdmin):
+    """A study's exclusion rules, for the researchers who may see the study."""
+
     list_display = (
         "study",
         "min_seconds_per_item",

@@ -1,13 +1,14 @@
-"""Staff-only results pages: the paper table, the plots, the analysis details and the protocol."""
+"""Staff-only results pages: the paper table, the plots, the analysis details and the protocol; they need the
+permission to export a study (403 without) and show only studies the user may see (404 for another's)."""
 
 import re
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils.safestring import mark_safe
 
-from annotations.models import Study
+from annotations import access
 from metrics.tables import results_section
 
 from .formats import table_cells, table_header
@@ -25,7 +26,7 @@ def _inline_svg(figure) -> str:
 
 @staff_member_required
 def results(request, slug: str):
-    study = get_object_or_404(Study, slug=slug)
+    study = access.staff_study(request.user, slug, access.EXPORT_STUDY)
     settings = settings_for(study)
     choice = request.GET.get("exclusions")
     exclusions = {"on": True, "off": False}.get(choice, settings.apply_exclusions_by_default)

@@ -162,6 +162,10 @@ class Study(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "studies"
+        permissions = [
+            ("run_study", "Can generate, open and close a study"),
+            ("export_study", "Can see and export a study's results"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=StudyStatus.values), name="study_status_valid"),
             models.CheckConstraint(

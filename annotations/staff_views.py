@@ -1,4 +1,6 @@
-"""Staff-only pages: monitoring a study, previewing its pairs labelled, and the labelled images."""
+"""Staff-only pages: monitoring a study, previewing its pairs labelled, and the labelled images.
+
+Each needs its permission (403 without) and shows only studies the user may see (404 for another's)."""
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.files.storage import default_storage
@@ -6,14 +8,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from .models import ImagePair, Study
+from . import access
+from .models import ImagePair
 from .selectors import monitor
 
 
 @staff_member_required
 @require_GET
 def monitoring(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
+    study = access.staff_study(request.user, slug, access.VIEW_STUDY)
     return render(request, "annotations/staff/monitor.html", {"study": study, "monitor": monitor(study=study)})
 
 
@@ -21,7 +24,7 @@ def monitoring(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def preview(request: HttpRequest, slug: str) -> HttpResponse:
     """Every pair side by side, labelled by arm, for the researcher to check before opening the study."""
-    study = get_object_or_404(Study, slug=slug)
+    study = access.staff_study(request.user, slug, access.VIEW_PAIRS)
     pairs = study.pairs.select_related("prompt", "job").order_by("prompt__position")
     return render(request, "annotations/staff/preview.html", {"study": study, "pairs": pairs})
 
@@ -29,7 +32,9 @@ def preview(request: HttpRequest, slug: str) -> HttpResponse:
 @staff_member_required
 @require_GET
 def pair_image(request: HttpRequest, pair_id: int, arm: str) -> HttpResponse:
-    pair = get_object_or_404(ImagePair.objects.select_related("job"), pk=pair_id)
+    access.require(request.user, access.VIEW_PAIRS)
+    pairs = access.visible(ImagePair.objects.select_related("job"), request.user, "study")
+    pair = get_object_or_404(pairs, pk=pair_id)
     if pair.job is None or arm not in ("baseline", "ours"):
         raise Http404("No such image.")
     name = pair.job.baseline_image if arm == "baseline" else pair.job.ours_image

@@ -56,6 +56,9 @@ class DiffusionModelAdmin(admin.ModelAdmin):
 
 @admin.register(PairJob)
 class PairJobAdmin(admin.ModelAdmin):
+    """Every study's jobs (and metrics runs'): the operator's. Queueing needs ``change_pairjob``; researchers queue
+    their own study's pairs with the study's "Generate the image pairs" instead."""
+
     list_display = ("id", "short_prompt", "model", "width", "height", "seed", "status", "attempts", "finished_at")
     list_filter = ("status", "model", "scheduler")
     search_fields = ("prompt", "error")
@@ -83,12 +86,15 @@ class PairJobAdmin(admin.ModelAdmin):
     def short_prompt(self, job: PairJob) -> str:
         return job.prompt[:80]
 
-    @admin.action(description="Queue generation of the selected pending and failed jobs")
+    @admin.action(description="Queue generation of the selected pending and failed jobs", permissions=["change"])
     def queue_selected(self, request, queryset) -> None:
         count = queue_pair_jobs(job_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"Queued {count} pair job(s).", messages.SUCCESS)
 
-    @admin.action(description="Queue the selected running jobs again (only when their worker and task are gone)")
+    @admin.action(
+        description="Queue the selected running jobs again (only when their worker and task are gone)",
+        permissions=["change"],
+    )
     def requeue_running_selected(self, request, queryset) -> None:
         count = requeue_running_jobs(job_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"Queued {count} running pair job(s) again.", messages.SUCCESS)

@@ -6,14 +6,18 @@ from django.urls import reverse
 from ..models import Annotator, ImagePair
 from ..services import binding, leases
 from .guards import KeepAnswersAdmin, ViewOnlyAdmin
+from .scoping import StudyScopedAdmin
+
+#: The study list filter: only the studies of the rows the user may see.
+STUDY_FILTER = admin.RelatedOnlyFieldListFilter
 
 
-class ImagePairAdmin(ViewOnlyAdmin):
+class ImagePairAdmin(StudyScopedAdmin, ViewOnlyAdmin):
     """Pairs are made by "Generate the image pairs" (or ``import_ratings``) and are fixed: a pair added or changed
     by hand would be served without images, or move ratings to other images."""
 
     list_display = ("id", "study", "prompt", "job_status")
-    list_filter = ("study",)
+    list_filter = (("study", STUDY_FILTER),)
     list_select_related = ("study", "prompt", "job")
 
     @admin.display(description="Generation")
@@ -21,9 +25,9 @@ class ImagePairAdmin(ViewOnlyAdmin):
         return pair.job.get_status_display() if pair.job else "imported"
 
 
-class AnnotatorAdmin(KeepAnswersAdmin):
+class AnnotatorAdmin(StudyScopedAdmin, KeepAnswersAdmin):
     list_display = ("label", "study", "consented_at", "finished_at", "release_reason", "completion_code", "invite_link")
-    list_filter = ("study",)
+    list_filter = (("study", STUDY_FILTER),)
     search_fields = ("external_id", "completion_code")
     readonly_fields = (
         "token",
@@ -76,18 +80,20 @@ class AnnotatorAdmin(KeepAnswersAdmin):
         return reverse("annotations:invite", kwargs={"token": annotator.token}) if annotator.pk else ""
 
 
-class AssignmentAdmin(ViewOnlyAdmin):
+class AssignmentAdmin(StudyScopedAdmin, ViewOnlyAdmin):
     """Assignments are laid out at consent (``services.enrolment.allocate``); their sides and order are the record of
     what the annotator saw, so they are fixed."""
 
     list_display = ("annotator", "order", "pair", "ours_on_left", "shown_at")
-    list_filter = ("annotator__study",)
+    study_path = "annotator__study"
+    list_filter = (("annotator__study", STUDY_FILTER),)
     list_select_related = ("annotator", "pair__study")
 
 
-class RatingAdmin(ViewOnlyAdmin):
+class RatingAdmin(StudyScopedAdmin, ViewOnlyAdmin):
     """Ratings are stored by annotators (``services.ratings.submit_rating``) or ``import_ratings``, never by hand."""
 
     list_display = ("assignment", "baseline_score", "ours_score", "seconds", "created_at")
-    list_filter = ("assignment__annotator__study",)
+    study_path = "assignment__annotator__study"
+    list_filter = (("assignment__annotator__study", STUDY_FILTER),)
     list_select_related = ("assignment__annotator",)

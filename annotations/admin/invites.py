@@ -6,13 +6,13 @@ import io
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from evalsite.csv_cells import neutralise
 
+from .. import access
 from ..models import Study
 from ..services.enrolment import MAX_INVITES_AT_ONCE, create_annotators
 
@@ -21,19 +21,19 @@ class InviteForm(forms.Form):
     count = forms.IntegerField(min_value=1, max_value=MAX_INVITES_AT_ONCE, label="Invite links to create")
 
 
-def _study(model_admin, request, object_id) -> Study:
-    """The study the URL names (404 for an id that names none, "abc" included), if the user may change it."""
+def _study(model_admin, request, object_id, permission: str) -> Study:
+    """The study the URL names, for a user with ``permission`` (403 without); 404 for an id that names none ("abc"
+    included) or a study the user may not see."""
+    access.require(request.user, permission)
     study = model_admin.get_object(request, unquote(object_id))
     if study is None:
         raise Http404(f"There is no {Study._meta.verbose_name} with id {object_id!r}.")
-    if not model_admin.has_change_permission(request, study):
-        raise PermissionDenied
     return study
 
 
 def invites_view(model_admin, request, object_id):
     """GET: the form; POST: create the links and go back to the study."""
-    study = _study(model_admin, request, object_id)
+    study = _study(model_admin, request, object_id, access.ADD_ANNOTATORS)
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         created = create_annotators(study=study, count=form.cleaned_data["count"])
@@ -54,7 +54,7 @@ def invites_view(model_admin, request, object_id):
 
 def invites_csv_view(model_admin, request, object_id):
     """Every annotator of the study with its personal link, as CSV."""
-    study = _study(model_admin, request, object_id)
+    study = _study(model_admin, request, object_id, access.VIEW_ANNOTATORS)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["annotator", "source", "invite_url", "consented", "finished", "completion_code"])

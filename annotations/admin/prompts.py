@@ -12,12 +12,13 @@ and link to ``reverse(f"admin:{UPLOAD_URL_NAME}", args=[study.pk])`` from the st
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.utils import quote, unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from .. import access
 from ..models import Prompt
 from ..prompt_files import (
     MAX_PROMPT_LENGTH,
@@ -106,11 +107,11 @@ class PromptUploadForm(forms.Form):
 def prompt_upload_view(model_admin, request, object_id):
     """Upload a prompt file to one study: the form, its line-by-line errors, or a redirect to the study."""
     opts = model_admin.model._meta
-    study = model_admin.get_object(request, unquote(object_id))
+    for permission in ("annotations.change_study", "annotations.add_prompt"):
+        access.require(request.user, permission)
+    study = model_admin.get_object(request, unquote(object_id))  # None for a study the user may not see
     if study is None:
         raise Http404(f"There is no {opts.verbose_name} with id {object_id!r}.")
-    if not model_admin.has_change_permission(request, study):
-        raise PermissionDenied
     if request.method == "POST":
         form = PromptUploadForm(request.POST, request.FILES)
         if form.is_valid():

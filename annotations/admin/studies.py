@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count
@@ -11,11 +12,13 @@ from django.utils.html import format_html, format_html_join
 from generation.models import PairJob
 from generation.selectors import job_progress
 
+from .. import access
 from ..models import Prompt, Study
 from ..services import enrolment, studies
 from .guards import KeepAnswersAdmin
 from .invites import invite_paths
 from .prompts import UPLOAD_URL_NAME, PromptForm, PromptFormSet, prompt_upload_path
+from .scoping import StudyScopedAdmin
 
 
 class PromptInline(admin.TabularInline):
@@ -85,9 +88,17 @@ class StudyForm(forms.ModelForm):
         return cleaned
 
 
-class StudyAdmin(KeepAnswersAdmin):
+class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
+    """A researcher sees the studies they own or that are shared with them (``StudyScopedAdmin``); generating,
+    opening and closing need ``run_study``, invite links ``add_annotator``. The creator owns a new study; only the
+    owner (or a superuser) changes whom it is shared with, and only a superuser hands it to another owner."""
+
     form = StudyForm
-    list_display = ("slug", "title", "status", "model", "width", "height", "generation_progress", "annotator_count")
+    study_path = ""
+    list_display = (
+        *("slug", "title", "status", "model", "width", "height", "generation_progress", "annotator_count"),
+        "owner",
+    )
     readonly_fields = ("status", "generation_progress", "links")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_filter = ("status",)
@@ -100,9 +111,31 @@ class StudyAdmin(KeepAnswersAdmin):
         return (
             super()
             .get_queryset(request)
-            .select_related("model")
+            .select_related("model", "owner")
             .annotate(n_annotators=Count("annotators", distinct=True))
         )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ("owner",)
+        if not access.may_share(request.user, obj):
+            fields += ("shared_with",)
+        return fields
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "shared_with":
+            kwargs["queryset"] = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        """The user who creates a study owns it (a superuser may name another owner)."""
+        if not change and obj.owner_id is None:
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)
+
+    def has_invite_permission(self, request) -> bool:
+        return request.user.has_perm(access.ADD_ANNOTATORS)
 
     @admin.display(description="Generation")
     def generation_progress(self, study: Study) -> str:
@@ -148,19 +181,19 @@ class StudyAdmin(KeepAnswersAdmin):
             else:
                 self.message_user(request, f"{study.slug}: {done}.", messages.SUCCESS)
 
-    @admin.action(description="Generate the image pairs")
+    @admin.action(description="Generate the image pairs", permissions=["run"])
     def queue_generation(self, request, queryset) -> None:
         self._run(request, queryset, studies.queue_study_generation, "generation queued")
 
-    @admin.action(description="Open to annotators")
+    @admin.action(description="Open to annotators", permissions=["run"])
     def open_selected(self, request, queryset) -> None:
         self._run(request, queryset, studies.open_study, "open")
 
-    @admin.action(description="Close")
+    @admin.action(description="Close", permissions=["run"])
     def close_selected(self, request, queryset) -> None:
         self._run(request, queryset, studies.close_study, "closed")
 
-    @admin.action(description="Create 10 annotator invite links")
+    @admin.action(description="Create 10 annotator invite links", permissions=["invite"])
     def add_ten_annotators(self, request, queryset) -> None:
         for study in queryset:
             enrolment.create_annotators(study=study, count=10)

@@ -6,9 +6,11 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
 from analysis.models import AnalysisSettings
+from annotations.models import Study
 from tests.analysis.test_exports import SCORES, export, rate_all
 from tests.factories import make_open_study
 
@@ -23,7 +25,10 @@ def rated():
 
 
 def staff_client(client, *, staff=True):
+    """Signed in as a researcher (the Researcher group) who owns every study made so far."""
     user = get_user_model().objects.create_user("someone", password="pw", is_staff=staff)
+    user.groups.add(Group.objects.get(name="Researcher"))
+    Study.objects.update(owner=user)
     client.force_login(user)
     return client
 
@@ -77,9 +82,9 @@ def test_agreement_that_cannot_be_estimated_says_so(client):
 
 
 def test_unknown_study_is_404_and_no_ratings_is_explained(client, rated):
+    make_open_study(slug="empty")
     client = staff_client(client)
     assert client.get("/results/nope/").status_code == 404
-    make_open_study(slug="empty")
     assert re.search("no ratings", client.get("/results/empty/").content.decode())
 
 

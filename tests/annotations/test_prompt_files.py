@@ -518,4 +518,5 @@ def test_admin_page_needs_staff_and_change_permission(client, django_user_model,
     assert client.get(url).status_code == 403
     assert client.post(url, {"file": upload("p.txt", b"a cat\n")}).status_code == 403
     assert not study.prompts.exists()
-    assert client.get(reverse(UPLOAD_URL_NAME, args=[999999])).status_code == 404
+    # the permission is checked before the study is looked up, so that a refusal tells nothing of which exist
+    assert client.get(reverse(UPLOAD_URL_NAME, args=[999999])).status_code == 403

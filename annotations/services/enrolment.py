@@ -11,7 +11,6 @@ hash of the address is stored (``enrolled_from``), never the address.
 
 import ipaddress
 import random
-import secrets
 from collections import Counter
 from datetime import timedelta
 
@@ -77,7 +76,7 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
     if not pairs:
         raise ValidationError(f"Study {study.slug!r} has no generated pairs.")
     leases.release_expired(study=study, sparing=annotator.pk)
-    rng = random.Random(secrets.randbits(64))
+    rng = random.SystemRandom()  # the order and sides an annotator sees: nothing to recover a seed from
     assigned = assigned_sides(study)
     taken = Counter({pair_id: total for pair_id, (total, _) in assigned.items()})
     lean = Counter({pair_id: 2 * left - total for pair_id, (total, left) in assigned.items()})  # left minus right

@@ -832,6 +832,7 @@ def main() -> int:
 
         django.setup()
         call_command("migrate", verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)  # as a deployment does: pages name hashed files
         print(f"database {DB_NAME} migrated; media under {tmp}", flush=True)
         names = ("paced", "saturated") if args.scenario == "both" else (args.scenario,)
         for name in names:

@@ -1,9 +1,10 @@
 """The load benchmark (``bench/load.py``) on an earlier commit and on this checkout, side by side in one run.
 
-The earlier commit is unpacked with ``git archive`` into a temporary folder (the repository is not touched) and both
-trees run their own ``bench/load.py`` with this checkout's Python environment, alternately (earlier, now, now,
-earlier, ...), so that a slow spell of the shared machine falls on both. Printed per scenario: each run's figure,
-the median and spread of each side, and now ÷ earlier.
+The earlier commit (and ``--after``, when given, else the checkout as it is) is unpacked with ``git archive`` into a
+temporary folder (the repository is not touched), and both trees run their own ``bench/load.py`` with this
+checkout's Python environment, alternately (earlier, now, now, earlier, ...), so that a slow spell of the shared
+machine falls on both. Printed per scenario: each run's figure, the median and spread of each side, and
+now ÷ earlier.
 
     python bench/load_compare.py --before 4877093 --rounds 3 saturated
     python bench/load_compare.py --before 4877093 --rounds 1 paced -- --annotators 100
@@ -43,12 +44,16 @@ def unpack(revision: str, into: Path) -> Path:
 
 
 def run_load(tree: Path, scenario: str, extra: list[str], out: Path) -> dict:
-    """One run of ``tree``'s load benchmark; its JSON result (exits if the run or its exactly-once check failed)."""
+    """One run of ``tree``'s load benchmark; its JSON result (exits if the run, its exactly-once check or any
+    request failed, or nothing was stored)."""
     command = [sys.executable, str(tree / "bench" / "load.py"), scenario, "--json", str(out), *extra]
     finished = subprocess.run(command, cwd=tree)
     if finished.returncode != 0:
         sys.exit(f"{' '.join(command)} failed (exit {finished.returncode})")
-    return json.loads(out.read_text())[0]
+    result = json.loads(out.read_text())[0]
+    if result["errors"] or not result["check"]["stored"]:
+        sys.exit(f"{' '.join(command)}: errors {result['errors']}, {result['check']['stored']} ratings stored")
+    return result
 
 
 def summary(values: list[float]) -> str:
@@ -60,6 +65,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", choices=sorted(FIGURES))
     parser.add_argument("--before", required=True, help="the earlier commit (any git revision)")
+    parser.add_argument("--after", default=None, help="the later commit (default: this checkout as it is)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each side (default 3)")
     parser.add_argument("--json", type=Path, default=None, help="also write every run's result here")
     args, extra = parser.parse_known_args()
@@ -71,13 +77,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="evalsite-before-") as folder:
         (Path(folder) / "tree").mkdir()
         trees = {"earlier": unpack(args.before, Path(folder) / "tree"), "now": ROOT}
+        if args.after:
+            (Path(folder) / "after").mkdir()
+            trees["now"] = unpack(args.after, Path(folder) / "after")
         for round_ in range(args.rounds):
             order = ("earlier", "now") if round_ % 2 == 0 else ("now", "earlier")
             for side in order:
-                print(f"\n### round {round_ + 1}: {side} ({args.before if side == 'earlier' else 'checkout'})")
+                label = args.before if side == "earlier" else args.after or "checkout"
+                print(f"\n### round {round_ + 1}: {side} ({label})")
                 runs[side].append(run_load(trees[side], args.scenario, extra, Path(folder) / f"{side}.json"))
 
-    print(f"\n## {args.scenario}: {args.before} against this checkout, {args.rounds} run(s) each, alternating")
+    print(f"\n## {args.scenario}: {args.before} against {args.after or 'this checkout'}, {args.rounds} run(s) each")
     for label, read, higher_is_better in FIGURES[args.scenario]:
         earlier = [read(run) for run in runs["earlier"]]
         now = [read(run) for run in runs["now"]]

@@ -12,6 +12,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import time
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
@@ -51,9 +52,27 @@ def open_link(*, token: str, link: str) -> str | None:
     return name if side in SIDES and order.isdigit() else None
 
 
+#: Tokens whose study was last seen open, with the (monotonic) time until which that answer stands.
+_seen_open: dict[str, float] = {}
+_SEEN_OPEN_MAX = 100_000  # tokens remembered at most (all forgotten at once past it)
+
+
 def study_open(token: str) -> bool:
     """Whether ``token``'s annotator belongs to an open study: its image links work only then, so the images of a
-    closed study (or one not yet open) cannot be fetched with links handed out earlier."""
+    closed study (or one not yet open) cannot be fetched with links handed out earlier.
+
+    One indexed query; an "open" answer is then trusted for ``EVALSITE_IMAGE_LINK_RECHECK_SECONDS`` in this process
+    (an annotator's page fetches a few images a second), so a study's links stop working at most that long after it
+    closes. A "no" is never remembered.
+    """
+    now = time.monotonic()
+    if _seen_open.get(token, 0.0) > now:
+        return True
     with connection.cursor() as cursor:
         cursor.execute(STUDY_OPEN_SQL, [token, Study.Status.OPEN.value])
-        return cursor.fetchone() is not None
+        is_open = cursor.fetchone() is not None
+    if is_open and settings.EVALSITE_IMAGE_LINK_RECHECK_SECONDS > 0:
+        if len(_seen_open) >= _SEEN_OPEN_MAX:
+            _seen_open.clear()
+        _seen_open[token] = now + settings.EVALSITE_IMAGE_LINK_RECHECK_SECONDS
+    return is_open

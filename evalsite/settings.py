@@ -188,6 +188,10 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Seconds an image-link check that found the annotator's study open is trusted in a web process: a closed study's
+# links stop working at most this long after it closes; 0 checks every image (annotations/image_links.py).
+EVALSITE_IMAGE_LINK_RECHECK_SECONDS = float(os.environ.get("EVALSITE_IMAGE_LINK_RECHECK_SECONDS", "10"))
+
 # Celery: a broker that needs no server by default; Redis or RabbitMQ in production.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_FOLDER = Path(os.environ.get("CELERY_BROKER_FOLDER", VAR_DIR / "broker"))

@@ -17,6 +17,13 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def image_links_checked_every_time(settings):
+    """Each image request checks its study afresh (tests change a study's status between requests); the window in
+    which an "open" answer is trusted has a test of its own."""
+    settings.EVALSITE_IMAGE_LINK_RECHECK_SECONDS = 0
+
+
 @pytest.fixture(autouse=True, scope="session")
 def in_memory_broker():
     """Tasks queued by the code under test go to an in-memory broker, not the local default's folder."""

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
+from .. import sequence
 from ..models import Annotator, Assignment, CheckResponse, Rating, Study
 
 ASSIGNMENT = Assignment._meta.db_table
@@ -61,12 +62,14 @@ def expired(*, study: Study, now: datetime | None = None) -> QuerySet:
 
 
 def has_run_out(annotator: Annotator) -> bool:
-    """Whether the annotator may not go on: released, or its lease has ended (released or not)."""
+    """Whether the annotator may not go on: released, or its lease has ended (released or not). Read as the rating
+    path reads it (``sequence.rater``), in one query for this annotator alone."""
     if annotator.released_at is not None:
         return True
     if annotator.finished_at or annotator.screened_out_at or annotator.study.idle_timeout_minutes is None:
         return False
-    return expired(study=annotator.study).filter(pk=annotator.pk).exists()
+    rater = sequence.rater(annotator.token)
+    return rater is not None and rater.out_of_time
 
 
 @transaction.atomic

@@ -45,3 +45,26 @@ def test_a_link_opens_only_while_its_study_is_open(link, status, django_assert_m
     if status == Study.Status.CLOSED:
         services.open_study(study=study)  # reopened: the same link works again
         assert Client().get(url).status_code == 200
+
+
+def test_an_open_answer_is_trusted_for_the_recheck_window_only(link, settings, monkeypatch, django_assert_num_queries):
+    """Served at a few images a second per annotator, the study check is remembered for a few seconds in the process:
+    within the window no query, after it the closed study's link stops working."""
+    from annotations import image_links
+
+    study, annotator, url = link
+    settings.EVALSITE_IMAGE_LINK_RECHECK_SECONDS = 10
+    clock = [1000.0]
+    monkeypatch.setattr(image_links.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(image_links, "_seen_open", {})
+    with django_assert_num_queries(1):
+        assert Client().get(url).status_code == 200
+    services.close_study(study=study)
+    clock[0] += 9.9
+    with django_assert_num_queries(0):
+        assert Client().get(url).status_code == 200  # still within the window
+    clock[0] += 0.2
+    with django_assert_num_queries(1):
+        assert Client().get(url).status_code == 404
+    with django_assert_num_queries(1):
+        assert Client().get(url).status_code == 404  # a "no" is never remembered

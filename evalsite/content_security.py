@@ -5,6 +5,10 @@ storage, and a browser checks a redirect's target against ``img-src`` too, so th
 ``proxy`` the site sends images itself and ``'self'`` is enough. ``EVALSITE_CSP_IMAGE_SOURCES`` (comma-separated
 origins, e.g. a CDN in front of the bucket) adds more.
 
+Inert responses: a PNG, JSON or CSV answer runs nothing and loads nothing (``X-Content-Type-Options: nosniff`` keeps
+a browser from reading it as a page), so it gets no policy; building one for each costs as much as serving an
+annotator's image.
+
 Form targets: ``form-action 'self'`` also holds for the redirects that follow a form's submission, and a study's
 completion URL (Prolific's, say) is such a redirect's end when the rating page's last answer is posted as a plain
 form (without script, or when the background submit fails). A page whose form may end there names the URL while it
@@ -21,6 +25,9 @@ from csp.middleware import PolicyParts
 from evalsite import storage_config
 
 _FORM_TARGETS = "_evalsite_form_targets"
+
+#: Content types a browser never runs script or loads anything from: no policy is built for them.
+INERT_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "application/json", "text/csv"})
 
 
 def _storage_origins(environ: Mapping[str, str]) -> list[str]:
@@ -60,7 +67,13 @@ def allow_form_target(request, url: str) -> None:
 
 
 class CSPMiddleware(BaseCSPMiddleware):
-    """django-csp's middleware, with the form targets the page allowed (``allow_form_target``) in ``form-action``."""
+    """django-csp's middleware, with the form targets the page allowed (``allow_form_target``) in ``form-action``,
+    and no policy on inert responses (``INERT_TYPES``)."""
+
+    def process_response(self, request, response):
+        if response.get("Content-Type", "").partition(";")[0].strip().lower() in INERT_TYPES:
+            return response
+        return super().process_response(request, response)
 
     def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)

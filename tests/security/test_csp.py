@@ -15,7 +15,7 @@ from django.urls import reverse
 from annotations.models import Rating
 from evalsite.content_security import image_sources
 from tests.analysis.test_exports import rate_all
-from tests.factories import make_open_study
+from tests.factories import image_link, make_open_study
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
     BROWSER_MARKS,
     async_unsafe_ok,
@@ -52,6 +52,27 @@ def test_every_page_sends_the_policy(client, admin_client):
     ) == directives(POLICY)
     for url in (reverse("admin:index"), reverse("admin:annotations_study_change", args=[study.pk])):
         assert directives(admin_client.get(url)["Content-Security-Policy"]) == directives(POLICY)
+
+
+@pytest.mark.django_db
+def test_inert_answers_carry_no_policy_and_pages_keep_theirs(client):
+    """Images and the rating script's JSON answers run nothing: no policy is built for them (it cost as much as the
+    image itself); the security middleware's nosniff keeps a browser from taking them for a page."""
+    study, (annotator, _) = make_open_study(slug="inert", prompts=2, annotators=2)
+    client.post(reverse("annotations:invite", kwargs={"token": annotator.token}), {"consent": "yes"})
+    page = client.get(reverse("annotations:rate", kwargs={"token": annotator.token}))
+    assert directives(page["Content-Security-Policy"]) == directives(POLICY)
+    image = client.get(image_link(annotator, 0, "left"))
+    assert image["Content-Type"] == "image/png" and "Content-Security-Policy" not in image
+    assert image["X-Content-Type-Options"] == "nosniff"
+    assignment = re.search(r'name="assignment" value="(\d+)"', page.content.decode()).group(1)
+    answer = client.post(
+        reverse("annotations:rate", kwargs={"token": annotator.token}),
+        {"assignment": assignment, "left": "3", "right": "7"},
+        HTTP_ACCEPT="application/json",
+    )
+    assert answer["Content-Type"] == "application/json" and "Content-Security-Policy" not in answer
+    assert answer["X-Content-Type-Options"] == "nosniff"
 
 
 def test_no_template_holds_an_inline_script_style_or_handler(settings):

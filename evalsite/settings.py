@@ -43,6 +43,11 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if not DEBUG else "*")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# The site's public address (https://eval.example.org), on which the study page builds the links researchers hand out;
+# unset, they are built from the address the page was opened at, and the page says so.
+SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
+if SITE_URL and not SITE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r} must be an address such as https://eval.example.org.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

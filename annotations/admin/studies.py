@@ -1,4 +1,5 @@
-"""The study's admin page: its settings form, its prompts table, and the actions that generate, open and close it."""
+"""The study's admin page: its settings form, its prompts table, its panel (``study_page``) and the actions that
+generate, open, close and duplicate it."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -6,19 +7,19 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count
+from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
-
-from generation.models import PairJob
-from generation.selectors import job_progress
 
 from .. import access
 from ..models import Prompt, Study
 from ..services import enrolment, studies
+from . import study_page
+from .duplication import duplicate_paths, duplicate_selected
 from .guards import KeepAnswersAdmin
 from .invites import invite_paths
-from .prompts import UPLOAD_URL_NAME, PromptForm, PromptFormSet, prompt_upload_path
+from .prompts import PromptForm, PromptFormSet, prompt_upload_path
 from .scoping import StudyScopedAdmin
+from .steps import step_paths
 
 
 class PromptInline(admin.TabularInline):
@@ -99,13 +100,17 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
         *("slug", "title", "status", "model", "width", "height", "generation_progress", "annotator_count"),
         "owner",
     )
-    readonly_fields = ("status", "generation_progress", "links")
+    readonly_fields = ("status", "generation_progress")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_filter = ("status",)
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
     inlines = [PromptInline]
-    actions = ["queue_generation", "open_selected", "close_selected", "add_ten_annotators"]
+    actions = ["queue_generation", "open_selected", "close_selected", "add_ten_annotators", duplicate_selected]
+
+    class Media:
+        css = {"all": ("annotations/admin/study.css",)}
+        js = ("annotations/admin/study.js",)
 
     def get_queryset(self, request):
         return (
@@ -141,36 +146,32 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
     def generation_progress(self, study: Study) -> str:
         if study.pk is None:
             return "–"
-        return str(job_progress(PairJob.objects.filter(study_pairs__study=study)))
+        return str(study_page.generation_progress(study))
 
     @admin.display(description="Annotators")
     def annotator_count(self, study: Study) -> int:
         return study.n_annotators
 
-    @admin.display(description="Pages")
-    def links(self, study: Study) -> str:
-        if study.pk is None:
-            return "–"
-        enrol = reverse("annotations:join", kwargs={"enrolment_token": study.enrolment_token})
-        prolific = reverse("annotations:prolific", kwargs={"enrolment_token": study.enrolment_token})
-        items = [
-            ("Monitor", reverse("annotations:monitor", args=[study.slug])),
-            ("Preview pairs", reverse("annotations:preview", args=[study.slug])),
-            ("Upload prompts", reverse(f"admin:{UPLOAD_URL_NAME}", args=[study.pk])),
-            ("Invite links", reverse("admin:annotations_study_invites", args=[study.pk])),
-            ("Invite links (CSV)", reverse("admin:annotations_study_invites_csv", args=[study.pk])),
-        ]
-        html = format_html_join(" · ", '<a href="{}">{}</a>', ((url, label) for label, url in items))
-        return format_html(
-            "{}<br>Open enrolment link: <code>{}</code><br>Prolific study URL: <code>{}"
-            "?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}&amp;STUDY_ID={{{{%STUDY_ID%}}}}&amp;SESSION_ID={{{{%SESSION_ID%}}}}</code>",
-            html,
-            enrol,
-            prolific,
-        )
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            context["study_panel"] = study_page.page_context(obj, request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """A new study opens on its own page, which holds its next step and the links to hand out."""
+        response = super().response_add(request, obj, post_url_continue)
+        if "_addanother" in request.POST or "_popup" in request.POST:
+            return response
+        return HttpResponseRedirect(reverse("admin:annotations_study_change", args=[obj.pk]))
 
     def get_urls(self):
-        return [prompt_upload_path(self), *invite_paths(self), *super().get_urls()]
+        return [
+            prompt_upload_path(self),
+            *invite_paths(self),
+            *step_paths(self),
+            *duplicate_paths(self),
+            *super().get_urls(),
+        ]
 
     def _run(self, request, queryset, action, done: str) -> None:
         for study in queryset:

@@ -12,6 +12,7 @@ from generation.models import PairJob, family_setting_errors
 from generation.services import create_pair_job, queue_pair_jobs
 from generation.validation import full_clean_named
 
+from .. import access
 from ..models import ImagePair, Prompt, Study
 from ..prompt_files import PromptLine, check_prompts
 
@@ -278,22 +279,24 @@ def queue_study_generation(*, study: Study) -> int:
     check_attention_checks(study=study, pairs=study.prompts.count())
     check_study_settings(study=study)  # a study stored before a rule existed, or changed outside the services
     model = study.model
-    for prompt in study.prompts.filter(pair__isnull=True):
-        job = create_pair_job(
-            prompt=prompt.text,
-            negative_prompt=study.negative_prompt,
-            model=model.source,
-            revision=model.revision,
-            dtype=model.dtype,
-            train_width=model.train_width,
-            train_height=model.train_height,
-            width=study.width,
-            height=study.height,
-            steps=study.steps,
-            guidance_scale=study.guidance_scale,
-            scheduler=study.scheduler,
-            seed=study.base_seed + prompt.position,
-        )
+    job_settings = {
+        "negative_prompt": study.negative_prompt,
+        "model": model.source,
+        "revision": model.revision,
+        "dtype": model.dtype,
+        "train_width": model.train_width,
+        "train_height": model.train_height,
+        "width": study.width,
+        "height": study.height,
+        "steps": study.steps,
+        "guidance_scale": study.guidance_scale,
+        "scheduler": study.scheduler,
+    }
+    prompts = list(study.prompts.filter(pair__isnull=True))
+    finished = _finished_jobs(study, job_settings, prompts)
+    for prompt in prompts:
+        seed = study.base_seed + prompt.position
+        job = finished.get((prompt.text, seed)) or create_pair_job(prompt=prompt.text, seed=seed, **job_settings)
         ImagePair.objects.create(study=study, prompt=prompt, job=job)
     study.status = Study.Status.GENERATING
     study.save(update_fields=["status"])
@@ -301,6 +304,30 @@ def queue_study_generation(*, study: Study) -> int:
     if not queued:
         transaction.on_commit(lambda: refresh_study_status(study_id=study.pk))
     return queued
+
+
+def _finished_jobs(study: Study, job_settings: dict, prompts: Sequence[Prompt]) -> dict[tuple[str, int], PairJob]:
+    """Done pair jobs that made exactly these images already, by (prompt, seed): same model (source, revision, dtype
+    and training size, which sets the scaling factor), size, steps, guidance, scheduler and negative prompt.
+
+    Only jobs of studies the study's owner may see are reused (a study with no owner reuses none), so that a quick
+    generation tells no one what another researcher has generated. A pair job has no study of its own; pairs of
+    several studies may share one, each still shown to its annotators through sealed links of their own.
+    """
+    if study.owner is None or not prompts:
+        return {}
+    seeds = {study.base_seed + prompt.position for prompt in prompts}
+    jobs = PairJob.objects.filter(
+        status=PairJob.Status.DONE,
+        prompt__in={prompt.text for prompt in prompts},
+        seed__in=seeds,
+        study_pairs__study__in=access.visible_studies(study.owner),
+        **job_settings,
+    ).order_by("pk")
+    found: dict[tuple[str, int], PairJob] = {}
+    for job in jobs:
+        found.setdefault((job.prompt, job.seed), job)
+    return found
 
 
 def refresh_study_status(*, study_id: int) -> Study:

@@ -1,0 +1,225 @@
+"""The study's admin page in Chromium, as a researcher sees it: the links to hand out and their copy buttons, the
+Duplicate button, the state with its next step, and the guided form. Each test checks what is on screen (text, the
+boxes elements take) and that no page logs an error or breaks the Content-Security-Policy.
+
+With EVALSITE_SCREENSHOTS=1 the tests save the researcher guide's pictures under docs/img/.
+"""
+
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
+from django.urls import reverse
+
+from annotations import services
+from annotations.models import Study
+from generation.models import PairJob
+from tests.factories import fake_generate, make_study
+from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
+    BROWSER_MARKS,
+    VIEWPORT,
+    async_unsafe_ok,
+    chromium,
+    new_context,
+    page,
+)
+from tests.security.test_csp import Watched
+
+pytestmark = BROWSER_MARKS
+
+RESEARCHER_MIGRATION = importlib.import_module("annotations.migrations.0005_researcher_group")
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def picture(locator, name: str) -> None:
+    """Save ``locator``'s box as docs/img/<name>.png for the researcher guide, when EVALSITE_SCREENSHOTS=1."""
+    if os.environ.get("EVALSITE_SCREENSHOTS") == "1":
+        DOCS_IMG.mkdir(exist_ok=True)
+        locator.screenshot(path=str(DOCS_IMG / f"{name}.png"))
+
+
+@pytest.fixture
+def researcher(db):
+    """A member of the Researcher group, which the group's migration made (made again here once a transactional
+    test before this one has emptied the tables)."""
+    group = Group.objects.filter(name=RESEARCHER_MIGRATION.GROUP).first()
+    if group is None:
+        group = Group.objects.create(name=RESEARCHER_MIGRATION.GROUP)
+        group.permissions.set(
+            Permission.objects.get(content_type__app_label=app, codename=codename)
+            for app, codename in RESEARCHER_MIGRATION.PERMISSIONS
+        )
+    user = get_user_model().objects.create_user("ada", password="not-used-here", is_staff=True)
+    user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def browser_page(new_context, live_server, researcher):
+    """A page signed in as the researcher, whose problems (console errors, CSP violations, 4xx/5xx) are kept."""
+    client = Client()
+    client.force_login(researcher)
+    context = new_context()
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    watched = Watched(context)
+    page = watched.new_page()
+    page.problems = watched.problems
+    return page
+
+
+def own_study(owner, slug: str = "sd21", prompts: int = 3, **fields) -> Study:
+    study = make_study(slug=slug, prompts=prompts, **fields)
+    Study.objects.filter(pk=study.pk).update(owner=owner)
+    return Study.objects.get(pk=study.pk)
+
+
+def open_page(page, live_server, study: Study) -> None:
+    response = page.goto(live_server.url + reverse("admin:annotations_study_change", args=[study.pk]))
+    assert response.status == 200
+    page.wait_for_load_state("load")
+
+
+def visible_box(locator) -> dict:
+    """The element's box, checked to be on screen: inside the viewport's width, with an area."""
+    assert locator.is_visible()
+    box = locator.bounding_box()
+    assert box is not None and box["width"] > 0 and box["height"] > 0, box
+    assert box["x"] >= 0 and box["x"] + box["width"] <= VIEWPORT["width"] + 1, box
+    return box
+
+
+def no_problems(page) -> None:
+    assert [problem for problem in page.problems if not problem.endswith("/favicon.ico)")] == []
+
+
+# 1. Links ready to hand out ------------------------------------------------------------------------------------
+
+
+def test_the_links_are_shown_whole_and_copied_with_one_click(live_server, browser_page, researcher, settings):
+    page = browser_page
+    settings.SITE_URL = "https://eval.example.org"
+    study = own_study(researcher, completion_code="C0DE42", completion_url="https://app.prolific.com/submissions/x")
+    open_page(page, live_server, study)
+    section = page.locator("section", has=page.get_by_role("heading", name="Links to hand out"))
+    visible_box(section)
+    assert page.locator(".study-site-url-warning").count() == 0
+    prolific = page.locator("#study-link-prolific")
+    expected = (
+        f"https://eval.example.org/prolific/{study.enrolment_token}/"
+        "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+    )
+    assert prolific.inner_text() == expected
+    link_box = visible_box(prolific)
+    button = page.locator('button[data-copy-target="study-link-prolific"]')
+    button_box = visible_box(button)
+    assert button_box["x"] >= link_box["x"]  # beside or below the link, never hiding it
+    button.click()
+    assert page.evaluate("navigator.clipboard.readText()") == expected
+    assert button.inner_text() == "Copied"
+    page.locator('button[data-copy-target="study-link-enrol"]').click()
+    assert page.evaluate("navigator.clipboard.readText()") == f"https://eval.example.org/join/{study.enrolment_token}/"
+    assert page.locator("#study-link-completion-url").inner_text() == "https://app.prolific.com/submissions/x?cc=C0DE42"
+    assert page.locator("#study-link-completion-code").inner_text() == "C0DE42"
+    for key in ("enrol", "invites", "invites-csv", "prolific", "completion-url", "completion-code"):
+        visible_box(page.locator(f'button[data-copy-target="study-link-{key}"]'))
+    picture(section, "study-links")
+    no_problems(page)
+
+
+def test_without_site_url_the_page_warns_in_words(live_server, browser_page, researcher, settings):
+    page = browser_page
+    settings.SITE_URL = ""
+    study = own_study(researcher)
+    open_page(page, live_server, study)
+    warning = page.locator(".study-site-url-warning")
+    assert "SITE_URL is not set" in warning.inner_text() and live_server.url in warning.inner_text()
+    assert visible_box(warning)["width"] > 400
+    assert page.locator("#study-link-enrol").inner_text() == f"{live_server.url}/join/{study.enrolment_token}/"
+    assert "Prolific gives one code for everyone" in page.locator(".study-links").inner_text()
+    no_problems(page)
+
+
+# 2. Duplicate ---------------------------------------------------------------------------------------------------
+
+
+def test_duplicate_opens_the_copy_as_a_draft(live_server, browser_page, researcher):
+    page = browser_page
+    study = own_study(researcher, prompts=3, steps=7)
+    services.queue_study_generation(study=study)
+    for pair in study.pairs.select_related("job"):
+        fake_generate(pair.job)
+    open_page(page, live_server, study)
+    button = page.get_by_role("button", name="Duplicate")
+    visible_box(button)
+    button.click()
+    page.wait_for_load_state("load")
+    copy = Study.objects.get(slug="sd21-copy")
+    assert page.url == live_server.url + reverse("admin:annotations_study_change", args=[copy.pk])
+    message = page.locator(".messagelist .success")
+    assert "Copied sd21 to sd21-copy, a draft with 3 prompts." in message.inner_text()
+    visible_box(message)
+    assert page.locator("#id_title").input_value() == "Sd21 (copy)"
+    assert page.locator("#id_steps").input_value() == "7"
+    assert page.locator('.study-step[aria-current="step"]').inner_text() == "Draft"
+    assert (copy.owner, copy.pairs.count()) == (researcher, 0)
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.wait_for_load_state("load")
+    assert set(copy.pairs.values_list("job_id", flat=True)) == set(study.pairs.values_list("job_id", flat=True))
+    no_problems(page)
+
+
+# 3. State you can see -------------------------------------------------------------------------------------------
+
+
+def test_the_step_bar_and_the_next_step(live_server, browser_page, researcher):
+    page = browser_page
+    study = own_study(researcher, prompts=2)
+    open_page(page, live_server, study)
+    steps = page.locator(".study-step")
+    assert steps.all_inner_texts() == ["Draft", "Generating", "Ready", "Open", "Closed"]
+    boxes = [visible_box(step) for step in steps.all()]
+    assert all(abs(box["y"] - boxes[0]["y"]) < 1 for box in boxes)  # one row, left to right
+    assert [box["x"] for box in boxes] == sorted(box["x"] for box in boxes)
+    assert page.locator('.study-step[aria-current="step"]').inner_text() == "Draft"
+    generate = page.get_by_role("button", name="Generate", exact=True)
+    assert generate.is_enabled()
+    visible_box(generate)
+    generate.click()
+    page.wait_for_load_state("load")
+    assert "generation queued" in page.locator(".messagelist").inner_text()
+    assert page.locator('.study-step[aria-current="step"]').inner_text() == "Generating"
+    study.refresh_from_db()
+    assert study.status == Study.Status.GENERATING
+    first, second = (pair.job for pair in study.pairs.order_by("prompt__position").select_related("job"))
+    fake_generate(first)
+    PairJob.objects.filter(pk=first.pk).update(started_at="2024-01-01T00:00:00Z", finished_at="2024-01-01T00:00:40Z")
+    page.reload()
+    progress = page.locator(".study-progress")
+    assert progress.inner_text() == "1 of 2 pairs generated, 0 running, 1 waiting, about 40 s left"
+    visible_box(progress)
+    open_button = page.get_by_role("button", name="Open", exact=True)
+    assert open_button.is_disabled()
+    reason = page.locator(".study-reason")
+    assert reason.inner_text() == "Open needs every pair generated: 1 of 2 done."
+    visible_box(reason)
+    picture(page.locator("section", has=page.get_by_role("heading", name="State")), "study-state")
+    fake_generate(second)
+    services.studies.refresh_study_status(study_id=study.pk)
+    page.reload()
+    assert page.locator('.study-step[aria-current="step"]').inner_text() == "Ready"
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.wait_for_load_state("load")
+    assert page.locator('.study-step[aria-current="step"]').inner_text() == "Open"
+    assert Study.objects.get(pk=study.pk).status == Study.Status.OPEN
+    page.get_by_role("button", name="Close", exact=True).click()
+    page.wait_for_load_state("load")
+    assert page.locator('.study-step[aria-current="step"]').inner_text() == "Closed"
+    assert [step.get_attribute("class") for step in page.locator(".study-step").all()][:4] == [
+        "study-step study-step-done"
+    ] * 4
+    no_problems(page)

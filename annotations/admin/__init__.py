@@ -3,6 +3,7 @@
 - ``studies``: the study page (settings form in fieldsets, prompts table, actions);
 - ``study_page``: what the study page shows above its form (state, next step, progress, links to hand out);
 - ``steps``, ``duplication``: the study page's buttons (Generate, Open, Close; Duplicate);
+- ``presets``: the paper's generation settings, offered on the study form;
 - ``prompts``: the prompts table's checks and the prompt file upload page;
 - ``invites``: the invite link pages;
 - ``answers``: pairs, annotators, assignments and ratings;

@@ -1,5 +1,7 @@
-"""The study's admin page: its settings form, its prompts table, its panel (``study_page``) and the actions that
-generate, open, close and duplicate it."""
+"""The study's admin page: its settings form (in fieldsets, with presets and, on the add page, prompts pasted one a
+line), its prompts table, its panel (``study_page``) and the actions that generate, open, close and duplicate it."""
+
+import json
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,13 +12,18 @@ from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
+from generation.models import DiffusionModel
+
 from .. import access
 from ..models import Prompt, Study
+from ..prompt_files import read_checked_prompts
 from ..services import enrolment, studies
+from ..services.prompt_import import add_prompts_from_file
 from . import study_page
 from .duplication import duplicate_paths, duplicate_selected
 from .guards import KeepAnswersAdmin
 from .invites import invite_paths
+from .presets import preset_choices, presets_json
 from .prompts import PromptForm, PromptFormSet, prompt_upload_path
 from .scoping import StudyScopedAdmin
 from .steps import step_paths
@@ -62,10 +69,44 @@ class StudyForm(forms.ModelForm):
     """Shows, each on its field, what ``services.studies.check_study_settings`` refuses: settings the model family
     cannot take, and changes that would invalidate generated pairs or collected ratings."""
 
+    #: The file name the pasted prompts are read as: one prompt per line, as a plain-text prompt file.
+    PROMPT_LINES_FILENAME = "prompts.txt"
+
+    preset = forms.ChoiceField(
+        required=False,
+        choices=preset_choices,
+        label="Preset",
+        help_text="The paper's settings: choosing one fills width, height, steps and guidance; nothing else is saved.",
+    )
+    prompt_lines = forms.CharField(
+        required=False,
+        strip=False,  # line numbers in errors count every line
+        label="Prompts",
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 80, "class": "vLargeTextField study-prompt-lines"}),
+        help_text="One prompt per line; blank lines are skipped. Checked as an uploaded prompt file is: empty, "
+        "over-long and repeated prompts are named by line. More can be added later.",
+    )
+
     class Meta:
         model = Study
         fields = "__all__"
         formfield_callback = _https_urls
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "preset" in self.fields:
+            self.fields["preset"].widget.attrs.update({"data-presets": presets_json(), "class": "study-preset"})
+        if "model" in self.fields:  # the training size of each model, which the form's script takes as the size
+            widget = getattr(self.fields["model"].widget, "widget", self.fields["model"].widget)
+            sizes = {str(model.pk): [model.train_width, model.train_height] for model in DiffusionModel.objects.all()}
+            widget.attrs["data-train-sizes"] = json.dumps(sizes)
+
+    def clean_prompt_lines(self) -> str:
+        """The pasted prompts as typed, once they read and check as a plain-text prompt file would."""
+        text = self.cleaned_data.get("prompt_lines") or ""
+        if text.strip():
+            read_checked_prompts(text.encode(), filename=self.PROMPT_LINES_FILENAME)
+        return text
 
     #: The settings ``check_study_settings`` reads from the form: the model family's (the negative prompt is among
     #: the texts), and the texts and completion URL (the characters and schemes it refuses).
@@ -102,6 +143,48 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
     )
     readonly_fields = ("status", "generation_progress")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fieldsets = (
+        (
+            "What is studied",
+            {
+                "fields": (
+                    *("title", "slug", "question", "instructions", "consent_text"),
+                    *("example_prompt", "example_low_image", "example_high_image"),
+                )
+            },
+        ),
+        (
+            "Images",
+            {
+                "fields": (
+                    *("preset", "model", ("width", "height"), "steps", "guidance_scale", "scheduler"),
+                    *("negative_prompt", "base_seed", "open_when_ready"),
+                ),
+                "description": "Choose the model first: width and height take its training size; a preset then "
+                "sets the paper's sizes.",
+            },
+        ),
+        (
+            "Annotators and quotas",
+            {
+                "fields": (
+                    *("pairs_per_annotator", "ratings_per_pair", "attention_checks", "screen_out_after"),
+                    "idle_timeout_minutes",
+                )
+            },
+        ),
+        (
+            "Prolific",
+            {
+                "fields": (
+                    *("enrolment_open", "enrolment_cap", "enrolments_per_address_per_hour"),
+                    *("completion_code", "completion_url"),
+                ),
+                "description": "Enrolment through the open link or Prolific, and where finishers go with their code.",
+            },
+        ),
+        ("Advanced", {"fields": ("status", "generation_progress", "owner", "shared_with")}),
+    )
     list_filter = ("status",)
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
@@ -110,7 +193,7 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
 
     class Media:
         css = {"all": ("annotations/admin/study.css",)}
-        js = ("annotations/admin/study.js",)
+        js = ("annotations/admin/study.js", "annotations/admin/study_form.js")
 
     def get_queryset(self, request):
         return (
@@ -119,6 +202,26 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
             .select_related("model", "owner")
             .annotate(n_annotators=Count("annotators", distinct=True))
         )
+
+    def get_fieldsets(self, request, obj=None):
+        """On the add page the prompts are pasted, one a line, in "What is studied" (the table comes after). The
+        preset is offered while the size can still change: to a user who may change a draft."""
+        (what, what_options), (images, images_options), *rest = super().get_fieldsets(request, obj)
+        if obj is None:
+            what_options = {**what_options, "fields": (*what_options["fields"], "prompt_lines")}
+        elif obj.status != Study.Status.DRAFT or not self.has_change_permission(request, obj):
+            images_options = {**images_options, "fields": tuple(f for f in images_options["fields"] if f != "preset")}
+        return ((what, what_options), (images, images_options), *rest)
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def save_related(self, request, form, formsets, change):
+        """A new study's pasted prompts are added as a plain-text prompt file would be."""
+        super().save_related(request, form, formsets, change)
+        text = form.cleaned_data.get("prompt_lines") or ""
+        if not change and text.strip():
+            add_prompts_from_file(study=form.instance, data=text.encode(), filename=form.PROMPT_LINES_FILENAME)
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))

@@ -307,3 +307,73 @@ def test_the_eta_counts_only_the_jobs_made_for_the_study(users):
     progress = generation_progress(copy)
     assert (progress.done, progress.pending, progress.total) == (4, 1, 5)
     assert progress.eta.total_seconds() == 30
+
+
+# 4. A form that guides ------------------------------------------------------------------------------------------
+
+
+def editable_fields() -> set[str]:
+    return {field.name for field in [*Study._meta.fields, *Study._meta.many_to_many] if field.editable} - {"id"}
+
+
+def shown_fields(adminform) -> set[str]:
+    """The names of the fields the form's fieldsets show, editable or read-only."""
+    names = set()
+    for fieldset in adminform:
+        for line in fieldset:
+            for field in line:
+                names.add(field.field["name"] if isinstance(field.field, dict) else field.field.name)
+    return names
+
+
+def test_every_setting_is_in_a_fieldset_on_both_pages(users, admin_client):
+    study = owned("f", users.ada)
+    for client, url in (
+        (admin_client, reverse("admin:annotations_study_add")),
+        (admin_client, reverse("admin:annotations_study_change", args=[study.pk])),
+        (signed_in(users.ada), reverse("admin:annotations_study_change", args=[study.pk])),
+    ):
+        response = client.get(url)
+        shown = shown_fields(response.context["adminform"])
+        assert editable_fields() <= shown, editable_fields() - shown
+        names = [fieldset.name for fieldset in response.context["adminform"]]
+        assert names == ["What is studied", "Images", "Annotators and quotas", "Prolific", "Advanced"]
+    # the researcher sees the owner but cannot change it (test_permissions holds the rules)
+    form = signed_in(users.ada).get(reverse("admin:annotations_study_change", args=[study.pk])).context["adminform"]
+    assert "owner" not in form.form.fields and "shared_with" in form.form.fields
+
+
+def test_the_presets_and_the_models_training_sizes_reach_the_form(admin_client):
+    model = make_study(slug="m", prompts=0).model
+    html = admin_client.get(reverse("admin:annotations_study_add")).content.decode()
+    assert 'data-presets="{&quot;sd21-224&quot;: {&quot;width&quot;: 224, &quot;height&quot;: 224' in html
+    for label in ("SD-2.1-base at 224×224", "SD-2.1-base at 512×288", "SD-2.1-base at 768×768"):
+        assert label in html
+    assert "LDM text2im at 128×128" in html and "LDM text2im at 512×512" in html
+    assert f'data-train-sizes="{{&quot;{model.pk}&quot;: [64, 64]}}"' in html
+    assert "/static/annotations/admin/study_form.js" in html
+
+
+def test_prompts_pasted_on_the_add_page_are_added_in_order(users):
+    data = change_form(Study(slug="pasted", title="Pasted", width=64, height=64, steps=2))
+    data["prompt_lines"] = "A red bicycle\r\n\r\n  Two   cats\r\nA lighthouse\r\n"
+    response = signed_in(users.ada).post(reverse("admin:annotations_study_add"), data)
+    assert response.status_code == 302
+    study = Study.objects.get(slug="pasted")
+    assert list(study.prompts.values_list("position", "text")) == [
+        (0, "A red bicycle"),
+        (1, "Two cats"),
+        (2, "A lighthouse"),
+    ]
+
+
+def test_pasted_prompts_are_checked_as_a_prompt_file_naming_lines(users):
+    data = change_form(Study(slug="pasted", title="Pasted", width=64, height=64, steps=2))
+    data["prompt_lines"] = "a cat\n\n  a   cat\n" + "x" * 1001 + "\n"
+    response = signed_in(users.ada).post(reverse("admin:annotations_study_add"), data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["prompt_lines"] == [
+        "line 3: duplicate of the prompt on line 1",
+        "line 4: the prompt is 1001 characters long; at most 1000 are allowed",
+    ]
+    assert not Study.objects.exists()

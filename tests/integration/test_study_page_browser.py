@@ -18,7 +18,7 @@ from django.urls import reverse
 from annotations import services
 from annotations.models import Study
 from generation.models import PairJob
-from tests.factories import fake_generate, make_study
+from tests.factories import fake_generate, make_model, make_study
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
     BROWSER_MARKS,
     VIEWPORT,
@@ -222,4 +222,54 @@ def test_the_step_bar_and_the_next_step(live_server, browser_page, researcher):
     assert [step.get_attribute("class") for step in page.locator(".study-step").all()][:4] == [
         "study-step study-step-done"
     ] * 4
+    no_problems(page)
+
+
+# 4. A form that guides ------------------------------------------------------------------------------------------
+
+
+def test_the_add_form_guides(live_server, browser_page, researcher):
+    page = browser_page
+    make_model("stabilityai/stable-diffusion-2-1-base", name="SD-2.1-base", train_width=512, train_height=512)
+    tiny = make_model("tiny", name="Tiny SD", train_width=64, train_height=64)
+    response = page.goto(live_server.url + reverse("admin:annotations_study_add"))
+    assert response.status == 200
+    headings = page.locator("fieldset h2").all_inner_texts()
+    assert headings == ["What is studied", "Images", "Annotators and quotas", "Prolific", "Advanced"]
+    assert page.locator(".inline-group").count() == 0  # no table of prompt rows on the add page
+    page.fill("#id_title", "Tiny at 512x288")
+    page.select_option("#id_model", label="SD-2.1-base")
+    assert (page.input_value("#id_width"), page.input_value("#id_height")) == ("512", "512")
+    page.select_option("#id_model", label="Tiny SD")
+    assert (page.input_value("#id_width"), page.input_value("#id_height")) == ("64", "64")
+    page.select_option("#id_preset", "sd21-512x288")
+    values = [page.input_value(f"#id_{name}") for name in ("width", "height", "steps", "guidance_scale")]
+    assert values == ["512", "288", "50", "7.5"]
+    page.select_option("#id_model", label="SD-2.1-base")  # a preset's size stays when the model changes
+    assert page.input_value("#id_height") == "288"
+    page.select_option("#id_model", str(tiny.pk))
+    page.fill("#id_prompt_lines", "A red bicycle\nTwo cats on a sofa\n\n  A red   bicycle\nA lighthouse")
+    summary = page.locator(".study-prompt-summary")
+    assert summary.inner_text() == "4 prompts; 1 duplicate: line 4 repeats line 1. Remove them before saving."
+    visible_box(summary)
+    picture(page.locator("fieldset", has=page.get_by_role("heading", name="Images")), "study-form-images")
+    page.locator('input[name="_save"]').click()
+    page.wait_for_load_state("load")
+    errors = page.locator(".field-prompt_lines .errorlist")
+    assert "line 4: duplicate of the prompt on line 1" in errors.inner_text()
+    visible_box(errors)
+    assert not Study.objects.exists()
+    page.fill("#id_prompt_lines", "A red bicycle\nTwo cats on a sofa\n\nA lighthouse")
+    assert summary.inner_text() == "3 prompts"
+    picture(page.locator("fieldset", has=page.get_by_role("heading", name="What is studied")), "study-form-prompts")
+    page.locator('input[name="_save"]').click()
+    page.wait_for_load_state("load")
+    study = Study.objects.get()
+    assert page.url == live_server.url + reverse("admin:annotations_study_change", args=[study.pk])
+    assert list(study.prompts.values_list("position", "text")) == [
+        (0, "A red bicycle"),
+        (1, "Two cats on a sofa"),
+        (2, "A lighthouse"),
+    ]
+    assert (study.width, study.height, study.steps, study.owner) == (512, 288, 50, researcher)
     no_problems(page)

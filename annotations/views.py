@@ -83,7 +83,7 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "annotations/consent.html", context)
 
 
-SIDES = (("left", "Image 1"), ("right", "Image 2"))
+SIDES = (("left", "Image A"), ("right", "Image B"))
 
 
 def _wants_json(request: HttpRequest) -> bool:

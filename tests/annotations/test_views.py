@@ -63,7 +63,7 @@ def test_full_flow_rate_resume_finish(client):
     assert response.status_code == 200
     assert DEFAULT_QUESTION == "Please rate your preference on image-text consistency from 1 to 10"
     assert DEFAULT_QUESTION in html
-    assert "Remaining evaluation pairs (1/3)" in html
+    assert "Pair 1 of 3" in html
     assert first.pair.prompt.text in html
     assert f'name="assignment" value="{first.pk}"' in html
     assert Assignment.objects.get(pk=first.pk).shown_at is not None
@@ -79,7 +79,7 @@ def test_full_flow_rate_resume_finish(client):
     html = response.content.decode()
     second = current(annotator)
     assert second.order == 1
-    assert "Remaining evaluation pairs (2/3)" in html
+    assert "Pair 2 of 3" in html
     assert second.pair.prompt.text in html
     # the invite link of a consented annotator goes on to rating
     assert client.get(url("invite", annotator))["Location"] == url("rate", annotator)

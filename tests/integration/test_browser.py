@@ -81,7 +81,7 @@ def test_annotator_flow_in_chromium(live_server, page):
     seen = []  # per pair: assignment id, clicked scores, the left image's shade
     for k in range(1, PAIRS + 1):
         left_score, right_score = 3 + k, 8 - k
-        assert page.locator("#remaining").inner_text() == f"Remaining evaluation pairs ({k}/{PAIRS})"
+        assert page.locator("#remaining").inner_text() == f"Pair {k} of {PAIRS}"
         assert page.get_by_text(DEFAULT_QUESTION, exact=True).is_visible()
         assignment_id = int(page.locator('input[name="assignment"]').input_value())
         assignment = Assignment.objects.select_related("pair__prompt").get(pk=assignment_id)
@@ -102,7 +102,7 @@ def test_annotator_flow_in_chromium(live_server, page):
         if k == 2:
             # A reload mid-study shows the same pair again and stores nothing.
             page.reload()
-            assert page.locator("#remaining").inner_text() == f"Remaining evaluation pairs ({k}/{PAIRS})"
+            assert page.locator("#remaining").inner_text() == f"Pair {k} of {PAIRS}"
             assert int(page.locator('input[name="assignment"]').input_value()) == assignment_id
             page.wait_for_function("() => Array.from(document.images).every(img => img.complete)")
             assert shade(page.locator(".pair img").nth(0).evaluate(CENTRE_PIXEL)) == left_shade

@@ -155,7 +155,7 @@ def test_whole_flow_by_keyboard_only(live_server, page):
     given = []
     submit = page.locator("#submit")
     for k, (left_keys, right_keys, left_again) in enumerate(plans, start=1):
-        assert remaining(page) == f"Remaining evaluation pairs ({k}/{len(plans)})"
+        assert remaining(page) == f"Pair {k} of {len(plans)}"
         assignment = shown_assignment(page)
         assert assignment.annotator_id == annotator.pk and assignment.order == k - 1
         assert active_side(page) == "left" and submit.is_disabled()
@@ -226,7 +226,7 @@ def test_resume_after_closing_the_tab(live_server, new_context):
     page.goto(invite_url)
     consent_by_clicks(page)
     first = [rate_by_keys(page, 2, 7), rate_by_keys(page, 10, 5)]
-    assert remaining(page) == "Remaining evaluation pairs (3/4)"
+    assert remaining(page) == "Pair 3 of 4"
     third = shown_assignment(page)
     page.keyboard.press("6")  # scored but never submitted
     page.close()
@@ -241,7 +241,7 @@ def test_resume_after_closing_the_tab(live_server, new_context):
     posts = record_posts(page)
     page.goto(invite_url)
     page.wait_for_url(url(live_server, "rate", token=annotator.token))
-    assert remaining(page) == "Remaining evaluation pairs (3/4)"
+    assert remaining(page) == "Pair 3 of 4"
     assert shown_assignment(page).pk == third.pk
     assert page.locator("#rating-form input:checked").count() == 0  # the unsent score is gone
     screenshot(page, "flows-resume")
@@ -316,7 +316,7 @@ def test_prolific_entry_resume_and_completion_redirect(live_server, new_context)
     page.route("https://app.prolific.com/**", prolific_stub)
     page.goto(from_prolific(PROLIFIC_PID=pid, STUDY_ID="study-1", SESSION_ID="session-1"))
     assert page.url == url(live_server, "rate", token=participant.token)
-    assert remaining(page) == "Remaining evaluation pairs (2/3)"
+    assert remaining(page) == "Pair 2 of 3"
     assert study.annotators.filter(source=Annotator.Source.PROLIFIC).count() == 1
     given.append(rate_by_clicks(page, 9, 2))
 
@@ -368,7 +368,7 @@ def test_two_annotators_interleaved(live_server, new_context):
     for k in range(1, 4):
         for i, (tab, annotator) in enumerate(zip(pages, annotators, strict=True)):
             other = annotators[1 - i]
-            assert remaining(tab) == f"Remaining evaluation pairs ({k}/3)"
+            assert remaining(tab) == f"Pair {k} of 3"
             assignment = shown_assignment(tab)
             assert assignment.annotator_id == annotator.pk and assignment.order == k - 1
             sources = tab.locator(".pair img").evaluate_all("images => images.map(img => img.src)")
@@ -441,7 +441,7 @@ def test_submit_survives_a_lost_answer_and_a_dropped_connection(live_server, pag
     page.route(rate_url, flaky)
     first = rate_by_clicks(page, 6, 2)
     assert attempts == ["POST", "POST", "POST"]
-    assert remaining(page) == "Remaining evaluation pairs (2/3)" and shown_assignment(page).pk != first.pk
+    assert remaining(page) == "Pair 2 of 3" and shown_assignment(page).pk != first.pk
     assert ratings_of(annotator) == 1
     assert_stored(first.pk, 6, 2)
     rate_by_clicks(page, 1, 9)
@@ -513,7 +513,7 @@ def test_attention_check_screens_out_and_passes(live_server, new_context):
     page = new_context().new_page()
     page.goto(url(live_server, "invite", token=careless.token))
     consent_by_clicks(page)
-    assert remaining(page) == "Remaining evaluation pairs (1/4)"  # three pairs and one check
+    assert remaining(page) == "Pair 1 of 4"  # three pairs and one check
     check, rated = answer_until_done(page, colours, fail_check=True)
     assert check is not None and check.annotator_id == careless.pk
     assert page.locator("h1").inner_text() == "Thank you for your time"

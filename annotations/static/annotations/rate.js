@@ -26,7 +26,7 @@
       update();
       event.preventDefault();
     } else if (event.key === "Tab") {
-      // left -> right -> Submit (once both are scored) -> left; Shift+Tab goes the other way
+      // Image A -> Image B -> Submit (once both are scored) -> Image A; Shift+Tab goes the other way
       var order = button.disabled ? sides : sides.concat(["submit"]);
       var here = document.activeElement === button ? "submit" : active;
       var step = event.shiftKey ? order.length - 1 : 1;
@@ -50,12 +50,18 @@
       error.id = "error";
       error.className = "error";
       error.setAttribute("role", "alert");
-      document.getElementById("prompt").after(error);
+      document.querySelector(".prompt-box").append(error);
     }
     error.textContent = message;
   }
   function preload(links) {
     return links.map(function (link) { var image = new Image(); image.src = link; return image; });
+  }
+  // "Pair 8 of 50", from the position and total every answer carries; the window's title says it too.
+  function showProgress(pair) {
+    var text = "Pair " + pair.position + " of " + pair.total;
+    document.getElementById("remaining").textContent = text;
+    document.title = document.title.replace(/^Pair \d+ of \d+/, text);
   }
   // The next pair replaces this one once both its images are decoded (they were preloaded), all at once.
   function show(pair) {
@@ -63,8 +69,7 @@
     Promise.all(images.map(function (image) { return image.decode().catch(function () {}); })).then(function () {
       form.elements.assignment.value = pair.assignment;
       document.getElementById("prompt").textContent = pair.prompt;
-      document.getElementById("remaining").textContent =
-        "Remaining evaluation pairs (" + pair.position + "/" + pair.total + ")";
+      showProgress(pair);
       sides.forEach(function (side) {
         document.querySelector("#figure-" + side + " img").src = pair.images[side];
         form.querySelectorAll('input[name="' + side + '"]').forEach(function (input) { input.checked = false; });

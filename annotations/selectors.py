@@ -35,12 +35,11 @@ def study_by_enrolment_token(token: str) -> Study | None:
 def assigned_sides(study: Study) -> dict[int, tuple[int, int]]:
     """Per pair of the study, its assignments so far (attention checks aside): (all, those with ours on the left).
 
-    A released annotator's unrated pairs are free again (its unanswered assignments are deleted when it is
-    released); the pairs it rated keep counting, since their ratings were given.
+    A released annotator's unrated pairs are free again without a filter here: its unanswered assignments are
+    deleted when it is released; the pairs it rated keep counting, since their ratings were given.
     """
     counts = (
         Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
-        .filter(Q(annotator__released_at__isnull=True) | Q(rating__isnull=False))
         .values_list("pair_id")
         .annotate(total=Count("pk"), left=Count("pk", filter=Q(ours_on_left=True)))
         .order_by()

@@ -251,7 +251,9 @@ def test_the_add_form_guides(live_server, browser_page, researcher):
     page.fill("#id_prompt_lines", "A red bicycle\nTwo cats on a sofa\n\n  A red   bicycle\nA lighthouse")
     summary = page.locator(".study-prompt-summary")
     assert summary.inner_text() == "4 prompts; 1 duplicate: line 4 repeats line 1. Remove them before saving."
-    visible_box(summary)
+    summary_box, field_box = visible_box(summary), visible_box(page.locator("#id_prompt_lines"))
+    assert summary_box["y"] >= field_box["y"] + field_box["height"]  # under the box, not beside it
+    picture(page.locator(".field-prompt_lines"), "study-form-prompts")
     picture(page.locator("fieldset", has=page.get_by_role("heading", name="Images")), "study-form-images")
     page.locator('input[name="_save"]').click()
     page.wait_for_load_state("load")
@@ -261,7 +263,6 @@ def test_the_add_form_guides(live_server, browser_page, researcher):
     assert not Study.objects.exists()
     page.fill("#id_prompt_lines", "A red bicycle\nTwo cats on a sofa\n\nA lighthouse")
     assert summary.inner_text() == "3 prompts"
-    picture(page.locator("fieldset", has=page.get_by_role("heading", name="What is studied")), "study-form-prompts")
     page.locator('input[name="_save"]').click()
     page.wait_for_load_state("load")
     study = Study.objects.get()

@@ -97,9 +97,10 @@
             return;
         }
         const summary = document.createElement("p");
-        summary.className = "study-prompt-summary";
+        summary.className = "help study-prompt-summary";
         summary.setAttribute("aria-live", "polite");
-        textarea.insertAdjacentElement("afterend", summary);
+        // below the field, above its help text (the admin lays the label and the field out in one row)
+        (textarea.closest(".flex-container") || textarea).insertAdjacentElement("afterend", summary);
         textarea.addEventListener("input", function () {
             describe(textarea, summary);
         });

@@ -1,11 +1,20 @@
 """Reads for studies, annotators and ratings: lookups by token, what allocation counts, the tidy ratings, and the
-researcher's monitoring page. The rating path's own reads are in ``sequence``, with its writes, in SQL."""
+researcher's monitoring page (its live part too: per-annotator progress and flags, the ETA, the position check).
+The rating path's own reads are in ``sequence``, with its writes, in SQL."""
 
 import statistics
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
+import pandas as pd
 from django.db.models import Count, Q
+from django.utils import timezone
+from scipy.stats import binomtest
+
+from analysis.stats.judgments import paired_judgments
+from analysis.stats.quality import AnnotatorQuality, ExclusionRules, annotator_quality
+from generation.selectors import format_duration
 
 from .models import Annotator, Assignment, CheckResponse, Rating, Study, is_token
 
@@ -171,3 +180,261 @@ def straight_liners(*, study: Study) -> list[str]:
         counts[annotator_id] = counts.get(annotator_id, 0) + 1
     flagged = [pk for pk, seen in scores.items() if len(seen) == 1 and counts[pk] >= STRAIGHT_LINE_MIN_RATINGS]
     return [annotator.label for annotator in Annotator.objects.filter(pk__in=flagged).order_by("pk")]
+
+
+# Live monitoring ------------------------------------------------------------------------------------------------
+# The quality flags are analysis.stats.quality's (the pure statistics core, below every app), so that the monitor
+# flags annotators by the rules the exclusions apply.
+
+#: A speeder's median seconds per rated pair is below this, unless the study's analysis settings set their own
+#: minimum (``min_seconds_per_item``), which the monitor then uses.
+SPEEDER_SECONDS = 2.0
+#: The ETA's rating rate: the ratings of this window over its length (from the first rating, when that is later).
+RATE_WINDOW = timedelta(minutes=15)
+#: The position check warns when the exact binomial test of "ours" on the left half the time gives p below this.
+POSITION_ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class AnnotatorProgress:
+    """One annotator's progress and quality flags as the monitor shows them."""
+
+    label: str
+    state: str  # invited, consented, rating, finished, released, screened-out
+    state_display: str
+    answered: int  # ratings and attention checks answered
+    total: int  # pairs in the sequence, attention checks included (a released annotator keeps only those answered)
+    median_seconds: float | None  # per rated pair
+    checks_failed: int
+    checks_answered: int
+    speeder: bool
+    straight_liner: bool
+
+
+@dataclass(frozen=True)
+class QuotaEta:
+    """The ratings the study aims at (``rule`` says how), how many are missing, and when they will be in at the
+    recent rate."""
+
+    rule: str
+    target: int
+    ratings: int
+    remaining: int
+    per_minute: float | None  # ratings per minute over RATE_WINDOW; None without ratings in it
+    eta_seconds: float | None
+    eta: str
+
+
+@dataclass(frozen=True)
+class PositionBalance:
+    """ "Ours" on the left vs the right in the ratings of finished annotators (complete, balanced sequences)."""
+
+    finished: int  # annotators who finished
+    ratings: int
+    ours_left: int
+    p_value: float | None  # exact binomial test of a 50% share; None before anyone finished
+    warning: str  # "" unless p_value < POSITION_ALPHA
+
+
+@dataclass(frozen=True)
+class LiveMonitor:
+    """What the monitoring page shows and refreshes: ``monitor``'s counts and per-pair loads, and the live part."""
+
+    monitor: Monitor
+    annotators: list[AnnotatorProgress]
+    speed_threshold: float
+    quota: QuotaEta
+    position: PositionBalance
+    updated_at: datetime
+
+    @property
+    def speeders(self) -> list[str]:
+        return [annotator.label for annotator in self.annotators if annotator.speeder]
+
+    @property
+    def straight_liners(self) -> list[str]:
+        return [annotator.label for annotator in self.annotators if annotator.straight_liner]
+
+    @property
+    def failed_checks(self) -> list[AnnotatorProgress]:
+        return [annotator for annotator in self.annotators if annotator.checks_failed]
+
+    def as_dict(self) -> dict:
+        """The monitor as JSON-ready data, what the page's script polls."""
+        counts = asdict(self.monitor)
+        pairs = counts.pop("pairs")
+        for replaced in ("check_failures", "straight_liners"):  # the live part's flags stand in for these
+            counts.pop(replaced)
+        return {
+            "updated_at": self.updated_at.isoformat(),
+            "counts": counts,
+            "annotators": [asdict(annotator) for annotator in self.annotators],
+            "pairs": pairs,
+            "speed_threshold": self.speed_threshold,
+            "speeders": self.speeders,
+            "straight_liners": self.straight_liners,
+            "failed_checks": [
+                {"label": a.label, "failed": a.checks_failed, "answered": a.checks_answered} for a in self.failed_checks
+            ],
+            "quota": asdict(self.quota),
+            "position": asdict(self.position),
+        }
+
+
+def live_monitor(*, study: Study, now: datetime | None = None) -> LiveMonitor:
+    """The monitoring page's data for ``study`` at ``now`` (default: now)."""
+    now = now or timezone.now()
+    threshold = speed_threshold(study)
+    return LiveMonitor(
+        monitor=monitor(study=study),
+        annotators=annotator_progress(study=study, speed_threshold=threshold),
+        speed_threshold=threshold,
+        quota=quota_eta(study=study, now=now),
+        position=position_balance(study=study),
+        updated_at=now,
+    )
+
+
+def speed_threshold(study: Study) -> float:
+    """The median seconds per pair under which the monitor flags a speeder: the study's analysis settings'
+    ``min_seconds_per_item`` when set (read through the study's reverse relation, so that this app imports none of
+    ``analysis``'s models), else ``SPEEDER_SECONDS``."""
+    minimum = getattr(getattr(study, "analysis_settings", None), "min_seconds_per_item", None)
+    return SPEEDER_SECONDS if minimum is None else minimum
+
+
+def rating_quality(*, study: Study, speed_threshold: float) -> dict[int, AnnotatorQuality]:
+    """By annotator id: ``analysis.stats.quality``'s record of each annotator who rated, with the speed rule at
+    ``speed_threshold`` (straight-lining: one score for every image, over more than one rating)."""
+    rows = Rating.objects.filter(assignment__annotator__study=study).values_list(
+        "assignment__annotator_id",
+        "assignment__pair_id",
+        "baseline_score",
+        "ours_score",
+        "assignment__ours_on_left",
+        "seconds",
+    )
+    records = []
+    for annotator_id, pair_id, baseline, ours, ours_left, seconds in rows:
+        ours_side, baseline_side = ("left", "right") if ours_left else ("right", "left")
+        records.append((annotator_id, pair_id, "baseline", baseline, baseline_side, seconds))
+        records.append((annotator_id, pair_id, "ours", ours, ours_side, seconds))
+    if not records:
+        return {}
+    frame = pd.DataFrame.from_records(
+        records, columns=["annotator", "item", "condition", "score", "position", "seconds"]
+    )
+    frame["seconds"] = frame["seconds"].astype("float64")
+    rules = ExclusionRules(min_seconds_per_item=speed_threshold)
+    return {int(record.annotator): record for record in annotator_quality(paired_judgments(frame), rules=rules)}
+
+
+def _state(annotator: Annotator, answered: int) -> tuple[str, str]:
+    if annotator.screened_out_at:
+        return "screened-out", "screened out"
+    if annotator.released_at:
+        return "released", f"released: {annotator.get_release_reason_display().lower()}"
+    if annotator.finished_at:
+        return "finished", "finished"
+    if annotator.started_at or answered:
+        return "rating", "rating"
+    if annotator.consented_at:
+        return "consented", "consented"
+    return "invited", "invited"
+
+
+def annotator_progress(*, study: Study, speed_threshold: float = SPEEDER_SECONDS) -> list[AnnotatorProgress]:
+    """Per annotator of the study, in the order they joined: state, answered of total, median seconds per rated
+    pair, attention checks, and the speed and straight-lining flags of ``analysis.stats.quality``."""
+    quality = rating_quality(study=study, speed_threshold=speed_threshold)
+    annotators = study.annotators.annotate(
+        total=Count("assignments", distinct=True),
+        rated=Count("assignments__rating", distinct=True),
+        checks=Count("assignments__check_response", distinct=True),
+        failed=Count("assignments__check_response", filter=Q(assignments__check_response__passed=False), distinct=True),
+    ).order_by("pk")
+    progress = []
+    for annotator in annotators:
+        answered = annotator.rated + annotator.checks
+        state, state_display = _state(annotator, answered)
+        record = quality.get(annotator.pk)
+        progress.append(
+            AnnotatorProgress(
+                label=annotator.label,
+                state=state,
+                state_display=state_display,
+                answered=answered,
+                total=annotator.total,
+                median_seconds=record.median_seconds if record else None,
+                checks_failed=annotator.failed,
+                checks_answered=annotator.checks,
+                speeder=bool(record and record.too_fast),
+                straight_liner=bool(record and record.straightliner),
+            )
+        )
+    return progress
+
+
+def quota_eta(*, study: Study, now: datetime | None = None) -> QuotaEta:
+    """The study's target number of ratings and when it will be reached.
+
+    The target: ``ratings_per_pair`` × pairs when the study sets ratings per pair; else, with an enrolment cap, the
+    cap × the pairs each annotator rates (``pairs_per_annotator``, else every pair), plus the pairs handed to
+    invite-link annotators; else the pairs handed to annotators so far. A pair handed out counts once rated, or
+    while its annotator may still rate it (not released, not screened out). The ETA divides the ratings still
+    missing by the rate of the last ``RATE_WINDOW`` (from the first rating, when that is later; at least a minute).
+    """
+    now = now or timezone.now()
+    ratings = Rating.objects.filter(assignment__annotator__study=study)
+    count = ratings.count()
+    pairs = study.pairs.count()
+    handed_out = Assignment.objects.filter(annotator__study=study, check_pair__isnull=True).filter(
+        Q(rating__isnull=False) | Q(annotator__released_at__isnull=True, annotator__screened_out_at__isnull=True)
+    )
+    if study.ratings_per_pair:
+        target = study.ratings_per_pair * pairs
+        rule = f"ratings per pair × pairs: {study.ratings_per_pair} × {pairs}"
+    elif study.enrolment_cap is not None:
+        each = min(study.pairs_per_annotator or pairs, pairs)
+        invited = handed_out.filter(annotator__source=Annotator.Source.INVITE).count()
+        target = study.enrolment_cap * each + invited
+        rule = f"enrolment cap × pairs each: {study.enrolment_cap} × {each}"
+        rule += f", plus {invited} pairs handed to invite-link annotators" if invited else ""
+    else:
+        target = handed_out.count()
+        rule = "the pairs handed to annotators so far: the study sets no ratings per pair and no enrolment cap"
+    remaining = max(target - count, 0)
+    first = ratings.order_by("created_at").values_list("created_at", flat=True).first()
+    since = now - RATE_WINDOW if first is None else max(now - RATE_WINDOW, first)
+    recent = ratings.filter(created_at__gte=since).count()
+    per_minute = recent / (max((now - since).total_seconds(), 60.0) / 60.0) if recent else None
+    eta_seconds = None
+    if remaining == 0:
+        eta = "reached"
+    elif per_minute is None:
+        eta = f"unknown: no ratings in the last {int(RATE_WINDOW.total_seconds() // 60)} minutes"
+    else:
+        eta_seconds = remaining / per_minute * 60.0
+        eta = f"about {format_duration(timedelta(seconds=eta_seconds))}"
+    return QuotaEta(rule, target, count, remaining, per_minute, eta_seconds, eta)
+
+
+def position_balance(*, study: Study) -> PositionBalance:
+    """ "Ours" on the left vs the right over the ratings of annotators who finished. Allocation balances the sides
+    over a whole sequence, so a sequence in progress would raise false alarms: it waits until it ends. Warns when
+    the exact binomial test of a 50% share (the report's ``position.balance_p``) is below ``POSITION_ALPHA``."""
+    finished = study.annotators.filter(finished_at__isnull=False).count()
+    counts = Rating.objects.filter(
+        assignment__annotator__study=study, assignment__annotator__finished_at__isnull=False
+    ).aggregate(n=Count("pk"), left=Count("pk", filter=Q(assignment__ours_on_left=True)))
+    n, left = counts["n"], counts["left"]
+    if not n:
+        return PositionBalance(finished, 0, 0, None, "")
+    p_value = float(binomtest(left, n, 0.5).pvalue)
+    warning = ""
+    if p_value < POSITION_ALPHA:
+        warning = (
+            f"“Ours” was on the left in {left} of {n} ratings of finished annotators (exact binomial p = "
+            f"{p_value:.3g}): check how pairs are allocated."
+        )
+    return PositionBalance(finished, n, left, p_value, warning)

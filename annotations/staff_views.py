@@ -1,23 +1,36 @@
-"""Staff-only pages: monitoring a study, previewing its pairs labelled, and the labelled images.
+"""Staff-only pages: monitoring a study (and the JSON its page polls), previewing its pairs labelled, and the
+labelled images.
 
 Each needs its permission (403 without) and shows only studies the user may see (404 for another's)."""
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from . import access
 from .models import ImagePair
-from .selectors import monitor
+from .selectors import live_monitor
 
 
 @staff_member_required
 @require_GET
 def monitoring(request: HttpRequest, slug: str) -> HttpResponse:
+    """The monitoring page; its script refreshes it from ``monitoring_data`` every few seconds."""
     study = access.staff_study(request.user, slug, access.VIEW_STUDY)
-    return render(request, "annotations/staff/monitor.html", {"study": study, "monitor": monitor(study=study)})
+    live = live_monitor(study=study)
+    return render(request, "annotations/staff/monitor.html", {"study": study, "monitor": live.monitor, "live": live})
+
+
+@staff_member_required
+@require_GET
+def monitoring_data(request: HttpRequest, slug: str) -> JsonResponse:
+    """The monitoring page's data as JSON (``LiveMonitor.as_dict``)."""
+    study = access.staff_study(request.user, slug, access.VIEW_STUDY)
+    response = JsonResponse(live_monitor(study=study).as_dict())
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @staff_member_required

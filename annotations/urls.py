@@ -28,6 +28,7 @@ urlpatterns = [
     path("join/<annotation_token:enrolment_token>/", views.join, name="join"),
     path("prolific/<annotation_token:enrolment_token>/", views.prolific, name="prolific"),
     path("staff/studies/<slug:slug>/monitor/", staff_views.monitoring, name="monitor"),
+    path("staff/studies/<slug:slug>/monitor.json", staff_views.monitoring_data, name="monitor_data"),
     path("staff/studies/<slug:slug>/preview/", staff_views.preview, name="preview"),
     path("staff/pairs/<int:pair_id>/<str:arm>.png", staff_views.pair_image, name="pair_image"),
 ]

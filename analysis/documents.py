@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 
 from evalsite.files import PartlyReplaced, atomic_paths
+from evalsite.progress import BarFactory, NoBar
 from metrics.tables import paper_table_documents
 
 from .formats import (
@@ -24,21 +25,40 @@ from .selectors import find_studies, ratings_frame, study_reports
 
 
 def render_results(
-    *, slugs: Sequence[str], formats: Sequence[str], adjustment: str = "holm", exclusions: bool | None = None
+    *,
+    slugs: Sequence[str],
+    formats: Sequence[str],
+    adjustment: str = "holm",
+    exclusions: bool | None = None,
+    bar: BarFactory = NoBar,
 ) -> dict[str, str | bytes]:
-    """Every requested document, by file name, computed in full before anything is written."""
+    """Every requested document, by file name, computed in full before anything is written. ``bar`` shows the
+    steps done per study: reading its ratings, its analysis, its plots (``evalsite.progress``)."""
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ValidationError(f"Unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}.")
     studies = find_studies(slugs)
-    frames = {study.slug: ratings_frame(study=study) for study in studies}
+    analysed = bool(set(formats) & {"json", "latex", "markdown", "plots", "manifest"})
+    steps = len(studies) * (1 + analysed + ("plots" in formats))
+    with bar(total=steps, desc="results", unit="step") as progress:
+        documents = _render(studies, formats, adjustment, exclusions, analysed, progress)
+    return documents
+
+
+def _render(studies, formats, adjustment, exclusions, analysed, progress) -> dict[str, str | bytes]:
+    """``render_results``' documents for the studies found, each step counted on ``progress``."""
+    frames = {}
+    for study in studies:
+        frames[study.slug] = ratings_frame(study=study)
+        progress.update(1)
     documents: dict[str, str | bytes] = {}
     if "csv" in formats:
         for slug, frame in frames.items():
             documents[f"{slug}-ratings.csv"] = ratings_csv(frame)
-    if set(formats) & {"json", "latex", "markdown", "plots", "manifest"}:
+    if analysed:
         reports = study_reports(studies, frames=frames, adjustment=adjustment, exclusions=exclusions)
         protocols = [study_protocol(study=study) for study in studies]
+        progress.update(len(studies))
         if "json" in formats:
             documents[FILE_NAMES["json"]] = summaries_json(reports, protocols)
         if "latex" in formats:
@@ -54,6 +74,7 @@ def render_results(
                 for name, figure in study_plots(report).items():
                     for fmt in ("png", "svg"):
                         documents[f"{report.study}-{name}.{fmt}"] = figure_bytes(figure, fmt)
+                progress.update(1)
     return documents
 
 

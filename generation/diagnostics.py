@@ -21,6 +21,7 @@ from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 from matplotlib.figure import Figure
 
 from evalsite.files import atomic_path
+from evalsite.progress import BarFactory, NoBar
 
 from .scaling import (
     Denoiser,
@@ -235,11 +236,13 @@ def measure_attention_entropy(
     steps: int,
     seed: int,
     train_sample_size: int | tuple[int, int] | None = None,
+    bar: BarFactory = NoBar,
 ) -> pd.DataFrame:
     """
     Mean self-attention entropy per layer, for each square size (pixels) and arm, averaged over heads, queries,
     denoising steps and prompts; every run starts from the same seed. `train_sample_size` (latent units, as for
-    [`apply_entropy_scaling`]) defaults to the UNet's `sample_size`.
+    [`apply_entropy_scaling`]) defaults to the UNet's `sample_size`. `bar` shows the (size, arm) runs done
+    (`evalsite.progress`).
 
     Returns a frame with columns `size, arm, layer, level, n_tokens, train_tokens, entropy`, one row per
     (size, arm, self-attention layer).
@@ -258,29 +261,31 @@ def measure_attention_entropy(
     train_sample_size = train_sample_size or denoiser.config.sample_size
     train_tokens = self_attention_tokens(denoiser, train_sample_size)
     rows = []
-    for size in sizes:
-        for arm in ARMS:
-            recorded = _record_arm(
-                loaded,
-                arm=arm,
-                prompts=prompts,
-                size=size,
-                steps=steps,
-                seed=seed,
-                train_sample_size=train_sample_size,
-            )
-            for layer, (n_tokens, entropy) in recorded.items():
-                rows.append(
-                    {
-                        "size": size,
-                        "arm": arm,
-                        "layer": layer.removesuffix(".processor"),
-                        "level": unet_level(denoiser, layer) if isinstance(denoiser, UNet2DConditionModel) else 0,
-                        "n_tokens": n_tokens,
-                        "train_tokens": train_tokens[layer],
-                        "entropy": entropy,
-                    }
+    with bar(total=len(sizes) * len(ARMS), desc="attention entropy", unit="run") as progress:
+        for size in sizes:
+            for arm in ARMS:
+                recorded = _record_arm(
+                    loaded,
+                    arm=arm,
+                    prompts=prompts,
+                    size=size,
+                    steps=steps,
+                    seed=seed,
+                    train_sample_size=train_sample_size,
                 )
+                for layer, (n_tokens, entropy) in recorded.items():
+                    rows.append(
+                        {
+                            "size": size,
+                            "arm": arm,
+                            "layer": layer.removesuffix(".processor"),
+                            "level": unet_level(denoiser, layer) if isinstance(denoiser, UNet2DConditionModel) else 0,
+                            "n_tokens": n_tokens,
+                            "train_tokens": train_tokens[layer],
+                            "entropy": entropy,
+                        }
+                    )
+                progress.update(1)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -28,6 +28,8 @@ from django.db import transaction
 from django.utils.text import slugify
 from PIL import Image
 
+from evalsite.progress import BarFactory, NoBar
+
 from .models import ReferenceItem, ReferenceSet, SourceKind
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -239,11 +241,12 @@ def default_name(source: Path, n: int, seed: int) -> str:
     return slugify(f"{source.stem or source.name}-{n}-seed{seed}")[:80]
 
 
-def sample_reference(*, source: Path, n: int, seed: int = 0, name: str = "") -> ReferenceSet:
+def sample_reference(*, source: Path, n: int, seed: int = 0, name: str = "", bar: BarFactory = NoBar) -> ReferenceSet:
     """Sample ``n`` readable, captioned pairs from ``source`` with ``seed`` and record them as a ReferenceSet.
 
     The same source, n and seed give the same subset. A name that exists already is returned as it is when it was
-    sampled with the same arguments, and refused otherwise.
+    sampled with the same arguments, and refused otherwise. ``bar`` shows the pairs sampled so far
+    (``evalsite.progress``).
     """
     if n < 1:
         raise ValidationError("--n must be at least 1.")
@@ -267,17 +270,19 @@ def sample_reference(*, source: Path, n: int, seed: int = 0, name: str = "") -> 
     order = np.random.default_rng(seed).permutation(len(found))
     skipped: Counter = Counter()
     chosen: list[tuple[Candidate, str]] = []
-    for position in order:
-        candidate = found[int(position)]
-        caption = read_caption(candidate)
-        if not caption:
-            skipped["empty_caption"] += 1
-        elif not _readable(candidate):
-            skipped["unreadable_image"] += 1
-        else:
-            chosen.append((candidate, caption))
-            if len(chosen) == n:
-                break
+    with bar(total=min(n, len(found)), desc="sampling", unit="pair") as progress:
+        for position in order:
+            candidate = found[int(position)]
+            caption = read_caption(candidate)
+            if not caption:
+                skipped["empty_caption"] += 1
+            elif not _readable(candidate):
+                skipped["unreadable_image"] += 1
+            else:
+                chosen.append((candidate, caption))
+                progress.update(1)
+                if len(chosen) == n:
+                    break
     if not chosen:
         raise ValidationError(f"{source}: none of {len(found)} samples has a caption and a readable image.")
     with transaction.atomic():

@@ -28,6 +28,7 @@ from django.db.models import F
 from PIL import Image, UnidentifiedImageError
 
 from annotations.models import Study
+from evalsite.progress import BarFactory, NoBar
 from generation.models import (
     IMAGE_SIZE_MAX,
     IMAGE_SIZE_MIN,
@@ -237,6 +238,7 @@ def add_reference(
     reference: ReferenceSet,
     saver: _Saver,
     progress: Callable[[str], None],
+    bar: BarFactory = NoBar,
 ) -> None:
     """Add the reference images not added yet to the reference sums; unreadable ones are counted, not fatal."""
     sums = state.fid.setdefault(REFERENCE_KEY, FeatureSums.zeros(fid.dim))
@@ -253,22 +255,25 @@ def add_reference(
             indices.clear()
             saver.maybe()
 
-    for item in reference.items.order_by("index").iterator(chunk_size=2000):
-        if item.index in done:
-            continue
-        try:
-            image = open_item_image(item)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-            unreadable.add(item.index)
-            done.add(item.index)
-            continue
-        batch.append(fid.prepare(image))
-        indices.append(item.index)
-        if len(batch) == size:
-            flush()
-            if len(done) % (size * 20) < size:
-                progress(f"reference: {len(done)} images")
-    flush()
+    total = reference.items.count()
+    with bar(total=total, initial=min(len(done), total), desc="reference images", unit="image") as shown:
+        for item in reference.items.order_by("index").iterator(chunk_size=2000):
+            if item.index in done:
+                continue
+            shown.update(1)
+            try:
+                image = open_item_image(item)
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+                unreadable.add(item.index)
+                done.add(item.index)
+                continue
+            batch.append(fid.prepare(image))
+            indices.append(item.index)
+            if len(batch) == size:
+                flush()
+                if len(done) % (size * 20) < size:
+                    progress(f"reference: {len(done)} images")
+        flush()
     saver.maybe(force=True)
 
 
@@ -372,6 +377,7 @@ def add_generated(
     poll_seconds: float,
     progress: Callable[[str], None],
     unreadable: set[tuple[int, int, int]],
+    bar: BarFactory = NoBar,
 ) -> tuple[int, int]:
     """Add the images of each job as it finishes; returns (pending, failed) when all are done or time is up. Pairs
     whose images cannot be read go into ``unreadable`` as ``(width, height, index)``; they are tried again on the
@@ -381,33 +387,37 @@ def add_generated(
     deadline = None if timeout is None else time.monotonic() + timeout
     links = MetricsJob.objects.filter(run=run).filter(_resolution_filter(resolutions))
     total = links.count()
-    while True:
-        rows = [
-            {**row, "caption": captions[row["index"]]}
-            for row in links.filter(job__status=PairJob.Status.DONE)
-            .values("index", "width", "height", "job_id", "job__baseline_image", "job__ours_image")
-            .order_by("width", "height", "index")
-        ]
-        todo = [
-            row
-            for row in rows
-            if not _is_done(row, metrics, state) and (row["width"], row["height"], row["index"]) not in unreadable
-        ]
-        for batch in _batches(todo, size):
-            by_size: dict[tuple[int, int], list[dict]] = {}
-            for row in batch:
-                by_size.setdefault((row["width"], row["height"]), []).append(row)
-            for group in by_size.values():
-                _add_generated(rows=group, metrics=metrics, fid=fid, clip=clip, state=state, unreadable=unreadable)
-            saver.maybe()
-        if todo:
-            progress(f"generated: {len(rows)} of {total} pairs added")
-        failed = links.filter(job__status=PairJob.Status.FAILED).count()
-        pending = total - len(rows) - failed
-        if pending == 0 or (deadline is not None and time.monotonic() >= deadline):
-            saver.maybe(force=True)
-            return pending, failed
-        time.sleep(poll_seconds)
+    with bar(total=total, desc="generated pairs", unit="pair") as shown:
+        counted = 0
+        while True:
+            rows = [
+                {**row, "caption": captions[row["index"]]}
+                for row in links.filter(job__status=PairJob.Status.DONE)
+                .values("index", "width", "height", "job_id", "job__baseline_image", "job__ours_image")
+                .order_by("width", "height", "index")
+            ]
+            todo = [
+                row
+                for row in rows
+                if not _is_done(row, metrics, state) and (row["width"], row["height"], row["index"]) not in unreadable
+            ]
+            for batch in _batches(todo, size):
+                by_size: dict[tuple[int, int], list[dict]] = {}
+                for row in batch:
+                    by_size.setdefault((row["width"], row["height"]), []).append(row)
+                for group in by_size.values():
+                    _add_generated(rows=group, metrics=metrics, fid=fid, clip=clip, state=state, unreadable=unreadable)
+                saver.maybe()
+            if todo:
+                progress(f"generated: {len(rows)} of {total} pairs added")
+            failed = links.filter(job__status=PairJob.Status.FAILED).count()
+            shown.update(len(rows) + failed - counted)
+            counted = len(rows) + failed
+            pending = total - len(rows) - failed
+            if pending == 0 or (deadline is not None and time.monotonic() >= deadline):
+                saver.maybe(force=True)
+                return pending, failed
+            time.sleep(poll_seconds)
 
 
 def store_results(
@@ -465,8 +475,11 @@ def evaluate_metrics(
     poll_seconds: float = 2.0,
     requeue_pending: bool = False,
     progress: Callable[[str], None] = logger.info,
+    bar: BarFactory = NoBar,
 ) -> Outcome:
-    """Generate both arms for every sampled caption at each resolution and compute the metrics; see the module."""
+    """Generate both arms for every sampled caption at each resolution and compute the metrics; see the module.
+    ``progress`` takes messages; ``bar`` shows the reference images and the generated pairs added
+    (``evalsite.progress``)."""
     metrics, resolutions = _checked_request(
         study=study,
         reference=reference,
@@ -492,7 +505,7 @@ def evaluate_metrics(
         reference_state = None
         if fid is not None:
             reference_state = _reference_sums(
-                fid=fid, reference=reference, path=reference_path, items=items, progress=progress
+                fid=fid, reference=reference, path=reference_path, items=items, progress=progress, bar=bar
             )
         unreadable_pairs: set[tuple[int, int, int]] = set()
         pending, failed = add_generated(
@@ -507,6 +520,7 @@ def evaluate_metrics(
             poll_seconds=poll_seconds,
             progress=progress,
             unreadable=unreadable_pairs,
+            bar=bar,
         )
     if unreadable_pairs:
         progress(
@@ -592,7 +606,13 @@ def _use_networks(
 
 
 def _reference_sums(
-    *, fid: FidFeatures, reference: ReferenceSet, path, items: int, progress: Callable[[str], None]
+    *,
+    fid: FidFeatures,
+    reference: ReferenceSet,
+    path,
+    items: int,
+    progress: Callable[[str], None],
+    bar: BarFactory = NoBar,
 ) -> checkpoints.Checkpoint:
     """The reference images' FID sums, completed under the reference checkpoint's lock (waiting for another run that
     holds it)."""
@@ -604,7 +624,12 @@ def _reference_sums(
         reference_state = checkpoints.load(path, fid.kind, reference_owner(reference=reference, items=items))
         reference_state.use_network(Metric.FID, fid.kind)
         add_reference(
-            fid=fid, state=reference_state, reference=reference, saver=_Saver(reference_state), progress=progress
+            fid=fid,
+            state=reference_state,
+            reference=reference,
+            saver=_Saver(reference_state),
+            progress=progress,
+            bar=bar,
         )
     unreadable = len(reference_state.done_for("unreadable/reference"))
     if unreadable:

@@ -8,6 +8,8 @@ from django.core.validators import validate_slug
 from django.db import transaction
 from django.db.models import Max
 
+from evalsite.progress import BarFactory, NoBar
+
 from ..models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
 from ..rating_files import parse_tidy_csv
 from .studies import check_study_settings
@@ -56,8 +58,9 @@ def _next_after(top: int | None) -> int:
 
 
 @transaction.atomic
-def import_ratings(*, slug: str, text: str) -> ImportReport:
-    """Add the file's ratings to study ``slug`` (created if missing); all or nothing."""
+def import_ratings(*, slug: str, text: str, bar: BarFactory = NoBar) -> ImportReport:
+    """Add the file's ratings to study ``slug`` (created if missing); all or nothing. ``bar`` shows the ratings
+    stored so far (``evalsite.progress``)."""
     try:
         validate_slug(slug)
     except ValidationError:
@@ -82,26 +85,28 @@ def import_ratings(*, slug: str, text: str) -> ImportReport:
         pairs[text_] = pair
     annotators = {a.external_id: a for a in study.annotators.exclude(external_id="")}
     errors = []
-    for rating in ratings:
-        annotator = annotators.get(rating.annotator)
-        if annotator is None:
-            annotator = annotators[rating.annotator] = Annotator.objects.create(
-                study=study, external_id=rating.annotator
+    with bar(total=len(ratings), desc="ratings", unit="rating") as progress:
+        for rating in ratings:
+            progress.update(1)
+            annotator = annotators.get(rating.annotator)
+            if annotator is None:
+                annotator = annotators[rating.annotator] = Annotator.objects.create(
+                    study=study, external_id=rating.annotator
+                )
+            pair = pairs[rating.item]
+            if Assignment.objects.filter(annotator=annotator, pair=pair).exists():
+                errors.append(f"line {rating.line}: {rating.annotator!r} already rated this item in study {slug!r}")
+                continue
+            order = _next_after(annotator.assignments.aggregate(top=Max("order"))["top"])
+            assignment = Assignment.objects.create(
+                annotator=annotator, pair=pair, order=order, ours_on_left=rating.ours_on_left
             )
-        pair = pairs[rating.item]
-        if Assignment.objects.filter(annotator=annotator, pair=pair).exists():
-            errors.append(f"line {rating.line}: {rating.annotator!r} already rated this item in study {slug!r}")
-            continue
-        order = _next_after(annotator.assignments.aggregate(top=Max("order"))["top"])
-        assignment = Assignment.objects.create(
-            annotator=annotator, pair=pair, order=order, ours_on_left=rating.ours_on_left
-        )
-        Rating.objects.create(
-            assignment=assignment,
-            baseline_score=rating.baseline_score,
-            ours_score=rating.ours_score,
-            seconds=rating.seconds,
-        )
+            Rating.objects.create(
+                assignment=assignment,
+                baseline_score=rating.baseline_score,
+                ours_score=rating.ours_score,
+                seconds=rating.seconds,
+            )
     if errors:
         raise ValidationError(errors)
     return ImportReport(

@@ -30,4 +30,5 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         for path in write_grid(image, slug=study, out_dir=out):
-            self.stdout.write(f"Wrote {path}")
+            if options["verbosity"]:
+                self.stdout.write(f"Wrote {path}")

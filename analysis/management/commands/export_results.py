@@ -7,6 +7,7 @@ from analysis.documents import render_results, write_documents
 from analysis.formats import FORMATS, TEXT_FORMATS
 from analysis.stats.multiplicity import METHODS
 from evalsite.commands import check_out_folder
+from evalsite.progress import CommandOutput, add_progress_argument
 
 
 class Command(BaseCommand):
@@ -31,8 +32,10 @@ class Command(BaseCommand):
             default="default",
             help="apply the studies' exclusion rules: as each study's settings say (default), or not",
         )
+        add_progress_argument(parser)
 
     def handle(self, *args, studies, format, out, adjust, exclusions, **options):
+        output = CommandOutput(self, options)
         formats = list(FORMATS) if format == "all" else [format]
         if out is None:
             if format == "plots":
@@ -46,6 +49,7 @@ class Command(BaseCommand):
                 formats=formats,
                 adjustment=adjust,
                 exclusions={"default": None, "on": True, "off": False}[exclusions],
+                bar=output.bar,
             )
             written = [] if out is None else write_documents(documents, out)
         except ValidationError as exc:
@@ -55,4 +59,4 @@ class Command(BaseCommand):
                 self.stdout.write(text, ending="")
             return
         for path in written:
-            self.stdout.write(f"Wrote {path}")
+            output.say(f"Wrote {path}")

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotations.models import Study
 from annotations.services.prompt_import import add_prompts_from_file
+from evalsite.progress import CommandOutput, add_progress_argument
 
 
 class Command(BaseCommand):
@@ -21,10 +22,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--sample", type=int, metavar="N", help="add a random sample of N prompts, in file order")
         parser.add_argument("--seed", type=int, metavar="S", help="the sample's random seed (default 0)")
+        add_progress_argument(parser)
 
     def handle(self, *args, study, file, column, sample, seed, **options):
         if seed is not None and sample is None:
             raise CommandError("--seed applies only with --sample N.")
+        output = CommandOutput(self, options)
         target = Study.objects.filter(slug=study).first()
         if target is None:
             raise CommandError(f"There is no study {study!r}.")
@@ -34,10 +37,16 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {file}: {exc}") from exc
         try:
             added = add_prompts_from_file(
-                study=target, data=data, filename=file.name, column=column, sample=sample, seed=seed or 0
+                study=target,
+                data=data,
+                filename=file.name,
+                column=column,
+                sample=sample,
+                seed=seed or 0,
+                bar=output.bar,
             )
         except ValidationError as exc:
             raise CommandError(
                 f"{file} was not imported; nothing was written:\n  " + "\n  ".join(exc.messages)
             ) from exc
-        self.stdout.write(f"Added {added} prompts to study {target.slug!r}.")
+        output.say(f"Added {added} prompts to study {target.slug!r}.")

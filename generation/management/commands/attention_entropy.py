@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from evalsite.commands import check_out_folder
+from evalsite.progress import CommandOutput, add_progress_argument
 from generation.diagnostics import measure_attention_entropy, plot_attention_entropy
 from generation.pipelines import ModelLoadError, load_model
 
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--steps", type=int, default=10, help="denoising steps per image")
         parser.add_argument("--seed", type=int, default=0, help="seed of every run's initial noise")
         parser.add_argument("--out", type=Path, required=True, help="folder to write into")
+        add_progress_argument(parser)
 
     def handle(self, *args, model, revision, sizes, prompts, steps, seed, out, **options):
         sizes = list(dict.fromkeys(sizes))
@@ -42,13 +44,16 @@ class Command(BaseCommand):
         if not all(prompts):
             raise CommandError("--prompts must not contain empty prompts.")
         check_out_folder(out)
+        output = CommandOutput(self, options)
         try:
             loaded = load_model(model or settings.EVALSITE_MODEL, revision)
         except ModelLoadError as exc:
             raise CommandError(str(exc)) from exc
 
         try:
-            frame = measure_attention_entropy(loaded, prompts=prompts, sizes=sizes, steps=steps, seed=seed)
+            frame = measure_attention_entropy(
+                loaded, prompts=prompts, sizes=sizes, steps=steps, seed=seed, bar=output.bar
+            )
         except ValueError as exc:  # a size the model cannot take; refused before anything runs
             raise CommandError(f"--sizes: {exc}") from exc
 
@@ -58,5 +63,5 @@ class Command(BaseCommand):
         frame.to_csv(temp, index=False)
         temp.replace(csv_path)
         png_path = plot_attention_entropy(frame, out / "attention_entropy.png")
-        self.stdout.write(f"Wrote {csv_path}")
-        self.stdout.write(f"Wrote {png_path}")
+        output.say(f"Wrote {csv_path}")
+        output.say(f"Wrote {png_path}")

@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.models import Study
+from evalsite.progress import CommandOutput, add_progress_argument
 from metrics.checkpoint import CheckpointError
 from metrics.features import FEATURE_NETWORKS, MetricsSetupError
 from metrics.models import Metric, ReferenceSet
@@ -37,10 +38,12 @@ class Command(BaseCommand):
             action="store_true",
             help="send the pending jobs of an earlier run to the queue again (failed ones always are)",
         )
+        add_progress_argument(parser)
 
     def handle(
         self, *args, study, reference, metrics, resolution, feature_network, timeout, poll, requeue_pending, **options
     ):
+        output = CommandOutput(self, options)
         target = Study.objects.filter(slug=study).first()
         if target is None:
             raise CommandError(f"There is no study {study!r}.")
@@ -58,7 +61,8 @@ class Command(BaseCommand):
                 timeout=timeout,
                 poll_seconds=poll,
                 requeue_pending=requeue_pending,
-                progress=self.stdout.write,
+                progress=output.say,
+                bar=output.bar,
             )
         except (ValidationError, MetricsSetupError, CheckpointError) as exc:
             message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
@@ -73,7 +77,7 @@ class Command(BaseCommand):
                 "as failed (see the log)."
             )
         for result in outcome.results:
-            self.stdout.write(
+            output.say(
                 f"{result.width}×{result.height} {result.arm:8} {result.get_metric_display():10} "
                 f"{result.value:9.3f}  ({result.images} images)"
             )

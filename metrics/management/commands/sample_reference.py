@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from evalsite.progress import CommandOutput, add_progress_argument
 from metrics.references import sample_reference
 
 
@@ -17,15 +18,17 @@ class Command(BaseCommand):
         parser.add_argument("--n", type=int, required=True, metavar="N", help="pairs to sample, e.g. 30000")
         parser.add_argument("--seed", type=int, default=0, metavar="S")
         parser.add_argument("--name", default="", help="the subset's name (default: from source, n and seed)")
+        add_progress_argument(parser)
 
     def handle(self, *args, source, n, seed, name, **options):
+        output = CommandOutput(self, options)
         try:
-            reference = sample_reference(source=source, n=n, seed=seed, name=name)
+            reference = sample_reference(source=source, n=n, seed=seed, name=name, bar=output.bar)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         sampled = reference.items.count()
         skipped = ", ".join(f"{count} {reason.replace('_', ' ')}" for reason, count in reference.skipped.items())
-        self.stdout.write(
+        output.say(
             f"Reference subset {reference.name!r}: {sampled} of {reference.candidates} pairs "
             f"(seed {reference.seed}); skipped: {skipped or 'none'}."
         )

@@ -1,6 +1,9 @@
 """The documents of ``manage.py export_results``: every requested format rendered in full, then written all or
-none."""
+none; and the results bundle, the same files in one zip, for the results page."""
 
+import io
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -111,3 +114,42 @@ def write_documents(documents: dict[str, str | bytes], out_dir: Path) -> list[Pa
         done = f"{len(replaced)} of {len(targets)} files were replaced before it" if replaced else "nothing was written"
         raise ValidationError(f"Could not write {current}: {exc.strerror or exc}; {done}.") from exc
     return [path for path, _ in targets]
+
+
+#: Every file in a results bundle is dated this (zip's earliest date), so that the same files give the same zip.
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def write_results(
+    *,
+    slugs: Sequence[str],
+    formats: Sequence[str],
+    out_dir: Path,
+    adjustment: str = "holm",
+    exclusions: bool | None = None,
+    bar: BarFactory = NoBar,
+) -> list[Path]:
+    """What ``export_results --out`` does: render every requested document, then write them all or none."""
+    documents = render_results(slugs=slugs, formats=formats, adjustment=adjustment, exclusions=exclusions, bar=bar)
+    return write_documents(documents, out_dir)
+
+
+def results_zip(*, slug: str, bar: BarFactory = NoBar) -> tuple[bytes, list[tuple[str, int]]]:
+    """Everything ``export_results <slug> --format all --out DIR`` writes, as one zip, and each file's name and size.
+
+    The files are written by ``write_results`` into a temporary folder, the command's own path, and packed from
+    there at the zip's root in name order, each dated ``ZIP_DATE``: the same files always give the same zip.
+    """
+    with tempfile.TemporaryDirectory(prefix="evalsite-results-") as folder:
+        written = write_results(slugs=[slug], formats=FORMATS, out_dir=Path(folder), bar=bar)
+        buffer = io.BytesIO()
+        files = []
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for path in sorted(written, key=lambda path: path.name):
+                data = path.read_bytes()
+                info = zipfile.ZipInfo(path.name, date_time=ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16  # a plain file, readable by all
+                archive.writestr(info, data)
+                files.append((path.name, len(data)))
+    return buffer.getvalue(), files

@@ -41,3 +41,39 @@ class AnalysisSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Analysis settings of {self.study.slug}"
+
+
+class BundleStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    BUILDING = "building", "Building"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ResultsBundle(models.Model):
+    """One build of a study's download bundle: a zip of everything ``export_results --format all`` writes, stored
+    under a random name and served only through the results page's download views (``analysis.bundles``)."""
+
+    Status = BundleStatus
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="results_bundles")
+    fingerprint = models.CharField(max_length=64, help_text="What it is built from (analysis.selectors).")
+    ratings = models.PositiveIntegerField(help_text="The study's ratings when it was asked for.")
+    status = models.CharField(max_length=10, choices=BundleStatus.choices, default=BundleStatus.QUEUED)
+    step = models.PositiveIntegerField(default=0, help_text="Steps of the analysis done so far.")
+    steps = models.PositiveIntegerField(default=0, help_text="Steps of the analysis in all (0: not known yet).")
+    name = models.CharField(max_length=100, unique=True, help_text="Storage name of the zip, results/<32 hex>.zip.")
+    files = models.JSONField(default=list, blank=True, help_text="[name, bytes] of each file in the zip.")
+    size = models.PositiveBigIntegerField(null=True, blank=True, help_text="Bytes of the zip.")
+    error = models.TextField(blank=True, default="")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=BundleStatus.values), name="resultsbundle_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Results of {self.study.slug} ({self.get_status_display().lower()})"

@@ -1,16 +1,22 @@
 """Reads of stored studies for the analysis: studies by slug, their analysis settings and exclusion rules, the tidy
-ratings frame, the attention-check table, and a study's report computed from them."""
+ratings frame, the attention-check table, a study's report computed from them, and its results bundles."""
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Sequence
 
 import pandas as pd
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Max
+from django.forms.models import model_to_dict
 
-from annotations.models import Study
+from annotations.models import CheckResponse, Rating, Study
 from annotations.selectors import TIDY_COLUMNS, attention_check_results, tidy_rows
+from metrics.models import MetricResult
 
-from .models import AnalysisSettings
+from .models import AnalysisSettings, ResultsBundle
+from .protocol import study_protocol
 from .stats.multiplicity import METHODS
 from .stats.quality import ExclusionRules
 from .stats.report import StudyReport, adjust_reports, study_report
@@ -87,3 +93,20 @@ def study_reports(
     frames = frames or {}
     reports = [report_for(study, frame=frames.get(study.slug), exclusions=exclusions) for study in studies]
     return adjust_reports(reports, method=adjustment)
+
+
+def bundle_fingerprint(study: Study) -> str:
+    """A hash of everything a study's results bundle is made from: its ratings and attention-check answers (how
+    many, the newest), its analysis settings, its protocol (texts, generation settings, counts) and its metric
+    results. A bundle whose fingerprint differs from the study's is out of date."""
+    ratings = Rating.objects.filter(assignment__annotator__study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    checks = CheckResponse.objects.filter(assignment__annotator__study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    metrics = MetricResult.objects.filter(run__study=study).aggregate(n=Count("pk"), last=Max("computed_at"))
+    settings = model_to_dict(settings_for(study), exclude=["id", "study"])
+    inputs = [ratings, checks, metrics, settings, study_protocol(study=study)]
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def latest_bundle(study: Study) -> ResultsBundle | None:
+    """The study's most recently requested results bundle, whatever its state, or None."""
+    return ResultsBundle.objects.filter(study=study).first()

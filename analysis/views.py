@@ -1,27 +1,79 @@
-"""Staff-only results pages: the paper table, the plots, the analysis details and the protocol; they need the
-permission to export a study (403 without) and show only studies the user may see (404 for another's)."""
+"""Staff-only results pages: the paper table, the plots, the analysis details and the protocol, and the results
+panel's bundle (build, progress, downloads); they need the permission to export a study (403 without) and show only
+studies the user may see (404 for another's)."""
 
 import re
+import zipfile
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import render
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_POST
 
 from annotations import access
 from metrics.tables import results_section
 
+from . import bundles
 from .formats import table_cells, table_header
+from .models import ResultsBundle
 from .plots import figure_bytes, study_plots
 from .protocol import study_protocol
-from .selectors import report_for, settings_for
+from .selectors import bundle_fingerprint, latest_bundle, report_for, settings_for
 from .stats.report import to_jsonable
 
 _XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
+#: The media type of each kind of file a bundle holds.
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "tex": "text/x-tex; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "png": "image/png",
+    "svg": "image/svg+xml",
+}
 
 
 def _inline_svg(figure) -> str:
     return _XML_PROLOGUE.sub("", figure_bytes(figure, "svg").decode("utf-8"), count=1)
+
+
+def _bundle_state(study, bundle: ResultsBundle | None) -> dict:
+    """What the results panel shows of the study's newest bundle (also the bundle status view's JSON)."""
+    if bundle is None:
+        return {"status": "none", "stale": False}
+    state = {
+        "status": bundle.status,
+        "status_display": bundle.get_status_display(),
+        "step": bundle.step,
+        "steps": bundle.steps,
+        "ratings": bundle.ratings,
+        "error": bundle.error,
+        "stale": bundle.status == ResultsBundle.Status.DONE and bundle.fingerprint != bundle_fingerprint(study),
+        "finished_at": bundle.finished_at.isoformat() if bundle.finished_at else None,
+    }
+    if bundle.status == ResultsBundle.Status.DONE:
+        state["zip"] = {
+            "name": f"{study.slug}-results.zip",
+            "size": bundle.size,
+            "size_text": filesizeformat(bundle.size),
+            "url": reverse("analysis:bundle_zip", args=[study.slug, bundle.pk]),
+        }
+        state["files"] = [
+            {
+                "name": name,
+                "size": size,
+                "size_text": filesizeformat(size),
+                "url": reverse("analysis:bundle_file", args=[study.slug, bundle.pk, name]),
+            }
+            for name, size in bundle.files
+        ]
+    return state
 
 
 @staff_member_required
@@ -40,6 +92,17 @@ def results(request, slug: str):
             status=200,
         )
     plots = {name: mark_safe(_inline_svg(figure)) for name, figure in study_plots(report).items()}
+    header, cells = table_header(report.adjustment), table_cells(report)
+    row = dict(zip(header, cells, strict=True))
+    headline = [
+        ("ours − baseline [95% CI]", row["Ours − baseline [95% CI]"]),
+        ("p (mixed model)", row["p (mixed)"]),
+        ("win / tie / loss %", row["Win / tie / loss %"]),
+        (
+            "annotators · items · ratings",
+            f"{report.counts.annotators} · {report.counts.items} · {report.counts.ratings}",
+        ),
+    ]
     return render(
         request,
         "analysis/results.html",
@@ -47,8 +110,10 @@ def results(request, slug: str):
             "study": study,
             "report": report,
             "data": to_jsonable(report),
-            "header": table_header(report.adjustment),
-            "cells": table_cells(report),
+            "header": header,
+            "cells": cells,
+            "headline": headline,
+            "bundle": _bundle_state(study, latest_bundle(study)),
             "plots": plots,
             "protocol": study_protocol(study=study),
             "metrics_section": results_section(study, report.mixed_model.effect),
@@ -56,3 +121,60 @@ def results(request, slug: str):
             "flagged": [q for q in report.annotator_quality if q.failed_attention or q.straightliner or q.too_fast],
         },
     )
+
+
+@staff_member_required
+@require_POST
+def build_bundle(request: HttpRequest, slug: str) -> HttpResponse:
+    """Ask for the study's results bundle (built now for a small study, else queued), then back to the panel."""
+    study = access.staff_study(request.user, slug, access.EXPORT_STUDY)
+    bundles.request_bundle(study=study)
+    return redirect(reverse("analysis:results", args=[study.slug]) + "#results-panel")
+
+
+@staff_member_required
+@require_GET
+def bundle_status(request: HttpRequest, slug: str) -> JsonResponse:
+    """The newest bundle's state as JSON, which the results panel polls while it is built."""
+    study = access.staff_study(request.user, slug, access.EXPORT_STUDY)
+    response = JsonResponse(_bundle_state(study, latest_bundle(study)))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _done_bundle(request: HttpRequest, slug: str, bundle_id: int) -> tuple[object, ResultsBundle]:
+    study = access.staff_study(request.user, slug, access.EXPORT_STUDY)
+    bundle = get_object_or_404(ResultsBundle, pk=bundle_id, study=study, status=ResultsBundle.Status.DONE)
+    return study, bundle
+
+
+@staff_member_required
+@require_GET
+def bundle_zip(request: HttpRequest, slug: str, bundle_id: int) -> FileResponse:
+    """The whole bundle, ``<study>-results.zip``."""
+    study, bundle = _done_bundle(request, slug, bundle_id)
+    try:
+        handle = default_storage.open(bundle.name, "rb")
+    except FileNotFoundError:
+        raise Http404("This bundle's file is gone; build the bundle again.") from None
+    return FileResponse(
+        handle, as_attachment=True, filename=f"{study.slug}-results.zip", content_type="application/zip"
+    )
+
+
+@staff_member_required
+@require_GET
+def bundle_file(request: HttpRequest, slug: str, bundle_id: int, name: str) -> HttpResponse:
+    """One file of the bundle, as it is in the zip."""
+    _, bundle = _done_bundle(request, slug, bundle_id)
+    if name not in {file_name for file_name, _ in bundle.files}:
+        raise Http404("No such file in this bundle.")
+    try:
+        with default_storage.open(bundle.name, "rb") as handle, zipfile.ZipFile(handle) as archive:
+            data = archive.read(name)
+    except FileNotFoundError:
+        raise Http404("This bundle's file is gone; build the bundle again.") from None
+    content_type = CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
+    return response

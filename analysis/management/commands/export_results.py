@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.documents import render_results, write_documents
+from analysis.documents import render_results, write_results
 from analysis.formats import FORMATS, TEXT_FORMATS
 from analysis.stats.multiplicity import METHODS
 from evalsite.commands import check_out_folder
@@ -44,14 +44,17 @@ class Command(BaseCommand):
         else:
             check_out_folder(out)
         try:
-            documents = render_results(
-                slugs=studies,
-                formats=formats,
-                adjustment=adjust,
-                exclusions={"default": None, "on": True, "off": False}[exclusions],
-                bar=output.bar,
-            )
-            written = [] if out is None else write_documents(documents, out)
+            what = {
+                "slugs": studies,
+                "formats": formats,
+                "adjustment": adjust,
+                "exclusions": {"default": None, "on": True, "off": False}[exclusions],
+                "bar": output.bar,
+            }
+            if out is None:
+                documents = render_results(**what)
+            else:  # the path the results page's bundle takes too
+                written = write_results(out_dir=out, **what)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         if out is None:

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from scipy.stats import binomtest
 
@@ -16,7 +17,7 @@ from analysis.stats.judgments import paired_judgments
 from analysis.stats.quality import AnnotatorQuality, ExclusionRules, annotator_quality
 from generation.selectors import format_duration
 
-from .models import Annotator, Assignment, CheckResponse, Rating, Study, is_token
+from .models import Annotator, Assignment, CheckResponse, ImagePair, Prompt, Rating, Study, is_token
 
 #: Columns of the tidy ratings: one row per image rating.
 TIDY_COLUMNS = ("study", "annotator", "item", "condition", "score", "position", "seconds")
@@ -438,3 +439,22 @@ def position_balance(*, study: Study) -> PositionBalance:
             f"{p_value:.3g}): check how pairs are allocated."
         )
     return PositionBalance(finished, n, left, p_value, warning)
+
+
+# Study lists ----------------------------------------------------------------------------------------------------
+
+
+def with_counts(studies: QuerySet[Study]) -> QuerySet[Study]:
+    """``studies``, each with ``prompt_count``, ``pair_count``, ``annotator_count`` (every annotator, as the monitor's
+    "invited") and ``rating_count``, in one query."""
+
+    def count(model, study_path: str) -> Coalesce:
+        rows = model.objects.filter(**{study_path: OuterRef("pk")}).order_by().values(study_path)
+        return Coalesce(Subquery(rows.annotate(n=Count("pk")).values("n")), 0)
+
+    return studies.annotate(
+        prompt_count=count(Prompt, "study"),
+        pair_count=count(ImagePair, "study"),
+        annotator_count=count(Annotator, "study"),
+        rating_count=count(Rating, "assignment__annotator__study"),
+    )

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "annotations",
     "analysis",
     "metrics",
+    "ninja",
+    "api",
 ]
 
 MIDDLEWARE = [

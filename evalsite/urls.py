@@ -8,6 +8,7 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("admin/", admin.site.urls),
     path("results/", include("analysis.urls")),
+    path("api/", include("api.urls")),
     path("", include("annotations.urls")),
 ]
 

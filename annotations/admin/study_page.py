@@ -244,6 +244,7 @@ def pages(study: Study) -> list[tuple[str, str]]:
     """The researcher's pages of the study, as (label, path)."""
     return [
         ("Monitor", reverse("annotations:monitor", args=[study.slug])),
+        ("Results", reverse("analysis:results", args=[study.slug])),
         ("Preview pairs", reverse("annotations:preview", args=[study.slug])),
         ("Upload prompts", reverse(f"admin:{UPLOAD_URL_NAME}", args=[study.pk])),
         ("Invite links", reverse("admin:annotations_study_invites", args=[study.pk])),

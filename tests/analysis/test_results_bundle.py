@@ -247,3 +247,9 @@ def test_only_those_who_may_export_the_study_reach_its_bundle(rated, client):
     assert owner.get(reverse("analysis:bundle_file", args=[rated.slug, bundle.pk, "settings.py"])).status_code == 404
     assert owner.get(mine["build"]).status_code == 405
     assert owner.get(mine["zip"]).status_code == 200
+
+
+def test_the_study_page_links_the_results_page(admin_client):
+    study, _ = make_open_study(slug="linked", prompts=1, annotators=1)
+    html = admin_client.get(reverse("admin:annotations_study_change", args=[study.pk])).content.decode()
+    assert f'<a href="{reverse("analysis:results", args=[study.slug])}">Results</a>' in html

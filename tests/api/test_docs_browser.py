@@ -1,14 +1,16 @@
 """The API's OpenAPI page under the strict Content-Security-Policy: Swagger UI from the site's static files (no CDN),
 drawn in Chromium with no policy violation, console error or failed request, its only addition to the site's policy
-``data:`` images."""
+``data:`` images; and the admin's token pages under the site's own policy."""
 
+from api.models import ApiToken
+from api.services import digest_of
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
     BROWSER_MARKS,
     async_unsafe_ok,
     chromium,
     new_context,
 )
-from tests.security.test_csp import POLICY, Watched, directives
+from tests.security.test_csp import POLICY, Watched, directives, staff_context
 
 pytestmark = BROWSER_MARKS
 
@@ -35,3 +37,18 @@ def test_the_api_docs_load_with_no_violation(live_server, new_context):
     page.wait_for_load_state("networkidle")
     assert all(url.startswith(live_server.url) for url in requests), requests
     assert watched.problems == []
+
+
+def test_a_token_is_made_and_shown_in_the_admin_with_no_violation(live_server, new_context):
+    watched = Watched(staff_context(new_context, live_server))
+    page = watched.new_page()
+    response = page.goto(live_server.url + "/admin/api/apitoken/add/")
+    assert directives(response.headers["content-security-policy"]) == directives(POLICY)
+    page.locator("#id_name").fill("notebook")
+    page.locator("input[name=_save]").click()
+    page.wait_for_selector("#api-token")
+    token = page.locator("#api-token").input_value()
+    assert ApiToken.objects.get(name="notebook").digest == digest_of(token)
+    page.goto(live_server.url + "/admin/api/apitoken/")
+    assert page.locator("#result_list").inner_text().count("notebook") == 1
+    assert [problem for problem in watched.problems if not problem.endswith("/favicon.ico)")] == []

@@ -10,7 +10,7 @@ DEMO_SIZE ?= 128
 DEMO_STEPS ?= 20
 # `make check`'s tests: SQLite in-process, the in-memory broker, no worker process or browser; the slow statistical
 # calibration and REML-search checks are left to `make test`.
-FAST_TESTS ?= tests/analysis tests/annotations tests/test_settings.py tests/metrics/test_checkpoint.py \
+FAST_TESTS ?= tests/analysis tests/annotations tests/api tests/security tests/test_settings.py tests/metrics/test_checkpoint.py \
 	tests/generation/test_scaling.py tests/generation/test_registry.py tests/generation/test_selectors.py \
 	tests/generation/test_admin.py \
 	--ignore=tests/analysis/test_calibration.py --ignore=tests/analysis/test_mixed_search.py

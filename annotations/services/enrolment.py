@@ -75,7 +75,6 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
     study = Study.objects.select_for_update().get(pk=annotator.study_id)
     if not pairs:
         raise ValidationError(f"Study {study.slug!r} has no generated pairs.")
-    leases.release_expired(study=study, sparing=annotator.pk)
     rng = random.SystemRandom()  # the order and sides an annotator sees: nothing to recover a seed from
     assigned = assigned_sides(study)
     taken = Counter({pair_id: total for pair_id, (total, _) in assigned.items()})
@@ -91,7 +90,6 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
     return Assignment.objects.bulk_create(assignments)
 
 
-@transaction.atomic
 def enrol(
     *,
     study: Study,
@@ -110,8 +108,19 @@ def enrol(
     with a new SESSION_ID (Prolific's id of one attempt) makes it the annotator's current one; the earlier ones are
     kept, oldest first, in ``entry["earlier_session_ids"]``. A new annotator is refused when the study is closed
     to enrolment, full (``StudyFull``), or when ``address`` (the client's network address) enrolled the study's
-    hourly limit already (``TooManyEnrolments``).
+    hourly limit already (``TooManyEnrolments``). Under a cap, the study's expired annotators are released first
+    (they count toward no quota), in a transaction of its own, outside the study's lock.
     """
+    study = Study.objects.get(pk=study.pk)  # as stored now: the cap and the timeout
+    if study.enrolment_cap is not None:
+        leases.release_expired(study=study)
+    return _enrol(study=study, source=source, external_id=external_id, entry=entry, cookie=cookie, address=address)
+
+
+@transaction.atomic
+def _enrol(
+    *, study: Study, source: str, external_id: str, entry: dict | None, cookie: str | None, address: str
+) -> Annotator:
     study = Study.objects.select_for_update().get(pk=study.pk)
     if external_id:
         existing = study.annotators.select_for_update().filter(external_id=external_id).first()
@@ -124,7 +133,6 @@ def enrol(
             return existing
     if not study.enrolment_open or study.status != Study.Status.OPEN:
         raise ValidationError(f"Study {study.title!r} is not taking new participants.")
-    leases.release_expired(study=study)
     if study.enrolment_cap is not None and enrolment_count(study) >= study.enrolment_cap:
         raise StudyFull(f"Study {study.title!r} has all the participants it needs.")
     enrolled_from = address_key(address)
@@ -171,13 +179,21 @@ def create_annotators(*, study: Study, count: int) -> list[Annotator]:
     return Annotator.objects.bulk_create(Annotator(study=study) for _ in range(count))
 
 
-@transaction.atomic
 def give_consent(*, annotator: Annotator) -> Annotator:
-    """Record consent and lay out the annotator's assignments (see ``allocate``).
+    """Record consent and lay out the annotator's assignments (see ``allocate``), once the study's expired
+    annotators are released (``leases.release_expired``, in a transaction of its own: the study's lock, which
+    annotators consenting at once wait on, is not held for it).
 
     Raises ``StudyFull`` when no pairs are left within the study's quotas, and ``leases.TimeRanOut`` for an annotator
     whose lease has ended; nothing is stored then.
     """
+    if annotator.consented_at is None:
+        leases.release_expired(study=Study.objects.get(pk=annotator.study_id), sparing=annotator.pk)
+    return _consent(annotator=annotator)
+
+
+@transaction.atomic
+def _consent(*, annotator: Annotator) -> Annotator:
     annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator.pk)
     if annotator.consented_at is not None:
         return annotator

@@ -9,7 +9,8 @@ path reads the same rule in SQL (``sequence.rater``), so a late return is refuse
 Releasing an annotator deletes its unanswered assignments, so that their pairs go back to the pool, and records when
 and why (``Annotator.ReleaseReason``: idle, returned or timed out on Prolific). Answers already stored stay, with
 their assignments; a released annotator counts toward no quota and may not rate again. Releases of idle annotators
-happen lazily: enrolment and allocation release the study's expired annotators first, under the study's lock.
+happen lazily: consent (and enrolment under a cap) releases the study's expired annotators first, in a transaction
+of its own, before the study's lock is taken.
 
 A submit racing a release either stores its answer, which the release then sees and keeps, or is refused: the
 release locks the annotators' assignment rows (``SELECT ... FOR UPDATE`` on PostgreSQL) before it deletes the

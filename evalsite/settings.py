@@ -199,6 +199,10 @@ CONTENT_SECURITY_POLICY = {
 # links stop working at most this long after it closes; 0 checks every image (annotations/image_links.py).
 EVALSITE_IMAGE_LINK_RECHECK_SECONDS = float(os.environ.get("EVALSITE_IMAGE_LINK_RECHECK_SECONDS", "10"))
 
+# Seconds between a web process's searches for a study's annotators whose lease has ended (annotations/services/
+# leases.py): consents look, at most this often per study; 0 looks on every consent.
+EVALSITE_LEASE_SWEEP_SECONDS = float(os.environ.get("EVALSITE_LEASE_SWEEP_SECONDS", "60"))
+
 # Celery: a broker that needs no server by default; Redis or RabbitMQ in production.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_FOLDER = Path(os.environ.get("CELERY_BROKER_FOLDER", VAR_DIR / "broker"))

@@ -24,6 +24,13 @@ def image_links_checked_every_time(settings):
     settings.EVALSITE_IMAGE_LINK_RECHECK_SECONDS = 0
 
 
+@pytest.fixture(autouse=True)
+def leases_swept_on_every_consent(settings):
+    """Each consent looks for expired annotators (tests expire one, then consent another at once); the interval
+    between searches has a test of its own."""
+    settings.EVALSITE_LEASE_SWEEP_SECONDS = 0
+
+
 @pytest.fixture(autouse=True, scope="session")
 def in_memory_broker():
     """Tasks queued by the code under test go to an in-memory broker, not the local default's folder."""

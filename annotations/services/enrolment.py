@@ -114,7 +114,13 @@ def enrol(
     study = Study.objects.get(pk=study.pk)  # as stored now: the cap and the timeout
     if study.enrolment_cap is not None:
         leases.release_expired(study=study)
-    return _enrol(study=study, source=source, external_id=external_id, entry=entry, cookie=cookie, address=address)
+    arguments = {"source": source, "external_id": external_id, "entry": entry, "cookie": cookie, "address": address}
+    try:
+        return _enrol(study=study, **arguments)
+    except StudyFull:  # places may be held by annotators whose lease ended since the last look
+        if not leases.release_expired(study=study, force=True):
+            raise
+        return _enrol(study=study, **arguments)
 
 
 @transaction.atomic
@@ -187,9 +193,16 @@ def give_consent(*, annotator: Annotator) -> Annotator:
     Raises ``StudyFull`` when no pairs are left within the study's quotas, and ``leases.TimeRanOut`` for an annotator
     whose lease has ended; nothing is stored then.
     """
-    if annotator.consented_at is None:
-        leases.release_expired(study=Study.objects.get(pk=annotator.study_id), sparing=annotator.pk)
-    return _consent(annotator=annotator)
+    if annotator.consented_at is not None:
+        return _consent(annotator=annotator)
+    study = Study.objects.get(pk=annotator.study_id)
+    leases.release_expired(study=study, sparing=annotator.pk)
+    try:
+        return _consent(annotator=annotator)
+    except StudyFull:  # pairs may be held by annotators whose lease ended since the last look
+        if not leases.release_expired(study=study, sparing=annotator.pk, force=True):
+            raise
+        return _consent(annotator=annotator)
 
 
 @transaction.atomic

@@ -19,8 +19,10 @@ answer inserted after it waits for the release and then fails its foreign key (`
 into ``TimeRanOut``).
 """
 
+import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Max, Q, QuerySet
@@ -73,11 +75,28 @@ def has_run_out(annotator: Annotator) -> bool:
     return rater is not None and rater.out_of_time
 
 
+#: When each study's expired annotators were last looked for in this process (``time.monotonic()``).
+_last_sweep: dict[int, float] = {}
+
+
+def _swept_lately(study: Study) -> bool:
+    """Whether this process looked for the study's expired annotators within ``EVALSITE_LEASE_SWEEP_SECONDS`` (and
+    note that it looks now, if not): a timeout counts in minutes, and with many people consenting at once the
+    search on every consent slowed everyone's requests."""
+    interval, now = settings.EVALSITE_LEASE_SWEEP_SECONDS, time.monotonic()
+    if interval > 0 and now - _last_sweep.get(study.pk, float("-inf")) < interval:
+        return True
+    _last_sweep[study.pk] = now
+    return False
+
+
 @transaction.atomic
-def release_expired(*, study: Study, sparing: int | None = None) -> int:
+def release_expired(*, study: Study, sparing: int | None = None, force: bool = False) -> int:
     """Release the study's annotators whose lease has ended (but ``sparing``, an annotator being served now); the
-    number released. Annotators another transaction holds locked (e.g. one finishing now) are left for next time."""
-    if study.idle_timeout_minutes is None:
+    number released. Annotators another transaction holds locked (e.g. one finishing now) are left for next time.
+    A process looks at most once per ``EVALSITE_LEASE_SWEEP_SECONDS`` per study, unless ``force``d (when someone
+    would otherwise be turned away as the study is full)."""
+    if study.idle_timeout_minutes is None or (_swept_lately(study) and not force):
         return 0
     now = timezone.now()
     candidates = list(expired(study=study, now=now).exclude(pk=sparing).values_list("pk", flat=True))

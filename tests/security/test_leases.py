@@ -224,3 +224,25 @@ def test_behind_trusted_proxies_the_forwarded_client_address_counts(settings):
 def test_the_study_form_shows_the_lease_and_address_settings(admin_client):
     html = admin_client.get(reverse("admin:annotations_study_add")).content.decode()
     assert 'name="idle_timeout_minutes"' in html and 'name="enrolments_per_address_per_hour"' in html
+
+
+def test_a_process_looks_for_expired_annotators_once_a_minute_unless_someone_would_be_turned_away(client, settings):
+    """Consents look for expired annotators at most once per EVALSITE_LEASE_SWEEP_SECONDS per study (with many
+    people starting at once, a search on every consent slowed everyone); a newcomer who would find the study full
+    makes the search at once."""
+    from annotations.services import leases
+
+    settings.EVALSITE_LEASE_SWEEP_SECONDS = 60
+    leases._last_sweep.clear()
+    study, (idler, newcomer, third) = crowded_study()
+    services.give_consent(annotator=idler)  # the first consent looks (nobody to release)
+    rate_one(client, idler)
+    idle(idler, 61)
+    assert leases.release_expired(study=study) == 0  # looked a moment ago: not again
+    idler.refresh_from_db()
+    assert idler.released_at is None
+    services.give_consent(annotator=newcomer)  # full but for the idler: the look is forced, and frees its pair
+    idler.refresh_from_db()
+    assert idler.release_reason == Annotator.ReleaseReason.IDLE
+    with pytest.raises(StudyFull):  # nobody else to release: full it is
+        services.give_consent(annotator=third)

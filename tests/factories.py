@@ -76,3 +76,15 @@ def image_link(annotator: Annotator, order: int, side: str) -> str:
 
     assignment = annotator.assignments.select_related("pair__job", "check_pair__job").get(order=order)
     return image_url_maker(annotator.token)(order, side, shown_images(assignment)[side])
+
+
+def make_researchers(*usernames: str) -> list:
+    """Staff users in the "Researcher" group the migrations ship, one per name."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    researchers = Group.objects.get(name="Researcher")
+    users = [get_user_model().objects.create_user(name, password="not-used-here", is_staff=True) for name in usernames]
+    for user in users:
+        user.groups.add(researchers)
+    return users

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
@@ -17,7 +17,7 @@ from annotations.services.duplication import duplicate_study
 from annotations.services.rating_import import import_ratings
 from generation.models import PairJob
 from tests.annotations.test_staff_pages import change_form
-from tests.factories import fake_generate, make_study
+from tests.factories import fake_generate, make_researchers, make_study
 
 pytestmark = pytest.mark.django_db
 
@@ -31,11 +31,7 @@ def signed_in(user) -> Client:
 @pytest.fixture
 def users():
     model = get_user_model()
-    researchers = Group.objects.get(name="Researcher")
-    ada = model.objects.create_user("ada", password="not-used-here", is_staff=True)
-    grace = model.objects.create_user("grace", password="not-used-here", is_staff=True)
-    for user in (ada, grace):
-        user.groups.add(researchers)
+    ada, grace = make_researchers("ada", "grace")
     viewer = model.objects.create_user("viewer", password="not-used-here", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_study"))
     return SimpleNamespace(ada=ada, grace=grace, viewer=viewer)

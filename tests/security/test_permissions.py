@@ -18,7 +18,7 @@ from annotations import services
 from annotations.models import Annotator, Assignment, ImagePair, Rating, Study
 from generation.models import PairJob
 from tests.annotations.test_staff_pages import change_form
-from tests.factories import make_open_study
+from tests.factories import make_open_study, make_researchers
 
 pytestmark = pytest.mark.django_db
 
@@ -67,11 +67,7 @@ def rate_first(study: Study) -> None:
 @pytest.fixture
 def users():
     model = get_user_model()
-    researchers = Group.objects.get(name="Researcher")
-    ada = model.objects.create_user("ada", password="not-used-here", is_staff=True)
-    grace = model.objects.create_user("grace", password="not-used-here", is_staff=True)
-    for user in (ada, grace):
-        user.groups.add(researchers)
+    ada, grace = make_researchers("ada", "grace")
     bare = model.objects.create_user("bare", password="not-used-here", is_staff=True)
     root = model.objects.create_superuser("root", password="not-used-here")
     return SimpleNamespace(ada=ada, grace=grace, bare=bare, root=root)

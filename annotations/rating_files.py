@@ -4,39 +4,36 @@ exports write), a bad file rejected whole. Adding them to a study is ``services.
 import csv
 import io
 import itertools
-import math
-from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
+from analysis.stats.tidy import SECONDS_MODES, PairedRating, Problem, TidyRow, check_values, pair_rows
 from evalsite.csv_cells import restore
 from evalsite.text_rules import describe_bad_characters
 
-from .models import SCORE_MAX, SCORE_MIN, Annotator
+from .models import Annotator
 from .prompt_files import bad_character
-from .selectors import CONDITIONS, POSITIONS, TIDY_COLUMNS
+from .selectors import TIDY_COLUMNS
 
 #: The longest annotator id the database holds (``Annotator.external_id``).
 MAX_ANNOTATOR_LENGTH = Annotator._meta.get_field("external_id").max_length
 
 
-@dataclass(frozen=True)
-class ImportedRating:
-    line: int
-    annotator: str
-    item: str
-    baseline_score: int
-    ours_score: int
-    ours_on_left: bool
-    seconds: float | None
+#: What ``import_ratings`` does with columns beyond the tidy ones (``--extra-columns``): the database keeps only the
+#: tidy columns, so they are either refused or left out by name.
+EXTRA_COLUMN_RULES = {
+    "reject": "a file with any other column is refused, naming the columns",
+    "ignore": "other columns are left out, and the command names them",
+}
 
 
-def _parse_row(line: int, row: dict, slug: str, errors: list[str]) -> dict | None:
+def _check_row(where: str, order: tuple, row: dict, slug: str, problems: list[Problem]) -> TidyRow | None:
+    """The row checked for what the database can hold and for the tidy rules (``analysis.stats.tidy``)."""
     # an EvalSite export marks text a spreadsheet would run as a formula; the import reads the value it marked
     row = {**row, "annotator": restore(row["annotator"].strip()), "item": restore(row["item"].strip())}
-    problems = []
+    found = []
     # the item is a prompt (tabs and line breaks become spaces); the other columns are one line each
     unstorable = {
         column: bad
@@ -44,51 +41,43 @@ def _parse_row(line: int, row: dict, slug: str, errors: list[str]) -> dict | Non
         if (bad := bad_character(row[column]) if column == "item" else describe_bad_characters(row[column]))
     }
     for column, bad in unstorable.items():
-        problems.append(f"{column} {bad}")
+        found.append(f"{column} {bad}")
     if unstorable:  # nothing else is said of such a line: its values are not shown back
-        errors.append(f"line {line}: " + "; ".join(problems))
+        problems.append(Problem(where, order, "; ".join(found)))
         return None
     if row["study"].strip() != slug:
-        problems.append(f"study is {row['study']!r}, not {slug!r}")
+        found.append(f"study is {row['study']!r}, not {slug!r}")
     for column in ("annotator", "item"):
         if not row[column].strip():
-            problems.append(f"{column} is empty")
+            found.append(f"{column} is empty")
     if len(row["annotator"].strip()) > MAX_ANNOTATOR_LENGTH:
-        problems.append(
+        found.append(
             f"annotator is {len(row['annotator'].strip())} characters long; at most {MAX_ANNOTATOR_LENGTH} are allowed"
         )
-    if row["condition"].strip() not in CONDITIONS:
-        problems.append(f"condition {row['condition']!r} is not one of {', '.join(CONDITIONS)}")
-    if row["position"].strip() not in POSITIONS:
-        problems.append(f"position {row['position']!r} is not one of {', '.join(POSITIONS)}")
-    score = None
-    try:
-        score = int(row["score"].strip())
-    except ValueError:
-        problems.append(f"score {row['score']!r} is not a whole number")
-    else:
-        if not SCORE_MIN <= score <= SCORE_MAX:
-            problems.append(f"score {score} is outside {SCORE_MIN}–{SCORE_MAX}")
-    seconds = None
-    if row["seconds"].strip():
-        try:
-            seconds = float(row["seconds"])
-        except ValueError:
-            problems.append(f"seconds {row['seconds']!r} is not a number")
-        else:
-            if not math.isfinite(seconds) or seconds < 0:
-                problems.append(f"seconds {row['seconds']!r} must be a non-negative number")
-    if problems:
-        errors.append(f"line {line}: " + "; ".join(problems))
+    values, value_problems = check_values(row)
+    found += value_problems
+    if found:
+        problems.append(Problem(where, order, "; ".join(found)))
         return None
-    return {
-        "annotator": row["annotator"].strip(),
-        "item": row["item"].strip(),
-        "condition": row["condition"].strip(),
-        "score": score,
-        "position": row["position"].strip(),
-        "seconds": seconds,
-    }
+    return TidyRow(where=where, order=order, annotator=row["annotator"], item=row["item"], **values)
+
+
+def check_tidy_rows(
+    rows: Iterable[tuple[str, tuple, dict]], *, slug: str, seconds: str = "pair", problems: list[Problem] | None = None
+) -> list[PairedRating]:
+    """The ratings of ``rows`` (where, order, the tidy columns as text) for study ``slug``; one ValidationError
+    listing every bad row (with ``problems`` found earlier) when any is bad. ``seconds``: ``tidy.SECONDS_MODES``."""
+    if seconds not in SECONDS_MODES:
+        raise ValidationError(f"Unknown --seconds {seconds!r}; choose from {', '.join(SECONDS_MODES)}.")
+    problems = list(problems or [])
+    checked = [row for where, order, values in rows if (row := _check_row(where, order, values, slug, problems))]
+    ratings, pairing = pair_rows(checked, seconds=seconds)
+    problems += pairing
+    if problems:
+        raise ValidationError([str(problem) for problem in sorted(problems, key=lambda problem: problem.order)])
+    if not ratings:
+        raise ValidationError("The file holds no ratings.")
+    return ratings
 
 
 def _rows(reader: csv.DictReader) -> Iterator[tuple[int, dict | csv.Error]]:
@@ -106,8 +95,31 @@ def _rows(reader: csv.DictReader) -> Iterator[tuple[int, dict | csv.Error]]:
         yield line, row
 
 
-def parse_tidy_csv(text: str, *, slug: str) -> list[ImportedRating]:
-    """Parse and check the whole file; raise one ValidationError listing every bad line."""
+def extra_columns(header: Sequence[str], rule: str, *, where: str = "line 1") -> list[str]:
+    """The header's columns beyond the tidy ones, refused (a ValidationError naming them) unless ``rule`` is
+    ``ignore``."""
+    if rule not in EXTRA_COLUMN_RULES:
+        raise ValidationError(f"Unknown --extra-columns {rule!r}; choose from {', '.join(EXTRA_COLUMN_RULES)}.")
+    extra = [column for column in header if column not in TIDY_COLUMNS]
+    if extra and rule == "reject":
+        raise ValidationError(
+            f"{where}: column(s) {', '.join(extra)} are not tidy columns ({', '.join(TIDY_COLUMNS)}); "
+            "import with --extra-columns ignore to leave them out."
+        )
+    return extra
+
+
+@dataclass(frozen=True)
+class TidyFile:
+    """A file's ratings, and what was left out of it, in words (columns, skipped answers)."""
+
+    ratings: list[PairedRating]
+    notes: tuple[str, ...] = ()
+
+
+def parse_tidy_csv(text: str, *, slug: str, seconds: str = "pair", extra: str = "reject") -> TidyFile:
+    """Parse and check the whole file; raise one ValidationError listing every bad line. ``seconds``: what a row's
+    seconds hold (``tidy.SECONDS_MODES``); ``extra``: what other columns do (``EXTRA_COLUMN_RULES``)."""
     reader = csv.DictReader(io.StringIO(text))
     try:
         fieldnames = reader.fieldnames
@@ -119,54 +131,19 @@ def parse_tidy_csv(text: str, *, slug: str) -> list[ImportedRating]:
         raise ValidationError(
             f"line 1: the header lacks column(s) {', '.join(missing)}; expected {', '.join(TIDY_COLUMNS)}."
         )
+    ignored = extra_columns(header, extra)
     reader.fieldnames = header
-    errors: list[str] = []
-    halves: dict[tuple[str, str], dict[str, tuple[int, dict]]] = defaultdict(dict)
+    problems: list[Problem] = []
+    rows = []
     for line, row in _rows(reader):
         if isinstance(row, csv.Error):  # e.g. a field longer than the csv module takes: the rest cannot be read
-            errors.append(f"line {line}: not valid CSV ({row}); the lines after it were not read")
+            problems.append(
+                Problem(f"line {line}", (line,), f"not valid CSV ({row}); the lines after it were not read")
+            )
             break
         if None in row or any(value is None for value in row.values()):
-            errors.append(f"line {line}: expected {len(header)} fields")
+            problems.append(Problem(f"line {line}", (line,), f"expected {len(header)} fields"))
             continue
-        parsed = _parse_row(line, row, slug, errors)
-        if parsed is None:
-            continue
-        key = (parsed["annotator"], parsed["item"])
-        if parsed["condition"] in halves[key]:
-            first = halves[key][parsed["condition"]][0]
-            errors.append(
-                f"line {line}: a second {parsed['condition']} score by {key[0]!r} for this item (first on line {first})"
-            )
-            continue
-        halves[key][parsed["condition"]] = (line, parsed)
-    ratings: list[ImportedRating] = []
-    for (annotator, item), conditions in halves.items():
-        if set(conditions) != set(CONDITIONS):
-            ((line, only),) = conditions.values()
-            other = "ours" if only["condition"] == "baseline" else "baseline"
-            errors.append(f"line {line}: {annotator!r} has no {other} score for this item")
-            continue
-        (base_line, base), (ours_line, ours) = conditions["baseline"], conditions["ours"]
-        if base["position"] == ours["position"]:
-            errors.append(f"line {ours_line}: baseline (line {base_line}) and ours are both on the {ours['position']}")
-            continue
-        if base["seconds"] != ours["seconds"]:
-            errors.append(f"line {ours_line}: seconds differ from the baseline row on line {base_line}")
-            continue
-        ratings.append(
-            ImportedRating(
-                line=min(base_line, ours_line),
-                annotator=annotator,
-                item=item,
-                baseline_score=base["score"],
-                ours_score=ours["score"],
-                ours_on_left=ours["position"] == "left",
-                seconds=ours["seconds"],
-            )
-        )
-    if errors:
-        raise ValidationError(sorted(errors, key=lambda message: int(message.split(":")[0].split()[1])))
-    if not ratings:
-        raise ValidationError("The file holds no ratings.")
-    return sorted(ratings, key=lambda rating: rating.line)
+        rows.append((f"line {line}", (line,), row))
+    ratings = check_tidy_rows(rows, slug=slug, seconds=seconds, problems=problems)
+    return TidyFile(ratings, (f"Columns left out: {', '.join(ignored)}.",) if ignored else ())

@@ -11,7 +11,7 @@ from django.db.models import Max
 from evalsite.progress import BarFactory, NoBar
 
 from ..models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
-from ..rating_files import parse_tidy_csv
+from ..rating_files import TidyFile, parse_tidy_csv
 from .studies import check_study_settings
 
 #: The longest study slug the database holds (``Study.slug``).
@@ -25,6 +25,7 @@ class ImportReport:
     ratings: int
     annotators: int
     items: int
+    notes: tuple[str, ...] = ()
 
 
 #: The statuses in which a study of imported ratings takes more: never open, so no annotator is being served.
@@ -57,17 +58,30 @@ def _next_after(top: int | None) -> int:
     return 0 if top is None else top + 1
 
 
-@transaction.atomic
-def import_ratings(*, slug: str, text: str, bar: BarFactory = NoBar) -> ImportReport:
-    """Add the file's ratings to study ``slug`` (created if missing); all or nothing. ``bar`` shows the ratings
-    stored so far (``evalsite.progress``)."""
+def _check_slug(slug: str) -> None:
     try:
         validate_slug(slug)
     except ValidationError:
         raise ValidationError(f"{slug!r} is not a valid study slug (letters, digits, hyphens, underscores).") from None
     if len(slug) > MAX_SLUG_LENGTH:
         raise ValidationError(f"The study slug is {len(slug)} characters long; at most {MAX_SLUG_LENGTH} are allowed.")
-    ratings = parse_tidy_csv(text, slug=slug)
+
+
+def import_ratings(
+    *, slug: str, text: str, seconds: str = "pair", extra: str = "reject", bar: BarFactory = NoBar
+) -> ImportReport:
+    """Add the tidy CSV's ratings to study ``slug`` (created if missing); all or nothing. ``seconds`` and ``extra``
+    as ``rating_files.parse_tidy_csv`` takes them; ``bar`` shows the ratings stored so far (``evalsite.progress``)."""
+    _check_slug(slug)
+    return store_ratings(slug=slug, tidy=parse_tidy_csv(text, slug=slug, seconds=seconds, extra=extra), bar=bar)
+
+
+@transaction.atomic
+def store_ratings(*, slug: str, tidy: TidyFile, bar: BarFactory = NoBar) -> ImportReport:
+    """Add ratings read from a file (tidy, or by an adapter of ``rating_adapters``) to study ``slug``, created if
+    missing; all or nothing."""
+    _check_slug(slug)
+    ratings = tidy.ratings
     defaults = {"title": slug}  # a study of imported ratings: no model, its other settings their defaults
     check_study_settings(study=Study(slug=slug, **defaults))  # the study made if there is none
     study, created = Study.objects.select_for_update().get_or_create(slug=slug, defaults=defaults)
@@ -95,7 +109,7 @@ def import_ratings(*, slug: str, text: str, bar: BarFactory = NoBar) -> ImportRe
                 )
             pair = pairs[rating.item]
             if Assignment.objects.filter(annotator=annotator, pair=pair).exists():
-                errors.append(f"line {rating.line}: {rating.annotator!r} already rated this item in study {slug!r}")
+                errors.append(f"{rating.where}: {rating.annotator!r} already rated this item in study {slug!r}")
                 continue
             order = _next_after(annotator.assignments.aggregate(top=Max("order"))["top"])
             assignment = Assignment.objects.create(
@@ -115,4 +129,5 @@ def import_ratings(*, slug: str, text: str, bar: BarFactory = NoBar) -> ImportRe
         ratings=len(ratings),
         annotators=len({rating.annotator for rating in ratings}),
         items=len({rating.item for rating in ratings}),
+        notes=tidy.notes,
     )

@@ -1,0 +1,228 @@
+"""The tidy ratings: one row per image rating, two rows per rating of a pair. Their columns with type, units and
+allowed values (the codebook the exports carry), the checks every reader applies to each row and to each pair of
+rows, and the pair's time from per-row seconds.
+
+Each check returns ``Problem``s (where, what) rather than raising, so that a reader can list every bad line of a file
+and reject it whole; the readers (the ``import_ratings`` command, ``evalsite-analyze``) say where a row came from.
+"""
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+COLUMNS = ("study", "annotator", "item", "condition", "score", "position", "seconds")
+CONDITIONS = ("baseline", "ours")
+POSITIONS = ("left", "right")
+SCORE_MIN, SCORE_MAX = 1, 10
+
+#: What a row's ``seconds`` holds, chosen by the reader's ``--seconds`` flag.
+SECONDS_MODES = {
+    "pair": "each row carries its pair's time (both rows the same number), as EvalSite writes it",
+    "image": "each row carries the time spent on its own image; the pair's time is the sum of its two rows",
+}
+
+#: What a reader does with columns beyond ``COLUMNS``, chosen by its ``--extra-columns`` flag.
+EXTRA_COLUMN_RULES = {
+    "reject": "a file with any other column is refused, naming the columns",
+    "keep": "other columns are carried along, unchecked, and written back after the tidy columns",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One tidy column as the codebook describes it; ``type`` is a JSON Schema type."""
+
+    name: str
+    type: str
+    description: str
+    units: str = ""
+    allowed: tuple = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool = False
+
+
+CODEBOOK = (
+    Column("study", "string", "The study's slug: the same on every row of a file."),
+    Column(
+        "annotator",
+        "string",
+        "Who rated: EvalSite's annotator label (the Prolific id, or a numbered label for invited annotators); "
+        "another tool's user id in imported ratings.",
+    ),
+    Column("item", "string", "The prompt both images of the pair were generated from: the pair's identity."),
+    Column("condition", "string", "Which arm made the image this row scores.", allowed=CONDITIONS),
+    Column(
+        "score",
+        "integer",
+        "The annotator's rating of this image.",
+        units="points on a 1–10 scale",
+        minimum=SCORE_MIN,
+        maximum=SCORE_MAX,
+    ),
+    Column("position", "string", "The side this image was shown on; the pair's other row has the other.", POSITIONS),
+    Column(
+        "seconds",
+        "number",
+        "Time the annotator spent on the pair, from showing it to the answer (both rows carry the same number); "
+        "empty when unknown.",
+        units="seconds",
+        minimum=0,
+        nullable=True,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong, and where: ``where`` as it is shown (``line 4``); ``order`` sorts the problems of a file."""
+
+    where: str
+    order: tuple
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class TidyRow:
+    """One checked row; ``where`` and ``order`` say where it came from (see ``Problem``)."""
+
+    where: str
+    order: tuple
+    annotator: str
+    item: str
+    condition: str
+    score: int
+    position: str
+    seconds: float | None
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PairedRating:
+    """Both rows of one annotator's rating of one item; ``seconds`` is the pair's time (None when unknown)."""
+
+    where: str
+    order: tuple
+    annotator: str
+    item: str
+    baseline_score: int
+    ours_score: int
+    ours_on_left: bool
+    seconds: float | None
+    baseline: TidyRow
+    ours: TidyRow
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def check_values(row: Mapping[str, object]) -> tuple[dict | None, list[str]]:
+    """The row's condition, position, score and seconds checked and parsed (``None`` and the problems if any is bad);
+    text as in a CSV cell, or the values a Parquet file holds."""
+    problems = []
+    condition, position = _text(row["condition"]).strip(), _text(row["position"]).strip()
+    if condition not in CONDITIONS:
+        problems.append(f"condition {row['condition']!r} is not one of {', '.join(CONDITIONS)}")
+    if position not in POSITIONS:
+        problems.append(f"position {row['position']!r} is not one of {', '.join(POSITIONS)}")
+    score = None
+    raw_score = row["score"]
+    if isinstance(raw_score, bool) or (isinstance(raw_score, float) and not raw_score.is_integer()):
+        problems.append(f"score {raw_score!r} is not a whole number")
+    else:
+        try:
+            numeric = isinstance(raw_score, numbers.Real)
+            score = int(raw_score) if numeric else int(_text(raw_score).strip())
+        except (ValueError, OverflowError):
+            problems.append(f"score {raw_score!r} is not a whole number")
+        else:
+            if not SCORE_MIN <= score <= SCORE_MAX:
+                problems.append(f"score {score} is outside {SCORE_MIN}–{SCORE_MAX}")
+    seconds = None
+    raw_seconds = row["seconds"]
+    if _text(raw_seconds).strip():
+        try:
+            seconds = float(raw_seconds)
+        except (TypeError, ValueError):
+            problems.append(f"seconds {raw_seconds!r} is not a number")
+        else:
+            if not math.isfinite(seconds) or seconds < 0:
+                problems.append(f"seconds {raw_seconds!r} must be a non-negative number")
+    if problems:
+        return None, problems
+    return {"condition": condition, "position": position, "score": score, "seconds": seconds}, []
+
+
+def _pair_seconds(base: TidyRow, ours: TidyRow, mode: str) -> tuple[float | None, str | None]:
+    """The pair's time under ``mode``, or the reason the two rows' seconds cannot be read as one."""
+    if mode == "image":
+        if (base.seconds is None) != (ours.seconds is None):
+            return None, f"seconds are given on one row of the pair only (baseline on {base.where})"
+        return (None if base.seconds is None else base.seconds + ours.seconds), None
+    if base.seconds != ours.seconds:
+        return None, (
+            f"seconds differ from the baseline row on {base.where} ({_text(base.seconds) or 'empty'} and "
+            f"{_text(ours.seconds) or 'empty'}); if each row times its own image, read the file with --seconds image"
+        )
+    return ours.seconds, None
+
+
+def pair_rows(rows: Iterable[TidyRow], *, seconds: str = "pair") -> tuple[list[PairedRating], list[Problem]]:
+    """Each (annotator, item)'s baseline and ours rows joined into one rating, in the order of their first row;
+    a second row of a condition, a lone row, both rows on one side and seconds that do not fit ``seconds``
+    (``SECONDS_MODES``) are problems."""
+    if seconds not in SECONDS_MODES:
+        raise ValueError(f"Unknown seconds mode {seconds!r}; choose from {', '.join(SECONDS_MODES)}.")
+    problems: list[Problem] = []
+    halves: dict[tuple[str, str], dict[str, TidyRow]] = {}
+    for row in rows:
+        conditions = halves.setdefault((row.annotator, row.item), {})
+        if row.condition in conditions:
+            first = conditions[row.condition]
+            problems.append(
+                Problem(
+                    row.where,
+                    row.order,
+                    f"a second {row.condition} score by {row.annotator!r} for this item (first on {first.where})",
+                )
+            )
+            continue
+        conditions[row.condition] = row
+    ratings = []
+    for (annotator, item), conditions in halves.items():
+        if set(conditions) != set(CONDITIONS):
+            (only,) = conditions.values()
+            other = "ours" if only.condition == "baseline" else "baseline"
+            problems.append(Problem(only.where, only.order, f"{annotator!r} has no {other} score for this item"))
+            continue
+        base, ours = conditions["baseline"], conditions["ours"]
+        if base.position == ours.position:
+            problems.append(
+                Problem(ours.where, ours.order, f"baseline ({base.where}) and ours are both on the {ours.position}")
+            )
+            continue
+        pair_time, reason = _pair_seconds(base, ours, seconds)
+        if reason:
+            problems.append(Problem(ours.where, ours.order, reason))
+            continue
+        first = min(base, ours, key=lambda row: row.order)
+        ratings.append(
+            PairedRating(
+                where=first.where,
+                order=first.order,
+                annotator=annotator,
+                item=item,
+                baseline_score=base.score,
+                ours_score=ours.score,
+                ours_on_left=ours.position == "left",
+                seconds=pair_time,
+                baseline=base,
+                ours=ours,
+            )
+        )
+    return sorted(ratings, key=lambda rating: rating.order), sorted(problems, key=lambda problem: problem.order)

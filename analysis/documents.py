@@ -11,20 +11,10 @@ from django.core.exceptions import ValidationError
 
 from evalsite.files import PartlyReplaced, atomic_paths
 from evalsite.progress import BarFactory, NoBar
-from metrics.tables import paper_table_documents
 
-from .formats import (
-    FILE_NAMES,
-    FORMATS,
-    manifest_json,
-    ratings_csv,
-    summaries_json,
-    summaries_latex,
-    summaries_markdown,
-)
-from .plots import figure_bytes, study_plots
-from .protocol import study_protocol
-from .selectors import find_studies, ratings_frame, study_reports
+from .formats import FORMATS
+from .rendering import ANALYSED_FORMATS, check_formats, render_documents
+from .selectors import find_studies, ratings_frame, study_data
 
 
 def render_results(
@@ -35,50 +25,27 @@ def render_results(
     exclusions: bool | None = None,
     bar: BarFactory = NoBar,
 ) -> dict[str, str | bytes]:
-    """Every requested document, by file name, computed in full before anything is written. ``bar`` shows the
-    steps done per study: reading its ratings, its analysis, its plots (``evalsite.progress``)."""
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown:
-        raise ValidationError(f"Unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}.")
+    """Every requested document, by file name, computed in full before anything is written: the studies' inputs
+    read from the database, the documents rendered from them by ``analysis.rendering.render_documents``. ``bar``
+    shows the steps done per study: reading its ratings, its analysis, its plots (``evalsite.progress``)."""
+    try:
+        check_formats(formats)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
     studies = find_studies(slugs)
-    analysed = bool(set(formats) & {"json", "latex", "markdown", "plots", "manifest"})
+    analysed = bool(set(formats) & set(ANALYSED_FORMATS))
     steps = len(studies) * (1 + analysed + ("plots" in formats))
     with bar(total=steps, desc="results", unit="step") as progress:
-        documents = _render(studies, formats, adjustment, exclusions, analysed, progress)
-    return documents
-
-
-def _render(studies, formats, adjustment, exclusions, analysed, progress) -> dict[str, str | bytes]:
-    """``render_results``' documents for the studies found, each step counted on ``progress``."""
-    frames = {}
-    for study in studies:
-        frames[study.slug] = ratings_frame(study=study)
-        progress.update(1)
-    documents: dict[str, str | bytes] = {}
-    if "csv" in formats:
-        for slug, frame in frames.items():
-            documents[f"{slug}-ratings.csv"] = ratings_csv(frame)
-    if analysed:
-        reports = study_reports(studies, frames=frames, adjustment=adjustment, exclusions=exclusions)
-        protocols = [study_protocol(study=study) for study in studies]
-        progress.update(len(studies))
-        if "json" in formats:
-            documents[FILE_NAMES["json"]] = summaries_json(reports, protocols)
-        if "latex" in formats:
-            documents[FILE_NAMES["latex"]] = summaries_latex(reports)
-        if "markdown" in formats:
-            documents[FILE_NAMES["markdown"]] = summaries_markdown(reports)
-        if "manifest" in formats:
-            documents[FILE_NAMES["manifest"]] = manifest_json(reports, protocols)
-        # FID / CLIP score beside the human-study difference, one row per resolution (when a study has metrics).
-        documents.update(paper_table_documents(studies, {r.study: r.mixed_model.effect for r in reports}, formats))
-        if "plots" in formats:
-            for report in reports:
-                for name, figure in study_plots(report).items():
-                    for fmt in ("png", "svg"):
-                        documents[f"{report.study}-{name}.{fmt}"] = figure_bytes(figure, fmt)
-                progress.update(1)
-    return documents
+        data = []
+        for study in studies:
+            data.append(study_data(study, frame=ratings_frame(study=study), documents=analysed))
+            progress.update(1)
+        try:
+            return render_documents(
+                data, formats=formats, adjustment=adjustment, exclusions=exclusions, progress=progress.update
+            )
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 def write_documents(documents: dict[str, str | bytes], out_dir: Path) -> list[Path]:

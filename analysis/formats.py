@@ -1,24 +1,26 @@
 """The text of each export format: the tidy ratings as CSV, the study reports as JSON, LaTeX and Markdown tables,
 and the protocol manifest; the paper table's cells (also on the results page) and the software versions."""
 
+import functools
 import json
+import platform
 from collections.abc import Sequence
+from importlib import metadata
 
 import pandas as pd
 
-from evalsite.csv_cells import neutralise
-from evalsite.latex import latex_escape
-from evalsite.versions import package_versions
-from generation.metadata import software_versions
-
+from .csv_cells import neutralise
+from .latex import latex_escape
 from .stats.multiplicity import METHODS
 from .stats.report import SCHEMA, StudyReport, to_jsonable
 
 FORMATS = ("csv", "json", "latex", "markdown", "plots", "manifest")
 TEXT_FORMATS = ("csv", "json", "latex", "markdown", "manifest")
 FILE_NAMES = {"json": "summary.json", "latex": "summary.tex", "markdown": "summary.md", "manifest": "protocol.json"}
-# What the report code imports at run time: the statistics (analysis.stats: numpy, scipy, pandas, statsmodels for
-# the p-value adjustment, NLopt for the mixed model's REML search) and the plots (matplotlib).
+# The generation side's key packages (``generation.metadata.PACKAGES``, recorded with every image), then what the
+# report code imports at run time: the statistics (analysis.stats: numpy, scipy, pandas, statsmodels for the p-value
+# adjustment, NLopt for the mixed model's REML search) and the plots (matplotlib).
+SOFTWARE_PACKAGES = ("torch", "diffusers", "transformers", "django", "celery", "numpy")
 ANALYSIS_PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "nlopt", "matplotlib")
 ADJUSTED_LABELS = {"holm": "p (Holm)", "bh": "p (BH)"}
 
@@ -39,18 +41,30 @@ def table_header(adjustment: str = "holm") -> tuple[str, ...]:
 
 
 def analysis_software() -> dict[str, str]:
-    """Python's and the analysis packages' versions, with the generation side's key packages."""
-    return {**software_versions(), **package_versions(ANALYSIS_PACKAGES)}
+    """Python's and the analysis packages' versions, with the generation side's key packages ("not installed" for
+    one that is not), read from the installed distributions without importing them."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    versions = {"python": platform.python_version()}
+    for package in dict.fromkeys(SOFTWARE_PACKAGES + ANALYSIS_PACKAGES):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return tuple(versions.items())
 
 
 def ratings_csv(frame: pd.DataFrame) -> str:
-    """The tidy ratings as CSV; text that a spreadsheet would run as a formula is marked (``evalsite.csv_cells``)."""
+    """The tidy ratings as CSV; text that a spreadsheet would run as a formula is marked (``analysis.csv_cells``)."""
     text_columns = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
     safe = frame.assign(**{column: frame[column].astype(object).map(neutralise) for column in text_columns})
     return safe.to_csv(index=False, lineterminator="\n")
 
 
-def summaries_json(reports: Sequence[StudyReport], protocols: Sequence[dict]) -> str:
+def summaries_json(reports: Sequence[StudyReport], protocols: Sequence[dict | None]) -> str:
     """``schema``, ``adjustment``, ``studies`` (each report's documented keys plus its ``protocol``), ``software``."""
     method = reports[0].adjustment if reports else "holm"
     document = {
@@ -64,14 +78,14 @@ def summaries_json(reports: Sequence[StudyReport], protocols: Sequence[dict]) ->
     return json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n"
 
 
-def manifest_json(reports: Sequence[StudyReport], protocols: Sequence[dict]) -> str:
-    """The protocol manifest: per study, how the images were made, what annotators were asked, counts, exclusions
-    and the analysis settings; and the software versions."""
+def manifest_json(reports: Sequence[StudyReport], protocols: Sequence[dict | None]) -> str:
+    """The protocol manifest: per study, how the images were made, what annotators were asked (when its protocol is
+    known), counts, exclusions and the analysis settings; and the software versions."""
     studies = []
     for report, protocol in zip(reports, protocols, strict=True):
         studies.append(
             {
-                **protocol,
+                **(protocol if protocol is not None else {"study": report.study}),
                 "analysis": {
                     "seed": report.seed,
                     "bootstrap_resamples": report.bootstrap.resamples,

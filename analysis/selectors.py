@@ -1,5 +1,6 @@
 """Reads of stored studies for the analysis: studies by slug, their analysis settings and exclusion rules, the tidy
-ratings frame, the attention-check table, a study's report computed from them, and its results bundles."""
+ratings frame, the attention-check table, all of it as ``analysis.rendering``'s plain ``StudyData``, a study's
+report computed from them, and its results bundles."""
 
 import hashlib
 import json
@@ -14,12 +15,13 @@ from django.forms.models import model_to_dict
 from annotations.models import CheckResponse, Rating, Study
 from annotations.selectors import TIDY_COLUMNS, attention_check_results, tidy_rows
 from metrics.models import MetricResult
+from metrics.selectors import metric_rows
 
 from .models import AnalysisSettings, ResultsBundle
 from .protocol import study_protocol
-from .stats.multiplicity import METHODS
+from .rendering import AnalysisOptions, StudyData, analyse
 from .stats.quality import ExclusionRules
-from .stats.report import StudyReport, adjust_reports, study_report
+from .stats.report import StudyReport
 
 
 def find_studies(slugs: Sequence[str]) -> list[Study]:
@@ -65,42 +67,44 @@ def attention_table(study: Study) -> pd.DataFrame:
     )
 
 
+def analysis_options(settings: AnalysisSettings) -> AnalysisOptions:
+    """The plain analysis options of a study's settings."""
+    return AnalysisOptions(
+        seed=settings.seed,
+        bootstrap_resamples=settings.bootstrap_resamples,
+        rules=rules_from(settings),
+        apply_exclusions=settings.apply_exclusions_by_default,
+    )
+
+
+def study_data(study: Study, *, frame: pd.DataFrame | None = None, documents: bool = False) -> StudyData:
+    """What ``analysis.rendering`` needs of a stored study: its ratings (``frame`` when read already), analysis
+    options and attention checks; with ``documents``, also its protocol and metric rows."""
+    return StudyData(
+        slug=study.slug,
+        ratings=ratings_frame(study=study) if frame is None else frame,
+        options=analysis_options(settings_for(study)),
+        attention=attention_table(study),
+        protocol=study_protocol(study=study) if documents else None,
+        metric_rows=metric_rows(study) if documents else (),
+    )
+
+
 def report_for(study: Study, *, frame: pd.DataFrame | None = None, exclusions: bool | None = None) -> StudyReport:
     """One study's report with its settings; ``exclusions`` None follows the study's default."""
-    settings = settings_for(study)
-    frame = ratings_frame(study=study) if frame is None else frame
-    apply = settings.apply_exclusions_by_default if exclusions is None else exclusions
     try:
-        return study_report(
-            frame,
-            study=study.slug,
-            seed=settings.seed,
-            rules=rules_from(settings),
-            attention=attention_table(study),
-            exclusions=apply,
-            resamples=settings.bootstrap_resamples,
-        )
+        return analyse(study_data(study, frame=frame), exclusions=exclusions)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
-
-
-def study_reports(
-    studies: Sequence[Study], *, frames=None, adjustment: str = "holm", exclusions: bool | None = None
-) -> list[StudyReport]:
-    """Each study's report, the mixed-model p adjusted across them by ``adjustment``."""
-    if adjustment not in METHODS:
-        raise ValidationError(f"Unknown adjustment {adjustment!r}; choose from {', '.join(METHODS)}.")
-    frames = frames or {}
-    reports = [report_for(study, frame=frames.get(study.slug), exclusions=exclusions) for study in studies]
-    return adjust_reports(reports, method=adjustment)
 
 
 def bundle_fingerprint(study: Study) -> str:
     """A hash of everything a study's results bundle is made from: its ratings and attention-check answers (how
     many, the newest), its analysis settings, its protocol (texts, generation settings, counts) and its metric
     results. A bundle whose fingerprint differs from the study's is out of date."""
-    ratings = Rating.objects.filter(assignment__annotator__study=study).aggregate(n=Count("pk"), last=Max("pk"))
-    checks = CheckResponse.objects.filter(assignment__annotator__study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    answers = {"assignment__annotator__study": study, "assignment__annotator__is_pilot": False}  # pilots count nowhere
+    ratings = Rating.objects.filter(**answers).aggregate(n=Count("pk"), last=Max("pk"))
+    checks = CheckResponse.objects.filter(**answers).aggregate(n=Count("pk"), last=Max("pk"))
     metrics = MetricResult.objects.filter(run__study=study).aggregate(n=Count("pk"), last=Max("computed_at"))
     settings = model_to_dict(settings_for(study), exclude=["id", "study"])
     inputs = [ratings, checks, metrics, settings, study_protocol(study=study)]

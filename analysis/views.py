@@ -17,11 +17,12 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations import access
-from metrics.tables import results_section
+from metrics.selectors import metric_rows
 
 from . import bundles
 from .formats import table_cells, table_header
 from .models import ResultsBundle
+from .paper_table import paper_rows, results_section
 from .plots import figure_bytes, study_plots
 from .protocol import study_protocol
 from .selectors import bundle_fingerprint, latest_bundle, report_for, settings_for
@@ -41,6 +42,11 @@ CONTENT_TYPES = {
 
 def _inline_svg(figure) -> str:
     return _XML_PROLOGUE.sub("", figure_bytes(figure, "svg").decode("utf-8"), count=1)
+
+
+def _metrics_section(study, effect=None) -> dict:
+    """The paper table's metric rows of the study, ``effect`` on the row of the resolution it was rated at."""
+    return results_section(paper_rows(metric_rows(study), effect, (study.width, study.height)))
 
 
 def _bundle_state(study, bundle: ResultsBundle | None) -> dict:
@@ -88,7 +94,7 @@ def results(request, slug: str):
         return render(
             request,
             "analysis/results.html",
-            {"study": study, "error": " ".join(exc.messages), "metrics_section": results_section(study)},
+            {"study": study, "error": " ".join(exc.messages), "metrics_section": _metrics_section(study)},
             status=200,
         )
     plots = {name: mark_safe(_inline_svg(figure)) for name, figure in study_plots(report).items()}
@@ -116,7 +122,7 @@ def results(request, slug: str):
             "bundle": _bundle_state(study, latest_bundle(study)),
             "plots": plots,
             "protocol": study_protocol(study=study),
-            "metrics_section": results_section(study, report.mixed_model.effect),
+            "metrics_section": _metrics_section(study, report.mixed_model.effect),
             "exclusions": exclusions,
             "flagged": [q for q in report.annotator_quality if q.failed_attention or q.straightliner or q.too_fast],
         },

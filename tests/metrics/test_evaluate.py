@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from analysis.paper_table import paper_rows, paper_table_documents, results_section
 from evalsite.celery import app
 from generation.models import PairJob
 from metrics import checkpoint as checkpoints
@@ -20,7 +21,7 @@ from metrics.checkpoint import checkpoint_path  # noqa
 from metrics.features import FidFeatures
 from metrics.models import MetricResult, MetricsJob, MetricsRun, ReferenceSet
 from metrics.references import sample_reference
-from metrics.tables import paper_rows, paper_table_documents, results_section
+from metrics.selectors import metric_rows
 from metrics.tiny import save_tiny_clip
 from tests.factories import make_study
 
@@ -87,15 +88,15 @@ def test_both_arms_at_each_resolution(setup, capsys):
     class Effect:
         estimate, ci, p = 0.42, (0.1, 0.74), 0.0004
 
-    rows = paper_rows(study, Effect())
+    rows = paper_rows(metric_rows(study), Effect(), (study.width, study.height))
     assert [(row.width, row.height) for row in rows] == [(64, 64), (96, 96)]
     assert rows[0].human_estimate == 0.42 and rows[1].human_estimate is None
-    documents = paper_table_documents([study], {"laion": Effect()}, ["markdown", "latex", "json"])
+    documents = paper_table_documents(rows, ["markdown", "latex", "json"])
     table = documents["paper-table.md"]
     assert "| laion | laion-5 | 64×64 | 5 |" in table and "+0.42 [+0.10, +0.74] | < 0.001 |" in table
     assert "tiny-random, not Inception-v3" in table
     assert r"64$\times$64" in documents["paper-table.tex"]
-    assert results_section(study)["rows"][1][2] == "96×96"
+    assert results_section(paper_rows(metric_rows(study)))["rows"][1][2] == "96×96"
 
 
 def test_a_killed_run_resumes_where_it_stopped(setup, monkeypatch, settings):

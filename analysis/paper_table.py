@@ -1,8 +1,8 @@
 """The paper table: per study and resolution, FID and CLIP score for both arms beside the human-study difference.
 
-``analysis`` passes each study's human-study effect in (anything with ``estimate``, ``ci`` and ``p``); this module
-reads only its own results and never imports ``analysis``. The difference appears on the row of the resolution the
-human study was generated at.
+Plain data in, text out (no Django): the metric rows come from ``metrics.selectors.metric_rows`` (or a file), one
+dict per reference subset and resolution; the human-study effect (anything with ``estimate``, ``ci`` and ``p``) goes
+on the row of the resolution the study was rated at.
 """
 
 import json
@@ -10,10 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from annotations.models import Study
-from evalsite.latex import latex_escape
-
-from .models import Arm, Metric, MetricResult
+from .latex import latex_escape
 
 HEADER = (
     "Study",
@@ -28,6 +25,21 @@ HEADER = (
     "p (human)",
 )
 FILE_NAMES = {"markdown": "paper-table.md", "latex": "paper-table.tex", "json": "paper-table.json"}
+#: The keys of a metric row, as ``metrics.selectors.metric_rows`` gives them.
+METRIC_KEYS = (
+    "study",
+    "reference",
+    "width",
+    "height",
+    "images",
+    "reference_images",
+    "failed",
+    "feature_network",
+    "fid_baseline",
+    "fid_ours",
+    "clip_baseline",
+    "clip_ours",
+)
 
 
 @dataclass
@@ -53,39 +65,26 @@ def _finite(value) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-def paper_rows(study: Study, effect=None) -> list[PaperRow]:
-    """One row per reference subset and resolution with results; ``effect`` goes on the study's own resolution."""
-    rows: dict[tuple, PaperRow] = {}
-    results = MetricResult.objects.filter(run__study=study).select_related("run__reference")
-    for result in results.order_by("run__reference__name", "width", "height"):
-        key = (result.run.reference.name, result.width, result.height)
-        row = rows.get(key)
-        if row is None:
-            row = rows[key] = PaperRow(
-                study=study.slug,
-                reference=key[0],
-                width=result.width,
-                height=result.height,
-                images=0,
-                reference_images=0,
-                failed=0,
-                feature_network="",
-            )
-        row.images = max(row.images, result.images)
-        row.failed = max(row.failed, result.failed)
-        if result.metric == Metric.FID:
-            row.reference_images = result.reference_images
-            row.feature_network = result.feature_network
-        metric = "fid" if result.metric == Metric.FID else "clip"
-        column = f"{metric}_{'ours' if result.arm == Arm.OURS else 'baseline'}"
-        setattr(row, column, result.value)
-    for row in rows.values():
-        if effect is not None and (row.width, row.height) == (study.width, study.height):
+def paper_rows(
+    metric_rows: Sequence[Mapping], effect=None, resolution: tuple[int, int] | None = None
+) -> list[PaperRow]:
+    """The rows of ``metric_rows`` (each with the ``METRIC_KEYS``), ``effect`` on the row at ``resolution`` (the
+    study's width and height). A row missing a key or with an unknown one is refused, naming it."""
+    rows = []
+    for number, metric in enumerate(metric_rows, start=1):
+        missing = [key for key in METRIC_KEYS[:8] if key not in metric]
+        unknown = sorted(set(metric) - set(METRIC_KEYS))
+        if missing or unknown:
+            problem = f"missing {', '.join(missing)}" if missing else f"unknown key {', '.join(unknown)}"
+            raise ValueError(f"Metric row {number}: {problem}; a row has {', '.join(METRIC_KEYS)}.")
+        row = PaperRow(**metric)
+        if effect is not None and resolution is not None and (row.width, row.height) == tuple(resolution):
             row.human_estimate = _finite(effect.estimate)
             low, high = effect.ci
             row.human_ci = (_finite(low), _finite(high)) if _finite(low) is not None else None
             row.human_p = _finite(effect.p)
-    return list(rows.values())
+        rows.append(row)
+    return rows
 
 
 def _number(value: float | None, digits: int = 2) -> str:
@@ -181,16 +180,14 @@ def as_json(rows: Sequence[PaperRow]) -> str:
     )
 
 
-def paper_table_documents(studies: Sequence[Study], effects: Mapping[str, object], formats: Sequence[str]) -> dict:
-    """``paper-table.{md,tex,json}`` for the requested formats; nothing when no study has metric results."""
-    rows = [row for study in studies for row in paper_rows(study, effects.get(study.slug))]
+def paper_table_documents(rows: Sequence[PaperRow], formats: Sequence[str]) -> dict[str, str]:
+    """``paper-table.{md,tex,json}`` for the requested formats; nothing when there are no rows."""
     if not rows:
         return {}
     writers = {"markdown": markdown, "latex": latex, "json": as_json}
     return {FILE_NAMES[fmt]: writer(rows) for fmt, writer in writers.items() if fmt in formats}
 
 
-def results_section(study: Study, effect=None) -> dict:
+def results_section(rows: Sequence[PaperRow]) -> dict:
     """The context of ``metrics/results_section.html`` for the staff results page."""
-    rows = paper_rows(study, effect)
     return {"header": HEADER, "rows": [row_cells(row) for row in rows], "notes": notes(rows) if rows else []}

@@ -1,0 +1,162 @@
+"""Every document of ``export_results`` from plain data, without Django or a database.
+
+``render_documents`` takes, per study, its tidy ratings and the settings of its analysis, and returns each file's
+name and content. ``analysis.documents`` gathers these inputs from the database; a script or a command-line tool can
+build them from files::
+
+    import pandas as pd
+    from analysis.rendering import StudyData, render_documents
+
+    ratings = pd.read_csv("ratings.csv")            # study, annotator, item, condition, score, position, seconds
+    documents = render_documents([StudyData(slug="sd21_768", ratings=ratings)])
+    for name, content in documents.items(): ...     # str for text files, bytes for images
+
+Nothing here imports Django or the apps (``tests/analysis/test_rendering.py`` holds it).
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .formats import (
+    FILE_NAMES,
+    FORMATS,
+    manifest_json,
+    ratings_csv,
+    summaries_json,
+    summaries_latex,
+    summaries_markdown,
+)
+from .paper_table import paper_rows, paper_table_documents
+from .plots import figure_bytes, study_plots
+from .stats.multiplicity import METHODS
+from .stats.quality import ExclusionRules
+from .stats.report import StudyReport, adjust_reports, study_report
+
+#: The formats that need the analysis (all but the ratings CSV).
+ANALYSED_FORMATS = ("json", "latex", "markdown", "plots", "manifest")
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """How a study is analysed: the bootstrap's seed and resamples, the exclusion rules, and whether they are
+    applied unless a run says otherwise (``analysis.models.AnalysisSettings`` in the site)."""
+
+    seed: int = 0
+    bootstrap_resamples: int = 2000
+    rules: ExclusionRules = field(default_factory=ExclusionRules)
+    apply_exclusions: bool = True
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """One study's inputs.
+
+    ``ratings``: the tidy ratings, one row per image score, columns ``study, annotator, item, condition, score,
+    position, seconds`` (``ratings_csv``'s). ``attention``: per annotator, ``annotator, failures, checks`` of the
+    attention checks (None: none asked). ``protocol``: how the images were made and what annotators saw
+    (``analysis.protocol.study_protocol``'s dict; None when unknown), carried into ``summary.json`` and
+    ``protocol.json``. ``metric_rows``: FID and CLIP score per reference subset and resolution
+    (``analysis.paper_table.METRIC_KEYS``), empty for none.
+    """
+
+    slug: str
+    ratings: pd.DataFrame
+    options: AnalysisOptions = field(default_factory=AnalysisOptions)
+    attention: pd.DataFrame | None = None
+    protocol: Mapping | None = None
+    metric_rows: Sequence[Mapping] = ()
+
+
+def analyse(study: StudyData, *, exclusions: bool | None = None) -> StudyReport:
+    """One study's report; ``exclusions`` None follows ``study.options.apply_exclusions``. A study whose ratings
+    cannot be analysed is refused with a ValueError naming it."""
+    options = study.options
+    return study_report(
+        study.ratings,
+        study=study.slug,
+        seed=options.seed,
+        rules=options.rules,
+        attention=study.attention,
+        exclusions=options.apply_exclusions if exclusions is None else exclusions,
+        resamples=options.bootstrap_resamples,
+    )
+
+
+def analyse_all(
+    studies: Sequence[StudyData], *, adjustment: str = "holm", exclusions: bool | None = None
+) -> list[StudyReport]:
+    """Each study's report, the mixed-model p adjusted across them by ``adjustment`` (holm or bh)."""
+    if adjustment not in METHODS:
+        raise ValueError(f"Unknown adjustment {adjustment!r}; choose from {', '.join(METHODS)}.")
+    return adjust_reports([analyse(study, exclusions=exclusions) for study in studies], method=adjustment)
+
+
+def check_formats(formats: Sequence[str]) -> None:
+    """Refuse (ValueError) a format that is not one of ``FORMATS``, naming it."""
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"Unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}.")
+
+
+def render_documents(
+    studies: Sequence[StudyData],
+    *,
+    formats: Sequence[str] = FORMATS,
+    adjustment: str = "holm",
+    exclusions: bool | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, str | bytes]:
+    """Every requested document of ``studies``, by file name: str for text, bytes for images.
+
+    ``formats``: any of ``FORMATS`` (csv, json, latex, markdown, plots, manifest). ``adjustment``: the p-value
+    adjustment across the studies, holm or bh. ``exclusions``: apply the exclusion rules (True), not (False), or as
+    each study's options say (None). ``progress`` is called with the steps done: one per study when all are
+    analysed, one per study when its plots are drawn. Bad input (an unknown format or adjustment, a study given
+    twice, ratings that cannot be analysed) raises ValueError naming it.
+    """
+    check_formats(formats)
+    slugs = [study.slug for study in studies]
+    repeated = sorted({slug for slug in slugs if slugs.count(slug) > 1})
+    if repeated:
+        raise ValueError(f"Study {', '.join(repr(slug) for slug in repeated)} given more than once.")
+    advance = progress or (lambda steps: None)
+    documents: dict[str, str | bytes] = {}
+    if "csv" in formats:
+        for study in studies:
+            documents[f"{study.slug}-ratings.csv"] = ratings_csv(study.ratings)
+    if not set(formats) & set(ANALYSED_FORMATS):
+        return documents
+    reports = analyse_all(studies, adjustment=adjustment, exclusions=exclusions)
+    protocols = [dict(study.protocol) if study.protocol is not None else None for study in studies]
+    advance(len(studies))
+    if "json" in formats:
+        documents[FILE_NAMES["json"]] = summaries_json(reports, protocols)
+    if "latex" in formats:
+        documents[FILE_NAMES["latex"]] = summaries_latex(reports)
+    if "markdown" in formats:
+        documents[FILE_NAMES["markdown"]] = summaries_markdown(reports)
+    if "manifest" in formats:
+        documents[FILE_NAMES["manifest"]] = manifest_json(reports, protocols)
+    # FID / CLIP score beside the human-study difference, one row per resolution (when a study has metrics).
+    rows = [
+        row
+        for study, report in zip(studies, reports, strict=True)
+        for row in paper_rows(study.metric_rows, report.mixed_model.effect, _resolution(study.protocol))
+    ]
+    documents.update(paper_table_documents(rows, formats))
+    if "plots" in formats:
+        for report in reports:
+            for name, figure in study_plots(report).items():
+                for fmt in ("png", "svg"):
+                    documents[f"{report.study}-{name}.{fmt}"] = figure_bytes(figure, fmt)
+            advance(1)
+    return documents
+
+
+def _resolution(protocol: Mapping | None) -> tuple[int, int] | None:
+    """The width and height the study was generated (and rated) at, from its protocol."""
+    if not protocol or protocol.get("width") is None or protocol.get("height") is None:
+        return None
+    return int(protocol["width"]), int(protocol["height"])

@@ -58,7 +58,9 @@ def request_bundle(*, study: Study) -> ResultsBundle:
             or (fresh.status in UNDER_WAY and fresh.requested_at > timezone.now() - LOST_AFTER)
         ):
             return fresh
-        ratings = Rating.objects.filter(assignment__annotator__study=study).count()
+        ratings = Rating.objects.filter(
+            assignment__annotator__study=study, assignment__annotator__is_pilot=False
+        ).count()
         bundle = ResultsBundle.objects.create(
             study=study, fingerprint=fingerprint, ratings=ratings, name=new_bundle_name()
         )

@@ -56,7 +56,7 @@ def study_protocol(*, study: Study) -> dict:
         "pairs": study.pairs.count(),
         "pairs_generated": done.count(),
         "attention_checks_per_annotator": getattr(study, "attention_checks", 0),
-        "annotators_invited": study.annotators.count(),
-        "annotators_finished": study.annotators.filter(finished_at__isnull=False).count(),
+        "annotators_invited": study.annotators.filter(is_pilot=False).count(),  # pilot runs are no annotators
+        "annotators_finished": study.annotators.filter(is_pilot=False, finished_at__isnull=False).count(),
         "generation_software": example.get("versions", {}),
     }

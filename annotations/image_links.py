@@ -19,14 +19,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from django.conf import settings
 from django.db import connection
 
-from .models import Annotator, Study
+from .models import PILOT_STATUSES, Annotator, Study
 
 SIDES = ("left", "right")
 
-#: The annotator's study is open, by token.
+#: The annotator's study takes its answers (``models.takes_answers``: open, or for a pilot ready), by token.
 STUDY_OPEN_SQL = (
     f'SELECT 1 FROM "{Annotator._meta.db_table}" a JOIN "{Study._meta.db_table}" s ON s.id = a.study_id '
-    "WHERE a.token = %s AND s.status = %s"
+    "WHERE a.token = %s AND (s.status = %s OR a.is_pilot AND s.status IN (%s, %s))"
 )
 
 
@@ -58,8 +58,8 @@ _SEEN_OPEN_MAX = 100_000  # tokens remembered at most (all forgotten at once pas
 
 
 def study_open(token: str) -> bool:
-    """Whether ``token``'s annotator belongs to an open study: its image links work only then, so the images of a
-    closed study (or one not yet open) cannot be fetched with links handed out earlier.
+    """Whether ``token``'s annotator belongs to an open study (or, for a pilot, a ready one): its image links work
+    only then, so the images of a closed study (or one not yet open) cannot be fetched with links handed out earlier.
 
     One indexed query; an "open" answer is then trusted for ``EVALSITE_IMAGE_LINK_RECHECK_SECONDS`` in this process
     (an annotator's page fetches a few images a second), so a study's links stop working at most that long after it
@@ -69,7 +69,7 @@ def study_open(token: str) -> bool:
     if _seen_open.get(token, 0.0) > now:
         return True
     with connection.cursor() as cursor:
-        cursor.execute(STUDY_OPEN_SQL, [token, Study.Status.OPEN.value])
+        cursor.execute(STUDY_OPEN_SQL, [token, Study.Status.OPEN.value, *(status.value for status in PILOT_STATUSES)])
         is_open = cursor.fetchone() is not None
     if is_open and settings.EVALSITE_IMAGE_LINK_RECHECK_SECONDS > 0:
         if len(_seen_open) >= _SEEN_OPEN_MAX:

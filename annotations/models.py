@@ -54,6 +54,15 @@ class StudyStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+#: The states in which a study takes pilot runs: its pairs are generated (``services.pilots``).
+PILOT_STATUSES = (StudyStatus.READY, StudyStatus.OPEN)
+
+
+def takes_answers(status: str, *, pilot: bool) -> bool:
+    """Whether a study in ``status`` takes an annotator's answers: when open, and a pilot's also when ready."""
+    return status == StudyStatus.OPEN or (pilot and status in PILOT_STATUSES)
+
+
 class Study(models.Model):
     Status = StudyStatus
 
@@ -100,6 +109,7 @@ class Study(models.Model):
         default=False, help_text="Let people join through the open enrolment link or from Prolific."
     )
     enrolment_token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    pilot_token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     enrolment_cap = models.PositiveIntegerField(
         null=True, blank=True, help_text="Annotators who may join through enrolment at most; empty: no cap."
     )
@@ -321,6 +331,11 @@ class Annotator(models.Model):
         editable=False,
         help_text="A keyed hash of the network address that enrolled (for the per-address limit).",
     )
+    is_pilot = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="A pilot run (Preview as annotator, or the pilot link): counted in no quota, progress or analysis.",
+    )
 
     class Meta:
         ordering = ["study", "id"]
@@ -345,8 +360,8 @@ class Annotator(models.Model):
 
     @property
     def label(self) -> str:
-        """How exports name this annotator: the external id, else a stable number."""
-        return self.external_id or f"annotator-{self.pk}"
+        """How exports name this annotator: the external id, else a stable number (a pilot run's says so)."""
+        return self.external_id or f"{'pilot' if self.is_pilot else 'annotator'}-{self.pk}"
 
     def __str__(self) -> str:
         return self.label

@@ -1,6 +1,9 @@
 """Reads for studies, annotators and ratings: lookups by token, what allocation counts, the tidy ratings, and the
 researcher's monitoring page (its live part too: per-annotator progress and flags, the ETA, the position check).
-The rating path's own reads are in ``sequence``, with its writes, in SQL."""
+The rating path's own reads are in ``sequence``, with its writes, in SQL.
+
+Pilot runs (``services.pilots``) count nowhere: every read here that counts or analyses annotators, assignments,
+ratings or attention-check answers leaves pilots out (``REAL``), and ``pilot_runs`` reads them apart."""
 
 import statistics
 from collections.abc import Iterator
@@ -8,13 +11,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from scipy.stats import binomtest
 
 from analysis.stats.judgments import paired_judgments
 from analysis.stats.quality import AnnotatorQuality, ExclusionRules, annotator_quality
+from generation.models import PairJob
 from generation.selectors import format_duration
 
 from .models import Annotator, Assignment, CheckResponse, ImagePair, Prompt, Rating, Study, is_token
@@ -23,6 +27,10 @@ from .models import Annotator, Assignment, CheckResponse, ImagePair, Prompt, Rat
 TIDY_COLUMNS = ("study", "annotator", "item", "condition", "score", "position", "seconds")
 CONDITIONS = ("baseline", "ours")
 POSITIONS = ("left", "right")
+#: Filters that leave pilot runs out, from annotators, assignments, and ratings or attention-check answers.
+REAL = Q(is_pilot=False)
+REAL_ASSIGNMENTS = Q(annotator__is_pilot=False)
+REAL_ANSWERS = Q(assignment__annotator__is_pilot=False)
 
 
 def annotator_by_token(token: str) -> Annotator | None:
@@ -35,6 +43,19 @@ def annotator_by_token(token: str) -> Annotator | None:
         return None
 
 
+def study_by_pilot_token(token: str) -> Study | None:
+    """The study with this pilot link token, or None (also for text no token can be)."""
+    if not is_token(token):
+        return None
+    return Study.objects.filter(pilot_token=token).first()
+
+
+def generated_pairs(*, study_id: int) -> list[ImagePair]:
+    """The study's pairs that annotators can be shown (generated, or imported), by id."""
+    generated = Q(job__isnull=True) | Q(job__status=PairJob.Status.DONE)
+    return list(ImagePair.objects.filter(generated, study_id=study_id).order_by("pk"))
+
+
 def study_by_enrolment_token(token: str) -> Study | None:
     """The study with this open enrolment token, or None (also for text no token can be)."""
     if not is_token(token):
@@ -43,13 +64,14 @@ def study_by_enrolment_token(token: str) -> Study | None:
 
 
 def assigned_sides(study: Study) -> dict[int, tuple[int, int]]:
-    """Per pair of the study, its assignments so far (attention checks aside): (all, those with ours on the left).
+    """Per pair of the study, its assignments so far (attention checks and pilots aside): (all, those with ours on
+    the left).
 
     A released annotator's unrated pairs are free again without a filter here: its unanswered assignments are
     deleted when it is released; the pairs it rated keep counting, since their ratings were given.
     """
     counts = (
-        Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
+        Assignment.objects.filter(REAL_ASSIGNMENTS, pair__study=study, check_pair__isnull=True)
         .values_list("pair_id")
         .annotate(total=Count("pk"), left=Count("pk", filter=Q(ours_on_left=True)))
         .order_by()
@@ -59,14 +81,16 @@ def assigned_sides(study: Study) -> dict[int, tuple[int, int]]:
 
 def enrolment_count(study: Study) -> int:
     """The study's annotators who joined by the open link or from Prolific and were not released (what
-    ``enrolment_cap`` counts)."""
-    return study.annotators.exclude(source=Annotator.Source.INVITE).filter(released_at__isnull=True).count()
+    ``enrolment_cap`` counts); pilots are not counted."""
+    return study.annotators.exclude(source=Annotator.Source.INVITE).filter(REAL, released_at__isnull=True).count()
 
 
 def attention_check_results(*, study: Study) -> dict[str, tuple[int, int]]:
     """Per annotator label: (failed checks, answered checks)."""
     results: dict[str, tuple[int, int]] = {}
-    responses = CheckResponse.objects.filter(assignment__annotator__study=study).select_related("assignment__annotator")
+    responses = CheckResponse.objects.filter(REAL_ANSWERS, assignment__annotator__study=study).select_related(
+        "assignment__annotator"
+    )
     for response in responses:
         label = response.assignment.annotator.label
         failed, answered = results.get(label, (0, 0))
@@ -77,7 +101,7 @@ def attention_check_results(*, study: Study) -> dict[str, tuple[int, int]]:
 def tidy_rows(*, study: Study) -> Iterator[dict]:
     """The study's ratings as tidy rows (``TIDY_COLUMNS``), two per rating, in a stable order."""
     ratings = (
-        Rating.objects.filter(assignment__annotator__study=study)
+        Rating.objects.filter(REAL_ANSWERS, assignment__annotator__study=study)
         .select_related("assignment__annotator", "assignment__pair__prompt")
         .order_by("assignment__annotator_id", "assignment__order")
     )
@@ -134,18 +158,18 @@ class Monitor:
 
 def monitor(*, study: Study) -> Monitor:
     """Everything the monitoring page shows for ``study``, in a handful of queries."""
-    counts = study.annotators.aggregate(
+    counts = study.annotators.filter(REAL).aggregate(
         invited=Count("pk"),
         consented=Count("pk", filter=Q(consented_at__isnull=False)),
         started=Count("pk", filter=Q(started_at__isnull=False)),
         finished=Count("pk", filter=Q(finished_at__isnull=False)),
         screened_out=Count("pk", filter=Q(screened_out_at__isnull=False)),
     )
-    ratings = Rating.objects.filter(assignment__annotator__study=study)
+    ratings = Rating.objects.filter(REAL_ANSWERS, assignment__annotator__study=study)
     seconds = [value for value in ratings.values_list("seconds", flat=True) if value is not None]
     loads = {
         row["pair_id"]: row
-        for row in Assignment.objects.filter(pair__study=study, check_pair__isnull=True)
+        for row in Assignment.objects.filter(REAL_ASSIGNMENTS, pair__study=study, check_pair__isnull=True)
         .values("pair_id")
         .annotate(
             assigned=Count("pk"),
@@ -174,9 +198,10 @@ def straight_liners(*, study: Study) -> list[str]:
     """Annotators with at least ``STRAIGHT_LINE_MIN_RATINGS`` ratings who gave every image the same score."""
     scores: dict[int, set[int]] = {}
     counts: dict[int, int] = {}
-    for annotator_id, baseline, ours in Rating.objects.filter(assignment__annotator__study=study).values_list(
+    rows = Rating.objects.filter(REAL_ANSWERS, assignment__annotator__study=study).values_list(
         "assignment__annotator_id", "baseline_score", "ours_score"
-    ):
+    )
+    for annotator_id, baseline, ours in rows:
         scores.setdefault(annotator_id, set()).update((baseline, ours))
         counts[annotator_id] = counts.get(annotator_id, 0) + 1
     flagged = [pk for pk, seen in scores.items() if len(seen) == 1 and counts[pk] >= STRAIGHT_LINE_MIN_RATINGS]
@@ -304,10 +329,13 @@ def speed_threshold(study: Study) -> float:
     return SPEEDER_SECONDS if minimum is None else minimum
 
 
-def rating_quality(*, study: Study, speed_threshold: float) -> dict[int, AnnotatorQuality]:
-    """By annotator id: ``analysis.stats.quality``'s record of each annotator who rated, with the speed rule at
-    ``speed_threshold`` (straight-lining: one score for every image, over more than one rating)."""
-    rows = Rating.objects.filter(assignment__annotator__study=study).values_list(
+def rating_quality(*, study: Study, speed_threshold: float, pilots: bool = False) -> dict[int, AnnotatorQuality]:
+    """By annotator id: ``analysis.stats.quality``'s record of each annotator who rated (each pilot, with
+    ``pilots``), with the speed rule at ``speed_threshold`` (straight-lining: one score for every image, over more
+    than one rating)."""
+    rows = Rating.objects.filter(
+        assignment__annotator__study=study, assignment__annotator__is_pilot=pilots
+    ).values_list(
         "assignment__annotator_id",
         "assignment__pair_id",
         "baseline_score",
@@ -344,16 +372,25 @@ def _state(annotator: Annotator, answered: int) -> tuple[str, str]:
     return "invited", "invited"
 
 
-def annotator_progress(*, study: Study, speed_threshold: float = SPEEDER_SECONDS) -> list[AnnotatorProgress]:
-    """Per annotator of the study, in the order they joined: state, answered of total, median seconds per rated
-    pair, attention checks, and the speed and straight-lining flags of ``analysis.stats.quality``."""
-    quality = rating_quality(study=study, speed_threshold=speed_threshold)
-    annotators = study.annotators.annotate(
-        total=Count("assignments", distinct=True),
-        rated=Count("assignments__rating", distinct=True),
-        checks=Count("assignments__check_response", distinct=True),
-        failed=Count("assignments__check_response", filter=Q(assignments__check_response__passed=False), distinct=True),
-    ).order_by("pk")
+def annotator_progress(
+    *, study: Study, speed_threshold: float = SPEEDER_SECONDS, pilots: bool = False
+) -> list[AnnotatorProgress]:
+    """Per annotator of the study (per pilot run, with ``pilots``), in the order they joined: state, answered of
+    total, median seconds per rated pair, attention checks, and the speed and straight-lining flags of
+    ``analysis.stats.quality``."""
+    quality = rating_quality(study=study, speed_threshold=speed_threshold, pilots=pilots)
+    annotators = (
+        study.annotators.filter(is_pilot=pilots)
+        .annotate(
+            total=Count("assignments", distinct=True),
+            rated=Count("assignments__rating", distinct=True),
+            checks=Count("assignments__check_response", distinct=True),
+            failed=Count(
+                "assignments__check_response", filter=Q(assignments__check_response__passed=False), distinct=True
+            ),
+        )
+        .order_by("pk")
+    )
     progress = []
     for annotator in annotators:
         answered = annotator.rated + annotator.checks
@@ -386,10 +423,10 @@ def quota_eta(*, study: Study, now: datetime | None = None) -> QuotaEta:
     missing by the rate of the last ``RATE_WINDOW`` (from the first rating, when that is later; at least a minute).
     """
     now = now or timezone.now()
-    ratings = Rating.objects.filter(assignment__annotator__study=study)
+    ratings = Rating.objects.filter(REAL_ANSWERS, assignment__annotator__study=study)
     count = ratings.count()
     pairs = study.pairs.count()
-    handed_out = Assignment.objects.filter(annotator__study=study, check_pair__isnull=True).filter(
+    handed_out = Assignment.objects.filter(REAL_ASSIGNMENTS, annotator__study=study, check_pair__isnull=True).filter(
         Q(rating__isnull=False) | Q(annotator__released_at__isnull=True, annotator__screened_out_at__isnull=True)
     )
     if study.ratings_per_pair:
@@ -424,9 +461,9 @@ def position_balance(*, study: Study) -> PositionBalance:
     """ "Ours" on the left vs the right over the ratings of annotators who finished. Allocation balances the sides
     over a whole sequence, so a sequence in progress would raise false alarms: it waits until it ends. Warns when
     the exact binomial test of a 50% share (the report's ``position.balance_p``) is below ``POSITION_ALPHA``."""
-    finished = study.annotators.filter(finished_at__isnull=False).count()
+    finished = study.annotators.filter(REAL, finished_at__isnull=False).count()
     counts = Rating.objects.filter(
-        assignment__annotator__study=study, assignment__annotator__finished_at__isnull=False
+        REAL_ANSWERS, assignment__annotator__study=study, assignment__annotator__finished_at__isnull=False
     ).aggregate(n=Count("pk"), left=Count("pk", filter=Q(assignment__ours_on_left=True)))
     n, left = counts["n"], counts["left"]
     if not n:
@@ -446,15 +483,40 @@ def position_balance(*, study: Study) -> PositionBalance:
 
 def with_counts(studies: QuerySet[Study]) -> QuerySet[Study]:
     """``studies``, each with ``prompt_count``, ``pair_count``, ``annotator_count`` (every annotator, as the monitor's
-    "invited") and ``rating_count``, in one query."""
+    "invited") and ``rating_count``, in one query; pilot runs are not counted."""
 
-    def count(model, study_path: str) -> Coalesce:
-        rows = model.objects.filter(**{study_path: OuterRef("pk")}).order_by().values(study_path)
+    def count(model, study_path: str, *real: Q) -> Coalesce:
+        rows = model.objects.filter(*real, **{study_path: OuterRef("pk")}).order_by().values(study_path)
         return Coalesce(Subquery(rows.annotate(n=Count("pk")).values("n")), 0)
 
     return studies.annotate(
         prompt_count=count(Prompt, "study"),
         pair_count=count(ImagePair, "study"),
-        annotator_count=count(Annotator, "study"),
-        rating_count=count(Rating, "assignment__annotator__study"),
+        annotator_count=count(Annotator, "study", REAL),
+        rating_count=count(Rating, "assignment__annotator__study", REAL_ANSWERS),
     )
+
+
+# Pilot runs -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PilotRuns:
+    """A study's pilot runs (``services.pilots``), which no other number here counts."""
+
+    runs: int
+    finished: int
+    answers: int  # ratings and attention-check answers
+    last_answer: datetime | None
+
+
+def pilot_runs(*, study: Study) -> PilotRuns:
+    """How many pilot runs the study has had, finished and answered, in three queries."""
+    pilots = study.annotators.filter(is_pilot=True).aggregate(
+        runs=Count("pk"), finished=Count("pk", filter=Q(finished_at__isnull=False))
+    )
+    answered = {"assignment__annotator__study": study, "assignment__annotator__is_pilot": True}
+    ratings = Rating.objects.filter(**answered).aggregate(n=Count("pk"), last=Max("created_at"))
+    checks = CheckResponse.objects.filter(**answered).aggregate(n=Count("pk"), last=Max("created_at"))
+    last = max((value for value in (ratings["last"], checks["last"]) if value is not None), default=None)
+    return PilotRuns(pilots["runs"], pilots["finished"], ratings["n"] + checks["n"], last)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from generation.models import PairJob
 
-from .models import Annotator, Assignment, CheckResponse, ImagePair, Prompt, Rating, Study, is_token
+from .models import Annotator, Assignment, CheckResponse, ImagePair, Prompt, Rating, Study, is_token, takes_answers
 
 ANNOTATOR = Annotator._meta.db_table
 ASSIGNMENT = Assignment._meta.db_table
@@ -69,7 +69,8 @@ class Rater:
     finished: bool
     screened_out: bool
     released: bool
-    study_open: bool
+    pilot: bool  # a pilot run (``services.pilots``): it has no lease
+    study_open: bool  # the study takes this annotator's answers (``models.takes_answers``)
     idle_seconds: float | None  # since the annotator's last activity (``services.leases``); None: it has no lease
     idle_timeout_minutes: int | None  # the study's; None: leases never end
 
@@ -78,7 +79,7 @@ class Rater:
         """Released, or idle past the study's timeout (the lease rule of ``services.leases``, released or not)."""
         if self.released:
             return True
-        if self.finished or self.screened_out or self.idle_timeout_minutes is None or self.idle_seconds is None:
+        if self.finished or self.screened_out or self.pilot or None in (self.idle_timeout_minutes, self.idle_seconds):
             return False
         return self.idle_seconds > self.idle_timeout_minutes * 60
 
@@ -106,7 +107,8 @@ def rater(token: str) -> Rater | None:
         return None
     rows = _fetch(
         f"""SELECT a.id, a.study_id, a.consented_at IS NOT NULL, a.started_at IS NOT NULL,
-                   a.finished_at IS NOT NULL, a.screened_out_at IS NOT NULL, a.released_at IS NOT NULL, s.status,
+                   a.finished_at IS NOT NULL, a.screened_out_at IS NOT NULL, a.released_at IS NOT NULL, a.is_pilot,
+                   s.status,
                    {SECONDS_IDLE[connection.vendor]}, s.idle_timeout_minutes
             FROM "{ANNOTATOR}" a JOIN "{STUDY}" s ON s.id = a.study_id WHERE a.token = %(token)s""",
         {"token": token, "now": _db_now(), "invite": Annotator.Source.INVITE.value},
@@ -118,7 +120,7 @@ def rater(token: str) -> Rater | None:
         annotator_id,
         study_id,
         *(bool(flag) for flag in flags),
-        study_open=status == Study.Status.OPEN,
+        study_open=takes_answers(status, pilot=bool(flags[-1])),
         idle_seconds=None if idle_seconds is None else float(idle_seconds),
         idle_timeout_minutes=timeout,
     )

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import image_views, staff_views, views
+from . import image_views, pilot_views, staff_views, views
 from .models import TOKEN_PATTERN
 
 
@@ -27,6 +27,7 @@ urlpatterns = [
     path("a/<annotation_token:token>/done/", views.done, name="done"),
     path("join/<annotation_token:enrolment_token>/", views.join, name="join"),
     path("prolific/<annotation_token:enrolment_token>/", views.prolific, name="prolific"),
+    path("pilot/<annotation_token:pilot_token>/", pilot_views.pilot, name="pilot"),
     path("staff/studies/<slug:slug>/monitor/", staff_views.monitoring, name="monitor"),
     path("staff/studies/<slug:slug>/monitor.json", staff_views.monitoring_data, name="monitor_data"),
     path("staff/studies/<slug:slug>/preview/", staff_views.preview, name="preview"),

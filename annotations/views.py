@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from . import selectors, sequence
 from .image_views import image_url_maker
-from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, Study, new_token
+from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, Study, new_token, takes_answers
 from .services import binding, enrolment, leases, ratings
 from .services.enrolment import StudyFull, TooManyEnrolments
 
@@ -30,10 +30,10 @@ def _annotator_or_404(token: str) -> Annotator:
 
 
 def _closed_page(request: HttpRequest, annotator: Annotator) -> HttpResponse | None:
-    """The page to show instead when the study does not take ratings now."""
-    if annotator.study.status == Study.Status.OPEN:
+    """The page to show instead when the study does not take ratings now (a pilot's: when not ready or open)."""
+    if takes_answers(annotator.study.status, pilot=annotator.is_pilot):
         return None
-    return render(request, "annotations/not_open.html", {"study": annotator.study}, status=403)
+    return render(request, "annotations/not_open.html", {"study": annotator.study, "annotator": annotator}, status=403)
 
 
 def _time_ran_out_page(request: HttpRequest, study: Study) -> HttpResponse:
@@ -44,7 +44,7 @@ def _time_ran_out_page(request: HttpRequest, study: Study) -> HttpResponse:
 def _stop_page(request: HttpRequest, annotator: Annotator) -> HttpResponse | None:
     """Where an annotator goes instead of the rating pages: finished, screened out, out of time, or study not open."""
     if annotator.screened_out_at:
-        return render(request, "annotations/screened_out.html", {"study": annotator.study})
+        return render(request, "annotations/screened_out.html", {"study": annotator.study, "annotator": annotator})
     if annotator.finished_at:
         return redirect("annotations:done", token=annotator.token)
     if leases.has_run_out(annotator):
@@ -220,17 +220,18 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
     if annotator.finished_at is None:
         annotator = ratings.finish_if_complete(annotator_id=annotator.pk)
     if annotator.screened_out_at:
-        return render(request, "annotations/screened_out.html", {"study": annotator.study})
+        return render(request, "annotations/screened_out.html", {"study": annotator.study, "annotator": annotator})
     if annotator.finished_at is None:
         return redirect("annotations:invite", token=token)
-    if annotator.study.completion_url:
+    if annotator.study.completion_url and not annotator.is_pilot:
         return redirect(_finish_url(annotator))
     return render(request, "annotations/done.html", {"annotator": annotator, "study": annotator.study})
 
 
 def _finish_url(annotator: Annotator) -> str:
-    """Where a finished annotator goes: the study's completion URL (e.g. Prolific's) with the code, or the done page."""
-    if annotator.study.completion_url:
+    """Where a finished annotator goes: the study's completion URL (e.g. Prolific's) with the code, or the done page
+    (always, for a pilot)."""
+    if annotator.study.completion_url and not annotator.is_pilot:
         return with_query(annotator.study.completion_url, cc=annotator.completion_code)
     return reverse("annotations:done", kwargs={"token": annotator.token})
 

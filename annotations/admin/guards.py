@@ -13,12 +13,19 @@ from ..models import Annotator, CheckResponse, Rating, Study
 def answers_held(queryset) -> dict[object, tuple[int, int]]:
     """For each object of ``queryset`` (studies or annotators) that holds answers: (ratings, attention-check answers).
 
-    Deleting one would delete those answers with it (the foreign keys cascade).
+    Deleting one would delete those answers with it (the foreign keys cascade). A pilot run's answers are not
+    collected data (``services.pilots``): they are not counted, so a pilot, or a study holding only pilots'
+    answers, may be deleted.
     """
     path = {Study: "assignment__annotator__study", Annotator: "assignment__annotator"}[queryset.model]
     pks = list(queryset.values_list("pk", flat=True))
     counts = [
-        dict(answers.objects.filter(**{f"{path}__in": pks}).values_list(path).annotate(n=Count("pk")).order_by())
+        dict(
+            answers.objects.filter(assignment__annotator__is_pilot=False, **{f"{path}__in": pks})
+            .values_list(path)
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
         for answers in (Rating, CheckResponse)
     ]
     ratings, checks = counts

@@ -47,18 +47,18 @@ def invites_view(model_admin, request, object_id):
         "original": study,
         "title": f"Invite links for {study}",
         "form": form,
-        "existing": study.annotators.count(),
+        "existing": study.annotators.filter(is_pilot=False).count(),
     }
     return TemplateResponse(request, "admin/annotations/study/invites.html", context)
 
 
 def invites_csv_view(model_admin, request, object_id):
-    """Every annotator of the study with its personal link, as CSV."""
+    """Every annotator of the study with its personal link, as CSV (pilot runs are not annotators to hand out to)."""
     study = _study(model_admin, request, object_id, access.VIEW_ANNOTATORS)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["annotator", "source", "invite_url", "consented", "finished", "completion_code"])
-    for annotator in study.annotators.order_by("pk"):
+    for annotator in study.annotators.filter(is_pilot=False).order_by("pk"):
         link = request.build_absolute_uri(reverse("annotations:invite", kwargs={"token": annotator.token}))
         writer.writerow(
             [

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
@@ -23,6 +23,7 @@ from . import study_page
 from .duplication import duplicate_paths, duplicate_selected
 from .guards import KeepAnswersAdmin
 from .invites import invite_paths
+from .pilots import delete_pilot_runs_selected, pilot_paths
 from .presets import preset_choices, presets_json
 from .prompts import PromptForm, PromptFormSet, prompt_upload_path
 from .scoping import StudyScopedAdmin
@@ -189,7 +190,10 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
     inlines = [PromptInline]
-    actions = ["queue_generation", "open_selected", "close_selected", "add_ten_annotators", duplicate_selected]
+    actions = [
+        *("queue_generation", "open_selected", "close_selected", "add_ten_annotators"),
+        *(duplicate_selected, delete_pilot_runs_selected),
+    ]
 
     class Media:
         css = {"all": ("annotations/admin/study.css",)}
@@ -200,7 +204,7 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
             super()
             .get_queryset(request)
             .select_related("model", "owner")
-            .annotate(n_annotators=Count("annotators", distinct=True))
+            .annotate(n_annotators=Count("annotators", filter=Q(annotators__is_pilot=False), distinct=True))
         )
 
     def get_fieldsets(self, request, obj=None):
@@ -253,6 +257,7 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
 
     @admin.display(description="Annotators")
     def annotator_count(self, study: Study) -> int:
+        """The study's annotators, pilot runs aside."""
         return study.n_annotators
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -273,6 +278,7 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
             *invite_paths(self),
             *step_paths(self),
             *duplicate_paths(self),
+            *pilot_paths(self),
             *super().get_urls(),
         ]
 

@@ -1,5 +1,5 @@
 """What the study's admin page shows above its form: where the study stands (its steps, its next action and why that
-action may not be taken yet, the generation's progress) and the links a researcher hands out."""
+action may not be taken yet, the generation's progress), the links a researcher hands out, and its pilot runs."""
 
 from dataclasses import dataclass, field
 
@@ -13,8 +13,10 @@ from generation.selectors import JobProgress, format_duration, job_progress
 
 from .. import access
 from ..models import ImagePair, Study
-from ..services import studies
+from ..selectors import PilotRuns, pilot_runs
+from ..services import pilots, studies
 from ..views import with_query
+from .pilots import DELETE_URL_NAME, PREVIEW_URL_NAME
 from .prompts import UPLOAD_URL_NAME
 
 #: Prolific's own placeholders, which it replaces with each participant's ids.
@@ -240,6 +242,50 @@ def handout_links(study: Study, request) -> list[Link]:
     return links
 
 
+@dataclass(frozen=True)
+class PilotPanel:
+    """The study page's pilot runs: ``reason`` says why *Preview as annotator* and the pilot link cannot be used now
+    ("" when they can); a user without ``run_study`` gets neither the button nor the link (``permitted``)."""
+
+    permitted: bool
+    reason: str
+    link: str
+    preview_url: str
+    delete_url: str
+    runs: PilotRuns
+
+    @property
+    def summary(self) -> str:
+        """The pilot runs so far in words, e.g. "2 pilot runs so far, 1 finished, 14 answers"."""
+        runs = self.runs
+        if not runs.runs:
+            return "No pilot runs yet."
+        text = f"{runs.runs} pilot run{'' if runs.runs == 1 else 's'} so far, {runs.finished} finished, "
+        text += f"{runs.answers} answer{'' if runs.answers == 1 else 's'}"
+        return text + ": none of them counts in the study's quotas, monitor, exports or results."
+
+
+def pilot_panel(study: Study, request) -> PilotPanel | None:
+    """What the study page shows of pilot runs for the user of ``request``; None for a study of imported ratings
+    (no images to try)."""
+    if study.pairs.filter(job__isnull=True).exists():
+        return None
+    permitted = request.user.has_perm(access.RUN_STUDY)
+    if not permitted:
+        reason = f"Pilot runs need the permission {access.RUN_STUDY}, which your account does not have."
+    else:
+        reason = _reason(lambda: pilots.check_pilot_allowed(study))
+    link = reverse("annotations:pilot", kwargs={"pilot_token": study.pilot_token})
+    return PilotPanel(
+        permitted=permitted,
+        reason=reason,
+        link=absolute_url(request, link) if permitted else "",
+        preview_url=reverse(f"admin:{PREVIEW_URL_NAME}", args=[study.pk]),
+        delete_url=reverse(f"admin:{DELETE_URL_NAME}", args=[study.pk]),
+        runs=pilot_runs(study=study),
+    )
+
+
 def pages(study: Study) -> list[tuple[str, str]]:
     """The researcher's pages of the study, as (label, path)."""
     return [
@@ -260,4 +306,5 @@ def page_context(study: Study, request) -> dict:
         "site_url": settings.SITE_URL,
         "request_origin": request.build_absolute_uri("/").rstrip("/"),
         "study_pages": pages(study),
+        "pilot": pilot_panel(study, request),
     }

@@ -3,6 +3,7 @@
 - ``studies``: creating a study, checking its settings, generating its pairs, opening and closing it;
 - ``enrolment``: invite links, open and Prolific enrolment, consent and laying out an annotator's pairs;
 - ``ratings``: storing an answer once, screening out and finishing an annotator;
+- ``pilots``: pilot runs of a study (preview and pilot link), which count nowhere, and deleting them;
 - ``prompt_import``: adding a prompt file's prompts to a draft study;
 - ``rating_import``: importing tidy ratings collected elsewhere;
 - ``demo``: the demo study of ``make run``.

@@ -10,7 +10,7 @@ from ..models import Prompt, Study
 from .studies import check_study_settings
 
 #: Fields a copy does not take from its source: its identity, its state and whose it is.
-NOT_COPIED = ("id", "slug", "title", "status", "enrolment_token", "owner", "created_at")
+NOT_COPIED = ("id", "slug", "title", "status", "enrolment_token", "pilot_token", "owner", "created_at")
 #: The permission a copy needs, as a new study does.
 ADD_STUDY = "annotations.add_study"
 COPY_SUFFIX = " (copy)"

@@ -26,6 +26,7 @@ from ..models import Annotator, Assignment, ImagePair, Study
 from ..selectors import assigned_sides, enrolment_count
 from . import binding, leases
 from .attention_checks import attention_checks
+from .pilot_allocation import pilot_sequence
 
 #: The most invite links made at once (the admin's invite page offers up to this many).
 MAX_INVITES_AT_ONCE = 5000
@@ -70,6 +71,8 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
     """
     if annotator.assignments.exists():
         return list(annotator.assignments.all())
+    if annotator.is_pilot:
+        return pilot_sequence(annotator=annotator)
     generated = Q(job__isnull=True) | Q(job__status=PairJob.Status.DONE)
     pairs = list(ImagePair.objects.filter(generated, study_id=annotator.study_id).order_by("pk"))
     study = Study.objects.select_for_update().get(pk=annotator.study_id)
@@ -145,7 +148,8 @@ def _enrol(
     limit = study.enrolments_per_address_per_hour
     if limit is not None:
         hour_ago = timezone.now() - timedelta(hours=1)
-        if study.annotators.filter(enrolled_from=enrolled_from, created_at__gte=hour_ago).count() >= limit:
+        joined = study.annotators.filter(enrolled_from=enrolled_from, created_at__gte=hour_ago, is_pilot=False)
+        if joined.count() >= limit:
             raise TooManyEnrolments(
                 f"Too many people joined from your network in the last hour (at most {limit}); please try again later."
             )
@@ -193,7 +197,7 @@ def give_consent(*, annotator: Annotator) -> Annotator:
     Raises ``StudyFull`` when no pairs are left within the study's quotas, and ``leases.TimeRanOut`` for an annotator
     whose lease has ended; nothing is stored then.
     """
-    if annotator.consented_at is not None:
+    if annotator.consented_at is not None or annotator.is_pilot:  # a pilot needs no place: nothing to release
         return _consent(annotator=annotator)
     study = Study.objects.get(pk=annotator.study_id)
     leases.release_expired(study=study, sparing=annotator.pk)

@@ -58,10 +58,11 @@ def _lease_ended(annotators: QuerySet, *, timeout_minutes: int, now: datetime) -
 
 
 def expired(*, study: Study, now: datetime | None = None) -> QuerySet:
-    """The study's annotators whose lease has ended but who are not released yet."""
+    """The study's annotators whose lease has ended but who are not released yet (pilots hold nothing: no lease)."""
     if study.idle_timeout_minutes is None:
         return Annotator.objects.none()
-    return _lease_ended(study.annotators.all(), timeout_minutes=study.idle_timeout_minutes, now=now or timezone.now())
+    annotators = study.annotators.filter(is_pilot=False)
+    return _lease_ended(annotators, timeout_minutes=study.idle_timeout_minutes, now=now or timezone.now())
 
 
 def has_run_out(annotator: Annotator) -> bool:

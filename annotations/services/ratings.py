@@ -86,6 +86,8 @@ def finish_if_complete(*, annotator_id: int) -> Annotator:
     if sequence.has_unanswered(annotator_id=annotator_id):
         return annotator
     annotator.finished_at = timezone.now()
-    annotator.completion_code = annotator.study.completion_code or new_completion_code()
+    # a pilot gets a code of its own, never the study's (e.g. Prolific's, which would pay for a real submission)
+    shared = "" if annotator.is_pilot else annotator.study.completion_code
+    annotator.completion_code = shared or new_completion_code()
     annotator.save(update_fields=["finished_at", "completion_code"])
     return annotator

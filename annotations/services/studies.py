@@ -86,7 +86,7 @@ def _refuse_locked_changes(stored: Study, changed: Sequence[str]) -> None:
 
     if stored.status != Study.Status.DRAFT and (locked := names(GENERATION_SETTINGS)):
         reasons.append(f"its {locked} can no longer change: {_generation_lock_reason(stored)}")
-    consented = stored.annotators.filter(consented_at__isnull=False).count()
+    consented = stored.annotators.filter(consented_at__isnull=False, is_pilot=False).count()  # a pilot locks nothing
     who = f"{_plural(consented, 'annotator')} {'has' if consented == 1 else 'have'} consented"
     if consented and (locked := names(ALLOCATION_SETTINGS)):
         reasons.append(f"its {locked} can no longer change: {who} and got a sequence of pairs laid out with them")

@@ -72,6 +72,8 @@ def has_run_out(annotator: Annotator) -> bool:
         return True
     if annotator.finished_at or annotator.screened_out_at or annotator.study.idle_timeout_minutes is None:
         return False
+    if annotator.consented_at is None and annotator.source == Annotator.Source.INVITE:
+        return False  # an invitee holds nothing before it consents: no lease to end, and no query for it
     rater = sequence.rater(annotator.token)
     return rater is not None and rater.out_of_time
 
@@ -91,14 +93,18 @@ def _swept_lately(study: Study) -> bool:
     return False
 
 
-@transaction.atomic
 def release_expired(*, study: Study, sparing: int | None = None, force: bool = False) -> int:
     """Release the study's annotators whose lease has ended (but ``sparing``, an annotator being served now); the
     number released. Annotators another transaction holds locked (e.g. one finishing now) are left for next time.
     A process looks at most once per ``EVALSITE_LEASE_SWEEP_SECONDS`` per study, unless ``force``d (when someone
-    would otherwise be turned away as the study is full)."""
+    would otherwise be turned away as the study is full); a consent that does not look costs no query."""
     if study.idle_timeout_minutes is None or (_swept_lately(study) and not force):
         return 0
+    return _release_expired(study=study, sparing=sparing)
+
+
+@transaction.atomic
+def _release_expired(*, study: Study, sparing: int | None) -> int:
     now = timezone.now()
     candidates = list(expired(study=study, now=now).exclude(pk=sparing).values_list("pk", flat=True))
     if not candidates:

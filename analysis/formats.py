@@ -14,8 +14,8 @@ from .latex import latex_escape
 from .stats.multiplicity import METHODS
 from .stats.report import SCHEMA, StudyReport, to_jsonable
 
-FORMATS = ("csv", "json", "latex", "markdown", "plots", "manifest")
-TEXT_FORMATS = ("csv", "json", "latex", "markdown", "manifest")
+FORMATS = ("csv", "parquet", "json", "latex", "markdown", "plots", "manifest", "codebook", "readme")
+TEXT_FORMATS = ("csv", "json", "latex", "markdown", "manifest", "codebook", "readme")
 FILE_NAMES = {"json": "summary.json", "latex": "summary.tex", "markdown": "summary.md", "manifest": "protocol.json"}
 # The generation side's key packages (``generation.metadata.PACKAGES``, recorded with every image), then what the
 # report code imports at run time: the statistics (analysis.stats: numpy, scipy, pandas, statsmodels for the p-value

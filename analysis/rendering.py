@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .bundle_readme import README
 from .formats import (
     FILE_NAMES,
     FORMATS,
@@ -28,14 +29,16 @@ from .formats import (
     summaries_latex,
     summaries_markdown,
 )
+from .open_data import data_files, readme
 from .paper_table import paper_rows, paper_table_documents
 from .plots import figure_bytes, study_plots
+from .protocol_text import PROTOCOL_MARKDOWN, protocol_markdown
 from .stats.multiplicity import METHODS
 from .stats.quality import ExclusionRules
 from .stats.report import StudyReport, adjust_reports, study_report
 
 #: The formats that need the analysis (all but the ratings CSV).
-ANALYSED_FORMATS = ("json", "latex", "markdown", "plots", "manifest")
+ANALYSED_FORMATS = ("json", "latex", "markdown", "plots", "manifest", "readme")
 
 
 @dataclass(frozen=True)
@@ -110,11 +113,11 @@ def render_documents(
 ) -> dict[str, str | bytes]:
     """Every requested document of ``studies``, by file name: str for text, bytes for images.
 
-    ``formats``: any of ``FORMATS`` (csv, json, latex, markdown, plots, manifest). ``adjustment``: the p-value
-    adjustment across the studies, holm or bh. ``exclusions``: apply the exclusion rules (True), not (False), or as
-    each study's options say (None). ``progress`` is called with the steps done: one per study when all are
-    analysed, one per study when its plots are drawn. Bad input (an unknown format or adjustment, a study given
-    twice, ratings that cannot be analysed) raises ValueError naming it.
+    ``formats``: any of ``FORMATS`` (csv, parquet, json, latex, markdown, plots, manifest, codebook, readme).
+    ``adjustment``: the p-value adjustment across the studies, holm or bh. ``exclusions``: apply the exclusion
+    rules (True), not (False), or as each study's options say (None). ``progress`` is called with the steps done:
+    one per study when all are analysed, one per study when its plots are drawn. Bad input (an unknown format or
+    adjustment, a study given twice, ratings that cannot be analysed) raises ValueError naming it.
     """
     check_formats(formats)
     slugs = [study.slug for study in studies]
@@ -126,6 +129,7 @@ def render_documents(
     if "csv" in formats:
         for study in studies:
             documents[f"{study.slug}-ratings.csv"] = ratings_csv(study.ratings)
+    documents.update(data_files(studies, formats))  # Parquet, attention checks, codebook
     if not set(formats) & set(ANALYSED_FORMATS):
         return documents
     reports = analyse_all(studies, adjustment=adjustment, exclusions=exclusions)
@@ -139,6 +143,7 @@ def render_documents(
         documents[FILE_NAMES["markdown"]] = summaries_markdown(reports)
     if "manifest" in formats:
         documents[FILE_NAMES["manifest"]] = manifest_json(reports, protocols)
+        documents[PROTOCOL_MARKDOWN] = protocol_markdown(documents[FILE_NAMES["manifest"]])
     # FID / CLIP score beside the human-study difference, one row per resolution (when a study has metrics).
     rows = [
         row
@@ -152,6 +157,8 @@ def render_documents(
                 for fmt in ("png", "svg"):
                     documents[f"{report.study}-{name}.{fmt}"] = figure_bytes(figure, fmt)
             advance(1)
+    if "readme" in formats:
+        documents[README] = readme(studies, documents, adjustment=adjustment, exclusions=exclusions)
     return documents
 
 

@@ -61,7 +61,9 @@ CODEBOOK = (
         minimum=SCORE_MIN,
         maximum=SCORE_MAX,
     ),
-    Column("position", "string", "The side this image was shown on; the pair's other row has the other.", POSITIONS),
+    Column(
+        "position", "string", "The side this image was shown on; the pair's other row has the other.", allowed=POSITIONS
+    ),
     Column(
         "seconds",
         "number",

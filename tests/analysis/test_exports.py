@@ -213,6 +213,7 @@ def test_all_formats_to_a_folder(rated, tmp_path):
     printed = export("sd21_768px", "--format", "all", "--out", str(out))
     plots = {f"sd21_768px-{name}.{fmt}" for name in ("scores", "items", "annotators") for fmt in ("png", "svg")}
     names = {"sd21_768px-ratings.csv", "summary.json", "summary.tex", "summary.md", "protocol.json"} | plots
+    names |= {"sd21_768px-ratings.parquet", "codebook.md", "codebook.schema.json", "protocol.md", "README.md"}
     assert {path.name for path in out.iterdir()} == names
     for name in names:
         assert f"Wrote {out / name}" in printed

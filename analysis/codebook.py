@@ -1,0 +1,85 @@
+"""The tidy ratings' codebook, from ``analysis.stats.tidy.CODEBOOK``: ``codebook.md`` for readers and
+``codebook.schema.json``, a JSON Schema of one row, for programs."""
+
+import json
+
+from .stats.tidy import CODEBOOK, COLUMNS, CONDITIONS, POSITIONS, SECONDS_MODES
+
+#: The file names the codebook is written under.
+CODEBOOK_FILES = {"markdown": "codebook.md", "schema": "codebook.schema.json"}
+SCHEMA_ID = "evalsite.tidy-ratings/1"
+
+
+def _allowed(column) -> str:
+    if column.allowed:
+        return ", ".join(f"`{value}`" for value in column.allowed)
+    if column.minimum is not None and column.maximum is not None:
+        return f"whole numbers {column.minimum:g}–{column.maximum:g}"
+    if column.minimum is not None:
+        return f"≥ {column.minimum:g}" + ("; empty when unknown" if column.nullable else "")
+    return "any text, not empty" if column.type == "string" else ""
+
+
+def codebook_markdown() -> str:
+    """Every tidy column with its type, units, allowed values and meaning, and the rules that join rows."""
+    lines = [
+        "# Codebook: the tidy ratings",
+        "",
+        "`<study>-ratings.csv` and `<study>-ratings.parquet` hold the same rows: one per image rating, two per "
+        "rating of a pair (its baseline and its ours image). The CSV marks text a spreadsheet would run as a formula "
+        "with a leading `'` (a cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage return); the Parquet file "
+        "keeps the raw text. `codebook.schema.json` is a JSON Schema of one row.",
+        "",
+        "| column | type | units | allowed values | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for column in CODEBOOK:
+        kind = column.type + (", may be empty" if column.nullable else "")
+        lines.append(
+            f"| `{column.name}` | {kind} | {column.units or '–'} | {_allowed(column) or '–'} | {column.description} |"
+        )
+    lines += [
+        "",
+        "## Rows and pairs",
+        "",
+        f"- A rating is the two rows with the same `study`, `annotator` and `item`: one of each `condition` "
+        f"({', '.join(CONDITIONS)}), on different `position`s ({', '.join(POSITIONS)}).",
+        "- Each annotator rates an item at most once. The analysis takes ours − baseline per rating.",
+        f"- `seconds`: in these files {SECONDS_MODES['pair']}. A file from a tool that times each image "
+        f"separately is read with `--seconds image`: {SECONDS_MODES['image']}.",
+        "- Other columns are refused by the readers (`import_ratings`, `evalsite-analyze`) unless asked to leave "
+        "them out (`import_ratings --extra-columns ignore`) or carry them along (`evalsite-analyze "
+        "--extra-columns keep`).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def codebook_schema() -> str:
+    """A JSON Schema (2020-12) of one tidy row: each column's type, units, allowed values and meaning."""
+    properties = {}
+    for column in CODEBOOK:
+        spec: dict = {"type": [column.type, "null"] if column.nullable else column.type}
+        spec["description"] = column.description
+        if column.units:
+            spec["x-units"] = column.units
+        if column.allowed:
+            spec["enum"] = list(column.allowed)
+        if column.minimum is not None:
+            spec["minimum"] = column.minimum
+        if column.maximum is not None:
+            spec["maximum"] = column.maximum
+        if column.type == "string" and not column.allowed:
+            spec["minLength"] = 1
+        properties[column.name] = spec
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "A tidy rating row",
+        "description": "One image rating; a rating of a pair is two rows (codebook.md).",
+        "type": "object",
+        "properties": properties,
+        "required": list(COLUMNS),
+        "additionalProperties": False,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

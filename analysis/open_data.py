@@ -1,0 +1,83 @@
+"""The open-data files of a results folder, beside the tables: the ratings in Parquet, the attention-check answers,
+the codebook, the readable protocol and the README that says how to make every number again. Plain data in (the
+studies ``analysis.rendering`` takes), files out; nothing here imports Django."""
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from .bundle_readme import analyze_command, bundle_readme
+from .codebook import CODEBOOK_FILES, codebook_markdown, codebook_schema
+from .csv_cells import neutralise
+from .tidy_files import ratings_parquet
+
+ATTENTION_COLUMNS = ("annotator", "failures", "checks")
+
+
+def attention_csv(frame: pd.DataFrame) -> str:
+    """Per annotator, failed and answered attention checks, as CSV (annotator ids marked as in the ratings CSV)."""
+    safe = frame.loc[:, list(ATTENTION_COLUMNS)].assign(annotator=frame["annotator"].astype(object).map(neutralise))
+    return safe.to_csv(index=False, lineterminator="\n")
+
+
+def has_attention(study) -> bool:
+    return study.attention is not None and not study.attention.empty
+
+
+def data_files(studies: Sequence, formats: Sequence[str]) -> dict[str, str | bytes]:
+    """The ratings as Parquet (``parquet``), each study's attention-check answers when it asked any (with ``csv`` or
+    ``parquet``), and the codebook (``codebook``)."""
+    documents: dict[str, str | bytes] = {}
+    for study in studies:
+        if "parquet" in formats:
+            documents[f"{study.slug}-ratings.parquet"] = ratings_parquet(study.ratings)
+        if has_attention(study) and {"csv", "parquet"} & set(formats):
+            documents[f"{study.slug}-attention.csv"] = attention_csv(study.attention)
+    if "codebook" in formats:
+        documents[CODEBOOK_FILES["markdown"]] = codebook_markdown()
+        documents[CODEBOOK_FILES["schema"]] = codebook_schema()
+    return documents
+
+
+def _ratings_file(slug: str, names: Mapping) -> str:
+    for suffix in ("parquet", "csv"):
+        if f"{slug}-ratings.{suffix}" in names:
+            return f"{slug}-ratings.{suffix}"
+    return f"{slug}-ratings.csv"
+
+
+def readme(studies: Sequence, documents: Mapping, *, adjustment: str, exclusions: bool | None) -> str:
+    """``README.md`` for ``documents``: its files, and the ``evalsite-analyze`` commands that make them again."""
+
+    def command(group: Sequence) -> str:
+        first = group[0]
+        attention = [f"{study.slug}-attention.csv" for study in group if has_attention(study)]
+        return analyze_command(
+            ratings=[_ratings_file(study.slug, documents) for study in group],
+            options=first.options,
+            adjustment=adjustment,
+            exclusions=first.options.apply_exclusions if exclusions is None else exclusions,
+            attention=" ".join(attention) or None,
+            protocol="protocol.json" if all(study.protocol is not None for study in group) else None,
+        )
+
+    settings = {
+        (study.options, study.options.apply_exclusions if exclusions is None else exclusions) for study in studies
+    }
+    notes = []
+    if len(settings) == 1 or len(studies) == 1:
+        commands = [command(studies)]
+    else:
+        commands = [command([study]) for study in studies]
+        notes.append(
+            "The studies were analysed with different settings, so each has its own command; p adjusted across "
+            "the studies (`p_adjusted`) comes only from one command over all of them with one set of settings."
+        )
+    if any(name.startswith("paper-table.") for name in documents):
+        notes.append(
+            "`paper-table.*`: FID and CLIP score come from the metric runs over the generated images, not from "
+            "the ratings; evalsite-analyze does not write them."
+        )
+    if not any(name.endswith(("-ratings.csv", "-ratings.parquet")) for name in documents):
+        notes.append("The ratings are not in this folder: export them with `--format csv` or `--format parquet`.")
+    return bundle_readme(files=documents, commands=commands, notes=notes)

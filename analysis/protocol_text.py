@@ -1,0 +1,154 @@
+"""``protocol.md``: the protocol manifest (``protocol.json``) written out for readers, study by study, in sections
+and sentences rather than keys."""
+
+import json
+from collections.abc import Mapping
+
+PROTOCOL_MARKDOWN = "protocol.md"
+
+
+def _value(value: object) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return (
+            " × ".join(map(str, value)) if all(isinstance(part, int) for part in value) else ", ".join(map(str, value))
+        )
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _joined(study: Mapping, *keys: str) -> str:
+    return ", ".join(str(study[key]) for key in keys if study.get(key))
+
+
+def _table(rows: list[tuple[str, object]]) -> list[str]:
+    lines = ["| | |", "|---|---|"]
+    return lines + [f"| {label} | {_value(value)} |" for label, value in rows]
+
+
+def _quoted(text: str) -> list[str]:
+    return [f"> {line}" if line else ">" for line in text.splitlines()] or ["> –"]
+
+
+def _generation(study: Mapping) -> list[str]:
+    seeds = study.get("seeds") or {}
+    seed_text = (
+        f"base {seeds.get('base')}, pairs {seeds.get('min')}–{seeds.get('max')}"
+        if seeds.get("min") is not None
+        else f"base {seeds.get('base')}"
+    )
+    size = [study["width"], study["height"]] if study.get("width") and study.get("height") else None
+    guidance = study.get("guidance_scale")
+    applied = study.get("classifier_free_guidance")
+    if guidance is not None and applied is not None:
+        guidance = f"{guidance} ({'applied' if applied else 'not applied by the pipeline'})"
+    return [
+        "### How the images were made",
+        "",
+        *_table(
+            [
+                ("model", study.get("model")),
+                (
+                    "registry name, family",
+                    ", ".join(v for v in (study.get("model_name"), study.get("model_family")) if v),
+                ),
+                ("revision", study.get("revision")),
+                ("trained at", study.get("train_resolution")),
+                ("generated at", size),
+                ("pipeline", study.get("pipeline")),
+                ("scheduler", study.get("scheduler")),
+                ("steps", study.get("steps")),
+                ("guidance scale", guidance),
+                ("negative prompt", study.get("negative_prompt")),
+                ("seeds", seed_text),
+                ("pairs (generated)", f"{study.get('pairs')} ({study.get('pairs_generated')})"),
+            ]
+        ),
+        "",
+        "Both images of a pair come from the same seed, initial latents and prompt; only the attention scale differs.",
+        "",
+    ]
+
+
+def _annotators(study: Mapping) -> list[str]:
+    lines = ["### What annotators saw", "", "**Question**", "", *_quoted(study.get("question") or "")]
+    lines += ["", "**Instructions**", "", *_quoted(study.get("instructions") or "")]
+    lines += ["", "**Consent**", "", *_quoted(study.get("consent_text") or "")]
+    lines += [
+        "",
+        f"Attention checks per annotator: {_value(study.get('attention_checks_per_annotator'))}. Annotators "
+        f"invited: {_value(study.get('annotators_invited'))}, finished: {_value(study.get('annotators_finished'))}.",
+        "",
+    ]
+    return lines
+
+
+def _analysis(study: Mapping) -> list[str]:
+    analysis = study.get("analysis") or {}
+    counts = study.get("counts_analysed") or {}
+    exclusions = study.get("exclusions") or {}
+    lines = [
+        "### The analysis",
+        "",
+        *_table(
+            [
+                ("primary model", analysis.get("primary_model")),
+                ("fitted model", analysis.get("fitted_model")),
+                ("estimation", analysis.get("estimation")),
+                ("confidence level", analysis.get("level")),
+                ("p adjusted across studies by", analysis.get("adjustment")),
+                ("bootstrap", f"{analysis.get('bootstrap_resamples')} resamples, seed {analysis.get('seed')}"),
+                ("exclusion rules applied", analysis.get("exclusions_applied")),
+            ]
+        ),
+        "",
+        f"Analysed: {_value(counts.get('annotators'))} annotators, {_value(counts.get('items'))} items, "
+        f"{_value(counts.get('ratings'))} ratings ({_value(counts.get('scores'))} scores).",
+        "",
+    ]
+    rules = exclusions.get("rules") or {}
+    if rules:
+        lines += ["**Exclusion rules**", ""]
+        lines += [f"- {rule}: {description}" for rule, description in rules.items()]
+        lines.append("")
+    steps = exclusions.get("steps") or []
+    if steps:
+        lines += ["| step | rule | annotators removed | ratings removed |", "|---|---|---|---|"]
+        lines += [
+            f"| {step.get('rule')} | {_value(step.get('description'))} | {step.get('annotators')} | "
+            f"{step.get('ratings')} |"
+            for step in steps
+        ]
+        lines.append("")
+    if exclusions:
+        lines += [
+            f"Before the rules: {_value(exclusions.get('annotators_before'))} annotators, "
+            f"{_value(exclusions.get('ratings_before'))} ratings; removed: "
+            f"{_value(exclusions.get('annotators_removed'))} annotators, {_value(exclusions.get('ratings_removed'))} "
+            "ratings.",
+            "",
+        ]
+    return lines
+
+
+def protocol_markdown(manifest: str) -> str:
+    """``protocol.json``'s text as Markdown: per study how the images were made (when known), what annotators saw,
+    the analysis and its exclusions; then the software versions."""
+    document = json.loads(manifest)
+    lines = ["# Protocol", "", f"Schema `{document.get('schema')}`; the same facts as `protocol.json`.", ""]
+    for study in document.get("studies", []):
+        title = study.get("title")
+        lines += [f"## {study.get('study')}" + (f": {title}" if title and title != study.get("study") else ""), ""]
+        if "model" in study:
+            lines += _generation(study) + _annotators(study)
+        else:
+            lines += ["How the images were made and what annotators saw are not known to this export.", ""]
+        lines += _analysis(study)
+    software = document.get("software") or {}
+    if software:
+        lines += ["## Software", "", "| package | version |", "|---|---|"]
+        lines += [f"| {package} | {version} |" for package, version in software.items()]
+        lines.append("")
+    return "\n".join(lines)

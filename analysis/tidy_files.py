@@ -1,0 +1,189 @@
+"""Tidy ratings files without Django: the ratings as Parquet, with the codebook in the file's column metadata; and a
+CSV or Parquet file read back, checked row by row (``analysis.stats.tidy``) and refused whole, each problem named by
+its line (CSV) or row (Parquet).
+"""
+
+import csv
+import io
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .csv_cells import restore
+from .stats.tidy import CODEBOOK, COLUMNS, EXTRA_COLUMN_RULES, SECONDS_MODES, Problem, TidyRow, check_values, pair_rows
+
+_ARROW_TYPES = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64()}
+
+
+class TidyFileError(ValueError):
+    """A tidy file that cannot be read: ``problems`` lists every one, each with its line or row."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def parquet_schema(extra: list[str] = ()) -> pa.Schema:
+    """The tidy columns' Arrow types, each with its codebook description and units as field metadata; extra columns
+    (``--extra-columns keep``) as text."""
+    fields = [
+        pa.field(
+            column.name,
+            _ARROW_TYPES[column.type],
+            nullable=column.nullable,
+            metadata={"description": column.description, "units": column.units},
+        )
+        for column in CODEBOOK
+    ]
+    return pa.schema(fields + [pa.field(name, pa.string()) for name in extra])
+
+
+def ratings_parquet(frame: pd.DataFrame) -> bytes:
+    """The tidy ratings as a Parquet file (zstd), typed as the codebook says; the same frame gives the same bytes."""
+    extra = [column for column in frame.columns if column not in COLUMNS]
+    table = pa.Table.from_pandas(
+        frame.astype({name: "string" for name in extra}), schema=parquet_schema(extra), preserve_index=False
+    )
+    buffer = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(None), buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class TidyRatings:
+    """A checked file's ratings: one frame per study, in the order the studies first appear, each with the tidy
+    columns (score an integer, seconds a float: the pair's time on both rows, NaN when unknown) and the extra
+    columns kept."""
+
+    frames: dict[str, pd.DataFrame]
+    extra: tuple[str, ...]
+
+
+def _csv_records(path: Path) -> tuple[list[str], Iterator[tuple[str, tuple, dict]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TidyFileError([f"Cannot read {path}: {exc}"]) from None
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+    except csv.Error as exc:
+        raise TidyFileError([f"line 1: not valid CSV ({exc})"]) from None
+    reader.fieldnames = header
+
+    def records():
+        rows = iter(reader)
+        for line in itertools.count(2):
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield f"line {line}", (line,), exc
+                return
+            yield f"line {line}", (line,), row
+
+    return header, records()
+
+
+def _parquet_records(path: Path) -> tuple[list[str], Iterator[tuple[str, tuple, dict]]]:
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        raise TidyFileError([f"Cannot read {path} as Parquet: {exc}"]) from None
+    header = [str(name) for name in frame.columns]
+    records = (
+        (f"row {number}", (number,), row)
+        for number, row in enumerate(frame.astype(object).to_dict(orient="records"), start=1)
+    )
+    return header, records
+
+
+def _cell(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def read_tidy(path: Path, *, seconds: str = "pair", extra: str = "reject") -> TidyRatings:
+    """The tidy ratings in ``path`` (``.csv`` or ``.parquet``), every row checked; a TidyFileError listing every
+    problem, by line or row, when any is found. ``seconds``: ``SECONDS_MODES``; ``extra``: ``EXTRA_COLUMN_RULES``."""
+    if seconds not in SECONDS_MODES:
+        raise TidyFileError([f"Unknown --seconds {seconds!r}; choose from {', '.join(SECONDS_MODES)}"])
+    if extra not in EXTRA_COLUMN_RULES:
+        raise TidyFileError([f"Unknown --extra-columns {extra!r}; choose from {', '.join(EXTRA_COLUMN_RULES)}"])
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise TidyFileError([f"{path}: a tidy ratings file ends in .csv or .parquet"])
+    header, records = (_parquet_records if suffix == ".parquet" else _csv_records)(path)
+    where = "line 1" if suffix == ".csv" else "the file's columns"
+    missing = [column for column in COLUMNS if column not in header]
+    if missing:
+        raise TidyFileError([f"{where}: the columns lack {', '.join(missing)}; expected {', '.join(COLUMNS)}"])
+    others = [column for column in header if column not in COLUMNS]
+    if others and extra == "reject":
+        raise TidyFileError(
+            [
+                f"{where}: column(s) {', '.join(others)} are not tidy columns ({', '.join(COLUMNS)}); "
+                "read the file with --extra-columns keep to carry them along"
+            ]
+        )
+    problems: list[Problem] = []
+    rows: list[TidyRow] = []
+    study_of: dict[tuple, str] = {}
+    for where_row, order, record in records:
+        if isinstance(record, csv.Error):
+            problems.append(Problem(where_row, order, f"not valid CSV ({record}); the rows after it were not read"))
+            break
+        if suffix == ".csv" and (None in record or any(value is None for value in record.values())):
+            problems.append(Problem(where_row, order, f"expected {len(header)} fields"))
+            continue
+        text = {column: _cell(record[column]) for column in ("study", "annotator", "item")}
+        if suffix == ".csv":
+            text = {column: restore(value.strip()) for column, value in text.items()}
+        found = [f"{column} is empty" for column, value in text.items() if not value.strip()]
+        values, value_problems = check_values(record)
+        found += value_problems
+        if found:
+            problems.append(Problem(where_row, order, "; ".join(found)))
+            continue
+        kept = {column: _cell(record[column]) for column in others}
+        row = TidyRow(where_row, order, text["annotator"], text["item"], extra=kept, **values)
+        study_of[order] = text["study"]
+        rows.append(row)
+    # a rating pairs two rows of one study: pair each study's rows on their own
+    ratings = []
+    for study in dict.fromkeys(study_of.values()):
+        paired, pairing = pair_rows([row for row in rows if study_of[row.order] == study], seconds=seconds)
+        ratings += [(study, rating) for rating in paired]
+        problems += pairing
+    if problems:
+        raise TidyFileError([str(problem) for problem in sorted(problems, key=lambda problem: problem.order)])
+    if not ratings:
+        raise TidyFileError([f"{path} holds no ratings"])
+    return TidyRatings(_frames(ratings, others), tuple(others))
+
+
+def _frames(ratings: list, extra: list[str]) -> dict[str, pd.DataFrame]:
+    """Per study, its rows in the file's order, with the pair's time on both rows of a rating."""
+    records = []
+    for study, rating in ratings:
+        for row in (rating.baseline, rating.ours):
+            record = {
+                "study": study,
+                "annotator": row.annotator,
+                "item": row.item,
+                "condition": row.condition,
+                "score": row.score,
+                "position": row.position,
+                "seconds": rating.seconds,
+            }
+            records.append((row.order, {**record, **row.extra}))
+    records.sort(key=lambda pair: pair[0])
+    frame = pd.DataFrame([record for _, record in records], columns=[*COLUMNS, *extra])
+    frame["score"] = frame["score"].astype("int64")
+    frame["seconds"] = frame["seconds"].astype("float64")
+    return {study: part.reset_index(drop=True) for study, part in frame.groupby("study", sort=False)}

@@ -22,10 +22,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Runtime packages, torch first (its pinned build, not whatever a dependency would pull in).
-$(VENV)/.installed: requirements.txt | $(BIN)/python
+# Runtime packages, torch first (its pinned build, not whatever a dependency would pull in); then EvalSite itself,
+# editable and without dependencies, for its console script evalsite-analyze (pyproject.toml's [project.scripts]).
+$(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation --editable .
 	touch $@
 
 # Test, benchmark and lint tools on top of the runtime packages.

@@ -32,7 +32,7 @@ def analyze_command(
     options,
     adjustment: str,
     exclusions: bool,
-    attention: str | None = None,
+    attention: Sequence[str] = (),
     protocol: str | None = "protocol.json",
 ) -> str:
     """The ``evalsite-analyze`` command line that analyses ``ratings`` as ``options`` (``rendering.AnalysisOptions``)
@@ -49,7 +49,7 @@ def analyze_command(
     if rules.max_attention_failures is not None:
         words += ["--max-attention-failures", str(rules.max_attention_failures)]
     if attention:
-        words += ["--attention", attention]
+        words += ["--attention", *attention]
     words += ["--adjust", adjustment]
     return shlex.join(words)
 

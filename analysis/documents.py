@@ -9,9 +9,9 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from evalsite.files import PartlyReplaced, atomic_paths
 from evalsite.progress import BarFactory, NoBar
 
+from .files import WriteError, write_files
 from .formats import FORMATS
 from .rendering import ANALYSED_FORMATS, check_formats, render_documents
 from .selectors import find_studies, ratings_frame, study_data
@@ -49,38 +49,12 @@ def render_results(
 
 
 def write_documents(documents: dict[str, str | bytes], out_dir: Path) -> list[Path]:
-    """Write each document under ``out_dir`` (created if needed), each file replaced whole, all or none.
-
-    Every document goes to a temporary file of its own beside its target first (``evalsite.files.atomic_paths``);
-    only when all of them are written are they renamed into place. A name taken by a folder is refused before
-    anything is written; on any OSError the temporary files (and the folders made here, when left empty) are removed
-    and a ValidationError names the file.
-    """
-    targets = [(out_dir / name, content) for name, content in documents.items()]
-    for path, _ in targets:
-        if path.exists() and not path.is_file():
-            raise ValidationError(f"Cannot write {path}: a folder (or another non-file) of that name is in the way.")
-    created = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]  # deepest first
-    current = out_dir
+    """Write each document under ``out_dir``, all or none (``analysis.files.write_files``); a ValidationError names
+    the file that could not be written."""
     try:
-        with atomic_paths([path for path, _ in targets]) as temps:
-            for (path, content), temp in zip(targets, temps, strict=True):
-                current = path
-                if isinstance(content, bytes):
-                    temp.write_bytes(content)
-                else:
-                    temp.write_text(content, encoding="utf-8")
-    except OSError as exc:
-        replaced = exc.replaced if isinstance(exc, PartlyReplaced) else []
-        current = Path(exc.filename) if isinstance(exc, PartlyReplaced) else current
-        for folder in created:
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-        done = f"{len(replaced)} of {len(targets)} files were replaced before it" if replaced else "nothing was written"
-        raise ValidationError(f"Could not write {current}: {exc.strerror or exc}; {done}.") from exc
-    return [path for path, _ in targets]
+        return write_files(documents, out_dir)
+    except WriteError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 #: Every file in a results bundle is dated this (zip's earliest date), so that the same files give the same zip.

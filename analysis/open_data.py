@@ -14,9 +14,11 @@ from .tidy_files import ratings_parquet
 ATTENTION_COLUMNS = ("annotator", "failures", "checks")
 
 
-def attention_csv(frame: pd.DataFrame) -> str:
-    """Per annotator, failed and answered attention checks, as CSV (annotator ids marked as in the ratings CSV)."""
+def attention_csv(frame: pd.DataFrame, *, slug: str) -> str:
+    """Per annotator of study ``slug``, failed and answered attention checks, as CSV (``study``, then
+    ``ATTENTION_COLUMNS``; text marked as in the ratings CSV)."""
     safe = frame.loc[:, list(ATTENTION_COLUMNS)].assign(annotator=frame["annotator"].astype(object).map(neutralise))
+    safe.insert(0, "study", neutralise(slug))
     return safe.to_csv(index=False, lineterminator="\n")
 
 
@@ -32,7 +34,7 @@ def data_files(studies: Sequence, formats: Sequence[str]) -> dict[str, str | byt
         if "parquet" in formats:
             documents[f"{study.slug}-ratings.parquet"] = ratings_parquet(study.ratings)
         if has_attention(study) and {"csv", "parquet"} & set(formats):
-            documents[f"{study.slug}-attention.csv"] = attention_csv(study.attention)
+            documents[f"{study.slug}-attention.csv"] = attention_csv(study.attention, slug=study.slug)
     if "codebook" in formats:
         documents[CODEBOOK_FILES["markdown"]] = codebook_markdown()
         documents[CODEBOOK_FILES["schema"]] = codebook_schema()
@@ -57,7 +59,7 @@ def readme(studies: Sequence, documents: Mapping, *, adjustment: str, exclusions
             options=first.options,
             adjustment=adjustment,
             exclusions=first.options.apply_exclusions if exclusions is None else exclusions,
-            attention=" ".join(attention) or None,
+            attention=attention,
             protocol="protocol.json" if all(study.protocol is not None for study in group) else None,
         )
 

@@ -23,7 +23,7 @@ from tests.factories import make_open_study
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("django", "evalsite", "generation", "annotations", "metrics")
-OPEN_DATA_MODULES = ("open_data", "tidy_files", "codebook", "protocol_text", "bundle_readme")
+OPEN_DATA_MODULES = ("open_data", "tidy_files", "codebook", "protocol_text", "bundle_readme", "cli", "files")
 OPEN_FILES = {"open-ratings.parquet", "codebook.md", "codebook.schema.json", "protocol.md", "README.md"}
 
 

@@ -203,6 +203,40 @@ def test_potato_bad_lines_are_listed_with_their_file(tmp_path):
     ]
 
 
+def test_potato_2_user_states_of_pair_tasks():
+    tidy = read_potato(POTATO / "state", instances=POTATO / "pair-tasks.jsonl", slug="pot")
+    fox, city = "a red fox in fresh snow, telephoto", "an isometric city block at dusk"
+    assert [
+        (r.where, r.annotator, r.item, r.baseline_score, r.ours_score, r.ours_on_left, r.seconds) for r in tidy.ratings
+    ] == [
+        ("carol/user_state.json line 50", "carol", fox, 4, 9, True, 6.25),
+        ("carol/user_state.json line 66", "carol", city, 3, 7, False, 4.5),  # no total_time_ms: the session's span
+        ("dave/user_state.json line 38", "dave", fox, 5, 5, True, 3.1),
+    ]
+    assert tidy.notes == ("Left out: schemas without a score, notes (1 answers).",)
+
+
+def test_potato_2_bad_answers_are_named_by_file_and_line(tmp_path):
+    user = tmp_path / "out" / "erin"
+    user.mkdir(parents=True)
+    text = (POTATO / "state" / "carol" / "user_state.json").read_text(encoding="utf-8")
+    state = json.loads(text)
+    state["instance_id_to_label_to_value"]["p-fox"][0][1] = "11"  # the label stays 9, the value is not read
+    state["instance_id_to_label_to_value"]["p-fox"][0][0]["name"] = "11"
+    state["instance_id_to_label_to_value"]["p-city"].pop(1)  # no right score
+    (user / "user_state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
+    with pytest.raises(ValidationError) as info:
+        read_potato(user / "user_state.json", instances=POTATO / "pair-tasks.jsonl", slug="pot")
+    assert info.value.messages == [
+        "user_state.json line 50: score 11 is outside 1–10",
+        "user_state.json line 50: 'erin' has no ours score for this item",
+        "user_state.json line 66: a pair task needs the scores 'left' and 'right', not 'left'",
+    ]
+    (user / "user_state.json").write_text('{\n  "user_id": "erin",\n  "oops"\n}', encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"user_state.json line 4: not valid JSON"):
+        read_potato(user / "user_state.json", instances=POTATO / "pair-tasks.jsonl", slug="pot")
+
+
 def test_potato_needs_its_data_file():
     with pytest.raises(CommandError, match="--from potato needs --instances"):
         call_command("import_ratings", "pot", str(POTATO / "output"), "--from", "potato")

@@ -13,7 +13,7 @@ from evalsite.progress import CommandOutput, add_progress_argument
 SOURCES = {
     "tidy": "the tidy CSV export_results writes (study, annotator, item, condition, score, position, seconds)",
     "label-studio": "Label Studio's JSON export of a rating or choices task",
-    "potato": "Potato's annotation output: a user's annotated_instances.jsonl, or the output folder",
+    "potato": "Potato's output: the output folder, or one user's user_state.json or annotated_instances.jsonl",
 }
 
 

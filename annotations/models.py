@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Mod
 from django.db.models.lookups import Exact
 
+from analysis.stats.tidy import SCORE_MAX, SCORE_MIN  # the rating scale, one rule with the tidy ratings' codebook
 from generation.models import (
     GUIDANCE_SCALE_MAX,
     GUIDANCE_SCALE_MIN,
@@ -23,7 +24,6 @@ from generation.models import (
 )
 
 DEFAULT_QUESTION = "Please rate your preference on image-text consistency from 1 to 10"
-SCORE_MIN, SCORE_MAX = 1, 10
 
 
 #: What an annotator's or a study's enrolment token can look like (``new_token``'s alphabet, at most the field's

@@ -18,15 +18,14 @@ from scipy.stats import binomtest
 
 from analysis.stats.judgments import paired_judgments
 from analysis.stats.quality import AnnotatorQuality, ExclusionRules, annotator_quality
+from analysis.stats.tidy import COLUMNS
 from generation.models import PairJob
 from generation.selectors import format_duration
 
 from .models import Annotator, Assignment, CheckResponse, ImagePair, Prompt, Rating, Study, is_token
 
-#: Columns of the tidy ratings: one row per image rating.
-TIDY_COLUMNS = ("study", "annotator", "item", "condition", "score", "position", "seconds")
-CONDITIONS = ("baseline", "ours")
-POSITIONS = ("left", "right")
+#: Columns of the tidy ratings: one row per image rating (their codebook and checks: ``analysis.stats.tidy``).
+TIDY_COLUMNS = COLUMNS
 #: Filters that leave pilot runs out, from annotators, assignments, and ratings or attention-check answers.
 REAL = Q(is_pilot=False)
 REAL_ASSIGNMENTS = Q(annotator__is_pilot=False)

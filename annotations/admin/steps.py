@@ -1,17 +1,20 @@
 """The study page's buttons that move a study on (Generate, Open, Close): admin views that call the same services as
-the list's actions, with the same permission (``run_study``)."""
+the list's actions, with the same permission (``run_study``); and its State section alone, which the page fetches
+again while pairs are generated."""
 
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from .. import access
 from ..models import Study
 from ..services import studies
-from .study_page import TRANSITION_URL_NAME
+from .study_page import STATE_URL_NAME, TRANSITION_URL_NAME, state_context
 
 #: Each step's service and what the message says once it is done.
 STEPS = {
@@ -38,17 +41,35 @@ def step_view(model_admin, request, object_id, step):
     return HttpResponseRedirect(reverse("admin:annotations_study_change", args=[study.pk]))
 
 
+def state_view(model_admin, request, object_id):
+    """GET: the study page's State section alone (HTML), as the page shows it now; 404 for a study the user may not
+    see."""
+    study = model_admin.get_object(request, unquote(object_id))
+    if study is None or not model_admin.has_view_permission(request, study):
+        raise Http404(f"There is no {Study._meta.verbose_name} with id {object_id!r}.")
+    html = render_to_string(
+        "admin/annotations/study/includes/state_panel.html", {"panel": state_context(study, request)}, request
+    )
+    return HttpResponse(html)
+
+
 def step_paths(model_admin) -> list:
-    """The URL pattern for ``model_admin.get_urls``: ``<id>/step/<step>/``, POST only."""
+    """The URL patterns for ``model_admin.get_urls``: ``<id>/step/<step>/`` (POST) and ``<id>/state/`` (GET)."""
 
     @require_POST
     def view(request, object_id, step):
         return step_view(model_admin, request, object_id, step)
+
+    @never_cache
+    @require_GET
+    def state(request, object_id):
+        return state_view(model_admin, request, object_id)
 
     return [
         path(
             "<path:object_id>/step/<slug:step>/",
             model_admin.admin_site.admin_view(view),
             name=TRANSITION_URL_NAME,
-        )
+        ),
+        path("<path:object_id>/state/", model_admin.admin_site.admin_view(state), name=STATE_URL_NAME),
     ]

@@ -22,6 +22,10 @@ from .prompts import UPLOAD_URL_NAME
 #: Prolific's own placeholders, which it replaces with each participant's ids.
 PROLIFIC_QUERY = "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
 TRANSITION_URL_NAME = "annotations_study_step"
+#: The URL name of the study's State section alone, which the page's script fetches again while pairs are generated.
+STATE_URL_NAME = "annotations_study_state"
+#: Seconds between the page's looks at its State section while pairs are generated.
+STATE_REFRESH_SECONDS = 3
 
 
 def generation_progress(study: Study) -> JobProgress:
@@ -84,6 +88,11 @@ class StudyState:
     progress_text: str
     actions: list[Action] = field(default_factory=list)
     note: str = ""
+
+    @property
+    def refreshing(self) -> bool:
+        """Whether the section changes by itself: pairs are being generated or wait for a worker."""
+        return self.progress is not None and self.progress.running + self.progress.pending > 0
 
 
 STEPS = [Study.Status.DRAFT, Study.Status.GENERATING, Study.Status.READY, Study.Status.OPEN, Study.Status.CLOSED]
@@ -298,10 +307,19 @@ def pages(study: Study) -> list[tuple[str, str]]:
     ]
 
 
+def state_context(study: Study, request) -> dict:
+    """What the State section (``includes/state_panel.html``) shows, on the page and when fetched again."""
+    return {
+        "state": study_state(study, request.user),
+        "state_url": reverse(f"admin:{STATE_URL_NAME}", args=[study.pk]),
+        "refresh_seconds": STATE_REFRESH_SECONDS,
+    }
+
+
 def page_context(study: Study, request) -> dict:
     """The template context of the study page's panel."""
     return {
-        "state": study_state(study, request.user),
+        **state_context(study, request),
         "handout": handout_links(study, request),
         "site_url": settings.SITE_URL,
         "request_origin": request.build_absolute_uri("/").rstrip("/"),

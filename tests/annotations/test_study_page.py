@@ -60,7 +60,7 @@ def page(client: Client, study: Study):
 
 def panel_text(response) -> str:
     html = response.content.decode()
-    return html[html.index('class="study-panel"') :]
+    return html[html.index('class="study-panel') :]
 
 
 # 1. Links ready to hand out ------------------------------------------------------------------------------------
@@ -287,6 +287,39 @@ def test_steps_need_run_study_and_a_visible_study(users):
     assert signed_in(users.ada).get(step_url(mine, "generate")).status_code == 405
     assert signed_in(users.ada).post(step_url(mine, "explode")).status_code == 404
     assert Study.objects.filter(status=Study.Status.DRAFT).count() == 2
+
+
+def state_url(study: Study) -> str:
+    return reverse("admin:annotations_study_state", args=[study.pk])
+
+
+def test_the_state_section_is_served_alone_and_refreshes_only_while_pairs_are_made(users):
+    study = owned("mine", users.ada, prompts=2)
+    ada = signed_in(users.ada)
+    assert "data-refresh-url" not in page(ada, study).content.decode()  # a draft changes only when someone acts
+    services.queue_study_generation(study=study)
+    first, second = (pair.job for pair in study.pairs.order_by("prompt__position").select_related("job"))
+    fake_generate(first)
+    response = ada.get(state_url(study))
+    html = response.content.decode()
+    assert response.status_code == 200 and response["Cache-Control"].startswith("max-age=0")
+    assert html.count("<section") == 1 and f'data-refresh-url="{state_url(study)}"' in html
+    assert "1 of 2 pairs generated, 0 running, 1 waiting" in html
+    assert f'data-refresh-url="{state_url(study)}"' in page(ada, study).content.decode()
+    fake_generate(second)
+    services.studies.refresh_study_status(study_id=study.pk)
+    html = ada.get(state_url(study)).content.decode()
+    assert "data-refresh-url" not in html and 'data-status="ready"' in html
+    assert 'aria-current="step">Ready</li>' in html
+
+
+def test_the_state_section_needs_a_visible_study(users):
+    theirs = owned("theirs", users.grace, prompts=2)
+    assert signed_in(users.ada).get(state_url(theirs)).status_code == 404
+    assert Client().get(state_url(theirs)).status_code == 302  # to the sign-in page
+    theirs.shared_with.add(users.viewer)
+    assert signed_in(users.viewer).get(state_url(theirs)).status_code == 200
+    assert signed_in(users.grace).post(state_url(theirs)).status_code == 405
 
 
 def test_the_eta_counts_only_the_jobs_made_for_the_study(users):

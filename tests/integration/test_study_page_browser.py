@@ -7,6 +7,7 @@ With EVALSITE_SCREENSHOTS=1 the tests save the researcher guide's pictures under
 
 import importlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from annotations import services
 from annotations.models import Study
@@ -140,7 +142,8 @@ def test_without_site_url_the_page_warns_in_words(live_server, browser_page, res
     assert "SITE_URL is not set" in warning.inner_text() and live_server.url in warning.inner_text()
     assert visible_box(warning)["width"] > 400
     assert page.locator("#study-link-enrol").inner_text() == f"{live_server.url}/join/{study.enrolment_token}/"
-    assert "Prolific gives one code for everyone" in page.locator(".study-links").inner_text()
+    handout = page.locator("section", has=page.get_by_role("heading", name="Links to hand out"))
+    assert "Prolific gives one code for everyone" in handout.inner_text()
     no_problems(page)
 
 
@@ -204,7 +207,7 @@ def test_the_step_bar_and_the_next_step(live_server, browser_page, researcher):
     visible_box(progress)
     open_button = page.get_by_role("button", name="Open", exact=True)
     assert open_button.is_disabled()
-    reason = page.locator(".study-reason")
+    reason = page.locator("section.study-state .study-reason")
     assert reason.inner_text() == "Open needs every pair generated: 1 of 2 done."
     visible_box(reason)
     picture(page.locator("section", has=page.get_by_role("heading", name="State")), "study-state")
@@ -222,6 +225,32 @@ def test_the_step_bar_and_the_next_step(live_server, browser_page, researcher):
     assert [step.get_attribute("class") for step in page.locator(".study-step").all()][:4] == [
         "study-step study-step-done"
     ] * 4
+    no_problems(page)
+
+
+def test_the_state_follows_the_generation_without_a_reload(live_server, browser_page, researcher):
+    page = browser_page
+    study = own_study(researcher, prompts=2)
+    services.queue_study_generation(study=study)
+    first, second = (pair.job for pair in study.pairs.order_by("prompt__position").select_related("job"))
+    open_page(page, live_server, study)
+    page.evaluate("window.notReloaded = true")
+    progress = page.locator(".study-progress")
+    assert progress.inner_text().startswith("0 of 2 pairs generated, 0 running, 2 waiting")
+    fake_generate(first)
+    expect(progress).to_have_text(re.compile(r"^1 of 2 pairs generated"), timeout=15000)  # no eval: the CSP forbids
+    visible_box(progress)
+    fake_generate(second)
+    services.studies.refresh_study_status(study_id=study.pk)
+    expect(page.locator('.study-step[aria-current="step"]')).to_have_text("Ready", timeout=15000)
+    assert page.evaluate("window.notReloaded") is True  # the section changed in place
+    assert page.locator("section.study-state").get_attribute("data-refresh-url") is None  # and stopped looking
+    open_button = page.get_by_role("button", name="Open", exact=True)
+    assert open_button.is_enabled()
+    visible_box(open_button)
+    open_button.click()
+    page.wait_for_load_state("load")
+    assert page.locator('.study-step[aria-current="step"]').inner_text() == "Open"
     no_problems(page)
 
 

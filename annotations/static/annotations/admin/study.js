@@ -1,4 +1,5 @@
-/* The study's admin page: copy buttons for the links to hand out. */
+/* The study's admin page: copy buttons for the links to hand out, and a State section that keeps itself up to date
+   while pairs are generated (it is fetched again from its data-refresh-url and put in place of the shown one). */
 "use strict";
 
 (function () {
@@ -43,8 +44,38 @@
         });
     }
 
+    function refreshState(failures) {
+        const section = document.querySelector("section.study-state[data-refresh-url]");
+        if (!section || failures >= 5) {
+            return;
+        }
+        const seconds = Number(section.dataset.refreshSeconds) || 3;
+        window.setTimeout(function () {
+            fetch(section.dataset.refreshUrl, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+                .then(function (response) {
+                    if (!response.ok) {
+                        throw new Error("state " + response.status);
+                    }
+                    return response.text();
+                })
+                .then(function (html) {
+                    const holder = document.createElement("div");
+                    holder.innerHTML = html.trim();
+                    const fresh = holder.querySelector("section.study-state");
+                    if (fresh && section.isConnected) {
+                        section.replaceWith(fresh);
+                    }
+                    refreshState(0);
+                })
+                .catch(function () {
+                    refreshState(failures + 1);  // e.g. a restart of the site: look again, a few times
+                });
+        }, seconds * 1000);
+    }
+
     function start() {
         document.querySelectorAll("button[data-copy-target]").forEach(setUp);
+        refreshState(0);
     }
 
     if (document.readyState === "loading") {

@@ -24,10 +24,12 @@ $(BIN)/python:
 
 # Runtime packages, torch first (its pinned build, not whatever a dependency would pull in); then EvalSite itself,
 # editable and without dependencies, for its console script evalsite-analyze (pyproject.toml's [project.scripts]).
+# "compat" puts this folder on sys.path instead of an import hook that always answers with it, so that another
+# checkout run with this environment (bench/load_compare.py's earlier commit) imports its own code.
 $(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation --editable .
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation --editable . --config-settings editable_mode=compat
 	touch $@
 
 # Test, benchmark and lint tools on top of the runtime packages.

@@ -8,31 +8,34 @@ PROTOCOL_MARKDOWN = "protocol.md"
 
 
 def _value(value: object) -> str:
+    """A manifest value as text: sizes as ``w × h``, lists joined, yes/no, ``–`` for nothing."""
     if value is None or value == "":
         return "–"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
-        return (
-            " × ".join(map(str, value)) if all(isinstance(part, int) for part in value) else ", ".join(map(str, value))
-        )
-    return str(value).replace("|", "\\|").replace("\n", " ")
+        joiner = " × " if all(isinstance(part, int) for part in value) else ", "
+        return joiner.join(map(str, value))
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key} {_value(item)}" for key, item in value.items()) or "–"
+    return str(value)
 
 
-def _joined(study: Mapping, *keys: str) -> str:
-    return ", ".join(str(study[key]) for key in keys if study.get(key))
+def _cell(value: object) -> str:
+    return _value(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _table(rows: list[tuple[str, object]]) -> list[str]:
     lines = ["| | |", "|---|---|"]
-    return lines + [f"| {label} | {_value(value)} |" for label, value in rows]
+    return lines + [f"| {label} | {_cell(value)} |" for label, value in rows]
 
 
 def _quoted(text: str) -> list[str]:
     return [f"> {line}" if line else ">" for line in text.splitlines()] or ["> –"]
 
 
-def _generation(study: Mapping) -> list[str]:
+def generation_rows(study: Mapping) -> list[tuple[str, str]]:
+    """How a study's images were made, as (label, text) rows."""
     seeds = study.get("seeds") or {}
     seed_text = (
         f"base {seeds.get('base')}, pairs {seeds.get('min')}–{seeds.get('max')}"
@@ -44,28 +47,51 @@ def _generation(study: Mapping) -> list[str]:
     applied = study.get("classifier_free_guidance")
     if guidance is not None and applied is not None:
         guidance = f"{guidance} ({'applied' if applied else 'not applied by the pipeline'})"
+    rows = [
+        ("model", study.get("model")),
+        (
+            "registry name, family",
+            ", ".join(str(study[key]) for key in ("model_name", "model_family") if study.get(key)),
+        ),
+        ("revision", study.get("revision")),
+        ("trained at", study.get("train_resolution")),
+        ("generated at", size),
+        ("pipeline", study.get("pipeline")),
+        ("scheduler", study.get("scheduler")),
+        ("steps", study.get("steps")),
+        ("guidance scale", guidance),
+        ("negative prompt", study.get("negative_prompt")),
+        ("seeds", seed_text),
+        ("pairs (generated)", f"{study.get('pairs')} ({study.get('pairs_generated')})"),
+        ("software that made the images", study.get("generation_software")),
+    ]
+    return [(label, _value(value)) for label, value in rows]
+
+
+def annotator_rows(study: Mapping) -> list[tuple[str, str]]:
+    """What a study's annotators saw and how many took part, as (label, text) rows; texts keep their lines."""
+    rows = [
+        ("question", study.get("question")),
+        ("instructions", study.get("instructions")),
+        ("consent", study.get("consent_text")),
+        ("attention checks per annotator", study.get("attention_checks_per_annotator")),
+        ("annotators invited", study.get("annotators_invited")),
+        ("annotators finished", study.get("annotators_finished")),
+    ]
+    return [(label, _value(value)) for label, value in rows]
+
+
+def protocol_sections(study: Mapping) -> list[tuple[str, list[tuple[str, str]]]]:
+    """A study's protocol (``analysis.protocol.study_protocol``'s dict) in titled sections of (label, text) rows,
+    for the results page; ``protocol.md`` writes the same."""
+    return [("How the images were made", generation_rows(study)), ("What annotators saw", annotator_rows(study))]
+
+
+def _generation(study: Mapping) -> list[str]:
     return [
         "### How the images were made",
         "",
-        *_table(
-            [
-                ("model", study.get("model")),
-                (
-                    "registry name, family",
-                    ", ".join(v for v in (study.get("model_name"), study.get("model_family")) if v),
-                ),
-                ("revision", study.get("revision")),
-                ("trained at", study.get("train_resolution")),
-                ("generated at", size),
-                ("pipeline", study.get("pipeline")),
-                ("scheduler", study.get("scheduler")),
-                ("steps", study.get("steps")),
-                ("guidance scale", guidance),
-                ("negative prompt", study.get("negative_prompt")),
-                ("seeds", seed_text),
-                ("pairs (generated)", f"{study.get('pairs')} ({study.get('pairs_generated')})"),
-            ]
-        ),
+        *_table(generation_rows(study)),
         "",
         "Both images of a pair come from the same seed, initial latents and prompt; only the attention scale differs.",
         "",
@@ -73,13 +99,14 @@ def _generation(study: Mapping) -> list[str]:
 
 
 def _annotators(study: Mapping) -> list[str]:
+    texts = dict(annotator_rows(study))
     lines = ["### What annotators saw", "", "**Question**", "", *_quoted(study.get("question") or "")]
     lines += ["", "**Instructions**", "", *_quoted(study.get("instructions") or "")]
     lines += ["", "**Consent**", "", *_quoted(study.get("consent_text") or "")]
     lines += [
         "",
-        f"Attention checks per annotator: {_value(study.get('attention_checks_per_annotator'))}. Annotators "
-        f"invited: {_value(study.get('annotators_invited'))}, finished: {_value(study.get('annotators_finished'))}.",
+        f"Attention checks per annotator: {texts['attention checks per annotator']}. Annotators invited: "
+        f"{texts['annotators invited']}, finished: {texts['annotators finished']}.",
         "",
     ]
     return lines
@@ -117,7 +144,7 @@ def _analysis(study: Mapping) -> list[str]:
     if steps:
         lines += ["| step | rule | annotators removed | ratings removed |", "|---|---|---|---|"]
         lines += [
-            f"| {step.get('rule')} | {_value(step.get('description'))} | {step.get('annotators')} | "
+            f"| {step.get('rule')} | {_cell(step.get('description'))} | {step.get('annotators')} | "
             f"{step.get('ratings')} |"
             for step in steps
         ]

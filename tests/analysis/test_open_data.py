@@ -124,3 +124,15 @@ def test_the_open_data_modules_import_nothing_of_django_or_the_apps():
                 continue
             for imported in names:
                 assert imported.split(".")[0] not in FORBIDDEN, f"analysis/{name}.py imports {imported}"
+
+
+def test_the_results_page_shows_the_protocol_in_sections(exported, client):
+    from tests.analysis.test_pages import staff_client
+
+    study, _ = exported
+    html = staff_client(client).get(f"/results/{study.slug}/").content.decode()
+    protocol = html[html.index('id="protocol"') :]
+    assert "<h3>How the images were made</h3>" in protocol and "<h3>What annotators saw</h3>" in protocol
+    assert "<dt>generated at</dt><dd>64 × 64</dd>" in protocol
+    assert "<dd>Rate both images.<br>Take your time.</dd>" in protocol
+    assert "{&#x27;" not in protocol and "{'" not in protocol  # no dict shown raw

@@ -7,7 +7,8 @@ from .models import AnalysisSettings
 
 @admin.register(AnalysisSettings)
 class AnalysisSettingsAdmin(StudyScopedAdmin):
-    """A study's exclusion rules, for the researchers who may see the study."""
+    """A study's exclusion rules and the labels of its figures and tables, for the researchers who may see the
+    study."""
 
     list_display = (
         "study",
@@ -17,6 +18,8 @@ class AnalysisSettingsAdmin(StudyScopedAdmin):
         "apply_exclusions_by_default",
         "seed",
         "bootstrap_resamples",
+        "baseline_label",
+        "ours_label",
     )
     list_select_related = ("study",)
     search_fields = ("study__slug", "study__title")

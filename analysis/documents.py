@@ -4,7 +4,7 @@ none; and the results bundle, the same files in one zip, for the results page.""
 import io
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -23,11 +23,13 @@ def render_results(
     formats: Sequence[str],
     adjustment: str = "holm",
     exclusions: bool | None = None,
+    labels: Mapping[str, str] | None = None,
     bar: BarFactory = NoBar,
 ) -> dict[str, str | bytes]:
     """Every requested document, by file name, computed in full before anything is written: the studies' inputs
-    read from the database, the documents rendered from them by ``analysis.rendering.render_documents``. ``bar``
-    shows the steps done per study: reading its ratings, its analysis, its plots (``evalsite.progress``)."""
+    read from the database, the documents rendered from them by ``analysis.rendering.render_documents``. ``labels``
+    (name → text) are put over every study's own. ``bar`` shows the steps done per study: reading its ratings, its
+    analysis, its plots (``evalsite.progress``)."""
     try:
         check_formats(formats)
     except ValueError as exc:
@@ -38,7 +40,7 @@ def render_results(
     with bar(total=steps, desc="results", unit="step") as progress:
         data = []
         for study in studies:
-            data.append(study_data(study, frame=ratings_frame(study=study), documents=analysed))
+            data.append(study_data(study, frame=ratings_frame(study=study), documents=analysed, labels=labels))
             progress.update(1)
         try:
             return render_documents(
@@ -68,10 +70,13 @@ def write_results(
     out_dir: Path,
     adjustment: str = "holm",
     exclusions: bool | None = None,
+    labels: Mapping[str, str] | None = None,
     bar: BarFactory = NoBar,
 ) -> list[Path]:
     """What ``export_results --out`` does: render every requested document, then write them all or none."""
-    documents = render_results(slugs=slugs, formats=formats, adjustment=adjustment, exclusions=exclusions, bar=bar)
+    documents = render_results(
+        slugs=slugs, formats=formats, adjustment=adjustment, exclusions=exclusions, labels=labels, bar=bar
+    )
     return write_documents(documents, out_dir)
 
 

@@ -1,18 +1,20 @@
-"""The text of each export format: the tidy ratings as CSV, the study reports as JSON, LaTeX and Markdown tables,
-and the protocol manifest; the paper table's cells (also on the results page) and the software versions."""
+"""The text of each export format but the tables (``analysis.tables``): the tidy ratings as CSV, the study reports
+as JSON, and the protocol manifest; and the software versions."""
 
 import functools
 import json
 import platform
 from collections.abc import Sequence
+from dataclasses import asdict
 from importlib import metadata
 
 import pandas as pd
 
 from .csv_cells import neutralise
-from .latex import latex_escape
+from .labels import DEFAULT_LABELS, Labels
 from .stats.multiplicity import METHODS
 from .stats.report import SCHEMA, StudyReport, to_jsonable
+from .tables import table_dict
 
 FORMATS = ("csv", "parquet", "json", "latex", "markdown", "plots", "manifest", "codebook", "readme")
 TEXT_FORMATS = ("csv", "json", "latex", "markdown", "manifest", "codebook", "readme")
@@ -22,22 +24,6 @@ FILE_NAMES = {"json": "summary.json", "latex": "summary.tex", "markdown": "summa
 # adjustment, NLopt for the mixed model's REML search) and the plots (matplotlib).
 SOFTWARE_PACKAGES = ("torch", "diffusers", "transformers", "django", "celery", "numpy")
 ANALYSIS_PACKAGES = ("numpy", "scipy", "pandas", "statsmodels", "nlopt", "matplotlib")
-ADJUSTED_LABELS = {"holm": "p (Holm)", "bh": "p (BH)"}
-
-
-def table_header(adjustment: str = "holm") -> tuple[str, ...]:
-    return (
-        "Study",
-        "Annotators",
-        "Items",
-        "Baseline",
-        "Ours",
-        "Ours − baseline [95% CI]",
-        "Win / tie / loss %",
-        "d_z",
-        "p (mixed)",
-        ADJUSTED_LABELS[adjustment],
-    )
 
 
 def analysis_software() -> dict[str, str]:
@@ -64,25 +50,38 @@ def ratings_csv(frame: pd.DataFrame) -> str:
     return safe.to_csv(index=False, lineterminator="\n")
 
 
-def summaries_json(reports: Sequence[StudyReport], protocols: Sequence[dict | None]) -> str:
-    """``schema``, ``adjustment``, ``studies`` (each report's documented keys plus its ``protocol``), ``software``."""
+def _labels_for(reports: Sequence[StudyReport], labels: Sequence[Labels]) -> Sequence[Labels]:
+    return labels or [DEFAULT_LABELS] * len(reports)
+
+
+def summaries_json(
+    reports: Sequence[StudyReport], protocols: Sequence[dict | None], labels: Sequence[Labels] = ()
+) -> str:
+    """``schema``, ``adjustment``, ``studies`` (each report's documented keys plus its ``labels`` and ``protocol``),
+    ``table`` (the results table's text, as every other document shows it) and ``software``."""
     method = reports[0].adjustment if reports else "holm"
+    labels = _labels_for(reports, labels)
     document = {
         "schema": SCHEMA,
         "adjustment": {"method": method, "name": METHODS[method], "over": "the mixed-model p of the studies here"},
         "studies": [
-            {**report.as_dict(), "protocol": protocol} for report, protocol in zip(reports, protocols, strict=True)
+            {**report.as_dict(), "labels": asdict(own), "protocol": protocol}
+            for report, own, protocol in zip(reports, labels, protocols, strict=True)
         ],
+        "table": table_dict(reports, labels),
         "software": analysis_software(),
     }
     return json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n"
 
 
-def manifest_json(reports: Sequence[StudyReport], protocols: Sequence[dict | None]) -> str:
+def manifest_json(
+    reports: Sequence[StudyReport], protocols: Sequence[dict | None], labels: Sequence[Labels] = ()
+) -> str:
     """The protocol manifest: per study, how the images were made, what annotators were asked (when its protocol is
-    known), counts, exclusions and the analysis settings; and the software versions."""
+    known), counts, exclusions and the analysis settings with the labels of its figures and tables; and the
+    software versions."""
     studies = []
-    for report, protocol in zip(reports, protocols, strict=True):
+    for report, own, protocol in zip(reports, _labels_for(reports, labels), protocols, strict=True):
         studies.append(
             {
                 **(protocol if protocol is not None else {"study": report.study}),
@@ -95,6 +94,7 @@ def manifest_json(reports: Sequence[StudyReport], protocols: Sequence[dict | Non
                     "estimation": report.mixed_model.method,
                     "adjustment": METHODS[report.adjustment],
                     "exclusions_applied": report.exclusions_applied,
+                    "labels": asdict(own),
                 },
                 "counts_analysed": to_jsonable(report.counts),
                 "exclusions": to_jsonable(report.exclusions),
@@ -102,102 +102,3 @@ def manifest_json(reports: Sequence[StudyReport], protocols: Sequence[dict | Non
         )
     document = {"schema": SCHEMA, "studies": studies, "software": analysis_software()}
     return json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n"
-
-
-def _number(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _signed(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.2f}".replace("-", "−")
-
-
-def table_cells(report: StudyReport) -> list[str]:
-    """One row of the paper table (also used by the results page)."""
-    effect = report.mixed_model.effect
-    low, high = effect.ci
-    shares = report.descriptives.shares
-    base, ours = report.descriptives.baseline, report.descriptives.ours
-    ci = f"[{_signed(low)}, {_signed(high)}]" if low is not None and low == low else "[–, –]"
-    return [
-        report.study,
-        str(report.counts.annotators),
-        str(report.counts.items),
-        f"{_number(base.mean)} ± {_number(base.sd)}",
-        f"{_number(ours.mean)} ± {_number(ours.sd)}",
-        f"{_signed(effect.estimate)} {ci}",
-        f"{100 * shares.win:.0f} / {100 * shares.tie:.0f} / {100 * shares.loss:.0f}",
-        _number(report.effect_sizes.d_z),
-        _p(effect.p),
-        _p(report.p_adjusted),
-    ]
-
-
-def _notes(reports: Sequence[StudyReport]) -> list[str]:
-    method = reports[0].adjustment if reports else "holm"
-    notes = [
-        "Means ± SD over all judgments. Difference: linear mixed model of ours − baseline per judgment with crossed "
-        "random intercepts for annotators and items (REML, Satterthwaite df); win / tie / loss: shares of "
-        f"judgments; d_z over per-item mean differences; p adjusted across the studies with {METHODS[method]}."
-    ]
-    for report in reports:
-        if report.mixed_model.simplified:
-            notes.append(f"{report.study}: {report.mixed_model.model}.")
-        if not report.mixed_model.converged:
-            notes.append(
-                f"{report.study}: the mixed model did not converge ({report.mixed_model.convergence}): "
-                "its p-value is not to be trusted."
-            )
-        excluded = report.exclusions
-        if report.exclusions_applied and excluded.annotators_removed:
-            notes.append(
-                f"{report.study}: {excluded.annotators_removed} of {excluded.annotators_before} annotators "
-                f"({excluded.ratings_removed} ratings) excluded by the study's rules."
-            )
-    return notes
-
-
-def summaries_markdown(reports: Sequence[StudyReport]) -> str:
-    header = table_header(reports[0].adjustment if reports else "holm")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(table_cells(report)) + " |" for report in reports]
-    lines.append("")
-    lines += _notes(reports)
-    return "\n".join(lines) + "\n"
-
-
-def summaries_latex(reports: Sequence[StudyReport]) -> str:
-    """A booktabs table, one row per study, with the notes as a comment block after it."""
-
-    def cell(text: str) -> str:
-        return (
-            latex_escape(text)
-            .replace("±", r"$\pm$")
-            .replace("−", "$-$")
-            .replace("< ", "$<$ ")
-            .replace("–", "--")
-            .replace("d\\_z", "$d_z$")
-        )
-
-    header_names = table_header(reports[0].adjustment if reports else "holm")
-    header = " & ".join(cell(name) for name in header_names) + r" \\"
-    rows = [" & ".join(cell(text) for text in table_cells(report)) + r" \\" for report in reports]
-    return "\n".join(
-        [
-            r"\begin{tabular}{l" + "r" * (len(header_names) - 1) + "}",
-            r"\toprule",
-            header,
-            r"\midrule",
-            *rows,
-            r"\bottomrule",
-            r"\end{tabular}",
-            *("% " + cell(note) for note in _notes(reports)),
-            "",
-        ]
-    )

@@ -10,20 +10,27 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from .latex import latex_escape
+from . import numbers
+from .labels import DEFAULT_LABELS, Labels
+from .tables import latex_text
 
-HEADER = (
-    "Study",
-    "Reference",
-    "Resolution",
-    "Images",
-    "FID baseline",
-    "FID ours",
-    "CLIP baseline",
-    "CLIP ours",
-    "Human ours − baseline [95% CI]",
-    "p (human)",
-)
+
+def header(labels: Labels = DEFAULT_LABELS) -> tuple[str, ...]:
+    """The column names, the conditions named by ``labels``."""
+    return (
+        "Study",
+        "Reference",
+        "Resolution",
+        "Images",
+        f"FID {labels.baseline}",
+        f"FID {labels.ours}",
+        f"CLIP {labels.baseline}",
+        f"CLIP {labels.ours}",
+        f"Human {labels.difference} [95% CI]",
+        "p (human)",
+    )
+
+
 FILE_NAMES = {"markdown": "paper-table.md", "latex": "paper-table.tex", "json": "paper-table.json"}
 #: The keys of a metric row, as ``metrics.selectors.metric_rows`` gives them.
 METRIC_KEYS = (
@@ -87,40 +94,22 @@ def paper_rows(
     return rows
 
 
-def _number(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _signed(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.2f}".replace("-", "−")
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _count(n: int) -> str:
-    return f"{n // 1000}K" if n >= 1000 and n % 1000 == 0 else str(n)
-
-
 def row_cells(row: PaperRow) -> list[str]:
-    human = "–"
+    human = numbers.MISSING
     if row.human_estimate is not None:
-        ci = f" [{_signed(row.human_ci[0])}, {_signed(row.human_ci[1])}]" if row.human_ci else ""
-        human = _signed(row.human_estimate) + ci
+        ci = f" {numbers.interval(*row.human_ci)}" if row.human_ci else ""
+        human = numbers.signed(row.human_estimate) + ci
     return [
         row.study,
         row.reference,
         f"{row.width}×{row.height}",
-        _count(row.images),
-        _number(row.fid_baseline),
-        _number(row.fid_ours),
-        _number(row.clip_baseline),
-        _number(row.clip_ours),
+        numbers.count(row.images),
+        numbers.number(row.fid_baseline),
+        numbers.number(row.fid_ours),
+        numbers.number(row.clip_baseline),
+        numbers.number(row.clip_ours),
         human,
-        _p(row.human_p),
+        numbers.p_value(row.human_p),
     ]
 
 
@@ -143,36 +132,48 @@ def notes(rows: Sequence[PaperRow]) -> list[str]:
     return lines
 
 
-def markdown(rows: Sequence[PaperRow]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+def markdown(rows: Sequence[PaperRow], labels: Labels = DEFAULT_LABELS) -> str:
+    names = header(labels)
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
     lines += ["| " + " | ".join(row_cells(row)) + " |" for row in rows]
     return "\n".join(lines + [""] + notes(rows)) + "\n"
 
 
-def _latex_cell(text: str) -> str:
-    return latex_escape(text).replace("×", r"$\times$").replace("−", "$-$").replace("< ", "$<$ ").replace("–", "--")
-
-
-def latex(rows: Sequence[PaperRow]) -> str:
+def latex(rows: Sequence[PaperRow], labels: Labels = DEFAULT_LABELS) -> str:
+    """A ``table*`` (booktabs), the notes as its caption."""
+    names = header(labels)
     return "\n".join(
         [
-            r"\begin{tabular}{lll" + "r" * (len(HEADER) - 3) + "}",
+            r"% EvalSite paper table; the preamble needs \usepackage{booktabs,graphicx}.",
+            r"\begin{table*}[tb]",
+            r"\centering",
+            r"\footnotesize",
+            r"\setlength{\tabcolsep}{3pt}",
+            r"\resizebox{\ifdim\width>\textwidth\textwidth\else\width\fi}{!}{%",
+            r"\begin{tabular}{@{}lll" + "r" * (len(names) - 3) + "@{}}",
             r"\toprule",
-            " & ".join(_latex_cell(name) for name in HEADER) + r" \\",
+            " & ".join(latex_text(name) for name in names) + r" \\",
             r"\midrule",
-            *(" & ".join(_latex_cell(cell) for cell in row_cells(row)) + r" \\" for row in rows),
+            *(" & ".join(latex_text(cell) for cell in row_cells(row)) + r" \\" for row in rows),
             r"\bottomrule",
-            r"\end{tabular}",
-            *("% " + _latex_cell(note) for note in notes(rows)),
+            r"\end{tabular}}",
+            r"\caption{" + " ".join(latex_text(note) for note in notes(rows)) + "}",
+            r"\label{tab:paper}",
+            r"\end{table*}",
             "",
         ]
     )
 
 
-def as_json(rows: Sequence[PaperRow]) -> str:
+def as_json(rows: Sequence[PaperRow], labels: Labels = DEFAULT_LABELS) -> str:
     return (
         json.dumps(
-            {"header": HEADER, "rows": [asdict(row) for row in rows], "notes": notes(rows)},
+            {
+                "header": header(labels),
+                "rows": [asdict(row) for row in rows],
+                "cells": [row_cells(row) for row in rows],
+                "notes": notes(rows),
+            },
             indent=2,
             ensure_ascii=False,
         )
@@ -180,14 +181,16 @@ def as_json(rows: Sequence[PaperRow]) -> str:
     )
 
 
-def paper_table_documents(rows: Sequence[PaperRow], formats: Sequence[str]) -> dict[str, str]:
+def paper_table_documents(
+    rows: Sequence[PaperRow], formats: Sequence[str], labels: Labels = DEFAULT_LABELS
+) -> dict[str, str]:
     """``paper-table.{md,tex,json}`` for the requested formats; nothing when there are no rows."""
     if not rows:
         return {}
     writers = {"markdown": markdown, "latex": latex, "json": as_json}
-    return {FILE_NAMES[fmt]: writer(rows) for fmt, writer in writers.items() if fmt in formats}
+    return {FILE_NAMES[fmt]: writer(rows, labels) for fmt, writer in writers.items() if fmt in formats}
 
 
-def results_section(rows: Sequence[PaperRow]) -> dict:
+def results_section(rows: Sequence[PaperRow], labels: Labels = DEFAULT_LABELS) -> dict:
     """The context of ``metrics/results_section.html`` for the staff results page."""
-    return {"header": HEADER, "rows": [row_cells(row) for row in rows], "notes": notes(rows) if rows else []}
+    return {"header": header(labels), "rows": [row_cells(row) for row in rows], "notes": notes(rows) if rows else []}

@@ -1,22 +1,103 @@
-"""Result plots with matplotlib's object API (no pyplot state): score distributions per condition, a forest
-plot of per-item differences, and per-annotator differences; each as PNG and SVG."""
+"""The result figures, drawn for print with matplotlib's object API (no pyplot state): score distributions per
+condition, per-item differences (a forest plot) and per-annotator differences.
+
+Each is drawn at the width of one column (3.3 in) and of the page (6.9 in) of a two-column paper, and written as
+PDF (TrueType fonts embedded, ``pdf.fonttype`` 42), SVG and 300-dpi PNG. Colours are Okabe and Ito's colour-blind
+safe palette; text is 7–8 pt, as it prints. Titles and long labels are wrapped to the figure, and the constrained
+layout keeps every text inside it (``tests/analysis/test_plots.py`` checks each text's extent). The difference axes
+run over the estimates, not over every interval: an interval that runs past the axis ends in an arrowhead there.
+"""
 
 import io
 import math
+import textwrap
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib import rc_context
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
+from . import numbers
+from .labels import DEFAULT_LABELS, Labels
+from .plot_font import figure_font
 from .stats.report import StudyReport, UnitDifference
 
-COLOURS = {"baseline": "#8c8c8c", "ours": "#2856d6"}
+#: Okabe & Ito (2008), distinguishable with every common colour-vision deficiency and in greyscale.
+PALETTE = {
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "grey": "#999999",
+    "black": "#000000",
+}
+COLOURS = {"baseline": PALETTE["orange"], "ours": PALETTE["blue"]}
 PLOTS = ("scores", "items", "annotators")
+#: Figure widths in inches: one column and the whole page of a two-column paper.
+WIDTHS = {"single": 3.3, "double": 6.9}
+FIGURE_FORMATS = ("pdf", "svg", "png")
+PNG_DPI = 300
 SVG_HASH_SALT = "evalsite"  # matplotlib's default (None) salts SVG ids at random: exports would differ run to run
+#: Rows of a forest plot that still get their label on the axis; more, and the axis shows none.
+LABELLED_ROWS = 60
+#: The largest a mean difference of 1–10 scores can be.
+SCALE_LIMIT = 9.0
+STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "axes.linewidth": 0.6,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.major.size": 2.5,
+    "ytick.major.size": 2.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "svg.hashsalt": SVG_HASH_SALT,
+    "svg.fonttype": "none",
+}
+#: Space kept free at the figure's edges, in inches.
+EDGE = 0.04
+#: PNG's zlib level: 1 writes a 300-dpi figure several times faster than the default 6, for files about a fifth
+#: larger.
+PNG_COMPRESSION = 1
 
 
-def score_distributions(report: StudyReport) -> Figure:
-    figure = Figure(figsize=(6.0, 3.2), layout="constrained")
+def style() -> dict:
+    """The rcParams of every figure: ``STYLE`` in the figures' font (``analysis.plot_font``), which an SVG shown
+    where that font is not installed names DejaVu Sans, then any sans-serif, in its place."""
+    return {**STYLE, "font.family": [figure_font(), "DejaVu Sans", "sans-serif"]}
+
+
+#: Each format's metadata: none that changes from run to run (dates), so the same data give the same bytes.
+METADATA = {"pdf": {"CreationDate": None, "ModDate": None}, "svg": {"Date": None}, "png": None}
+#: Tick labels in plain text with a true minus (matplotlib's default may set them as mathtext, a second font).
+PLAIN_TICKS = FuncFormatter(lambda value, position: f"{value:g}".replace("-", numbers.MINUS))
+
+
+def _wrap(text: str, width_in: float, size: float = 8.0) -> str:
+    """``text`` broken into lines that fit ``width_in`` inches at ``size`` points (DejaVu Sans: about 0.6 em per
+    character)."""
+    return textwrap.fill(text, max(12, int(width_in * 72 / (0.6 * size))), break_long_words=True)
+
+
+def _clip(text: str, characters: int) -> str:
+    return text if len(text) <= characters else text[: characters - 1].rstrip() + "…"
+
+
+def score_distributions(report: StudyReport, labels: Labels = DEFAULT_LABELS, width: str = "double") -> Figure:
+    inches = WIDTHS[width]
+    figure = Figure(figsize=(inches, 2.3 if width == "single" else 2.6))
     axes = figure.add_subplot()
     scores = np.arange(1, 11)
     for offset, condition in ((-0.2, "baseline"), (0.2, "ours")):
@@ -24,86 +105,193 @@ def score_distributions(report: StudyReport) -> Figure:
         share = counts / max(counts.sum(), 1)
         stats = getattr(report.descriptives, condition)
         axes.bar(
-            scores + offset, share, width=0.4, color=COLOURS[condition], label=f"{condition} (mean {stats.mean:.2f})"
+            scores + offset,
+            share,
+            width=0.4,
+            color=COLOURS[condition],
+            label=f"{labels.of(condition)} (mean {numbers.number(stats.mean)})",
         )
     axes.set_xticks(scores)
-    axes.set_xlabel("score")
+    axes.yaxis.set_major_formatter(PLAIN_TICKS)
+    axes.set_xlabel(_wrap(labels.question, inches * 0.9))
     axes.set_ylabel("share of scores")
-    axes.set_title(f"{report.study}: score distributions")
-    axes.legend(frameon=False)
+    axes.set_title(_wrap(f"{report.study}: score distributions", inches * 0.9))
+    _lay_out(figure, axes, legend_at="bottom")
     return figure
 
 
-def _dot_plot(rows: tuple[UnitDifference, ...], *, estimate: float, ci, title: str, unit: str) -> Figure:
+def _legend_columns(axes, inches: float) -> int:
+    """Entries side by side when they fit the width, else one per line."""
+    names = axes.get_legend_handles_labels()[1]
+    wide = sum(len(name) * 0.6 * 7 / 72 + 0.45 for name in names)
+    return len(names) if wide < inches * 0.95 else 1
+
+
+def _lay_out(figure: Figure, axes, *, legend_at: str) -> None:
+    """Place the axes so that its tick labels, axis labels and title, and the figure's legend above or below it,
+    lie inside the figure with ``EDGE`` to spare: the texts are measured once the axes are placed roughly, and the
+    axes moved in by what they need (twice, as tick labels may change with the axes' size)."""
+    inches = figure.get_size_inches()[0]
+    top = legend_at == "top"
+    legend = figure.legend(
+        loc="upper center" if top else "lower center",
+        ncols=_legend_columns(axes, inches),
+        handlelength=1.2,
+        borderaxespad=0.0,
+        bbox_to_anchor=(0.5, 1.0, 0.0, 0.0) if top else (0.5, 0.0, 0.0, 0.0),
+        bbox_transform=figure.transFigure,
+    )
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    width, height = figure.bbox.width, figure.bbox.height
+    edge = EDGE * figure.dpi
+    legend_height = legend.get_window_extent(renderer).height + edge
+    legend.set_bbox_to_anchor((0.5, 1 - edge / height if top else edge / height, 0.0, 0.0), figure.transFigure)
+    axes.set_position([0.2, 0.2, 0.6, 0.6])
+    for _ in range(2):
+        tight, box = axes.get_tightbbox(renderer), axes.get_window_extent(renderer)
+        x0 = (box.x0 - tight.x0 + edge) / width
+        x1 = 1 - (tight.x1 - box.x1 + edge) / width
+        y0 = (box.y0 - tight.y0 + edge + (0 if top else legend_height)) / height
+        y1 = 1 - (tight.y1 - box.y1 + edge + (legend_height if top else 0)) / height
+        axes.set_position([x0, y0, max(x1 - x0, 0.05), max(y1 - y0, 0.05)])
+
+
+def axis_limits(rows: Sequence[UnitDifference], estimate: float, ci) -> tuple[float, float]:
+    """The difference axis of a forest plot: every mean, 0 and the estimate with its CI, widened to where the
+    intervals end for the middle 80% of rows (so a few huge intervals, from units with two or three judgments, do
+    not squeeze the rest), padded, and never past what 1–10 scores allow."""
+    means = [row.mean for row in rows]
+    core = [*means, 0.0] + [value for value in (estimate, *ci) if value is not None and math.isfinite(value)]
+    low, high = min(core), max(core)
+    lows = [row.ci[0] for row in rows if row.ci[0] is not None]
+    highs = [row.ci[1] for row in rows if row.ci[1] is not None]
+    if lows:
+        low = min(low, float(np.quantile(lows, 0.1)))
+        high = max(high, float(np.quantile(highs, 0.9)))
+    pad = 0.05 * (high - low) or 0.5
+    return max(low - pad, -SCALE_LIMIT - 0.5), min(high + pad, SCALE_LIMIT + 0.5)
+
+
+def _forest(
+    rows: Sequence[UnitDifference],
+    *,
+    estimate: float,
+    ci,
+    title: str,
+    unit: str,
+    labels: Labels,
+    width: str,
+) -> Figure:
+    inches = WIDTHS[width]
     ordered = sorted(rows, key=lambda row: row.mean)
-    height = min(max(2.5, 0.18 * len(ordered) + 1.2), 40.0)
-    figure = Figure(figsize=(6.0, height), layout="constrained")
+    count = len(ordered)
+    labelled = count <= LABELLED_ROWS
+    height = min(max(2.4, (0.125 if labelled else 0.01) * count + 1.4), 9.0)
+    figure = Figure(figsize=(inches, height))
     axes = figure.add_subplot()
-    positions = np.arange(len(ordered))
+    positions = np.arange(count)
     means = np.array([row.mean for row in ordered])
     low = np.array([row.ci[0] if row.ci[0] is not None else row.mean for row in ordered])
     high = np.array([row.ci[1] if row.ci[1] is not None else row.mean for row in ordered])
+    left, right = axis_limits(ordered, estimate, ci)
+    small = count > LABELLED_ROWS
+    axes.hlines(positions, np.maximum(low, left), np.minimum(high, right), color=PALETTE["grey"], linewidth=0.8)
+    axes.plot(means, positions, "o", markersize=1.5 if small else 2.5, color=PALETTE["black"], linestyle="none")
     axes.errorbar(
-        means,
-        positions,
-        xerr=[means - low, high - means],
+        [],
+        [],
+        xerr=[],
         fmt="o",
-        markersize=3,
-        color="#1c1f26",
-        ecolor="#9aa3b2",
-        elinewidth=1,
-        capsize=0,
+        markersize=2.5,
+        color=PALETTE["black"],
+        ecolor=PALETTE["grey"],
+        elinewidth=0.8,
+        label=f"{unit}: mean, 95% CI",
     )
-    axes.axvline(0.0, color="#5d6472", linewidth=0.8)
-    axes.axvline(estimate, color=COLOURS["ours"], linewidth=1.2, label=f"estimate {estimate:+.2f}")
+    past = False
+    for side, mask, marker in ((left, low < left, "<"), (right, high > right, ">")):
+        if mask.any():
+            past = True
+            axes.plot(
+                np.full(int(mask.sum()), side),
+                positions[mask],
+                marker=marker,
+                markersize=2.5 if small else 3.5,
+                color=PALETTE["vermillion"],
+                linestyle="none",
+                clip_on=False,
+            )
+    axes.axvline(0.0, color=PALETTE["grey"], linewidth=0.6)
+    axes.axvline(estimate, color=COLOURS["ours"], linewidth=1.0, label=f"estimate {numbers.signed(estimate)}")
     if ci[0] is not None and ci[1] is not None and math.isfinite(ci[0]) and math.isfinite(ci[1]):
-        axes.axvspan(ci[0], ci[1], color=COLOURS["ours"], alpha=0.12, label="95% CI")
-    if len(ordered) <= 60:
-        axes.set_yticks(positions, [row.label[:40] for row in ordered], fontsize=7)
+        axes.axvspan(ci[0], ci[1], color=COLOURS["ours"], alpha=0.15, linewidth=0, label="its 95% CI")
+    if past:
+        axes.plot([], [], ">", color=PALETTE["vermillion"], markersize=3.5, label="interval runs past the axis")
+    axes.set_xlim(left, right)
+    axes.xaxis.set_major_formatter(PLAIN_TICKS)
+    if labelled:
+        characters = 18 if width == "single" else 48
+        axes.set_yticks(positions, [_clip(row.label, characters) for row in ordered], fontsize=6)
     else:
         axes.set_yticks([])
-    axes.set_ylim(-1, len(ordered))
-    axes.set_xlabel("ours − baseline (score points)")
+    axes.set_ylim(-1, count)
+    axes.set_xlabel(_wrap(f"{labels.difference} (score points)", inches * 0.9))
     axes.set_ylabel(unit)
-    axes.set_title(title)
-    axes.legend(frameon=False, loc="lower right", fontsize=8)
+    axes.set_title(_wrap(title, inches * 0.9))
+    _lay_out(figure, axes, legend_at="bottom")
     return figure
 
 
-def item_forest(report: StudyReport) -> Figure:
+def item_forest(report: StudyReport, labels: Labels = DEFAULT_LABELS, width: str = "double") -> Figure:
     effect = report.mixed_model.effect
-    return _dot_plot(
+    return _forest(
         report.item_differences,
         estimate=effect.estimate,
         ci=effect.ci,
-        title=f"{report.study}: per-item differences (mean, 95% CI over annotators)",
+        title=f"{report.study}: per-item differences",
         unit="item",
+        labels=labels,
+        width=width,
     )
 
 
-def annotator_differences(report: StudyReport) -> Figure:
+def annotator_differences(report: StudyReport, labels: Labels = DEFAULT_LABELS, width: str = "double") -> Figure:
     effect = report.mixed_model.effect
-    return _dot_plot(
+    return _forest(
         report.annotator_differences,
         estimate=effect.estimate,
         ci=effect.ci,
-        title=f"{report.study}: per-annotator differences (mean, 95% CI over items)",
+        title=f"{report.study}: per-annotator differences",
         unit="annotator",
+        labels=labels,
+        width=width,
     )
 
 
+DRAWERS = {"scores": score_distributions, "items": item_forest, "annotators": annotator_differences}
+
+
+def study_plots(report: StudyReport, labels: Labels = DEFAULT_LABELS, width: str = "double") -> dict[str, Figure]:
+    """Each plot of the study at one width, laid out."""
+    with rc_context(style()):
+        return {name: DRAWERS[name](report, labels, width) for name in PLOTS}
+
+
 def figure_bytes(figure: Figure, fmt: str) -> bytes:
-    """The figure as PNG or SVG bytes; the same figure gives the same bytes on every run (SVG: no date, and the
-    ids of clip paths and other elements hashed with a fixed salt instead of a random one)."""
+    """The figure as PDF, SVG or PNG (300 dpi); the same figure gives the same bytes on every run (no dates; SVG
+    ids hashed with a fixed salt instead of a random one)."""
     buffer = io.BytesIO()
-    with rc_context({"svg.hashsalt": SVG_HASH_SALT}):
-        figure.savefig(buffer, format=fmt, dpi=150, metadata={"Date": None} if fmt == "svg" else None)
+    with rc_context(style()):
+        options = {"pil_kwargs": {"compress_level": PNG_COMPRESSION}} if fmt == "png" else {}
+        figure.savefig(buffer, format=fmt, dpi=PNG_DPI, metadata=METADATA[fmt], **options)
     return buffer.getvalue()
 
 
-def study_plots(report: StudyReport) -> dict[str, Figure]:
-    return {
-        "scores": score_distributions(report),
-        "items": item_forest(report),
-        "annotators": annotator_differences(report),
-    }
+def plot_documents(report: StudyReport, labels: Labels = DEFAULT_LABELS) -> dict[str, bytes]:
+    """``<study>-<plot>-<width>.<format>``: every plot at both widths in every format."""
+    documents = {}
+    for width in WIDTHS:
+        for name, figure in study_plots(report, labels, width).items():
+            for fmt in FIGURE_FORMATS:
+                documents[f"{report.study}-{name}-{width}.{fmt}"] = figure_bytes(figure, fmt)
+    return documents

@@ -26,16 +26,16 @@ from .formats import (
     manifest_json,
     ratings_csv,
     summaries_json,
-    summaries_latex,
-    summaries_markdown,
 )
+from .labels import DEFAULT_LABELS, Labels, shared_labels
 from .open_data import data_files, readme
 from .paper_table import paper_rows, paper_table_documents
-from .plots import figure_bytes, study_plots
+from .plots import plot_documents
 from .protocol_text import PROTOCOL_MARKDOWN, protocol_markdown
 from .stats.multiplicity import METHODS
 from .stats.quality import ExclusionRules
 from .stats.report import StudyReport, adjust_reports, study_report
+from .tables import latex_documents, summaries_markdown
 
 #: The formats that need the analysis (all but the ratings CSV).
 ANALYSED_FORMATS = ("json", "latex", "markdown", "plots", "manifest", "readme")
@@ -61,7 +61,8 @@ class StudyData:
     attention checks (None: none asked). ``protocol``: how the images were made and what annotators saw
     (``analysis.protocol.study_protocol``'s dict; None when unknown), carried into ``summary.json`` and
     ``protocol.json``. ``metric_rows``: FID and CLIP score per reference subset and resolution
-    (``analysis.paper_table.METRIC_KEYS``), empty for none.
+    (``analysis.paper_table.METRIC_KEYS``), empty for none. ``labels``: what the figures and tables call the two
+    conditions and the score (``analysis.labels.Labels``).
     """
 
     slug: str
@@ -70,6 +71,7 @@ class StudyData:
     attention: pd.DataFrame | None = None
     protocol: Mapping | None = None
     metric_rows: Sequence[Mapping] = ()
+    labels: Labels = DEFAULT_LABELS
 
 
 def analyse(study: StudyData, *, exclusions: bool | None = None) -> StudyReport:
@@ -135,14 +137,15 @@ def render_documents(
     reports = analyse_all(studies, adjustment=adjustment, exclusions=exclusions)
     protocols = [dict(study.protocol) if study.protocol is not None else None for study in studies]
     advance(len(studies))
+    labels = [study.labels for study in studies]
     if "json" in formats:
-        documents[FILE_NAMES["json"]] = summaries_json(reports, protocols)
+        documents[FILE_NAMES["json"]] = summaries_json(reports, protocols, labels)
     if "latex" in formats:
-        documents[FILE_NAMES["latex"]] = summaries_latex(reports)
+        documents.update(latex_documents(reports, labels))
     if "markdown" in formats:
-        documents[FILE_NAMES["markdown"]] = summaries_markdown(reports)
+        documents[FILE_NAMES["markdown"]] = summaries_markdown(reports, labels)
     if "manifest" in formats:
-        documents[FILE_NAMES["manifest"]] = manifest_json(reports, protocols)
+        documents[FILE_NAMES["manifest"]] = manifest_json(reports, protocols, labels)
         documents[PROTOCOL_MARKDOWN] = protocol_markdown(documents[FILE_NAMES["manifest"]])
     # FID / CLIP score beside the human-study difference, one row per resolution (when a study has metrics).
     rows = [
@@ -150,12 +153,10 @@ def render_documents(
         for study, report in zip(studies, reports, strict=True)
         for row in paper_rows(study.metric_rows, report.mixed_model.effect, _resolution(study.protocol))
     ]
-    documents.update(paper_table_documents(rows, formats))
+    documents.update(paper_table_documents(rows, formats, shared_labels(labels)))
     if "plots" in formats:
-        for report in reports:
-            for name, figure in study_plots(report).items():
-                for fmt in ("png", "svg"):
-                    documents[f"{report.study}-{name}.{fmt}"] = figure_bytes(figure, fmt)
+        for report, own in zip(reports, labels, strict=True):
+            documents.update(plot_documents(report, own))  # each plot at both widths as PDF, SVG and PNG
             advance(1)
     if "readme" in formats:
         documents[README] = readme(studies, documents, adjustment=adjustment, exclusions=exclusions)

@@ -5,7 +5,7 @@ report computed from them, and its results bundles."""
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 from django.core.exceptions import ValidationError
@@ -17,9 +17,10 @@ from annotations.selectors import TIDY_COLUMNS, attention_check_results, tidy_ro
 from metrics.models import MetricResult
 from metrics.selectors import metric_rows
 
+from .labels import Labels, labels_with
 from .models import AnalysisSettings, ResultsBundle
 from .protocol import study_protocol
-from .rendering import AnalysisOptions, StudyData, analyse
+from .rendering import AnalysisOptions, StudyData, analyse_all
 from .stats.quality import ExclusionRules
 from .stats.report import StudyReport
 
@@ -77,25 +78,45 @@ def analysis_options(settings: AnalysisSettings) -> AnalysisOptions:
     )
 
 
-def study_data(study: Study, *, frame: pd.DataFrame | None = None, documents: bool = False) -> StudyData:
+def study_labels(settings: AnalysisSettings, texts: Mapping[str, str] | None = None) -> Labels:
+    """The study's labels (its settings', the defaults where they are empty), ``texts`` (name → text, e.g. from
+    ``--label``) put over them; a bad one is refused with a ValidationError naming it."""
+    try:
+        return labels_with(settings.labels(), texts or {})
+    except ValueError as exc:
+        raise ValidationError(f"Study {settings.study.slug!r}: {exc}") from exc
+
+
+def study_data(
+    study: Study,
+    *,
+    frame: pd.DataFrame | None = None,
+    documents: bool = False,
+    labels: Mapping[str, str] | None = None,
+) -> StudyData:
     """What ``analysis.rendering`` needs of a stored study: its ratings (``frame`` when read already), analysis
-    options and attention checks; with ``documents``, also its protocol and metric rows."""
+    options, attention checks and labels (``labels`` over its own); with ``documents``, also its protocol and
+    metric rows."""
+    settings = settings_for(study)
     return StudyData(
         slug=study.slug,
         ratings=ratings_frame(study=study) if frame is None else frame,
-        options=analysis_options(settings_for(study)),
+        options=analysis_options(settings),
         attention=attention_table(study),
         protocol=study_protocol(study=study) if documents else None,
         metric_rows=metric_rows(study) if documents else (),
+        labels=study_labels(settings, labels),
     )
 
 
 def report_for(study: Study, *, frame: pd.DataFrame | None = None, exclusions: bool | None = None) -> StudyReport:
-    """One study's report with its settings; ``exclusions`` None follows the study's default."""
+    """One study's report with its settings; ``exclusions`` None follows the study's default. Its adjusted p is
+    the one a document of this study alone shows (Holm over one study: its own p)."""
     try:
-        return analyse(study_data(study, frame=frame), exclusions=exclusions)
+        (report,) = analyse_all([study_data(study, frame=frame)], exclusions=exclusions)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
+    return report
 
 
 def bundle_fingerprint(study: Study) -> str:

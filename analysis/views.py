@@ -20,13 +20,14 @@ from annotations import access
 from metrics.selectors import metric_rows
 
 from . import bundles
-from .formats import table_cells, table_header
+from .labels import DEFAULT_LABELS, Labels
 from .models import ResultsBundle
 from .paper_table import paper_rows, results_section
 from .plots import figure_bytes, study_plots
 from .protocol import study_protocol
-from .selectors import bundle_fingerprint, latest_bundle, report_for, settings_for
+from .selectors import bundle_fingerprint, latest_bundle, report_for, settings_for, study_labels
 from .stats.report import to_jsonable
+from .tables import COLUMNS, table_cells, table_header
 
 _XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
 #: The media type of each kind of file a bundle holds.
@@ -36,6 +37,7 @@ CONTENT_TYPES = {
     "tex": "text/x-tex; charset=utf-8",
     "md": "text/markdown; charset=utf-8",
     "png": "image/png",
+    "pdf": "application/pdf",
     "svg": "image/svg+xml",
 }
 
@@ -44,9 +46,9 @@ def _inline_svg(figure) -> str:
     return _XML_PROLOGUE.sub("", figure_bytes(figure, "svg").decode("utf-8"), count=1)
 
 
-def _metrics_section(study, effect=None) -> dict:
+def _metrics_section(study, effect=None, labels: Labels = DEFAULT_LABELS) -> dict:
     """The paper table's metric rows of the study, ``effect`` on the row of the resolution it was rated at."""
-    return results_section(paper_rows(metric_rows(study), effect, (study.width, study.height)))
+    return results_section(paper_rows(metric_rows(study), effect, (study.width, study.height)), labels)
 
 
 def _bundle_state(study, bundle: ResultsBundle | None) -> dict:
@@ -90,6 +92,7 @@ def results(request, slug: str):
     exclusions = {"on": True, "off": False}.get(choice, settings.apply_exclusions_by_default)
     try:
         report = report_for(study, exclusions=exclusions)
+        labels = study_labels(settings)
     except ValidationError as exc:
         return render(
             request,
@@ -97,13 +100,13 @@ def results(request, slug: str):
             {"study": study, "error": " ".join(exc.messages), "metrics_section": _metrics_section(study)},
             status=200,
         )
-    plots = {name: mark_safe(_inline_svg(figure)) for name, figure in study_plots(report).items()}
-    header, cells = table_header(report.adjustment), table_cells(report)
-    row = dict(zip(header, cells, strict=True))
+    plots = {name: mark_safe(_inline_svg(figure)) for name, figure in study_plots(report, labels).items()}
+    header, cells = table_header(report.adjustment, labels), table_cells(report)
+    row = dict(zip(COLUMNS, cells, strict=True))
     headline = [
-        ("ours − baseline [95% CI]", row["Ours − baseline [95% CI]"]),
-        ("p (mixed model)", row["p (mixed)"]),
-        ("win / tie / loss %", row["Win / tie / loss %"]),
+        (f"{labels.difference} [95% CI]", row["difference"]),
+        ("p (mixed model)", row["p"]),
+        ("win / tie / loss %", row["shares"]),
         (
             "annotators · items · ratings",
             f"{report.counts.annotators} · {report.counts.items} · {report.counts.ratings}",
@@ -122,7 +125,7 @@ def results(request, slug: str):
             "bundle": _bundle_state(study, latest_bundle(study)),
             "plots": plots,
             "protocol": study_protocol(study=study),
-            "metrics_section": _metrics_section(study, report.mixed_model.effect),
+            "metrics_section": _metrics_section(study, report.mixed_model.effect, labels),
             "exclusions": exclusions,
             "flagged": [q for q in report.annotator_quality if q.failed_attention or q.straightliner or q.too_fast],
         },

@@ -26,6 +26,7 @@ two levels, or one judgment per level) is left out from the start; the result sa
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -71,6 +72,7 @@ class CrossedFit:
     levels: dict[str, int] = field(default_factory=dict)
     singular: bool = False  # a variance component estimated at the boundary 0
     convergence: str = ""  # the optimiser's account: evaluations, starts, and what failed if it did
+    df_note: str = ""  # why the Satterthwaite df are only approximate, when they are
 
     def se(self, k: int = 0) -> float:
         return math.sqrt(max(self.covariance[k][k], 0.0))
@@ -439,11 +441,12 @@ def fit_crossed(
     stencil = _Stencil(design, found.theta, varying, reml, point) if varying and df_method != "none" else None
     converged, convergence = _convergence(found, stencil)
     levels = groups.levels
+    df = _degrees_of_freedom(df_method, stencil, [levels[k] for k in active], design)
     return CrossedFit(
         names=tuple(names),
         coefficients=tuple(float(b) for b in point.beta),
         covariance=tuple(tuple(float(v) for v in row) for row in sigma2 * point.inverse),
-        df=_degrees_of_freedom(df_method, stencil, [levels[k] for k in active], design),
+        df=df,
         df_method=df_method,
         variance={factor_names[k]: float(sigma2 * found.theta[k] ** 2) for k in range(2)},
         residual=float(sigma2),
@@ -456,6 +459,7 @@ def fit_crossed(
         levels={factor_names[0]: levels[0], factor_names[1]: levels[1]},
         singular=singular,
         convergence=convergence,
+        df_note=DF_NOTE if stencil is not None and stencil.ill_conditioned else "",
     )
 
 
@@ -522,13 +526,21 @@ class _Stencil:
         gradient = np.append(g_logdet + g_r2 / sigma2, 0.0)
         return gradient, hessian
 
+    #: Whether the deviance's Hessian was too near singular to invert accurately (set by ``satterthwaite``).
+    ill_conditioned = False
+
     def satterthwaite(self, *, fallback: float) -> tuple[float, ...]:
-        """df_k = 2·Var(β̂_k)² / (g'·2H⁻¹·g), g the gradient of Var(β̂_k) = σ²·inverse_kk in (θ, σ)."""
+        """df_k = 2·Var(β̂_k)² / (g'·2H⁻¹·g), g the gradient of Var(β̂_k) = σ²·inverse_kk in (θ, σ). A Hessian that
+        SciPy finds ill-conditioned is still inverted (as lmerTest does) and marked ``ill_conditioned``; the fit
+        says so in words (``DF_NOTE``) instead of SciPy's warning."""
         _, hessian = self.deviance_derivatives
         try:
-            parameter_covariance = 2.0 * linalg.inv(hessian)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", linalg.LinAlgWarning)
+                parameter_covariance = 2.0 * linalg.inv(hessian)
         except linalg.LinAlgError:
             return (fallback,) * self.center.inverse.shape[0]
+        self.ill_conditioned = any(issubclass(record.category, linalg.LinAlgWarning) for record in caught)
         sigma2 = self.center.sigma2
         df = []
         for k in range(self.center.inverse.shape[0]):
@@ -539,6 +551,12 @@ class _Stencil:
             value = 2.0 * variance**2 / denominator if denominator > 0 else math.nan
             df.append(float(value) if math.isfinite(value) else fallback)
         return tuple(df)
+
+
+DF_NOTE = (
+    "the deviance's curvature at the optimum is nearly singular (a variance component close to 0), so the "
+    "Satterthwaite df, and the p-value and CI that use them, are approximate"
+)
 
 
 def _degrees_of_freedom(method: str, stencil: "_Stencil | None", levels: list[int], design: _Design) -> tuple:

@@ -45,6 +45,7 @@ class MixedModel:
     deviance: float | None = None  # REML criterion at the optimum (lme4's REMLcrit)
     convergence: str = ""  # how the optimum was found, and what failed if it did
     formula: str = "ours − baseline ~ 1 + (1 | annotator) + (1 | item)"
+    df_note: str = ""  # why the df (and so p and CI) are only approximate, when they are
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def mixed_model(judgments: Judgments, *, groups: CrossedGroups | None = None, le
         fit.singular,
         fit.deviance,
         fit.convergence,
+        df_note=fit.df_note,
     )
 
 

@@ -159,35 +159,26 @@ def test_holm_and_bh_across_studies(rated):
     assert "p (BH)" in export("sd21_768px", "second", "--format", "markdown", "--adjust", "bh")
 
 
-def test_latex_table(rated):
+def test_latex_tables(rated):
+    """A narrow ``table`` and a wide ``table*``, booktabs rules, every special character escaped (their compiling
+    and width: test_tables.py)."""
     text = export("sd21_768px", "--format", "latex")
-    lines = text.splitlines()
-    assert lines[0].startswith(r"\begin{tabular}{l")
-    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
-        assert lines.count(rule) == 1, rule
-    assert lines.index(r"\toprule") < lines.index(r"\midrule") < lines.index(r"\bottomrule")
-    assert lines[lines.index(r"\bottomrule") + 1] == r"\end{tabular}"
-    assert all(line.startswith("% ") for line in lines[lines.index(r"\end{tabular}") + 1 :])
-    body = lines[lines.index(r"\midrule") + 1]
-    assert body.startswith(r"sd21\_768px & 2 & 3 & ")
-    assert body.endswith(r" \\")
-    assert "95\\% CI" in text
-    assert "±" not in text and "−" not in text
-    # no unescaped LaTeX specials anywhere
-    for special in ("_", "%", "&", "#", "$"):
-        for line in lines:
-            stripped = line.replace("\\" + special, "")
-            if stripped.startswith("% "):  # the notes are comments
-                stripped = stripped[2:]
-            if special == "&":
-                stripped = stripped.replace(" & ", "")
-            if special in "$_":
-                stripped = stripped.replace(r"$\pm$", "").replace("$-$", "").replace("$<$", "").replace("$d_z$", "")
-            assert special not in stripped, (special, line)
+    narrow, wide = text.split(r"\end{table}" + "\n")
+    for document, environment in ((narrow, "table"), (wide, "table*")):
+        lines = document.splitlines()
+        assert lines[0].startswith("% EvalSite results table") and lines[1].startswith(rf"\begin{{{environment}}}")
+        for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
+            assert lines.count(rule) == 1, rule
+        assert lines.index(r"\toprule") < lines.index(r"\midrule") < lines.index(r"\bottomrule")
+        body = lines[lines.index(r"\midrule") + 1]
+        assert body.startswith(r"sd21\_768px & ") and body.endswith(r" \\")
+        assert "±" not in document and "−" not in document and "–" not in document
+    assert wide.splitlines()[-1] == r"\end{table*}"
+    assert r"sd21\_768px & 2 & 3 & " in wide
 
 
 def test_latex_escape():
-    from analysis.formats import latex_escape
+    from analysis.latex import latex_escape
 
     assert latex_escape("a_b & 50% #1 $x {y} ~ ^ \\") == (
         r"a\_b \& 50\% \#1 \$x \{y\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
@@ -211,19 +202,28 @@ def test_markdown_has_one_row_per_study(rated, tmp_path):
 def test_all_formats_to_a_folder(rated, tmp_path):
     out = tmp_path / "results" / "nested"
     printed = export("sd21_768px", "--format", "all", "--out", str(out))
-    plots = {f"sd21_768px-{name}.{fmt}" for name in ("scores", "items", "annotators") for fmt in ("png", "svg")}
-    names = {"sd21_768px-ratings.csv", "summary.json", "summary.tex", "summary.md", "protocol.json"} | plots
+    plots = {
+        f"sd21_768px-{name}-{width}.{fmt}"
+        for name in ("scores", "items", "annotators")
+        for width in ("single", "double")
+        for fmt in ("pdf", "svg", "png")
+    }
+    names = {"sd21_768px-ratings.csv", "summary.json", "summary.tex", "summary-wide.tex", "summary.md"} | plots
+    names.add("protocol.json")
     names |= {"sd21_768px-ratings.parquet", "codebook.md", "codebook.schema.json", "protocol.md", "README.md"}
     assert {path.name for path in out.iterdir()} == names
     for name in names:
         assert f"Wrote {out / name}" in printed
     assert (out / "summary.md").read_text(encoding="utf-8") == export("sd21_768px", "--format", "markdown")
     assert (out / "sd21_768px-ratings.csv").read_text(encoding="utf-8") == export("sd21_768px", "--format", "csv")
-    assert (out / "summary.tex").read_text(encoding="utf-8").startswith(r"\begin{tabular}")
+    assert r"\begin{table}[tb]" in (out / "summary.tex").read_text(encoding="utf-8")
+    assert r"\begin{table*}[tb]" in (out / "summary-wide.tex").read_text(encoding="utf-8")
     json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    starts = {"png": b"\x89PNG", "pdf": b"%PDF-"}
     for name in plots:
         data = (out / name).read_bytes()
-        assert data.startswith(b"\x89PNG") if name.endswith(".png") else b"<svg" in data[:2000]
+        kind = name.rsplit(".", 1)[1]
+        assert data.startswith(starts[kind]) if kind in starts else b"<svg" in data[:2000], name
     manifest = json.loads((out / "protocol.json").read_text(encoding="utf-8"))
     study = manifest["studies"][0]
     for key in (
@@ -380,6 +380,6 @@ def test_plot_exports_are_byte_identical_across_runs(rated, tmp_path):
     export("sd21_768px", "--format", "plots", "--out", str(tmp_path / "one"))
     export("sd21_768px", "--format", "plots", "--out", str(tmp_path / "two"))
     names = sorted(path.name for path in (tmp_path / "one").iterdir())
-    assert len(names) == 6
+    assert len(names) == 18
     for name in names:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name

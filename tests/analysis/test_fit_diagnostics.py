@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.formats import summaries_markdown
 from analysis.stats import mixed
 from analysis.stats.report import adjust_reports, study_report
+from analysis.tables import summaries_markdown
 from tests.analysis.lme4.designs import load
 from tests.analysis.test_lme4_reference import TIGHT
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +20,18 @@ from tests.analysis.simulate import simulate_ratings
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("django", "evalsite", "generation", "annotations", "metrics")
 #: The modules ``render_documents`` runs, besides analysis.stats (held by test_stats_core).
-PLAIN_MODULES = ("rendering", "formats", "plots", "paper_table", "csv_cells", "latex")
+PLAIN_MODULES = (
+    "rendering",
+    "formats",
+    "tables",
+    "numbers",
+    "labels",
+    "plots",
+    "plot_font",
+    "paper_table",
+    "csv_cells",
+    "latex",
+)
 
 SCRIPT = """
 import json, sys
@@ -53,7 +65,7 @@ def test_documents_are_made_without_django(ratings, tmp_path):
     )
     assert output.returncode == 0, output.stderr
     result = json.loads(output.stdout.strip().splitlines()[-1])
-    assert "summary.json" in result["names"] and "sim-items.svg" in result["names"]
+    assert "summary.json" in result["names"] and "sim-items-single.pdf" in result["names"]
     assert result["modules"] == []  # no 'django' (nor any app) in sys.modules
 
 
@@ -108,3 +120,40 @@ def test_export_results_writes_what_rendering_makes_of_the_stored_study(tmp_path
     for name, content in expected.items():
         written = (out / name).read_bytes()
         assert written == (content if isinstance(content, bytes) else content.encode("utf-8")), name
+
+
+@pytest.mark.django_db
+def test_export_prints_no_warning_and_says_in_words_what_matters(tmp_path):
+    """A tiny study whose fit is singular: SciPy finds the deviance's curvature ill-conditioned. Nothing reaches
+    the terminal as a warning; what it means for the results is a note under the table."""
+    from tests.analysis.test_exports import SCORES, rate_all
+    from tests.factories import make_open_study
+
+    study, annotators = make_open_study(slug="tiny", prompts=3, annotators=3)
+    rate_all(study, annotators, [*SCORES, [(5, 5), (5, 5), (5, 5)]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = io.StringIO()
+        call_command("export_results", "tiny", "--format", "all", "--out", str(tmp_path / "out"), stdout=text)
+    assert [f"{record.category.__name__}: {record.message}" for record in caught] == []
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    note = summary["studies"][0]["mixed_model"]["df_note"]
+    markdown = (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    assert (f"tiny: {note}." in markdown) if note else ("approximate" not in markdown)
+
+
+def test_approximate_df_are_a_note_not_a_warning():
+    """Six judgments whose primary fit has a nearly singular curvature: SciPy's LinAlgWarning is caught, and the
+    table's notes say what it means."""
+    cells = [(0, 0, -3), (0, 1, -3), (1, 0, 2), (1, 1, 2), (2, 0, -1), (3, 0, -3)]
+    rows = []
+    for annotator, item, difference in cells:
+        for condition, score, position in (("baseline", 5, "left"), ("ours", 5 + difference, "right")):
+            rows.append(("tiny", f"a{annotator}", f"item {item}", condition, score, position, 3.0))
+    ratings = pd.DataFrame(rows, columns=["study", "annotator", "item", "condition", "score", "position", "seconds"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        documents = render_documents([StudyData(slug="tiny", ratings=ratings)], formats=["json", "markdown"])
+    assert [f"{record.category.__name__}: {record.message}" for record in caught] == []
+    assert "tiny: the deviance's curvature at the optimum is nearly singular" in documents["summary.md"]
+    assert "are approximate" in json.loads(documents["summary.json"])["studies"][0]["mixed_model"]["df_note"]

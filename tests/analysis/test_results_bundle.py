@@ -87,10 +87,13 @@ def test_the_zip_and_each_file_are_what_export_results_writes(rated, tmp_path, m
     # the manifest and the summary carry no timestamp (nothing to leave out), so every byte must match
     assert not re.search(rb"\d{4}-\d\d-\d\dT\d\d:", written["protocol.json"] + written["summary.json"])
     assert sorted(archive.namelist()) == sorted(written)
-    assert {"page-ratings.csv", "summary.json", "summary.tex", "summary.md", "protocol.json"} <= set(written)
-    assert {f"page-{plot}.{fmt}" for plot in ("scores", "items", "annotators") for fmt in ("png", "svg")} <= set(
-        written
-    )
+    assert {"page-ratings.csv", "summary.json", "summary.tex", "summary-wide.tex", "summary.md"} <= set(written)
+    assert {
+        f"page-{plot}-{width}.{fmt}"
+        for plot in ("scores", "items", "annotators")
+        for width in ("single", "double")
+        for fmt in ("pdf", "svg", "png")
+    } <= set(written)
     for name, data in written.items():
         assert archive.read(name) == data, name
         single = client.get(reverse("analysis:bundle_file", args=[rated.slug, bundle.pk, name]))

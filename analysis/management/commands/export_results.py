@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analysis.documents import render_results, write_results
 from analysis.formats import FORMATS, TEXT_FORMATS
+from analysis.labels import LABEL_LENGTHS, parse_label_flags
 from analysis.stats.multiplicity import METHODS
 from evalsite.commands import check_out_folder
 from evalsite.progress import CommandOutput, add_progress_argument
@@ -13,7 +14,8 @@ from evalsite.progress import CommandOutput, add_progress_argument
 class Command(BaseCommand):
     help = (
         "Write studies' tidy ratings (csv), their analysis (json, latex, markdown: one row per study), plots "
-        "(PNG and SVG; needs --out) and the protocol manifest. 'all' writes every format."
+        "(PDF, SVG and PNG at one-column and two-column widths; needs --out) and the protocol manifest. 'all' writes "
+        "every format."
     )
 
     def add_arguments(self, parser):
@@ -32,10 +34,22 @@ class Command(BaseCommand):
             default="default",
             help="apply the studies' exclusion rules: as each study's settings say (default), or not",
         )
+        parser.add_argument(
+            "--label",
+            action="append",
+            default=[],
+            metavar="NAME=TEXT",
+            help=f"what figures and tables call {', '.join(LABEL_LENGTHS)} (the score), over the studies' own "
+            'labels; e.g. --label baseline="SD-2.1" --label ours="+ entropy scaling"; repeat for each',
+        )
         add_progress_argument(parser)
 
-    def handle(self, *args, studies, format, out, adjust, exclusions, **options):
+    def handle(self, *args, studies, format, out, adjust, exclusions, label, **options):
         output = CommandOutput(self, options)
+        try:
+            labels = parse_label_flags(label)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         formats = list(FORMATS) if format == "all" else [format]
         if out is None:
             if format == "plots":
@@ -49,6 +63,7 @@ class Command(BaseCommand):
                 "formats": formats,
                 "adjustment": adjust,
                 "exclusions": {"default": None, "on": True, "off": False}[exclusions],
+                "labels": labels,
                 "bar": output.bar,
             }
             if out is None:

@@ -211,7 +211,7 @@ def give_consent(*, annotator: Annotator) -> Annotator:
 
 @transaction.atomic
 def _consent(*, annotator: Annotator) -> Annotator:
-    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator.pk)
+    annotator = Annotator.objects.select_for_update(of=("self",)).select_related("study").get(pk=annotator.pk)
     if annotator.consented_at is not None:
         return annotator
     if leases.has_run_out(annotator):

@@ -65,7 +65,7 @@ def submit_rating(*, annotator_id: int, assignment_id: int, left_score: object, 
 @transaction.atomic
 def screen_out_if_failed(*, annotator_id: int) -> Annotator:
     """End the participation of an annotator who failed as many checks as the study allows."""
-    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator_id)
+    annotator = Annotator.objects.select_for_update(of=("self",)).select_related("study").get(pk=annotator_id)
     limit = annotator.study.screen_out_after
     if limit is None or annotator.screened_out_at is not None:
         return annotator
@@ -80,7 +80,7 @@ def screen_out_if_failed(*, annotator_id: int) -> Annotator:
 def finish_if_complete(*, annotator_id: int) -> Annotator:
     """Give the annotator a completion code once every assignment is answered (never when screened out or
     released: a release deletes the unanswered assignments, but the annotator did not answer them)."""
-    annotator = Annotator.objects.select_for_update().select_related("study").get(pk=annotator_id)
+    annotator = Annotator.objects.select_for_update(of=("self",)).select_related("study").get(pk=annotator_id)
     if annotator.finished_at or annotator.consented_at is None or annotator.screened_out_at or annotator.released_at:
         return annotator
     if sequence.has_unanswered(annotator_id=annotator_id):

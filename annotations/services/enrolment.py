@@ -216,7 +216,9 @@ def _consent(*, annotator: Annotator) -> Annotator:
         return annotator
     if leases.has_run_out(annotator):
         raise leases.TimeRanOut()
-    allocate(annotator=annotator)
+    # stamped first, so that the study's lock (taken in allocate, held to the commit) covers only the pair counts
+    # and the insert; a refusal there (StudyFull) rolls the stamp back with everything else
     annotator.consented_at = timezone.now()
     annotator.save(update_fields=["consented_at"])
+    allocate(annotator=annotator)
     return annotator

@@ -66,8 +66,9 @@ STYLE = {
     "svg.hashsalt": SVG_HASH_SALT,
     "svg.fonttype": "none",
 }
-#: Space kept free at the figure's edges, in inches.
-EDGE = 0.04
+#: Space kept free at the figure's edges, in inches: enough for a browser's box of a text in another font (an
+#: SVG's text is set in the viewer's DejaVu Sans, whose box includes the line's whole height).
+EDGE = 0.1
 #: PNG's zlib level: 1 writes a 300-dpi figure several times faster than the default 6, for files about a fifth
 #: larger.
 PNG_COMPRESSION = 1
@@ -88,7 +89,9 @@ PLAIN_TICKS = FuncFormatter(lambda value, position: f"{value:g}".replace("-", nu
 def _wrap(text: str, width_in: float, size: float = 8.0) -> str:
     """``text`` broken into lines that fit ``width_in`` inches at ``size`` points (DejaVu Sans: about 0.6 em per
     character)."""
-    return textwrap.fill(text, max(12, int(width_in * 72 / (0.6 * size))), break_long_words=True)
+    return textwrap.fill(
+        text, max(12, int(width_in * 72 / (0.6 * size))), break_long_words=True, break_on_hyphens=False
+    )
 
 
 def _clip(text: str, characters: int) -> str:
@@ -120,11 +123,13 @@ def score_distributions(report: StudyReport, labels: Labels = DEFAULT_LABELS, wi
     return figure
 
 
-def _legend_columns(axes, inches: float) -> int:
-    """Entries side by side when they fit the width, else one per line."""
-    names = axes.get_legend_handles_labels()[1]
+def _legend_entries(axes, inches: float) -> tuple[list, list[str], int]:
+    """The axes' legend handles, their labels wrapped to the figure, and how many columns: side by side when they
+    fit the width, else one per line."""
+    handles, names = axes.get_legend_handles_labels()
     wide = sum(len(name) * 0.6 * 7 / 72 + 0.45 for name in names)
-    return len(names) if wide < inches * 0.95 else 1
+    columns = len(names) if wide < inches * 0.95 else 1
+    return handles, [_wrap(name, inches - 0.5, 7) for name in names], columns
 
 
 def _lay_out(figure: Figure, axes, *, legend_at: str) -> None:
@@ -133,9 +138,12 @@ def _lay_out(figure: Figure, axes, *, legend_at: str) -> None:
     axes moved in by what they need (twice, as tick labels may change with the axes' size)."""
     inches = figure.get_size_inches()[0]
     top = legend_at == "top"
+    handles, names, columns = _legend_entries(axes, inches)
     legend = figure.legend(
+        handles,
+        names,
         loc="upper center" if top else "lower center",
-        ncols=_legend_columns(axes, inches),
+        ncols=columns,
         handlelength=1.2,
         borderaxespad=0.0,
         bbox_to_anchor=(0.5, 1.0, 0.0, 0.0) if top else (0.5, 0.0, 0.0, 0.0),
@@ -157,18 +165,19 @@ def _lay_out(figure: Figure, axes, *, legend_at: str) -> None:
 
 
 def axis_limits(rows: Sequence[UnitDifference], estimate: float, ci) -> tuple[float, float]:
-    """The difference axis of a forest plot: every mean, 0 and the estimate with its CI, widened to where the
-    intervals end for the middle 80% of rows (so a few huge intervals, from units with two or three judgments, do
-    not squeeze the rest), padded, and never past what 1–10 scores allow."""
+    """The difference axis of a forest plot: every mean, 0 and the estimate with its CI, widened towards where the
+    intervals end for the middle 80% of rows, but by no more than half that span on either side (so intervals of
+    units with two or three judgments do not squeeze the rest), padded, and never past what 1–10 scores allow."""
     means = [row.mean for row in rows]
     core = [*means, 0.0] + [value for value in (estimate, *ci) if value is not None and math.isfinite(value)]
     low, high = min(core), max(core)
+    reach = 0.5 * max(high - low, 1.0)
     lows = [row.ci[0] for row in rows if row.ci[0] is not None]
     highs = [row.ci[1] for row in rows if row.ci[1] is not None]
     if lows:
-        low = min(low, float(np.quantile(lows, 0.1)))
-        high = max(high, float(np.quantile(highs, 0.9)))
-    pad = 0.05 * (high - low) or 0.5
+        low = max(min(low, float(np.quantile(lows, 0.1))), low - reach)
+        high = min(max(high, float(np.quantile(highs, 0.9))), high + reach)
+    pad = 0.05 * (high - low)
     return max(low - pad, -SCALE_LIMIT - 0.5), min(high + pad, SCALE_LIMIT + 0.5)
 
 

@@ -228,6 +228,11 @@ EVALSITE_DEVICE = os.environ.get("EVALSITE_DEVICE", "")  # "" picks cuda when av
 EVALSITE_DTYPE = os.environ.get("EVALSITE_DTYPE", "")  # "" picks float16 on cuda, float32 on cpu
 # torch.compile the denoiser when a worker loads it; each new batch shape compiles once (about a minute)
 EVALSITE_COMPILE = env_bool("EVALSITE_COMPILE", False)
+# torch.compile's mode: "default", or "reduce-overhead" (CUDA graphs) or "max-autotune" on a GPU
+EVALSITE_COMPILE_MODE = os.environ.get("EVALSITE_COMPILE_MODE", "default")
+# PyTorch's compile caches (FX graphs, AOTAutograd, Triton kernels, autotuning), kept between worker restarts so a
+# restarted worker loads its kernels instead of compiling them again
+EVALSITE_COMPILE_CACHE_DIR = Path(os.environ.get("EVALSITE_COMPILE_CACHE_DIR", VAR_DIR / "torch-compile"))
 
 LOGGING = {
     "version": 1,

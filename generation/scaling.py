@@ -217,9 +217,14 @@ def _project_to_heads(
     if attn.group_norm is not None:
         hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
 
-    query = attn.to_q(hidden_states)
-    key = attn.to_k(hidden_states)
-    value = attn.to_v(hidden_states)
+    if getattr(attn, "fused_projections", False) and getattr(attn, "to_qkv", None) is not None:
+        # one GEMM for all three (`Attention.fuse_projections`), split as `FusedAttnProcessor2_0` splits it
+        qkv = attn.to_qkv(hidden_states)
+        query, key, value = torch.split(qkv, qkv.shape[-1] // 3, dim=-1)
+    else:
+        query = attn.to_q(hidden_states)
+        key = attn.to_k(hidden_states)
+        value = attn.to_v(hidden_states)
 
     inner_dim = key.shape[-1]
     head_dim = inner_dim // attn.heads

@@ -11,16 +11,19 @@ from django.views.decorators.http import require_GET
 
 from . import access
 from .models import ImagePair
-from .selectors import live_monitor
+from .selectors import annotator_progress, live_monitor
 
 
 @staff_member_required
 @require_GET
 def monitoring(request: HttpRequest, slug: str) -> HttpResponse:
-    """The monitoring page; its script refreshes it from ``monitoring_data`` every few seconds."""
+    """The monitoring page; its script refreshes it from ``monitoring_data`` every few seconds. The study's pilot
+    runs, which it counts nowhere, are listed apart (as at the page's loading)."""
     study = access.staff_study(request.user, slug, access.VIEW_STUDY)
     live = live_monitor(study=study)
-    return render(request, "annotations/staff/monitor.html", {"study": study, "monitor": live.monitor, "live": live})
+    pilots = annotator_progress(study=study, speed_threshold=live.speed_threshold, pilots=True)
+    context = {"study": study, "monitor": live.monitor, "live": live, "pilots": pilots}
+    return render(request, "annotations/staff/monitor.html", context)
 
 
 @staff_member_required

@@ -3,7 +3,7 @@ from collections import Counter
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.models import Study
-from annotations.selectors import live_monitor
+from annotations.selectors import live_monitor, pilot_runs
 
 
 def _seconds(value: float | None) -> str:
@@ -14,7 +14,7 @@ class Command(BaseCommand):
     help = (
         "Print what a study's monitoring page shows: annotator counts and states, ratings, the quota and its ETA, "
         "warning signs (failed attention checks, one score throughout, speeders, position), each annotator's "
-        "progress and each pair's assignments and ratings."
+        "progress and each pair's assignments and ratings; pilot runs, which none of these count, apart."
     )
 
     def add_arguments(self, parser):
@@ -72,3 +72,9 @@ class Command(BaseCommand):
                     f"  {pair.assigned:>8}  {pair.ratings:>7}  {pair.ours_left:>9}  {pair.ours_right:>10}  "
                     f"{pair.prompt}"
                 )
+        pilots = pilot_runs(study=target)
+        if pilots.runs:
+            write(
+                f"Pilot runs (counted in none of the above): {pilots.runs}, {pilots.finished} finished, "
+                f"{pilots.answers} answers"
+            )

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import numbers
 from .labels import DEFAULT_LABELS, Labels
@@ -75,9 +75,14 @@ PNG_COMPRESSION = 1
 
 
 def style() -> dict:
-    """The rcParams of every figure: ``STYLE`` in the figures' font (``analysis.plot_font``), which an SVG shown
-    where that font is not installed names DejaVu Sans, then any sans-serif, in its place."""
-    return {**STYLE, "font.family": [figure_font(), "DejaVu Sans", "sans-serif"]}
+    """The rcParams of every figure: ``STYLE`` in the figures' font (``analysis.plot_font``), the whole DejaVu Sans
+    for a character it lacks."""
+    return {**STYLE, "font.family": [figure_font(), "DejaVu Sans"]}
+
+
+#: An SVG keeps its text as text: where the figures' font is not installed, a viewer sets it in DejaVu Sans, else
+#: in any sans-serif font.
+SVG_FONTS = (b"font-family: 'DejaVu Sans EvalSite', 'DejaVu Sans'", b"font-family: 'DejaVu Sans', sans-serif")
 
 
 #: Each format's metadata: none that changes from run to run (dates), so the same data give the same bytes.
@@ -115,6 +120,7 @@ def score_distributions(report: StudyReport, labels: Labels = DEFAULT_LABELS, wi
             label=f"{labels.of(condition)} (mean {numbers.number(stats.mean)})",
         )
     axes.set_xticks(scores)
+    axes.yaxis.set_major_locator(MaxNLocator(5))
     axes.yaxis.set_major_formatter(PLAIN_TICKS)
     axes.set_xlabel(_wrap(labels.question, inches * 0.9))
     axes.set_ylabel("share of scores")
@@ -135,7 +141,8 @@ def _legend_entries(axes, inches: float) -> tuple[list, list[str], int]:
 def _lay_out(figure: Figure, axes, *, legend_at: str) -> None:
     """Place the axes so that its tick labels, axis labels and title, and the figure's legend above or below it,
     lie inside the figure with ``EDGE`` to spare: the texts are measured once the axes are placed roughly, and the
-    axes moved in by what they need (twice, as tick labels may change with the axes' size)."""
+    axes moved in by what they need. Once is enough: the ticks are fixed or chosen by a ``MaxNLocator`` of a set
+    number, so they do not change with the axes' size."""
     inches = figure.get_size_inches()[0]
     top = legend_at == "top"
     handles, names, columns = _legend_entries(axes, inches)
@@ -155,13 +162,12 @@ def _lay_out(figure: Figure, axes, *, legend_at: str) -> None:
     legend_height = legend.get_window_extent(renderer).height + edge
     legend.set_bbox_to_anchor((0.5, 1 - edge / height if top else edge / height, 0.0, 0.0), figure.transFigure)
     axes.set_position([0.2, 0.2, 0.6, 0.6])
-    for _ in range(2):
-        tight, box = axes.get_tightbbox(renderer), axes.get_window_extent(renderer)
-        x0 = (box.x0 - tight.x0 + edge) / width
-        x1 = 1 - (tight.x1 - box.x1 + edge) / width
-        y0 = (box.y0 - tight.y0 + edge + (0 if top else legend_height)) / height
-        y1 = 1 - (tight.y1 - box.y1 + edge + (legend_height if top else 0)) / height
-        axes.set_position([x0, y0, max(x1 - x0, 0.05), max(y1 - y0, 0.05)])
+    tight, box = axes.get_tightbbox(renderer), axes.get_window_extent(renderer)
+    x0 = (box.x0 - tight.x0 + edge) / width
+    x1 = 1 - (tight.x1 - box.x1 + edge) / width
+    y0 = (box.y0 - tight.y0 + edge + (0 if top else legend_height)) / height
+    y1 = 1 - (tight.y1 - box.y1 + edge + (legend_height if top else 0)) / height
+    axes.set_position([x0, y0, max(x1 - x0, 0.05), max(y1 - y0, 0.05)])
 
 
 def axis_limits(rows: Sequence[UnitDifference], estimate: float, ci) -> tuple[float, float]:
@@ -195,7 +201,7 @@ def _forest(
     ordered = sorted(rows, key=lambda row: row.mean)
     count = len(ordered)
     labelled = count <= LABELLED_ROWS
-    height = min(max(2.4, (0.125 if labelled else 0.01) * count + 1.4), 9.0)
+    height = min(max(2.4, (0.105 if labelled else 0.01) * count + 1.4), 9.0)
     figure = Figure(figsize=(inches, height))
     axes = figure.add_subplot()
     positions = np.arange(count)
@@ -237,6 +243,7 @@ def _forest(
     if past:
         axes.plot([], [], ">", color=PALETTE["vermillion"], markersize=3.5, label="interval runs past the axis")
     axes.set_xlim(left, right)
+    axes.xaxis.set_major_locator(MaxNLocator(7 if width == "double" else 5))
     axes.xaxis.set_major_formatter(PLAIN_TICKS)
     if labelled:
         characters = 18 if width == "single" else 48
@@ -293,7 +300,7 @@ def figure_bytes(figure: Figure, fmt: str) -> bytes:
     with rc_context(style()):
         options = {"pil_kwargs": {"compress_level": PNG_COMPRESSION}} if fmt == "png" else {}
         figure.savefig(buffer, format=fmt, dpi=PNG_DPI, metadata=METADATA[fmt], **options)
-    return buffer.getvalue()
+    return buffer.getvalue().replace(*SVG_FONTS) if fmt == "svg" else buffer.getvalue()
 
 
 def plot_documents(report: StudyReport, labels: Labels = DEFAULT_LABELS) -> dict[str, bytes]:

@@ -1,15 +1,23 @@
-"""Speed and memory of the full analysis report and of the primary model's fit, against lme4 where R is installed.
+"""Speed and memory of the results bundle and of the primary model's fit, against lme4 where R is installed.
 
-    python bench/analysis.py                               # every report design, then every fit design
-    python bench/analysis.py --designs 45x50 --fits 1000x1000@10   # a subset ("" for none)
+    python bench/analysis.py                                        # every bundle design, then every fit design
+    python bench/analysis.py --before d5f8781 --rounds 3            # beside an earlier commit's own measurement
+    python bench/analysis.py --designs 45x50 --fits 1000x1000@10    # a subset ("" for none)
 
-Each design runs in its own process, so its peak RSS is its own. The clock covers everything ``export_results``
-computes from the tidy ratings: the study report (descriptives with mixed-model CIs, the crossed mixed model with
-Satterthwaite df, robustness tests, the two-way bootstrap with 2,000 resamples, position model, agreement with a
-2,000-resample alpha CI and ICC, quality flags), the JSON, Markdown and LaTeX documents, and the three plots as PNG
-and SVG. Simulating the ratings is not timed. Targets: 3 s for 45 × 50, 60 s and 2 GiB for 1,000 × 1,000. For
-45 × 50 the same primary model is also fitted with statsmodels' MixedLM (dense crossed variance components) as a
-reference.
+Each design runs in its own process, so its peak RSS is its own. The clock covers everything ``export_results
+--format all`` computes from the tidy ratings, through ``analysis.rendering.render_documents``: the study report
+(descriptives with mixed-model CIs, the crossed mixed model with Satterthwaite df, robustness tests, the two-way
+bootstrap with 2,000 resamples, position model, agreement with a 2,000-resample alpha CI and ICC, quality flags), and
+every document: the ratings as CSV and Parquet with their codebook, JSON, Markdown, both LaTeX tables, the protocol,
+the README, and the three figures at both widths as PDF, SVG and 300-dpi PNG. Simulating the ratings is not timed.
+Targets: 1.5 s for 45 × 50, 10 s and 1 GiB for 1,000 × 1,000. For 45 × 50 the primary model is also fitted with
+statsmodels' MixedLM (dense crossed variance components) as a reference.
+
+``--before REV`` unpacks that commit with ``git archive`` into a temporary folder (the repository is not touched)
+and runs its own ``bench/analysis.py --child`` beside this checkout's, alternately (earlier, now, now, earlier, ...)
+for ``--rounds`` rounds, so that a slow spell of the shared machine falls on both; printed: each side's median and
+spread, and now ÷ earlier. An earlier tree measures what its own code made then (before 2026-12-07: the report, the
+JSON, Markdown and LaTeX documents, and three plots as PNG and SVG at one width).
 
 The fit designs time ``fit_crossed`` alone (REML search, Satterthwaite df) on the primary model: 45 × 50 and
 1,000 × 1,000 complete, and 1,000 × 1,000 with 10% of cells (each annotator rates about 100 of the 1,000 prompts;
@@ -24,14 +32,16 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = {"45x50": (3.0, None), "1000x1000": (60.0, 2.0)}
+TARGETS = {"45x50": (1.5, None), "1000x1000": (10.0, 1.0)}
 FIT_TARGETS = {"45x50": 0.1, "1000x1000": 10.0, "1000x1000@10": None}
 LME4_LIMIT = 200_000  # judgments: lme4 on the complete 1,000 × 1,000 (10⁶ judgments) takes longer than the bench
 LME4 = """
@@ -46,36 +56,37 @@ cat(sprintf("%.17g", c(seconds, coefs[1, "Estimate"], coefs[1, "Std. Error"], co
 
 
 def measure(annotators: int, items: int, reference: bool) -> dict:
+    """The whole bundle of one simulated study, in this process: seconds, the analysis's share, peak RSS."""
     sys.path.insert(0, str(ROOT))
-    from analysis.formats import summaries_json, summaries_latex, summaries_markdown
-    from analysis.plots import figure_bytes, study_plots
-    from analysis.stats.report import adjust_reports, study_report
+    from analysis.formats import FORMATS
+    from analysis.rendering import StudyData, render_documents
     from tests.analysis.simulate import simulate_ratings
 
+    slug = f"{annotators}x{items}"
     frame = simulate_ratings(annotators=annotators, items=items, seed=1)
+    frame.insert(0, "study", slug)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    stages = {}
+    marks = []
     start = time.perf_counter()
-    (report,) = adjust_reports([study_report(frame, study=f"{annotators}x{items}", seed=0)])
-    stages["report"] = time.perf_counter() - start
-    mark = time.perf_counter()
-    documents = [summaries_json([report], [{}]), summaries_markdown([report]), summaries_latex([report])]
-    stages["documents"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    images = [figure_bytes(figure, fmt) for figure in study_plots(report).values() for fmt in ("png", "svg")]
-    stages["plots"] = time.perf_counter() - mark
+    documents = render_documents(
+        [StudyData(slug=slug, ratings=frame)],
+        formats=FORMATS,
+        progress=lambda steps: marks.append(time.perf_counter()),
+    )
     total = time.perf_counter() - start
+    summary = json.loads(documents["summary.json"])["studies"][0]["mixed_model"]["effect"]
     result = {
-        "design": f"{annotators}x{items}",
+        "design": slug,
         "ratings": int(len(frame) // 2),
         "seconds": total,
-        "stages": stages,
+        "stages": {"report": marks[0] - start, "documents and figures": start + total - marks[0]},
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "rss_before_gib": rss_before,
-        "estimate": report.mixed_model.effect.estimate,
-        "se": report.mixed_model.effect.se,
-        "df": report.mixed_model.effect.df,
-        "bytes_written": sum(len(d) for d in documents) + sum(len(i) for i in images),
+        "estimate": summary["estimate"],
+        "se": summary["se"],
+        "df": summary["df"],
+        "files": len(documents),
+        "bytes_written": sum(len(d if isinstance(d, bytes) else d.encode()) for d in documents.values()),
     }
     if reference:
         import pandas as pd
@@ -95,6 +106,76 @@ def measure(annotators: int, items: int, reference: bool) -> dict:
         result["statsmodels_estimate"] = float(fit.fe_params.iloc[0])
         result["statsmodels_se"] = float(fit.bse_fe.iloc[0])
     return result
+
+
+def child(tree: Path, design: str) -> dict:
+    """``tree``'s own measurement of ``design`` in a process of its own (this checkout's Python environment)."""
+    output = subprocess.run(
+        [sys.executable, str(tree / "bench" / "analysis.py"), "--child", design],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tree,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def spread(values: list[float], unit: str = "s") -> str:
+    middle = statistics.median(values)
+    return f"{middle:.2f} {unit}" + (f" ({min(values):.2f}–{max(values):.2f})" if len(values) > 1 else "")
+
+
+def run_designs(designs: list[str], before: str | None, rounds: int) -> None:
+    """Each design ``rounds`` times, beside ``before``'s own measurement when given (alternately)."""
+    with tempfile.TemporaryDirectory(prefix="evalsite-before-") as folder:
+        earlier = None
+        if before:
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", before], check=True, capture_output=True)
+            subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+            earlier = Path(folder)
+        for design in designs:
+            now, then = [], []
+            for round_ in range(rounds):
+                order = [("now", ROOT), ("before", earlier)] if round_ % 2 else [("before", earlier), ("now", ROOT)]
+                for side, tree in order:
+                    if tree is not None:
+                        (now if side == "now" else then).append(child(tree, design))
+            report(design, now, then, before)
+
+
+def report(design: str, now: list[dict], then: list[dict], before: str | None) -> None:
+    seconds = [run["seconds"] for run in now]
+    memory = [run["peak_rss_gib"] for run in now]
+    seconds_target, memory_target = TARGETS.get(design, (None, None))
+    line = f"{design}: {now[0]['ratings']} ratings, {now[0]['files']} files, bundle {spread(seconds)}"
+    if seconds_target:
+        line += f" ({statistics.median(seconds) / seconds_target:.2f} of the {seconds_target:g} s target)"
+    line += f", peak RSS {spread(memory, 'GiB')}"
+    if memory_target:
+        line += f" ({statistics.median(memory) / memory_target:.2f} of the {memory_target:g} GiB target)"
+    print(line)
+    stages = ", ".join(
+        f"{name} {statistics.median(run['stages'][name] for run in now):.2f} s" for name in now[0]["stages"]
+    )
+    print(
+        f"  stages (medians): {stages}; estimate {now[0]['estimate']:+.4f} (SE {now[0]['se']:.4f}, "
+        f"df {now[0]['df']:.1f})"
+    )
+    if then:
+        earlier = [run["seconds"] for run in then]
+        stages = ", ".join(
+            f"{name} {statistics.median(run['stages'][name] for run in then):.2f} s" for name in then[0]["stages"]
+        )
+        print(
+            f"  {before}: {spread(earlier)}, peak RSS {spread([run['peak_rss_gib'] for run in then], 'GiB')} "
+            f"({stages}); now ÷ before {statistics.median(seconds) / statistics.median(earlier):.2f}"
+        )
+    if "statsmodels_seconds" in now[0]:
+        print(
+            f"  statsmodels MixedLM, primary model only: {now[0]['statsmodels_seconds']:.2f} s, estimate "
+            f"{now[0]['statsmodels_estimate']:+.4f} (SE {now[0]['statsmodels_se']:.4f})"
+        )
 
 
 def parse_fit_design(design: str) -> tuple[int, int, float]:
@@ -206,6 +287,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--designs", nargs="*", default=list(TARGETS), help="AxI, e.g. 45x50 1000x1000")
     parser.add_argument("--fits", nargs="*", default=list(FIT_TARGETS), help="AxI or AxI@P, e.g. 1000x1000@10")
+    parser.add_argument("--before", help="an earlier commit to measure beside this checkout, e.g. d5f8781")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each design per side (default 1)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--fit-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -216,34 +299,7 @@ def main() -> None:
         annotators, items = (int(v) for v in args.child.split("x"))
         print(json.dumps(measure(annotators, items, reference=args.child == "45x50")))
         return
-    for design in args.designs:
-        output = subprocess.run(
-            [sys.executable, __file__, "--child", design],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
-        result = json.loads(output.stdout.strip().splitlines()[-1])
-        seconds_target, memory_target = TARGETS.get(design, (None, None))
-        line = f"{design}: {result['ratings']} ratings, full report {result['seconds']:.2f} s"
-        if seconds_target:
-            line += f" ({result['seconds'] / seconds_target:.2f} of the {seconds_target:g} s target)"
-        line += f", peak RSS {result['peak_rss_gib']:.2f} GiB"
-        if memory_target:
-            line += f" ({result['peak_rss_gib'] / memory_target:.2f} of the {memory_target:g} GiB target)"
-        stages = ", ".join(f"{name} {value:.2f} s" for name, value in result["stages"].items())
-        print(line)
-        print(
-            f"  stages: {stages}; RSS before the report {result['rss_before_gib']:.2f} GiB; "
-            f"estimate {result['estimate']:+.4f} (SE {result['se']:.4f}, df {result['df']:.1f})"
-        )
-        if "statsmodels_seconds" in result:
-            print(
-                f"  statsmodels MixedLM, primary model only: {result['statsmodels_seconds']:.2f} s, estimate "
-                f"{result['statsmodels_estimate']:+.4f} (SE {result['statsmodels_se']:.4f})"
-            )
+    run_designs(args.designs, args.before, args.rounds)
     run_fits([design for design in args.fits if design])
 
 

@@ -120,7 +120,7 @@ def test_every_plot_in_every_format_and_width(report):
             assert data.startswith(b"%PDF-")
             fonts = set(re.findall(rb"/Subtype /(\w+)", data)) & {b"TrueType", b"Type3", b"Type1", b"Type0"}
             assert b"Type3" not in fonts and (b"TrueType" in fonts or b"Type0" in fonts), (name, fonts)
-            assert len(set(re.findall(rb"/BaseFont /\w+\+(\w+)", data))) == 1, name  # no ligature glyph font
+            assert len(set(re.findall(rb"/BaseFont /(\w+\+\w+)", data))) == 1, name  # no ligature glyph font
         elif name.endswith(".png"):
             width_px = int.from_bytes(data[16:20], "big")
             inches = WIDTHS[name.rsplit("-", 1)[1].split(".")[0]]
@@ -141,3 +141,11 @@ def test_png_and_pdf_exports_of_the_same_data_are_byte_identical(report, fmt):
     assert {name: figure_bytes(figure, fmt) for name, figure in study_plots(report).items()} == {
         name: figure_bytes(figure, fmt) for name, figure in study_plots(report).items()
     }
+
+
+def test_a_label_outside_the_figures_font_is_drawn_from_the_whole_dejavu_sans(report):
+    """The figures' font holds Latin, Greek, Cyrillic and symbols (analysis.plot_font); a Hebrew label falls back."""
+    figure = study_plots(report, Labels("Базовая модель", "שלנו", "Score"), "single")["scores"]
+    data = figure_bytes(figure, "pdf")
+    assert len(set(re.findall(rb"/BaseFont /(\w+\+\w+)", data))) >= 2  # the cut font, then the whole one
+    assert texts_outside(figure) == []

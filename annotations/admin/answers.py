@@ -26,7 +26,10 @@ class ImagePairAdmin(StudyScopedAdmin, ViewOnlyAdmin):
 
 
 class AnnotatorAdmin(StudyScopedAdmin, KeepAnswersAdmin):
-    list_display = ("label", "study", "consented_at", "finished_at", "release_reason", "completion_code", "invite_link")
+    list_display = (
+        *("label", "study", "pilot_run", "consented_at", "finished_at", "release_reason", "completion_code"),
+        "invite_link",
+    )
     list_filter = (("study", STUDY_FILTER),)
     search_fields = ("external_id", "completion_code")
     readonly_fields = (
@@ -74,6 +77,11 @@ class AnnotatorAdmin(StudyScopedAdmin, KeepAnswersAdmin):
         if released < selected:
             note += f" {selected - released} finished, released before, or with every pair rated, left as they were."
         self.message_user(request, note, messages.SUCCESS)
+
+    @admin.display(description="Pilot run", boolean=True, ordering="is_pilot")
+    def pilot_run(self, annotator: Annotator) -> bool:
+        """A pilot run (``services.pilots``) counts nowhere; the study page deletes a study's pilot runs."""
+        return annotator.is_pilot
 
     @admin.display(description="Invite link")
     def invite_link(self, annotator: Annotator) -> str:

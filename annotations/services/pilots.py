@@ -22,12 +22,10 @@ def check_pilot_allowed(study: Study) -> None:
     """Refuse a pilot run of a study whose pairs are not generated (a draft, or generating) or that is closed."""
     if study.status in PILOT_STATUSES:
         return
-    status = study.get_status_display().lower()
     if study.status == Study.Status.CLOSED:
         raise ValidationError(f"Study {study.title!r} is closed: open it again to try it as a pilot.")
-    raise ValidationError(
-        f"Study {study.title!r} is {status}: it can be tried as a pilot once every pair is generated."
-    )
+    state = "still generating" if study.status == Study.Status.GENERATING else "a draft"
+    raise ValidationError(f"Study {study.title!r} is {state}: it can be tried as a pilot once every pair is generated.")
 
 
 def start_pilot(*, study: Study) -> Annotator:

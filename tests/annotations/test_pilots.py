@@ -198,7 +198,7 @@ def test_a_draft_study_says_why_it_cannot_be_piloted_yet(people):
     study = make_study(slug="draft")
     Study.objects.filter(pk=study.pk).update(owner=ada)
     panel = study_page(signed_in(ada), study).context["study_panel"]["pilot"]
-    assert panel.reason == "Study 'Draft' is draft: it can be tried as a pilot once every pair is generated."
+    assert panel.reason == "Study 'Draft' is a draft: it can be tried as a pilot once every pair is generated."
     response = signed_in(ada).post(reverse(f"admin:{PREVIEW_URL_NAME}", args=[study.pk]), follow=True)
     assert "once every pair is generated" in response.content.decode() and not Annotator.objects.exists()
 

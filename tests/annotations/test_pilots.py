@@ -54,7 +54,8 @@ def pilot_url(study: Study) -> str:
 def test_a_pilot_goes_through_a_ready_study_where_a_real_annotator_cannot(client):
     study = ready_study(prompts=3, attention_checks=1, completion_code="PROLIFIC1", completion_url="https://x.org/c")
     (real,) = services.create_annotators(study=study, count=1)
-    assert client.get(url("invite", real)).status_code == 403  # not open: not taking ratings
+    refused = client.get(url("invite", real))  # not open: not taking ratings, and no pilot banner
+    assert refused.status_code == 403 and BANNER not in refused.content.decode()
     assert client.post(url("invite", real), {"consent": "yes"}).status_code == 403
 
     pilot = pilots.start_pilot(study=study)

@@ -115,7 +115,12 @@ def use_compile_cache(directory) -> None:
     functorch_config.enable_autograd_cache = True
 
 
-def compile_pipeline(pipeline: DiffusionPipeline, mode: str = "default") -> None:
+def compile_options(mode: str = "default", backend: str = "inductor") -> dict:
+    """``torch.compile``'s arguments: a mode is for the inductor backend only."""
+    return {"mode": mode} if backend == "inductor" else {"backend": backend}
+
+
+def compile_pipeline(pipeline: DiffusionPipeline, mode: str = "default", backend: str = "inductor") -> None:
     """diffusers' speed recipe, in place: fused QKV projections (one GEMM for a self-attention layer's query, key and
     value, which the scaling processors use as well), channels-last UNet and VAE, and ``torch.compile`` of the
     denoiser and of the VAE's decoder. The denoiser keeps its class and attributes; the first call of each shape
@@ -130,9 +135,10 @@ def compile_pipeline(pipeline: DiffusionPipeline, mode: str = "default") -> None
     for part in (denoiser, vae):
         if part is not None and any(isinstance(module, torch.nn.Conv2d) for module in part.modules()):
             part.to(memory_format=torch.channels_last)
-    denoiser.compile(mode=mode)
+    options = compile_options(mode, backend)
+    denoiser.compile(**options)
     if vae is not None:
-        vae.decode = torch.compile(vae.decode, mode=mode)
+        vae.decode = torch.compile(vae.decode, **options)
 
 
 def use_scheduler(loaded: LoadedModel, name: str) -> None:

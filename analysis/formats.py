@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from importlib import metadata
 
+import numpy as np
 import pandas as pd
 
 from .csv_cells import neutralise
@@ -44,10 +45,26 @@ def _versions() -> tuple[tuple[str, str], ...]:
 
 
 def ratings_csv(frame: pd.DataFrame) -> str:
-    """The tidy ratings as CSV; text that a spreadsheet would run as a formula is marked (``analysis.csv_cells``)."""
-    text_columns = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
-    safe = frame.assign(**{column: frame[column].astype(object).map(neutralise) for column in text_columns})
-    return safe.to_csv(index=False, lineterminator="\n")
+    """The tidy ratings as CSV; text that a spreadsheet would run as a formula is marked (``analysis.csv_cells``).
+
+    Each column's distinct values are written once and the rows take them by code (a million ratings have a few
+    thousand distinct texts): the same text as pandas writes, in a fraction of the time."""
+    return pd.DataFrame({column: _cell_texts(frame[column]) for column in frame.columns}).to_csv(
+        index=False, lineterminator="\n"
+    )
+
+
+def _cell_texts(column: pd.Series):
+    """The column as the CSV shows it: integers as they are, floats as ``repr`` (empty when missing), text marked."""
+    if pd.api.types.is_integer_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return column
+    codes, uniques = pd.factorize(column)
+    values = np.asarray(uniques, dtype=object).tolist()
+    if pd.api.types.is_float_dtype(column):
+        texts = [repr(float(value)) for value in values]
+    else:
+        texts = [neutralise(value) for value in values]
+    return np.array([*texts, ""], dtype=object)[codes]  # code −1, a missing value, takes the last: empty
 
 
 def _labels_for(reports: Sequence[StudyReport], labels: Sequence[Labels]) -> Sequence[Labels]:

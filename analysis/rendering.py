@@ -127,16 +127,19 @@ def render_documents(
     if repeated:
         raise ValueError(f"Study {', '.join(repr(slug) for slug in repeated)} given more than once.")
     advance = progress or (lambda steps: None)
+    analysed = bool(set(formats) & set(ANALYSED_FORMATS))
+    # The analysis before the ratings' files: its peak memory then does not come on top of theirs.
+    reports = analyse_all(studies, adjustment=adjustment, exclusions=exclusions) if analysed else []
+    if analysed:
+        advance(len(studies))
     documents: dict[str, str | bytes] = {}
     if "csv" in formats:
         for study in studies:
             documents[f"{study.slug}-ratings.csv"] = ratings_csv(study.ratings)
     documents.update(data_files(studies, formats))  # Parquet, attention checks, codebook
-    if not set(formats) & set(ANALYSED_FORMATS):
+    if not analysed:
         return documents
-    reports = analyse_all(studies, adjustment=adjustment, exclusions=exclusions)
     protocols = [dict(study.protocol) if study.protocol is not None else None for study in studies]
-    advance(len(studies))
     labels = [study.labels for study in studies]
     if "json" in formats:
         documents[FILE_NAMES["json"]] = summaries_json(reports, protocols, labels)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks of docs/benchmarks.md, on a CUDA host with the project installed, in about 8 minutes
-# on an H100; with --device cpu, the same script with the tiny models on the CPU in about 2 minutes (CI runs it):
+# on an H100; with --device cpu, the same script with the tiny models on the CPU in about 2 minutes on two cores
+# (tests/generation/test_bench_script.py runs it so, with BENCH_QUICK=1):
 #
 #   bash bench/cuda.sh [--device cpu] [OUT_DIR [PART ...]]   # default OUT_DIR: var/bench-cuda (var/bench-cpu)
 #
@@ -58,17 +59,19 @@ run() {
 }
 
 if [ $cpu = 1 ]; then
+  # the tiny models, all sizes of a family in one process: 96², where the arms differ, and the training size 64²;
+  # BENCH_QUICK=1 (the CI's smoke test): 2 steps, one repeat, the ours-arm cost over 2 repeats
   backend=${COMPILE_BACKEND:-eager}
-  sd=(--model tiny --device cpu --dtype float32 --steps 4 --in-process)
-  pixart=(--model tiny-pixart --device cpu --dtype float32 --steps 4 --in-process)
-  # training size 64², and 96², where the arms differ
-  small=(--sizes 96 --check --check-sizes 96 64 --batch 2 --diffusers-batch 4 --single 1 --repeats 2)
-  small+=(--cost-repeats 5 --compile --compile-batch 2)
-  middle=(--sizes 64 --batch 4 --single 1 --repeats 2)
-  large=(--sizes 128 --batch 2 --diffusers-batch 4 --single 0 --repeats 1 --cost-repeats 0 --profile "$out/profiles")
-  pixart_sizes=(--sizes 64 96 --check --check-sizes 96 64 --batch 2 --single 0 --repeats 2 --cost-repeats 0)
+  quick=${BENCH_QUICK:-0}
+  steps=4 repeats=2 cost=5
+  [ "$quick" = 1 ] && steps=2 repeats=1 cost=2
+  sd=(--model tiny --device cpu --dtype float32 --steps $steps --in-process)
+  pixart=(--model tiny-pixart --device cpu --dtype float32 --steps $steps --in-process)
+  small=(--sizes 96 64 --check --check-sizes 96 64 --batch 2 --diffusers-batch 4 --single 1 --repeats $repeats)
+  small+=(--cost-repeats $cost --compile --compile-batch 2 --profile "$out/profiles")
+  pixart_sizes=(--sizes 96 64 --check --check-sizes 96 64 --batch 2 --single 0 --repeats $repeats --cost-repeats 0)
   restart=(--sizes 96 --batch 2)
-  limits=(120 60 60 90 120)
+  limits=(150 0 0 90 120)
 else
   backend=${COMPILE_BACKEND:-inductor}
   sd=(--model sd21-shaped --device cuda --dtype float16 --steps 20)
@@ -96,8 +99,10 @@ if wants generation; then
   # the compiled calls fill the compile cache that the restart part starts from
   run "${limits[0]}" generation-small.log env TORCHINDUCTOR_CACHE_DIR="$cache" $py bench/generation.py "${sd[@]}" \
     "${small[@]}" "${common[@]}"
-  run "${limits[1]}" generation-middle.log $py bench/generation.py "${sd[@]}" "${middle[@]}" "${common[@]}"
-  run "${limits[2]}" generation-large.log $py bench/generation.py "${sd[@]}" "${large[@]}" "${common[@]}"
+  if [ $cpu = 0 ]; then
+    run "${limits[1]}" generation-middle.log $py bench/generation.py "${sd[@]}" "${middle[@]}" "${common[@]}"
+    run "${limits[2]}" generation-large.log $py bench/generation.py "${sd[@]}" "${large[@]}" "${common[@]}"
+  fi
 fi
 
 if wants pixart; then

@@ -444,8 +444,10 @@ def phase_peaks(pipe, peaks: dict):
     own = "decode" in vae.__dict__  # compiled: an attribute of the instance
 
     def timed_decode(*args, **kwargs):
-        peaks["denoise"] = max(peaks.get("denoise", 0.0), torch.cuda.max_memory_allocated() / 2**30)
-        torch.cuda.reset_peak_memory_stats()
+        if not peaks.get("decoding"):  # the first decode call of a pipeline call (EvalSite's may make several)
+            peaks["denoise"] = max(peaks.get("denoise", 0.0), torch.cuda.max_memory_allocated() / 2**30)
+            torch.cuda.reset_peak_memory_stats()
+            peaks["decoding"] = True
         try:
             return decode(*args, **kwargs)
         finally:
@@ -502,10 +504,12 @@ def _measure(loaded, mode: str, *, size: int, batch: int, steps: int, repeats: i
 
     call = one_call(loaded, mode, size=size, batch=batch, steps=steps)
     cuda = loaded.device.type == "cuda"
+    peaks: dict = {}
 
     def timed():
         if cuda:
             torch.cuda.synchronize()
+        peaks["decoding"] = False
         started = time.perf_counter()
         images = call()
         if cuda:
@@ -524,7 +528,6 @@ def _measure(loaded, mode: str, *, size: int, batch: int, steps: int, repeats: i
             check["passed"] = difference <= TOLERANCE
     elif mode in ("diffusers-batched", "evalsite-fused"):
         _REFERENCE[(size, batch, family)] = first_images
-    peaks: dict = {}
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     with phase_peaks(loaded.pipeline, peaks) if cuda else contextlib.nullcontext():

@@ -6,6 +6,8 @@ Where every layer sees its training token count (the training size, among others
 arms are bit-identical, so a batch of B samples serves B pairs, each image stored for both arms.
 """
 
+import contextlib
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +24,53 @@ from PIL import Image
 
 from .pipelines import LoadedModel, use_scheduler
 from .scaling import denoiser_of, exact_size_arguments, patch_size, scaling_is_identity, use_interleaved_scaling
+
+#: The most elements an activation of one VAE decode call may hold: the fused batch decodes 2B samples where diffusers
+#: decodes B, and past 2**31 elements PyTorch's CUDA kernels index with 64 bits or split the batch themselves (SD's VAE
+#: at 768², 32 samples, as EvalSite's 16 pairs: 36 activations past it, the largest 9 GiB; 16 samples: 5).
+DECODE_ELEMENTS = 2**31
+
+
+def decode_elements_per_pixel(vae) -> int:
+    """The elements per image pixel of the VAE decoder's largest activation: each up block's channels at the
+    resolution its upsampler leaves (the last block at the image's own)."""
+    channels = list(reversed(vae.config.block_out_channels))
+    last = len(channels) - 1
+    return max(math.ceil(count / 4 ** max(0, last - 1 - i)) for i, count in enumerate(channels))
+
+
+def decode_batch_limit(pipe, *, width: int, height: int) -> int:
+    """The most samples one VAE decode call takes at ``width`` × ``height``: its largest activation stays within
+    ``DECODE_ELEMENTS`` (SD's VAE: 14 at 768², 32 at 512², 167 at 224²)."""
+    vae = getattr(pipe, "vae", None) or pipe.vqvae
+    return max(1, DECODE_ELEMENTS // (decode_elements_per_pixel(vae) * width * height))
+
+
+@contextlib.contextmanager
+def decode_in_chunks(pipe, limit: int):
+    """The pipeline's VAE decodes at most ``limit`` samples per call, the chunks' images concatenated; a call with
+    ``limit`` samples or fewer is the VAE's own. Each sample is decoded on its own either way (no layer of the VAE
+    mixes samples), so the images are those of one call, up to the kernels' own batch-size dependence."""
+    vae = getattr(pipe, "vae", None) or pipe.vqvae
+    own = "decode" in vae.__dict__  # a compiled decoder is an attribute of the instance
+    decode = vae.decode
+
+    def chunked(latents, *args, **kwargs):
+        if latents.shape[0] <= limit:
+            return decode(latents, *args, **kwargs)
+        outputs = [decode(chunk, *args, **kwargs) for chunk in latents.split(limit)]
+        if isinstance(outputs[0], tuple):
+            return (torch.cat([output[0] for output in outputs]),) + tuple(outputs[0][1:])
+        return type(outputs[0])(sample=torch.cat([output.sample for output in outputs]))
+
+    vae.decode = chunked
+    try:
+        yield
+    finally:
+        if own:
+            vae.decode = decode
+        else:
+            del vae.decode  # the class's method again
 
 
 @dataclass
@@ -153,16 +202,17 @@ def generate_pairs(
     )
     # The processors stay installed for the next batch; where the arms are identical they change nothing.
     use_interleaved_scaling(denoiser, train_sample_size)
-    images = pipe(
-        **arguments,
-        latents=latents,
-        width=width,
-        height=height,
-        num_inference_steps=steps,
-        guidance_scale=guidance_scale,
-        output_type="pil",
-        **exact_size_arguments(pipe),
-    ).images
+    with decode_in_chunks(pipe, decode_batch_limit(pipe, width=width, height=height)):
+        images = pipe(
+            **arguments,
+            latents=latents,
+            width=width,
+            height=height,
+            num_inference_steps=steps,
+            guidance_scale=guidance_scale,
+            output_type="pil",
+            **exact_size_arguments(pipe),
+        ).images
     if identical:
         pairs = [PairImages(baseline=image, ours=image.copy()) for image in images]
     else:

@@ -231,8 +231,12 @@ EVALSITE_COMPILE = env_bool("EVALSITE_COMPILE", False)
 # torch.compile's mode: "default", or "reduce-overhead" (CUDA graphs) or "max-autotune" on a GPU
 EVALSITE_COMPILE_MODE = os.environ.get("EVALSITE_COMPILE_MODE", "default")
 # PyTorch's compile caches (FX graphs, AOTAutograd, Triton kernels, autotuning), kept between worker restarts so a
-# restarted worker loads its kernels instead of compiling them again
-EVALSITE_COMPILE_CACHE_DIR = Path(os.environ.get("EVALSITE_COMPILE_CACHE_DIR", VAR_DIR / "torch-compile"))
+# restarted worker loads its kernels instead of compiling them again; a TORCHINDUCTOR_CACHE_DIR given is used as is
+EVALSITE_COMPILE_CACHE_DIR = Path(
+    os.environ.get("EVALSITE_COMPILE_CACHE_DIR")
+    or os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    or VAR_DIR / "torch-compile"
+)
 
 LOGGING = {
     "version": 1,

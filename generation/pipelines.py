@@ -102,15 +102,18 @@ def load_model(model: str, revision: str = "", dtype_name: str = "") -> LoadedMo
 
 
 def use_compile_cache(directory) -> None:
-    """Keep PyTorch's compile caches in ``directory`` (unless TORCHINDUCTOR_CACHE_DIR names one): the FX graph,
-    AOTAutograd, Triton and autotuning caches live there, so a restarted worker reuses its compiled kernels instead
-    of compiling them again. Both caches are on by default in PyTorch 2.13; they are turned on here all the same."""
+    """Keep PyTorch's compile caches in ``directory``: the FX graph, AOTAutograd, Triton and autotuning caches live
+    there, so a restarted worker reuses its compiled kernels instead of compiling them again. Both caches are on by
+    default in PyTorch 2.13; they are turned on here all the same.
+
+    Set, not defaulted: PyTorch writes its default folder (under /tmp, which a restarted machine empties) into
+    TORCHINDUCTOR_CACHE_DIR the first time it looks for it, and reads the variable on every look."""
     import os
 
     from torch._functorch import config as functorch_config
     from torch._inductor import config as inductor_config
 
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(directory))
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(directory)
     inductor_config.fx_graph_cache = True
     functorch_config.enable_autograd_cache = True
 

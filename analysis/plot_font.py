@@ -5,8 +5,9 @@ What stays: Latin, Greek and Cyrillic with their accents, punctuation, currency,
 geometric shapes, each glyph with its metrics, hinting and the kerning table. What goes: ligatures and other
 substitutions, which matplotlib's text shaping would apply ("ff" in "differences" set as one glyph of no
 character, which a PDF embeds as a font of its own and a reader cannot copy or search), and five in six glyphs,
-which every PDF's subset of the font (``pdf.fonttype`` 42) would read again. A character outside these ranges (an
-Arabic or Hebrew label) is drawn from the whole DejaVu Sans, the next family of the figures' style.
+which every PDF's subset of the font (``pdf.fonttype`` 42) would read again. A figure with a character outside these
+ranges (an Arabic or Hebrew label) names the whole DejaVu Sans as the next family, which draws it
+(``families``); the others name the one family, which spares matplotlib looking up a second for every text.
 
 The copy is made once per matplotlib version into matplotlib's cache folder and registered under its own family
 name, so the same data give the same figures.
@@ -15,12 +16,14 @@ name, so the same data give the same figures.
 import functools
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib
 from fontTools import subset
 from fontTools.ttLib import TTFont
 from matplotlib import font_manager
+from matplotlib.ft2font import FT2Font
 
 FAMILY = "DejaVu Sans EvalSite"
 #: The copy's version, in its file name: a new one whenever what it holds changes.
@@ -66,3 +69,19 @@ def figure_font() -> str:
                 os.unlink(temporary)
     font_manager.fontManager.addfont(str(target))
     return FAMILY
+
+
+@functools.cache
+def _characters() -> frozenset[int]:
+    """The code points the figures' font draws."""
+    figure_font()
+    path = font_manager.findfont(font_manager.FontProperties(family=FAMILY), fallback_to_default=False)
+    return frozenset(FT2Font(path).get_charmap())
+
+
+def families(texts: Iterable[str]) -> list[str]:
+    """The font families of a figure showing ``texts``: the figures' font, and the whole DejaVu Sans after it when
+    one of them has a character the figures' font lacks."""
+    known = _characters()
+    whole = any(ord(character) not in known for text in texts for character in text if not character.isspace())
+    return [figure_font(), "DejaVu Sans"] if whole else [figure_font()]

@@ -10,6 +10,7 @@ run over the estimates, not over every interval: an interval that runs past the 
 
 import io
 import math
+import re
 import textwrap
 from collections.abc import Sequence
 
@@ -21,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import numbers
 from .labels import DEFAULT_LABELS, Labels
-from .plot_font import figure_font
+from .plot_font import families
 from .stats.report import StudyReport, UnitDifference
 
 #: Okabe & Ito (2008), distinguishable with every common colour-vision deficiency and in greyscale.
@@ -74,15 +75,17 @@ EDGE = 0.1
 PNG_COMPRESSION = 1
 
 
-def style() -> dict:
-    """The rcParams of every figure: ``STYLE`` in the figures' font (``analysis.plot_font``), the whole DejaVu Sans
-    for a character it lacks."""
-    return {**STYLE, "font.family": [figure_font(), "DejaVu Sans"]}
+def style(family: Sequence[str]) -> dict:
+    """The rcParams of every figure: ``STYLE`` in the font families ``family`` (``analysis.plot_font.families``)."""
+    return {**STYLE, "font.family": list(family)}
 
 
 #: An SVG keeps its text as text: where the figures' font is not installed, a viewer sets it in DejaVu Sans, else
 #: in any sans-serif font.
-SVG_FONTS = (b"font-family: 'DejaVu Sans EvalSite', 'DejaVu Sans'", b"font-family: 'DejaVu Sans', sans-serif")
+SVG_FONTS = (
+    re.compile(rb"font-family: 'DejaVu Sans EvalSite'(, 'DejaVu Sans')?"),
+    rb"font-family: 'DejaVu Sans', sans-serif",
+)
 
 
 #: Each format's metadata: none that changes from run to run (dates), so the same data give the same bytes.
@@ -289,7 +292,9 @@ DRAWERS = {"scores": score_distributions, "items": item_forest, "annotators": an
 
 def study_plots(report: StudyReport, labels: Labels = DEFAULT_LABELS, width: str = "double") -> dict[str, Figure]:
     """Each plot of the study at one width, laid out."""
-    with rc_context(style()):
+    texts = [report.study, labels.baseline, labels.ours, labels.question]
+    texts += [row.label for row in (*report.item_differences, *report.annotator_differences)]
+    with rc_context(style(families(texts))):
         return {name: DRAWERS[name](report, labels, width) for name in PLOTS}
 
 
@@ -297,10 +302,10 @@ def figure_bytes(figure: Figure, fmt: str) -> bytes:
     """The figure as PDF, SVG or PNG (300 dpi); the same figure gives the same bytes on every run (no dates; SVG
     ids hashed with a fixed salt instead of a random one)."""
     buffer = io.BytesIO()
-    with rc_context(style()):
+    with rc_context(style(figure.axes[0].title.get_fontfamily())):  # the families it was drawn in
         options = {"pil_kwargs": {"compress_level": PNG_COMPRESSION}} if fmt == "png" else {}
         figure.savefig(buffer, format=fmt, dpi=PNG_DPI, metadata=METADATA[fmt], **options)
-    return buffer.getvalue().replace(*SVG_FONTS) if fmt == "svg" else buffer.getvalue()
+    return SVG_FONTS[0].sub(SVG_FONTS[1], buffer.getvalue()) if fmt == "svg" else buffer.getvalue()
 
 
 def plot_documents(report: StudyReport, labels: Labels = DEFAULT_LABELS) -> dict[str, bytes]:

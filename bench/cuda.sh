@@ -60,14 +60,15 @@ run() {
 
 if [ $cpu = 1 ]; then
   # the tiny models, all sizes of a family in one process: 96², where the arms differ, and the training size 64²;
-  # BENCH_QUICK=1 (the CI's smoke test): 2 steps, one repeat, the ours-arm cost over 2 repeats
+  # BENCH_QUICK=1 (the CI's smoke test): 2 steps, one repeat, the ours-arm cost over 2 repeats, diffusers batched
+  # at 2 prompts only
   backend=${COMPILE_BACKEND:-eager}
   quick=${BENCH_QUICK:-0}
-  steps=4 repeats=2 cost=5
-  [ "$quick" = 1 ] && steps=2 repeats=1 cost=2
+  steps=4 repeats=2 cost=5 more=(--diffusers-batch 4)
+  [ "$quick" = 1 ] && steps=2 repeats=1 cost=2 more=()
   sd=(--model tiny --device cpu --dtype float32 --steps $steps --in-process)
   pixart=(--model tiny-pixart --device cpu --dtype float32 --steps $steps --in-process)
-  small=(--sizes 96 64 --check --check-sizes 96 64 --batch 2 --diffusers-batch 4 --single 1 --repeats $repeats)
+  small=(--sizes 96 64 --check --check-sizes 96 64 --batch 2 "${more[@]}" --single 1 --repeats $repeats)
   small+=(--cost-repeats $cost --compile --compile-batch 2 --profile "$out/profiles")
   pixart_sizes=(--sizes 96 64 --check --check-sizes 96 64 --batch 2 --single 0 --repeats $repeats --cost-repeats 0)
   restart=(--sizes 96 --batch 2)

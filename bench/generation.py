@@ -860,19 +860,28 @@ def run_speed(args) -> bool:
                 continue
             if run["mode"] == "evalsite-unscaled" and any(r["identical_arms"] for r in results):
                 continue  # one computation serves both arms: there is no factor to turn off
-            if in_process:
-                result = measure(
-                    loaded,
-                    run["mode"],
-                    size=size,
-                    batch=run["batch"],
-                    steps=args.steps,
-                    repeats=args.repeats,
-                    compile_mode=args.compile_mode,
-                    backend=args.compile_backend,
-                )
-            else:
-                result = run_isolated(args, run)
+            try:
+                if in_process:
+                    result = measure(
+                        loaded,
+                        run["mode"],
+                        size=size,
+                        batch=run["batch"],
+                        steps=args.steps,
+                        repeats=args.repeats,
+                        compile_mode=args.compile_mode,
+                        backend=args.compile_backend,
+                    )
+                else:
+                    result = run_isolated(args, run)
+            except Exception as exc:  # out of memory, a compilation that fails: the other rows still count
+                error = f"{type(exc).__name__}: {str(exc)[:500]}"
+                print(f"FAILED: {run}: {error}", flush=True)
+                _write_json(args, run | {"error": error})
+                passed = False
+                if in_process and loaded.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
             if "check" in result:
                 passed = passed and result["check"]["passed"]
             results.append(result)
@@ -1545,7 +1554,7 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(result))
         return
     if not run_speed(args):
-        print("a correctness check FAILED (see above)", flush=True)
+        print("a correctness check or a measurement FAILED (see above)", flush=True)
         sys.exit(1)
 
 

@@ -157,3 +157,26 @@ def test_approximate_df_are_a_note_not_a_warning():
     assert [f"{record.category.__name__}: {record.message}" for record in caught] == []
     assert "tiny: the deviance's curvature at the optimum is nearly singular" in documents["summary.md"]
     assert "are approximate" in json.loads(documents["summary.json"])["studies"][0]["mixed_model"]["df_note"]
+
+
+def test_the_ratings_csv_is_what_pandas_writes():
+    """ratings_csv writes each distinct value once; the text is DataFrame.to_csv's of the marked frame."""
+    from analysis.csv_cells import neutralise
+    from analysis.formats import ratings_csv
+
+    frame = pd.DataFrame(
+        {
+            "study": ["s"] * 6,
+            "annotator": ["=cmd", "a,b", 'say "hi"', "", "line\nbreak", "ünï ✓"],
+            "item": pd.Categorical(["p1", "p2", "p1", "+x", "p2", "p1"]),
+            "condition": ["baseline", "ours"] * 3,
+            "score": [1, 10, 5, 5, 7, 3],
+            "position": ["left", "right"] * 3,
+            "seconds": [1.5, float("nan"), 1e-05, 3.0, 1e16, 2.123456789012345],
+        }
+    )
+    marked = frame.assign(
+        **{column: frame[column].astype(object).map(neutralise) for column in ("study", "annotator", "item")}
+    )
+    assert ratings_csv(frame) == marked.to_csv(index=False, lineterminator="\n")
+    assert ratings_csv(frame.iloc[:0]) == frame.iloc[:0].to_csv(index=False, lineterminator="\n")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The GPU checks and benchmarks of docs/benchmarks.md, on a CUDA host with the project installed, in about 8 minutes
-# on an H100; with --device cpu, the same script with the tiny models on the CPU in about 2 minutes on two cores
-# (tests/generation/test_bench_script.py runs it so, with BENCH_QUICK=1):
+# The GPU checks and benchmarks of docs/benchmarks.md, on a CUDA host with the project installed: about 8 minutes on
+# an H100 by an estimate from earlier timings (the part limits add up to 12.5). With --device cpu, the same script
+# with the tiny models on the CPU, under 2 minutes on two cores (tests/generation/test_bench_script.py runs it so,
+# with BENCH_QUICK=1). PYTHON names the interpreter (default python3).
 #
 #   bash bench/cuda.sh [--device cpu] [OUT_DIR [PART ...]]   # default OUT_DIR: var/bench-cuda (var/bench-cpu)
 #

@@ -647,18 +647,20 @@ def run_checks(loaded, args) -> list[dict]:
             passed = passed and row["factors_exactly_one"] and row["arms_bit_identical"]
         row["passed"] = passed
         checks.append(row)
-        print(
-            f"check {size}²{' (training size)' if row['identical_arms'] else ''}: EvalSite's baseline arm vs "
-            f"diffusers {row['baseline_vs_diffusers']}, ours arm vs diffusers with the scaled processors "
-            f"{row['ours_vs_diffusers_scaled']} pixel levels (tolerance {TOLERANCE})"
-            + (
-                f"; every factor exactly 1: {row['factors_exactly_one']}, arms bit-identical: "
-                f"{row['arms_bit_identical']}"
-                if row["identical_arms"]
-                else ""
-            )
-            + f": {'passed' if passed else 'FAILED'}",
-            flush=True,
+        _emit(
+            args,
+            [
+                f"- check {size}²{' (training size)' if row['identical_arms'] else ''}: EvalSite's baseline arm vs "
+                f"diffusers {row['baseline_vs_diffusers']}, ours arm vs diffusers with the scaled processors "
+                f"{row['ours_vs_diffusers_scaled']} pixel levels (tolerance {TOLERANCE})"
+                + (
+                    f"; every factor exactly 1: {row['factors_exactly_one']}, arms bit-identical: "
+                    f"{row['arms_bit_identical']}"
+                    if row["identical_arms"]
+                    else ""
+                )
+                + f": {'passed' if passed else 'FAILED'}"
+            ],
         )
     return checks
 
@@ -828,6 +830,7 @@ def run_speed(args) -> bool:
         ],
     )
     if args.check:
+        _emit(args, ["", "Correctness, before any timing (2 prompts, the same seeds):", ""])
         if not in_process:
             raise SystemExit("--check needs the model in this process: add --in-process on the CPU")
         for row in run_checks(loaded, args):

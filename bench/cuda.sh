@@ -43,14 +43,21 @@ out=$(cd "$out" && pwd)
 py=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 EVALSITE_VAR_DIR=${EVALSITE_VAR_DIR:-$(mktemp -d)}
 cache="$out/compile-cache"
-rm -rf "$cache" "$out/profiles"
 status=0
+started=$SECONDS
 quiet() { grep -v "should be kept in float32"; }
 wants() { [[ " $parts " == *" $1 "* ]]; }
-# run LIMIT LOG COMMAND...: the command under a time limit, its output shown and kept; a failure is remembered
+# run LIMIT LOG COMMAND...: the command under a time limit, cut to what is left of BENCH_DEADLINE_S, its output shown
+# and kept; a failure is remembered
 run() {
-  local limit=$1 log=$2
+  local limit=$1 log=$2 left
   shift 2
+  left=$((deadline - (SECONDS - started)))
+  if [ "$left" -lt 30 ]; then
+    echo "skipped (BENCH_DEADLINE_S=$deadline reached): $log" | tee -a "$out/results.md"
+    return
+  fi
+  [ "$left" -lt "$limit" ] && limit=$left
   timeout "$limit" "$@" 2>&1 | quiet | tee "$out/$log"
   local code=${PIPESTATUS[0]}
   if [ "$code" != 0 ]; then
@@ -79,23 +86,31 @@ else
   sd=(--model sd21-shaped --device cuda --dtype float16 --steps 20)
   pixart=(--model pixart-shaped --device cuda --dtype float16 --steps 20)
   small=(--sizes 224 --check --check-sizes 224 512 --batch 64 --diffusers-batch 128 --single 1 --repeats 2)
-  small+=(--cost-repeats 5 --compile --compile-batch 64 --budget-s 230)
-  middle=(--sizes 512 --batch 32 --single 1 --repeats 2 --budget-s 60)
-  large=(--sizes 768 --batch 16 --diffusers-batch 32 --single 0 --repeats 1 --cost-repeats 0 --budget-s 100)
+  small+=(--cost-repeats 5 --compile --compile-batch 64 --budget-s 200)
+  middle=(--sizes 512 --batch 32 --single 1 --repeats 2 --budget-s 50)
+  large=(--sizes 768 --batch 16 --diffusers-batch 32 --single 0 --repeats 1 --cost-repeats 0 --budget-s 90)
   large+=(--profile "$out/profiles")
-  pixart_sizes=(--sizes 512 1024 --check --check-sizes 1024 --batch 8 --single 0 --repeats 2 --cost-repeats 0)
-  pixart_sizes+=(--budget-s 110)
+  pixart_sizes=(--sizes 512 1024 --check --check-sizes 1024 --batch 8 --single 0 --repeats 1 --cost-repeats 0)
+  pixart_sizes+=(--budget-s 80)
   restart=(--sizes 224 --batch 64)
-  limits=(260 90 130 150 120)
+  limits=(250 75 130 110 100)
 fi
 common=(--json "$out/results.jsonl" --markdown "$out/results.md" --compile-backend "$backend")
-: >"$out/results.jsonl"
+# the whole run ends within BENCH_DEADLINE_S (default 570: a device command may run 600 s); a part that would start
+# later is skipped, one that would run past it is cut
+deadline=${BENCH_DEADLINE_S:-570}
+if wants generation; then
+  # a new run; without the generation part the results, the profiles and the compile cache of the last one are kept
+  # (bash bench/cuda.sh OUT generation, then bash bench/cuda.sh OUT pixart restart, split the run in two)
+  rm -rf "$cache" "$out/profiles" "$out/results.jsonl" "$out/results.md"
+fi
 
 { if [ $cpu = 1 ]; then lscpu | grep -m1 "Model name" | sed 's/  */ /g'; nproc; else
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; fi
   $py -c "import torch, diffusers, transformers; print('torch', torch.__version__, 'diffusers', diffusers.__version__, 'transformers', transformers.__version__)"
   date -u; } 2>&1 | tee "$out/device.txt"
-{ echo "# bench/cuda.sh --device $device, $(date -u +%F)"; echo; sed 's/^/    /' "$out/device.txt"; } >"$out/results.md"
+{ echo "# bench/cuda.sh --device $device $parts, $(date -u +%F)"; echo; sed 's/^/    /' "$out/device.txt"; } \
+  >>"$out/results.md"
 
 if wants generation; then
   # the compiled calls fill the compile cache that the restart part starts from

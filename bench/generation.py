@@ -602,9 +602,36 @@ def measure_cost(loaded, *, size: int, batch: int, steps: int, repeats: int) -> 
     }
 
 
+@contextlib.contextmanager
+def float32_copy(loaded, dtype: str):
+    """``loaded`` itself in float32 on the CPU; on a GPU a float32 copy with TF32 off (--check-dtype float32), as the
+    family tests run on a GPU: there the arms' different batch compositions change fp16 rounding, not the method."""
+    import torch
+
+    from generation.pipelines import LoadedModel
+
+    if loaded.device.type == "cpu" or dtype != "float32" or loaded.dtype == torch.float32:
+        yield loaded
+        return
+    pipe = copy.deepcopy(loaded.pipeline).to(torch.float32)
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield LoadedModel(pipe, pipe.scheduler, loaded.device, torch.float32)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+        del pipe
+        torch.cuda.empty_cache()
+
+
 def run_checks(loaded, args) -> list[dict]:
     """Correctness before speed, at each of --check-sizes with 2 prompts and --check-steps steps: EvalSite's pair
     against diffusers' pipeline for the same seeds, each arm, and at the training size the factor exactly 1."""
+    with float32_copy(loaded, args.check_dtype) as checked:
+        return _run_checks(checked, args)
+
+
+def _run_checks(loaded, args) -> list[dict]:
     from generation.scaling import (
         EntropyScaledAttnProcessor,
         apply_entropy_scaling,
@@ -830,7 +857,10 @@ def run_speed(args) -> bool:
         ],
     )
     if args.check:
-        _emit(args, ["", "Correctness, before any timing (2 prompts, the same seeds):", ""])
+        _emit(
+            args,
+            ["", f"Correctness, before any timing (2 prompts, the same seeds, eager calls in {args.check_dtype}):", ""],
+        )
         if not in_process:
             raise SystemExit("--check needs the model in this process: add --in-process on the CPU")
         for row in run_checks(loaded, args):
@@ -1492,6 +1522,11 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="check correctness first (see above)")
     parser.add_argument("--check-sizes", type=int, nargs="+", help="default: --sizes")
     parser.add_argument("--check-steps", type=int, default=4)
+    parser.add_argument(
+        "--check-dtype",
+        default="float32",
+        help="the eager checks' dtype on a GPU: float32 (a copy, TF32 off), or the model's own (--check-dtype same)",
+    )
     parser.add_argument("--profile", metavar="DIR", help="write a torch.profiler table per size and call here")
     parser.add_argument("--profile-rows", type=int, default=40)
     parser.add_argument(

@@ -28,9 +28,10 @@ Reported for each size:
 
 --check first checks correctness at --check-sizes (2 prompts, --check-steps): EvalSite's baseline arm against
 diffusers' pipeline for the same seeds, its "ours" arm against diffusers' pipeline with the entropy-scaled
-processors, and at the training size that every factor is exactly 1 and the arms are bit-identical. The compiled
-calls are checked against the eager ones on their first (compiling) call, at the --compile-batch. A failed check is
-printed as FAILED, kept in the JSON, and makes the exit status 1 after the timings.
+processors, and at the training size that every factor is exactly 1 and the arms are bit-identical (on a GPU on a
+float32 copy of the model with TF32 off, --check-dtype). The compiled calls are checked against the eager ones on
+their first (compiling) call, at the --compile-batch. A failed check is printed as FAILED, kept in the JSON, and
+makes the exit status 1 after the timings.
 --profile DIR writes, for each size, a torch.profiler table of one call of diffusers' best batched call and of
 EvalSite's fused call: time by phase (text encoding, denoiser, VAE decode) and the top kernels by device time, the
 attention kernels apart.

@@ -58,3 +58,16 @@ def test_compiled_denoiser_makes_the_same_pairs_and_compiles_once(tiny_model, se
     generate(tiny_model, [3, 4])  # the same shapes and processors: nothing new to compile
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
     assert graphs > 0
+
+
+def test_the_compile_caches_go_to_the_workers_folder(tmp_path, monkeypatch):
+    """PyTorch writes its /tmp default into TORCHINDUCTOR_CACHE_DIR when it first looks the folder up: the worker's
+    folder replaces it, so that a restarted worker finds its compiled kernels."""
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    from generation.pipelines import use_compile_cache
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "default"))
+    use_compile_cache(tmp_path / "worker")
+    assert cache_dir() == str(tmp_path / "worker")
+    assert torch._inductor.config.fx_graph_cache and torch._functorch.config.enable_autograd_cache

@@ -13,9 +13,10 @@ import math
 import re
 import textwrap
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from matplotlib import rc_context
+from matplotlib import image, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -248,14 +249,25 @@ def _forest(
     axes.set_xlim(left, right)
     axes.xaxis.set_major_locator(MaxNLocator(7 if width == "double" else 5))
     axes.xaxis.set_major_formatter(PLAIN_TICKS)
-    if labelled:
+    axes.set_yticks([])
+    if labelled:  # texts of their own rather than tick labels, which matplotlib measures again at every draw
         characters = 18 if width == "single" else 48
-        axes.set_yticks(positions, [_clip(row.label, characters) for row in ordered], fontsize=6)
-    else:
-        axes.set_yticks([])
+        place = axes.get_yaxis_transform()  # x in the axes' width, y in rows
+        for position, row in zip(positions, ordered, strict=True):
+            axes.text(
+                -0.02,
+                position,
+                _clip(row.label, characters),
+                transform=place,
+                ha="right",
+                va="center",
+                fontsize=6,
+                clip_on=False,
+            )
     axes.set_ylim(-1, count)
     axes.set_xlabel(_wrap(f"{labels.difference} (score points)", inches * 0.9))
-    axes.set_ylabel(unit)
+    if not labelled:  # else each row is named, and the title names the unit
+        axes.set_ylabel(unit)
     axes.set_title(_wrap(title, inches * 0.9))
     _lay_out(figure, axes, legend_at="bottom")
     return figure
@@ -301,18 +313,49 @@ def study_plots(report: StudyReport, labels: Labels = DEFAULT_LABELS, width: str
 def figure_bytes(figure: Figure, fmt: str) -> bytes:
     """The figure as PDF, SVG or PNG (300 dpi); the same figure gives the same bytes on every run (no dates; SVG
     ids hashed with a fixed salt instead of a random one)."""
+    if fmt == "png":
+        return _png(_pixels(figure))
     buffer = io.BytesIO()
     with rc_context(style(figure.axes[0].title.get_fontfamily())):  # the families it was drawn in
-        options = {"pil_kwargs": {"compress_level": PNG_COMPRESSION}} if fmt == "png" else {}
-        figure.savefig(buffer, format=fmt, dpi=PNG_DPI, metadata=METADATA[fmt], **options)
+        figure.savefig(buffer, format=fmt, dpi=PNG_DPI, metadata=METADATA[fmt])
     return SVG_FONTS[0].sub(SVG_FONTS[1], buffer.getvalue()) if fmt == "svg" else buffer.getvalue()
 
 
+def _pixels(figure: Figure) -> np.ndarray:
+    """The figure drawn by Agg at ``PNG_DPI``: its RGBA pixels."""
+    with rc_context(style(figure.axes[0].title.get_fontfamily())):
+        dpi = figure.dpi
+        figure.set_dpi(PNG_DPI)
+        try:
+            canvas = FigureCanvasAgg(figure)
+            canvas.draw()
+            return np.array(canvas.buffer_rgba())
+        finally:
+            figure.set_dpi(dpi)
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    """The pixels as a PNG, as matplotlib writes it (``PNG_COMPRESSION``); Pillow lets other threads run meanwhile."""
+    buffer = io.BytesIO()
+    image.imsave(buffer, pixels, format="png", dpi=PNG_DPI, pil_kwargs={"compress_level": PNG_COMPRESSION})
+    return buffer.getvalue()
+
+
 def plot_documents(report: StudyReport, labels: Labels = DEFAULT_LABELS) -> dict[str, bytes]:
-    """``<study>-<plot>-<width>.<format>``: every plot at both widths in every format."""
-    documents = {}
-    for width in WIDTHS:
-        for name, figure in study_plots(report, labels, width).items():
-            for fmt in FIGURE_FORMATS:
-                documents[f"{report.study}-{name}-{width}.{fmt}"] = figure_bytes(figure, fmt)
+    """``<study>-<plot>-<width>.<format>``: every plot at both widths in every format. The PNGs are compressed in
+    a thread of their own while the next figures are drawn (zlib lets the drawing go on)."""
+    documents: dict[str, bytes] = {}
+    pending = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="png") as compressor:
+        for width in WIDTHS:
+            for name, figure in study_plots(report, labels, width).items():
+                for fmt in FIGURE_FORMATS:
+                    key = f"{report.study}-{name}-{width}.{fmt}"
+                    if fmt == "png":
+                        documents[key] = b""  # its place in the order; filled below
+                        pending[key] = compressor.submit(_png, _pixels(figure))
+                    else:
+                        documents[key] = figure_bytes(figure, fmt)
+        for key, future in pending.items():
+            documents[key] = future.result()
     return documents

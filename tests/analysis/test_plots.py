@@ -70,13 +70,28 @@ def texts_outside(figure) -> list[str]:
     return outside
 
 
+def texts_overlapping(figure) -> list[tuple[str, str]]:
+    """Each pair of texts whose drawn extents overlap (by more than a pixel each way)."""
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = [(text.get_text(), text.get_window_extent(renderer)) for text in drawn_texts(figure)]
+    return [
+        (first, second)
+        for k, (first, one) in enumerate(boxes)
+        for second, other in boxes[k + 1 :]
+        if min(one.x1, other.x1) - max(one.x0, other.x0) > 1 and min(one.y1, other.y1) - max(one.y0, other.y0) > 1
+    ]
+
+
 @pytest.mark.parametrize("width", list(WIDTHS))
 @pytest.mark.parametrize("labels", [Labels(), LONG], ids=["default labels", "long labels"])
-def test_every_text_lies_inside_the_figure(report, crowd, width, labels):
+def test_every_text_lies_inside_the_figure_and_apart(report, crowd, width, labels):
     for study in (report, crowd):
         for name, figure in study_plots(study, labels, width).items():
             assert figure.get_size_inches()[0] == pytest.approx(WIDTHS[width])
             assert texts_outside(figure) == [], (study.study, name, width)
+            assert texts_overlapping(figure) == [], (study.study, name, width)
 
 
 def test_the_labels_are_the_studys_own(report):

@@ -16,12 +16,15 @@ FILE_GUIDE = (
     ("codebook.schema.json", "the same as a JSON Schema of one row"),
     ("summary.json", "every statistic, under the keys of EvalSite's docs/results.md"),
     ("summary.md", "the paper table in Markdown, with its notes"),
-    ("summary.tex", "the paper table in LaTeX (booktabs), notes as comments"),
+    ("summary.tex", "the paper table in LaTeX: a booktabs `table` as wide as a column, notes as its caption"),
+    ("summary-wide.tex", "the same with every column, a `table*` as wide as the page"),
     ("protocol.json", "how the images were made, what annotators saw, counts, exclusions, analysis settings"),
     ("protocol.md", "the same, written out for readers"),
     ("paper-table.*", "FID and CLIP score per resolution beside the human-study difference"),
-    ("*.png", "a plot (PNG)"),
-    ("*.svg", "the same plot (SVG)"),
+    ("*-single.pdf", "a plot one column wide (3.3 in), PDF with its fonts embedded"),
+    ("*-double.pdf", "a plot as wide as the page (6.9 in), PDF with its fonts embedded"),
+    ("*.png", "the same plot at that width, PNG at 300 dpi"),
+    ("*.svg", "the same plot at that width, SVG"),
     (README, "this file"),
 )
 

@@ -177,7 +177,8 @@ def _lay_out(figure: Figure, axes, *, legend_at: str) -> None:
 def axis_limits(rows: Sequence[UnitDifference], estimate: float, ci) -> tuple[float, float]:
     """The difference axis of a forest plot: every mean, 0 and the estimate with its CI, widened towards where the
     intervals end for the middle 80% of rows, but by no more than half that span on either side (so intervals of
-    units with two or three judgments do not squeeze the rest), padded, and never past what 1–10 scores allow."""
+    units with two or three judgments do not squeeze the rest), at least one score point wide, padded, and never
+    past what 1–10 scores allow."""
     means = [row.mean for row in rows]
     core = [*means, 0.0] + [value for value in (estimate, *ci) if value is not None and math.isfinite(value)]
     low, high = min(core), max(core)
@@ -187,6 +188,8 @@ def axis_limits(rows: Sequence[UnitDifference], estimate: float, ci) -> tuple[fl
     if lows:
         low = max(min(low, float(np.quantile(lows, 0.1))), low - reach)
         high = min(max(high, float(np.quantile(highs, 0.9))), high + reach)
+    if high - low < 1.0:  # every difference the same (all 0, say): one score point around it
+        low, high = (low + high) / 2 - 0.5, (low + high) / 2 + 0.5
     pad = 0.05 * (high - low)
     return max(low - pad, -SCALE_LIMIT - 0.5), min(high + pad, SCALE_LIMIT + 0.5)
 

@@ -113,6 +113,8 @@ def test_a_few_huge_intervals_do_not_set_the_axis():
     low, high = axis_limits(wild, 0.0, (-1.0, 1.0))
     assert low == pytest.approx(-4.0 - 4.0 - 0.8) and high == pytest.approx(4.0 + 4.0 + 0.8)  # half the span more
     assert axis_limits([UnitDifference("x", 2, 8.9, (-30.0, 30.0))], 8.9, (8.0, 9.0))[1] == 9.5  # what scores allow
+    still = [UnitDifference(f"same {k}", 3, 0.0, (0.0, 0.0)) for k in range(5)]
+    assert axis_limits(still, 0.0, (0.0, 0.0)) == pytest.approx((-0.55, 0.55))  # one point wide, not zero
 
 
 def test_intervals_past_the_axis_are_marked(crowd):

@@ -180,3 +180,19 @@ def test_the_ratings_csv_is_what_pandas_writes():
     )
     assert ratings_csv(frame) == marked.to_csv(index=False, lineterminator="\n")
     assert ratings_csv(frame.iloc[:0]) == frame.iloc[:0].to_csv(index=False, lineterminator="\n")
+
+
+def test_a_study_without_any_difference_draws_without_a_warning():
+    """Every judgment a tie: the forest plots' axis is one score point wide around 0, not empty."""
+    rows = [
+        ("same", f"a{annotator}", f"item {item}", condition, 5, position, 2.0)
+        for annotator in range(3)
+        for item in range(3)
+        for condition, position in (("baseline", "left"), ("ours", "right"))
+    ]
+    ratings = pd.DataFrame(rows, columns=["study", "annotator", "item", "condition", "score", "position", "seconds"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        documents = render_documents([StudyData(slug="same", ratings=ratings)], formats=["plots"], exclusions=False)
+    assert [f"{record.category.__name__}: {record.message}" for record in caught] == []
+    assert len(documents) == 18

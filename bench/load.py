@@ -55,6 +55,8 @@ sys.path.insert(0, str(ROOT))
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "evalsite_load"
 HOST = "127.0.0.1"
+#: Linux's autogroups share the CPU between sessions first, whatever the niceness within them (``--priority``).
+AUTOGROUP = Path("/proc/sys/kernel/sched_autogroup_enabled")
 
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 ASSIGNMENT_RE = re.compile(r'name="assignment" value="(\d+)"')
@@ -814,12 +816,18 @@ def main() -> int:
         type=int,
         default=0,
         help="niceness for gunicorn, the load database's PostgreSQL backends and this client (e.g. -10, as root) "
-        "when other work shares the machine (with Linux autogroups it counts within a session only); 0: unchanged",
+        "when other work shares the machine (with Linux autogroups on, it counts within a session only); 0: unchanged",
     )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--keep-db", action="store_true", help="leave the evalsite_load database for inspection")
     args = parser.parse_args()
+    if args.priority and AUTOGROUP.is_file() and AUTOGROUP.read_text().strip() == "1":
+        print(
+            f"note: {AUTOGROUP} is 1, so --priority ranks this run only among its own session's processes; "
+            "write 0 there (as root) to rank it above the machine's other work",
+            file=sys.stderr,
+        )
 
     tmp = Path(tempfile.mkdtemp(prefix="evalsite-load-"))
     env = load_environment(tmp, args.conn_max_age)

@@ -51,7 +51,8 @@ def test_export_writes_one_table_with_metrics_and_the_human_difference(rated_wit
     assert human.count("[") == 1 and human.startswith("+")  # ours − baseline [CI], from the mixed model
     export("sd21", "--format", "all", "--out", str(tmp_path))
     assert (tmp_path / "paper-table.md").read_text(encoding="utf-8") in printed
-    assert (tmp_path / "paper-table.tex").read_text(encoding="utf-8").startswith(r"\begin{tabular}")
+    latex = (tmp_path / "paper-table.tex").read_text(encoding="utf-8")
+    assert r"\begin{table*}[tb]" in latex and r"\toprule" in latex and r"laion5b-30000-seed0 & 64$\times$64" in latex
     assert (tmp_path / "paper-table.json").exists()
 
 

@@ -52,7 +52,7 @@ def test_the_results_panel_shows_progress_and_downloads_the_bundle(live_server, 
     panel = page.locator("#results-panel")
     assert panel.locator("h2").inner_text() == "Results"
     headline = page.locator("#headline").inner_text()
-    assert "ours − baseline [95% CI]" in headline and "3 · 3 · 9" in headline
+    assert "Ours − Baseline [95% CI]" in headline and "3 · 3 · 9" in headline
     assert page.locator("#bundle-none").inner_text() == "Not built yet."
     assert not page.locator("#bundle-ready").is_visible() and not page.locator("#bundle-building").is_visible()
     # the panel spans the content column above the paper table, its button inside it

@@ -19,6 +19,7 @@ import pandas as pd
 from .csv_cells import restore
 from .files import WriteError, write_files
 from .formats import FORMATS
+from .labels import DEFAULT_LABELS, LABEL_LENGTHS, Labels, labels_with, parse_label_flags
 from .open_data import ATTENTION_COLUMNS
 from .rendering import AnalysisOptions, StudyData, render_documents
 from .stats.multiplicity import METHODS
@@ -99,6 +100,14 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--adjust", choices=list(METHODS), default="holm", help="p adjustment across studies: holm or bh")
     p.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME=TEXT",
+        help=f"what figures and tables call {', '.join(LABEL_LENGTHS)} (the score), over those of --protocol's "
+        'studies; e.g. --label baseline="SD-2.1" --label ours="+ entropy scaling"; repeat for each',
+    )
+    p.add_argument(
         "--seconds",
         choices=list(SECONDS_MODES),
         default="pair",
@@ -116,10 +125,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _protocols(path: Path | None) -> dict[str, dict] | None:
-    """Each study's protocol from a results folder's ``protocol.json`` (its entry less what the analysis adds)."""
+def _protocols(path: Path | None) -> tuple[dict[str, dict] | None, dict[str, Labels]]:
+    """Each study's protocol from a results folder's ``protocol.json`` (its entry less what the analysis adds), and
+    the labels its figures and tables had."""
     if path is None:
-        return None
+        return None, {}
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -129,10 +139,21 @@ def _protocols(path: Path | None) -> dict[str, dict] | None:
     studies = document.get("studies") if isinstance(document, dict) else None
     if not isinstance(studies, list) or not all(isinstance(s, dict) and "study" in s for s in studies):
         raise InputError(f"{path} is not a protocol manifest: it needs 'studies', each with its 'study'")
-    return {
+    protocols = {
         str(study["study"]): {key: value for key, value in study.items() if key not in MANIFEST_ANALYSIS_KEYS}
         for study in studies
     }
+    labels = {}
+    for study in studies:
+        analysis = study.get("analysis")
+        texts = (analysis.get("labels") if isinstance(analysis, dict) else None) or {}
+        if not isinstance(texts, dict) or set(texts) - set(LABEL_LENGTHS):
+            raise InputError(f"{path}: study {study['study']!r} has labels that are not {', '.join(LABEL_LENGTHS)}")
+        try:
+            labels[str(study["study"])] = labels_with(DEFAULT_LABELS, {name: str(text) for name, text in texts.items()})
+        except ValueError as exc:
+            raise InputError(f"{path}: study {study['study']!r}: {exc}") from None
+    return protocols, labels
 
 
 def _attention(paths: Sequence[Path]) -> dict[str, pd.DataFrame]:
@@ -173,7 +194,8 @@ def studies_from(args: argparse.Namespace) -> list[StudyData]:
             if slug in frames:
                 raise InputError(f"{path}: study {slug!r} is also in an earlier ratings file")
             frames[slug] = frame
-    protocols = _protocols(args.protocol)
+    protocols, labels = _protocols(args.protocol)
+    flags = parse_label_flags(args.label)  # ValueError names the flag
     if protocols is not None:
         missing = [slug for slug in frames if slug not in protocols]
         if missing:
@@ -200,6 +222,7 @@ def studies_from(args: argparse.Namespace) -> list[StudyData]:
             options=options,
             attention=attention.get(slug, empty) if args.attention else None,
             protocol=protocols[slug] if protocols is not None else None,
+            labels=labels_with(labels.get(slug, DEFAULT_LABELS), flags),
         )
         for slug, frame in frames.items()
     ]

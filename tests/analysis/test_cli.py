@@ -56,7 +56,9 @@ def assert_same_files(expected: Path, written: Path, *, leave_out=("reproduced",
 def test_the_readmes_command_remakes_what_export_results_wrote(tmp_path):
     study, annotators = make_open_study(slug="cli", prompts=3, annotators=2, base_seed=5, steps=4)
     rate_all(study, annotators)
-    AnalysisSettings.objects.create(study=study, seed=7, bootstrap_resamples=300, min_seconds_per_item=0.5)
+    AnalysisSettings.objects.create(
+        study=study, seed=7, bootstrap_resamples=300, min_seconds_per_item=0.5, ours_label="+ entropy scaling"
+    )
     exported = tmp_path / "exported"
     call_command("export_results", "cli", "--format", "all", "--out", str(exported), stdout=io.StringIO())
     command = readme_command(exported)
@@ -68,7 +70,9 @@ def test_the_readmes_command_remakes_what_export_results_wrote(tmp_path):
         [str(SCRIPT), *command[1:]], cwd=exported, env=without_django(), capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
-    assert_same_files(exported, exported / "reproduced")
+    assert_same_files(exported, exported / "reproduced")  # the labels too, from protocol.json
+    summary = json.loads((exported / "reproduced" / "summary.json").read_text())
+    assert summary["studies"][0]["labels"]["ours"] == "+ entropy scaling"
 
     # the same from the CSV, in a fresh interpreter that never loads Django or an app
     from_csv = [word if word != "cli-ratings.parquet" else "cli-ratings.csv" for word in command[1:]]
@@ -152,6 +156,23 @@ def test_bad_flags_and_files_are_named(ratings_file, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(ratings_file), "--out", str(out), "--seed", "-1"])
     assert not out.exists()
+
+
+def test_labels_come_from_flags_over_the_protocols(ratings_file, tmp_path, capsys):
+    protocol = tmp_path / "protocol.json"
+    entry = {"study": "s", "analysis": {"labels": {"baseline": "SD-2.1", "ours": "Ours", "question": "Score"}}}
+    protocol.write_text(json.dumps({"schema": "evalsite.results/1", "studies": [entry]}))
+    out = tmp_path / "out"
+    code, err = run(capsys, ratings_file, "--out", out, "--protocol", protocol, "--label", "ours=+ entropy scaling")
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["studies"][0]["labels"] == {"baseline": "SD-2.1", "ours": "+ entropy scaling", "question": "Score"}
+    assert "+ entropy scaling" in (out / "summary.md").read_text()
+    refused = {"colour=red": "Unknown label 'colour'", "ours": "expected NAME=TEXT", "ours=SD-2.1": "both"}
+    for flag, words in refused.items():
+        code, err = run(capsys, ratings_file, "--out", tmp_path / "bad", "--protocol", protocol, "--label", flag)
+        assert code == 1 and words in err and "Nothing was written" in err, err
+    assert not (tmp_path / "bad").exists()
 
 
 def test_extra_columns_are_refused_or_carried_along(ratings_file, tmp_path, capsys):

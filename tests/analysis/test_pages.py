@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
+from analysis import numbers
 from analysis.models import AnalysisSettings
 from annotations.models import Study
 from tests.analysis.test_exports import SCORES, export, rate_all
@@ -48,10 +49,13 @@ def test_staff_see_the_numbers_of_the_json_export(client, rated):
     html = staff_client(client).get("/results/page/").content.decode()
     study = json.loads(export("page", "--format", "json"))["studies"][0]
     effect = study["mixed_model"]["effect"]
-    assert f"{effect['estimate']:.4f}" in html
-    assert f"{effect['se']:.4f}" in html
-    assert f"{effect['ci'][0]:.4f}" in html and f"{effect['ci'][1]:.4f}" in html
-    assert f"{study['agreement']['alpha']:.3f}" in html
+    primary = html[html.index('id="mixed-model"') : html.index('id="robustness"')]
+    # the primary test's numbers as the table writes them (analysis.numbers), not at a precision of the page's own
+    assert f"<dt>estimate</dt><dd>{numbers.signed(effect['estimate'])}</dd>" in primary
+    assert f"<dt>SE</dt><dd>{numbers.number(effect['se'], 3)}</dd>" in primary
+    assert f"<dt>95% CI</dt><dd>{numbers.interval(*effect['ci'])}</dd>" in primary
+    assert f"<dt>p</dt><dd>{numbers.p_value(effect['p']).replace('<', '&lt;')}</dd>" in primary
+    assert numbers.number(study["agreement"]["alpha"]) in html
     table = export("page", "--format", "markdown").splitlines()[2]
     for cell in [c.strip() for c in table.strip("|").split("|")]:
         assert cell.replace("<", "&lt;") in html, cell
@@ -65,7 +69,7 @@ def test_the_toggle_shows_the_analysis_without_exclusions(client, rated):
     html = client.get("/results/page/?exclusions=off").content.decode()
     without = json.loads(export("page", "--format", "json", "--exclusions", "off"))["studies"][0]
     assert "not applied" in html and 'href="?exclusions=on"' in html
-    assert f"{without['mixed_model']['effect']['estimate']:.4f}" in html
+    assert f"<dd>{numbers.signed(without['mixed_model']['effect']['estimate'])}</dd>" in html
     AnalysisSettings.objects.create(study=rated, apply_exclusions_by_default=False)
     assert "not applied" in client.get("/results/page/").content.decode()
 
@@ -174,5 +178,5 @@ def test_the_fit_of_the_primary_model_is_described(client, rated):
     diagnostics = diagnostics[: diagnostics.index("</dd>")]
     assert diagnostics.startswith('id="fit-diagnostics">converged') == model["converged"]
     assert ("singular fit (a variance component at 0)" in diagnostics) == model["singular"]
-    assert f"REML deviance {model['deviance']:.2f}" in diagnostics
+    assert f"REML deviance {numbers.number(model['deviance'])}" in diagnostics
     assert model["convergence"] and model["convergence"] in diagnostics

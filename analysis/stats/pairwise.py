@@ -1,0 +1,430 @@
+"""Pairwise-preference studies: Bradley–Terry strengths (Davidson's tie extension when there are ties).
+
+A judgment shows conditions ``left`` and ``right`` and records ``choice`` ("left", "right" or "tie"). Each
+unordered pair (i, j) is a three-outcome multinomial logit with linear predictors s_i (i preferred), s_j (j
+preferred) and log ν + (s_i + s_j) / 2 (tie): Davidson (1970). Without ties it is plain Bradley–Terry. Strengths
+are on the log scale with the reference condition fixed at 0. The maximum-likelihood fit is Newton's method on the
+concave log-likelihood of per-pair outcome counts, vectorised over bootstrap resamples (each warm-started from the
+full fit). CIs come from the two-way (annotator × item) bootstrap: annotators and items are drawn with
+replacement, independently, and a judgment enters with weight (draws of its annotator) × (draws of its item).
+Pair p-values are Wald tests of s_i = s_j with the inverse observed information of the full fit.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.sparse import csgraph, csr_matrix
+
+REQUIRED_COLUMNS = ("annotator", "item", "left", "right", "choice")
+CHOICES = ("left", "right", "tie")
+METHOD = "two-way (annotator × item) bootstrap, percentile interval"
+P_METHOD = "Wald z-test of equal log strengths, inverse observed information of the full fit"
+ALPHA_METHOD = "Krippendorff's alpha, nominal; units are (item, unordered pair), values the preferred condition or tie"
+BATCH = 250
+MAX_ITERATIONS = 100
+TOLERANCE = 1e-9
+MAX_STEP = 2.0
+
+
+@dataclass(frozen=True)
+class Strength:
+    condition: str
+    log_strength: float
+    ci: tuple[float | None, float | None]
+    se: float
+
+
+@dataclass(frozen=True)
+class PairTest:
+    """Wald test of s_first = s_second; ``difference`` is s_first − s_second."""
+
+    first: str
+    second: str
+    difference: float
+    se: float
+    z: float
+    p: float
+
+
+@dataclass(frozen=True)
+class PairwiseResult:
+    conditions: tuple[str, ...]
+    reference: str
+    model: str
+    strengths: tuple[Strength, ...]
+    tie_parameter: float | None
+    tie_parameter_ci: tuple[float | None, float | None]
+    leaderboard: tuple[str, ...]
+    win_rate: tuple[tuple[float | None, ...], ...]
+    comparisons: tuple[tuple[int, ...], ...]
+    pair_tests: tuple[PairTest, ...]
+    alpha: float | None
+    alpha_units: int
+    intransitive_triads: int
+    n: int
+    annotators: int
+    items: int
+    resamples: int
+    valid_resamples: int
+    seed: int
+    level: float
+    method: str = METHOD
+    p_method: str = P_METHOD
+    alpha_method: str = ALPHA_METHOD
+
+
+@dataclass(frozen=True, eq=False)
+class PairwiseData:
+    """Coded judgments. ``pair_first``/``pair_second`` (first < second) are the observed unordered pairs;
+    ``outcome`` is 0 (first preferred), 1 (second preferred) or 2 (tie)."""
+
+    conditions: tuple[str, ...]
+    annotator: np.ndarray
+    item: np.ndarray
+    pair: np.ndarray
+    outcome: np.ndarray
+    pair_first: np.ndarray
+    pair_second: np.ndarray
+    n_annotators: int
+    n_items: int
+
+    @property
+    def has_ties(self) -> bool:
+        return bool((self.outcome == 2).any())
+
+    @property
+    def n_outcomes(self) -> int:
+        return 3 if self.has_ties else 2
+
+
+def _validate(frame: pd.DataFrame) -> None:
+    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
+    if missing:
+        raise ValueError(f"The judgments lack the column(s) {', '.join(missing)}.")
+    if frame.empty:
+        raise ValueError("The judgments are empty.")
+    for column in REQUIRED_COLUMNS:
+        if frame[column].isna().any():
+            raise ValueError(f"The column {column} has missing values.")
+    unknown = sorted(set(frame["choice"].astype(str)) - set(CHOICES))
+    if unknown:
+        raise ValueError(
+            f"The column choice has unknown value(s) {', '.join(map(repr, unknown))}; expected left, right or tie."
+        )
+    same = frame["left"].to_numpy() == frame["right"].to_numpy()
+    if same.any():
+        raise ValueError(f"The columns left and right name the same condition {frame['left'][same].iloc[0]!r}.")
+
+
+def pairwise_data(frame: pd.DataFrame) -> PairwiseData:
+    """Code a tidy frame (annotator, item, left, right, choice); refuse bad input with a ValueError naming it."""
+    _validate(frame)
+    labels = pd.Index(pd.unique(pd.concat([frame["left"], frame["right"]]).astype(str))).sort_values()
+    if labels.size < 2:
+        raise ValueError("The judgments need at least two conditions.")
+    left = labels.get_indexer(frame["left"].astype(str))
+    right = labels.get_indexer(frame["right"].astype(str))
+    choice = frame["choice"].astype(str).to_numpy()
+    first, second = np.minimum(left, right), np.maximum(left, right)
+    winner = np.where(choice == "left", left, right)
+    outcome = np.where(choice == "tie", 2, np.where(winner == first, 0, 1))
+    pair_codes, pair_keys = pd.factorize(first * labels.size + second, sort=True)
+    pair_keys = np.asarray(pair_keys)
+    annotator, annotators = pd.factorize(frame["annotator"], sort=True)
+    item, items = pd.factorize(frame["item"], sort=True)
+    return PairwiseData(
+        conditions=tuple(labels),
+        annotator=annotator.astype(np.int64),
+        item=item.astype(np.int64),
+        pair=pair_codes.astype(np.int64),
+        outcome=outcome.astype(np.int64),
+        pair_first=pair_keys // labels.size,
+        pair_second=pair_keys % labels.size,
+        n_annotators=len(annotators),
+        n_items=len(items),
+    )
+
+
+def _design(data: PairwiseData, reference: int) -> np.ndarray:
+    """Pairs × outcomes × free parameters: the m − 1 non-reference strengths, then log ν when there are ties."""
+    m, K = len(data.conditions), data.pair_first.size
+    X = np.zeros((K, 3, m + 1))
+    rows = np.arange(K)
+    X[rows, 0, data.pair_first] = 1.0
+    X[rows, 1, data.pair_second] = 1.0
+    X[rows, 2, data.pair_first] = 0.5
+    X[rows, 2, data.pair_second] = 0.5
+    X[:, 2, m] = 1.0
+    keep = [p for p in range(m + 1) if p != reference and (p < m or data.has_ties)]
+    return X[:, : data.n_outcomes][:, :, keep]
+
+
+def _counts(data: PairwiseData, weights: np.ndarray | None = None) -> np.ndarray:
+    """Outcome counts per pair (pairs × outcomes), optionally weighted per judgment."""
+    O = data.n_outcomes
+    flat = np.bincount(data.pair * O + data.outcome, weights=weights, minlength=data.pair_first.size * O)
+    return flat.reshape(-1, O)
+
+
+def _derivatives(beta: np.ndarray, y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log-likelihood, gradient and observed information, batched: beta (B, P), y (B, K, O), X (K, O, P)."""
+    eta = np.einsum("kop,bp->bko", X, beta)
+    eta -= eta.max(axis=2, keepdims=True)
+    log_p = eta - np.log(np.exp(eta).sum(axis=2, keepdims=True))
+    p = np.exp(log_p)
+    n = y.sum(axis=2, keepdims=True)
+    loglik = (y * log_p).sum(axis=(1, 2))
+    gradient = np.einsum("bko,kop->bp", y - n * p, X)
+    mean_x = np.einsum("bko,kop->bkp", p, X)
+    information = np.einsum("bko,kop,koq->bpq", n * p, X, X) - np.einsum("bkp,bkq->bpq", n * mean_x, mean_x)
+    return loglik, gradient, information
+
+
+def fit_newton(y: np.ndarray, X: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maximum-likelihood parameters of each of B count sets (B, K, O), Newton steps capped at ``MAX_STEP``.
+
+    Returns (beta, converged, information at beta). A set whose likelihood has no maximum (a condition that never
+    loses, or a split comparison graph) does not converge within ``MAX_ITERATIONS``.
+    """
+    beta = np.array(start, dtype=float)
+    B, P = beta.shape
+    converged = np.zeros(B, dtype=bool)
+    information = np.zeros((B, P, P))
+    active = np.arange(B)
+    ridge = 1e-12 * np.eye(P)
+    for _ in range(MAX_ITERATIONS):
+        _, gradient, info = _derivatives(beta[active], y[active], X)
+        information[active] = info
+        try:
+            step = np.linalg.solve(info + ridge, gradient[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:
+            step = np.stack([np.linalg.lstsq(a + ridge, g, rcond=None)[0] for a, g in zip(info, gradient, strict=True)])
+        size = np.abs(step).max(axis=1)
+        step *= np.minimum(1.0, MAX_STEP / np.maximum(size, 1e-300))[:, None]
+        beta[active] += step
+        done = size < TOLERANCE
+        converged[active[done]] = True
+        active = active[~done]
+        if active.size == 0:
+            break
+    finite = np.isfinite(beta).all(axis=1)
+    return beta, converged & finite, information
+
+
+def _check_estimable(data: PairwiseData) -> None:
+    """The MLE exists when the graph 'i won or tied against j' is strongly connected (Hunter 2004, Assumption 1)."""
+    m = len(data.conditions)
+    counts = _counts(data)
+    edges_from, edges_to = [], []
+    for k, (i, j) in enumerate(zip(data.pair_first, data.pair_second, strict=True)):
+        i_beats = counts[k, 0] + (counts[k, 2] if data.has_ties else 0)
+        j_beats = counts[k, 1] + (counts[k, 2] if data.has_ties else 0)
+        if i_beats > 0:
+            edges_from.append(i), edges_to.append(j)
+        if j_beats > 0:
+            edges_from.append(j), edges_to.append(i)
+    graph = csr_matrix((np.ones(len(edges_from)), (edges_from, edges_to)), shape=(m, m))
+    parts, _ = csgraph.connected_components(graph, directed=True, connection="strong")
+    if parts > 1:
+        raise ValueError(
+            "The strengths are not estimable: some condition(s) never lose (or never win) against the rest, "
+            "so the comparison graph is not strongly connected."
+        )
+
+
+def _full_parameters(beta: np.ndarray, m: int, reference: int) -> tuple[np.ndarray, np.ndarray]:
+    """(strengths with the reference at 0, log ν or an empty array) from free parameters, batched (B, P)."""
+    strengths = np.insert(beta[:, : m - 1], reference, 0.0, axis=1)
+    return strengths, beta[:, m - 1 :]
+
+
+def resample_weights(data: PairwiseData, rng: np.random.Generator, size: int) -> np.ndarray:
+    """Judgment weights (size × n): times each judgment's annotator was drawn × times its item was drawn."""
+    A, I = data.n_annotators, data.n_items
+    annotator_draws = _draw_counts(rng, size, A)
+    item_draws = _draw_counts(rng, size, I)
+    return annotator_draws[:, data.annotator] * item_draws[:, data.item]
+
+
+def _draw_counts(rng: np.random.Generator, size: int, levels: int) -> np.ndarray:
+    draws = rng.integers(0, levels, size=(size, levels)) + (np.arange(size) * levels)[:, None]
+    return np.bincount(draws.ravel(), minlength=size * levels).reshape(size, levels).astype(float)
+
+
+def _batch_counts(data: PairwiseData, weights: np.ndarray) -> np.ndarray:
+    """Weighted outcome counts per pair for each resample (B, K, O), as one sparse product."""
+    O, K = data.n_outcomes, data.pair_first.size
+    column = data.pair * O + data.outcome
+    indicator = csr_matrix((np.ones(column.size), (np.arange(column.size), column)), shape=(column.size, K * O))
+    return np.asarray((indicator.T @ weights.T).T).reshape(weights.shape[0], K, O)
+
+
+def bootstrap_parameters(
+    data: PairwiseData, X: np.ndarray, beta: np.ndarray, *, seed: int, resamples: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refit on each two-way resample, warm-started from ``beta``; returns (parameters, valid mask)."""
+    rng = np.random.default_rng(seed)
+    estimates = np.empty((resamples, beta.size))
+    valid = np.zeros(resamples, dtype=bool)
+    m = len(data.conditions)
+    for start in range(0, resamples, BATCH):
+        size = min(BATCH, resamples - start)
+        y = _batch_counts(data, resample_weights(data, rng, size))
+        present = _present(y, data, m)
+        fitted, converged, _ = fit_newton(y, X, np.tile(beta, (size, 1)))
+        estimates[start : start + size] = fitted
+        valid[start : start + size] = converged & present
+    return estimates, valid
+
+
+def _present(y: np.ndarray, data: PairwiseData, m: int) -> np.ndarray:
+    """Per resample: every condition compared at least once (and, with ties in the data, at least one tie)."""
+    pair_n = y.sum(axis=2)
+    per_condition = np.zeros((y.shape[0], m))
+    np.add.at(per_condition.T, data.pair_first, pair_n.T)
+    np.add.at(per_condition.T, data.pair_second, pair_n.T)
+    present = (per_condition > 0).all(axis=1)
+    if data.has_ties:
+        present &= y[:, :, 2].sum(axis=1) > 0
+    return present
+
+
+def win_rates(data: PairwiseData) -> tuple[np.ndarray, np.ndarray]:
+    """(rate, n): rate[i, j] is the share of i-vs-j judgments that prefer i, a tie counting half (NaN if none)."""
+    m = len(data.conditions)
+    counts = _counts(data)
+    ties = counts[:, 2] if data.has_ties else np.zeros(counts.shape[0])
+    wins = np.zeros((m, m))
+    wins[data.pair_first, data.pair_second] = counts[:, 0] + ties / 2
+    wins[data.pair_second, data.pair_first] = counts[:, 1] + ties / 2
+    n = wins + wins.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(n > 0, wins / n, np.nan)
+    return rate, n.astype(int)
+
+
+def intransitive_triads(rate: np.ndarray) -> int:
+    """Directed 3-cycles in the majority graph (i → j when rate[i, j] > ½); trace(A³) / 3."""
+    A = (np.nan_to_num(rate, nan=0.5) > 0.5).astype(np.int64)
+    return int(np.trace(A @ A @ A) // 3)
+
+
+def nominal_alpha(units: np.ndarray, values: np.ndarray) -> tuple[float | None, int]:
+    """Krippendorff's alpha, nominal metric, from one (unit, value) row per coded value; (alpha, pairable units).
+
+    Units with a single value are not pairable and drop out. None when there is no disagreement to expect.
+    """
+    unit_codes = pd.factorize(pd.Series(units), sort=False)[0]
+    value_codes = pd.factorize(pd.Series(values), sort=False)[0]
+    U, V = unit_codes.max() + 1, value_codes.max() + 1
+    table = np.bincount(unit_codes * V + value_codes, minlength=U * V).reshape(U, V).astype(float)
+    m_u = table.sum(axis=1)
+    table = table[m_u >= 2]
+    m_u = m_u[m_u >= 2]
+    n = m_u.sum()
+    if n < 2:
+        return None, 0
+    observed = ((m_u**2 - (table**2).sum(axis=1)) / (m_u - 1)).sum() / n
+    n_c = table.sum(axis=0)
+    expected = (n**2 - (n_c**2).sum()) / (n * (n - 1))
+    if expected == 0:
+        return None, int(m_u.size)
+    return float(1 - observed / expected), int(m_u.size)
+
+
+def _alpha(data: PairwiseData) -> tuple[float | None, int]:
+    units = data.item * data.pair_first.size + data.pair
+    return nominal_alpha(units, data.outcome)
+
+
+def _wald_tests(strengths: np.ndarray, covariance: np.ndarray, conditions: tuple[str, ...]) -> tuple[PairTest, ...]:
+    tests = []
+    m = len(conditions)
+    for i in range(m):
+        for j in range(i + 1, m):
+            difference = strengths[i] - strengths[j]
+            se = float(np.sqrt(max(covariance[i, i] + covariance[j, j] - 2 * covariance[i, j], 0.0)))
+            z = difference / se if se > 0 else float("nan")
+            tests.append(
+                PairTest(
+                    conditions[i], conditions[j], float(difference), se, float(z), float(2 * stats.norm.sf(abs(z)))
+                )
+            )
+    return tuple(tests)
+
+
+def _percentile(values: np.ndarray, level: float) -> tuple[float | None, float | None]:
+    if values.size < 2:
+        return (None, None)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def fit_full(data: PairwiseData, reference: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(free parameters, design, observed information) of the full data's maximum-likelihood fit."""
+    _check_estimable(data)
+    X = _design(data, reference)
+    beta, converged, information = fit_newton(_counts(data)[None], X, np.zeros((1, X.shape[2])))
+    if not converged[0]:
+        raise ValueError("The Bradley–Terry fit did not converge.")
+    return beta[0], X, information[0]
+
+
+def pairwise_study(
+    frame: pd.DataFrame,
+    *,
+    seed: int,
+    resamples: int = 1000,
+    level: float = 0.95,
+    reference: str | None = None,
+) -> PairwiseResult:
+    """Strengths with two-way bootstrap CIs, win rates, leaderboard, Wald pair tests, nominal alpha and triads.
+
+    ``reference`` (default: the first condition in sorted order) has log strength 0.
+    """
+    data = pairwise_data(frame)
+    m = len(data.conditions)
+    if reference is not None and reference not in data.conditions:
+        raise ValueError(f"The reference condition {reference!r} is not among the conditions.")
+    ref = data.conditions.index(reference) if reference is not None else 0
+    beta, X, information = fit_full(data, ref)
+    boot, valid = bootstrap_parameters(data, X, beta, seed=seed, resamples=resamples)
+    strengths, log_nu = _full_parameters(beta[None], m, ref)
+    boot_strengths, boot_log_nu = _full_parameters(boot[valid], m, ref)
+    covariance = np.insert(np.insert(np.linalg.inv(information)[: m - 1, : m - 1], ref, 0.0, axis=0), ref, 0.0, axis=1)
+    rate, n = win_rates(data)
+    alpha, alpha_units = _alpha(data)
+    ses = np.sqrt(np.clip(np.diag(covariance), 0, None))
+    return PairwiseResult(
+        conditions=data.conditions,
+        reference=data.conditions[ref],
+        model="Davidson" if data.has_ties else "Bradley–Terry",
+        strengths=tuple(
+            Strength(c, float(strengths[0, i]), _percentile(boot_strengths[:, i], level), float(ses[i]))
+            for i, c in enumerate(data.conditions)
+        ),
+        tie_parameter=float(np.exp(log_nu[0, 0])) if data.has_ties else None,
+        tie_parameter_ci=_tie_ci(boot_log_nu, level) if data.has_ties else (None, None),
+        leaderboard=tuple(data.conditions[i] for i in np.argsort(-strengths[0], kind="stable")),
+        win_rate=tuple(tuple(None if np.isnan(v) else float(v) for v in row) for row in rate),
+        comparisons=tuple(tuple(int(v) for v in row) for row in n),
+        pair_tests=_wald_tests(strengths[0], covariance, data.conditions),
+        alpha=alpha,
+        alpha_units=alpha_units,
+        intransitive_triads=intransitive_triads(rate),
+        n=int(data.outcome.size),
+        annotators=data.n_annotators,
+        items=data.n_items,
+        resamples=resamples,
+        valid_resamples=int(valid.sum()),
+        seed=seed,
+        level=level,
+    )
+
+
+def _tie_ci(boot_log_nu: np.ndarray, level: float) -> tuple[float | None, float | None]:
+    low, high = _percentile(boot_log_nu[:, 0], level)
+    return (None, None) if low is None else (float(np.exp(low)), float(np.exp(high)))

@@ -7,7 +7,8 @@ are on the log scale with the reference condition fixed at 0. The maximum-likeli
 concave log-likelihood of per-pair outcome counts, vectorised over bootstrap resamples (each warm-started from the
 full fit). CIs come from the two-way (annotator × item) bootstrap: annotators and items are drawn with
 replacement, independently, and a judgment enters with weight (draws of its annotator) × (draws of its item).
-Pair p-values are Wald tests of s_i = s_j with the inverse observed information of the full fit.
+Like ``bootstrap.py``'s, this pigeonhole bootstrap (Owen 2007) is conservative for crossed data. Pair p-values
+are Wald tests of s_i = s_j with the inverse observed information of the full fit.
 """
 
 from dataclasses import dataclass
@@ -217,15 +218,11 @@ def _check_estimable(data: PairwiseData) -> None:
     """The MLE exists when the graph 'i won or tied against j' is strongly connected (Hunter 2004, Assumption 1)."""
     m = len(data.conditions)
     counts = _counts(data)
-    edges_from, edges_to = [], []
-    for k, (i, j) in enumerate(zip(data.pair_first, data.pair_second, strict=True)):
-        i_beats = counts[k, 0] + (counts[k, 2] if data.has_ties else 0)
-        j_beats = counts[k, 1] + (counts[k, 2] if data.has_ties else 0)
-        if i_beats > 0:
-            edges_from.append(i), edges_to.append(j)
-        if j_beats > 0:
-            edges_from.append(j), edges_to.append(i)
-    graph = csr_matrix((np.ones(len(edges_from)), (edges_from, edges_to)), shape=(m, m))
+    ties = counts[:, 2] if data.has_ties else 0.0
+    first_beats, second_beats = (counts[:, 0] + ties) > 0, (counts[:, 1] + ties) > 0
+    sources = np.concatenate([data.pair_first[first_beats], data.pair_second[second_beats]])
+    targets = np.concatenate([data.pair_second[first_beats], data.pair_first[second_beats]])
+    graph = csr_matrix((np.ones(sources.size), (sources, targets)), shape=(m, m))
     parts, _ = csgraph.connected_components(graph, directed=True, connection="strong")
     if parts > 1:
         raise ValueError(
@@ -428,3 +425,16 @@ def pairwise_study(
 def _tie_ci(boot_log_nu: np.ndarray, level: float) -> tuple[float | None, float | None]:
     low, high = _percentile(boot_log_nu[:, 0], level)
     return (None, None) if low is None else (float(np.exp(low)), float(np.exp(high)))
+
+
+def pairwise_by_criterion(
+    frame: pd.DataFrame, *, seed: int, criterion: str = "criterion", **options
+) -> dict[str, PairwiseResult]:
+    """``pairwise_study`` of each criterion's judgments (sorted by criterion), each with the same seed."""
+    if criterion not in frame.columns:
+        raise ValueError(f"The judgments lack the column {criterion}.")
+    if frame[criterion].isna().any():
+        raise ValueError(f"The column {criterion} has missing values.")
+    return {
+        str(name): pairwise_study(group, seed=seed, **options) for name, group in frame.groupby(criterion, sort=True)
+    }

@@ -13,7 +13,7 @@ import pytest
 from scipy import optimize, stats
 
 from analysis.stats import pairwise
-from analysis.stats.pairwise import nominal_alpha, pairwise_data, pairwise_study
+from analysis.stats.pairwise import nominal_alpha, pairwise_by_criterion, pairwise_data, pairwise_study
 
 ROOT = Path(__file__).resolve().parents[2]
 TRUE = np.array([0.0, 0.4, -0.3, 0.9, 0.2])
@@ -286,6 +286,17 @@ def test_reference_condition_is_fixed_at_zero():
     np.testing.assert_allclose(estimates(by_d), by_a - by_a[3], atol=1e-8)
 
 
+def test_each_criterion_is_fitted_on_its_own_judgments():
+    first, second = simulate(1_500, seed=19), simulate(1_500, seed=23, strengths=-TRUE)
+    frame = pd.concat([first.assign(criterion="quality"), second.assign(criterion="alignment")], ignore_index=True)
+    results = pairwise_by_criterion(frame, seed=3, resamples=20)
+    assert list(results) == ["alignment", "quality"]
+    assert results["quality"] == pairwise_study(first, seed=3, resamples=20)
+    assert results["alignment"].leaderboard[0] == "c"
+    with pytest.raises(ValueError, match="criterion"):
+        pairwise_by_criterion(first, seed=3, resamples=20)
+
+
 def test_module_imports_without_django():
     script = (
         "import json, sys; import analysis.stats.pairwise; "
@@ -293,3 +304,10 @@ def test_module_imports_without_django():
     )
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_resamples_without_a_maximum_are_left_out():
+    # 40 judgments of 5 conditions: some resamples leave a condition unbeaten, so its strength has no MLE.
+    result = pairwise_study(simulate(40, seed=40), seed=1, resamples=300)
+    assert 0 < result.valid_resamples < result.resamples
+    assert all(np.isfinite(bound) for strength in result.strengths for bound in strength.ci)

@@ -71,34 +71,42 @@ class Rater:
     released: bool
     pilot: bool  # a pilot run (``services.pilots``): it has no lease
     study_open: bool  # the study takes this annotator's answers (``models.takes_answers``)
-    idle_seconds: float | None  # since the annotator's last activity (``services.leases``); None: it has no lease
-    idle_timeout_minutes: int | None  # the study's; None: leases never end
+    lease_ended: bool  # idle past the study's timeout (the lease rule of ``services.leases``), released or not
 
     @property
     def out_of_time(self) -> bool:
-        """Released, or idle past the study's timeout (the lease rule of ``services.leases``, released or not)."""
-        if self.released:
-            return True
-        if self.finished or self.screened_out or self.pilot or None in (self.idle_timeout_minutes, self.idle_seconds):
-            return False
-        return self.idle_seconds > self.idle_timeout_minutes * 60
+        """Released, or its lease has ended."""
+        return self.released or self.lease_ended
 
     @property
     def may_rate(self) -> bool:
         return self.consented and not (self.finished or self.screened_out or self.out_of_time) and self.study_open
 
 
-#: The annotator's last activity (``services.leases``): the last time a pair was shown, else consent, else (for an
-#: annotator who enrolled rather than was invited) enrolment; NULL for an invited annotator who never consented.
-LAST_ACTIVITY = (
-    f'COALESCE((SELECT MAX(x.shown_at) FROM "{ASSIGNMENT}" x WHERE x.annotator_id = a.id), a.consented_at, '
-    "CASE WHEN a.source <> %(invite)s THEN a.created_at END)"
-)
-#: Seconds from the annotator's last activity to ``%(now)s``, per database.
-SECONDS_IDLE = {
-    "postgresql": f"EXTRACT(EPOCH FROM (%(now)s - {LAST_ACTIVITY}))",
-    "sqlite": f"(julianday(%(now)s) - julianday({LAST_ACTIVITY})) * 86400.0",
+#: When the annotator's lease began: its consent, else (for an annotator who enrolled rather than was invited) its
+#: enrolment; NULL for an invited annotator who never consented.
+LEASE_START = "COALESCE(a.consented_at, CASE WHEN a.source <> %(invite)s THEN a.created_at END)"
+#: The annotator's last activity (``services.leases``): the last time a pair was shown, else the lease's start.
+LAST_ACTIVITY = f'COALESCE((SELECT MAX(x.shown_at) FROM "{ASSIGNMENT}" x WHERE x.annotator_id = a.id), {LEASE_START})'
+#: Seconds from a moment to ``%(now)s``, per database.
+SECONDS_SINCE = {
+    "postgresql": "EXTRACT(EPOCH FROM (%(now)s - {}))",
+    "sqlite": "(julianday(%(now)s) - julianday({})) * 86400.0",
 }
+
+
+def _lease_ended_sql(vendor: str) -> str:
+    """Whether the annotator's lease has ended. The last activity comes no earlier than the lease's start, so a lease
+    that began within the timeout cannot have ended, and its assignments are not read: the common case on every
+    submit, which the search through them would cost a visit to each of the annotator's assignment rows."""
+    since = SECONDS_SINCE[vendor]
+    timeout = "s.idle_timeout_minutes * 60"
+    return (
+        "CASE WHEN s.idle_timeout_minutes IS NULL OR a.is_pilot OR a.finished_at IS NOT NULL "
+        "OR a.screened_out_at IS NOT NULL THEN 0 "
+        f"WHEN {since.format(LEASE_START)} <= {timeout} THEN 0 "
+        f"WHEN {since.format(LAST_ACTIVITY)} > {timeout} THEN 1 ELSE 0 END"
+    )
 
 
 def rater(token: str) -> Rater | None:
@@ -108,21 +116,19 @@ def rater(token: str) -> Rater | None:
     rows = _fetch(
         f"""SELECT a.id, a.study_id, a.consented_at IS NOT NULL, a.started_at IS NOT NULL,
                    a.finished_at IS NOT NULL, a.screened_out_at IS NOT NULL, a.released_at IS NOT NULL, a.is_pilot,
-                   s.status,
-                   {SECONDS_IDLE[connection.vendor]}, s.idle_timeout_minutes
+                   s.status, {_lease_ended_sql(connection.vendor)}
             FROM "{ANNOTATOR}" a JOIN "{STUDY}" s ON s.id = a.study_id WHERE a.token = %(token)s""",
         {"token": token, "now": _db_now(), "invite": Annotator.Source.INVITE.value},
     )
     if not rows:
         return None
-    annotator_id, study_id, *flags, status, idle_seconds, timeout = rows[0]
+    annotator_id, study_id, *flags, status, lease_ended = rows[0]
     return Rater(
         annotator_id,
         study_id,
         *(bool(flag) for flag in flags),
         study_open=takes_answers(status, pilot=bool(flags[-1])),
-        idle_seconds=None if idle_seconds is None else float(idle_seconds),
-        idle_timeout_minutes=timeout,
+        lease_ended=bool(lease_ended),
     )
 
 

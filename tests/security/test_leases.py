@@ -144,6 +144,24 @@ def test_the_rater_sees_expiry_without_a_release_and_a_finished_annotator_never_
     assert leases.release_expired(study=study) == 0
 
 
+def test_the_rater_counts_from_the_last_pair_shown_when_the_lease_began_long_ago(client):
+    """A lease that began within the timeout cannot have ended (its assignments are not read then); one that began
+    earlier has ended only if no pair was shown since the timeout's start, as the release's search decides."""
+    study, (annotator, *_) = make_open_study(slug="long", prompts=3, annotators=1)
+    services.give_consent(annotator=annotator)
+    rate_one(client, annotator)
+    idle(annotator, 61)
+    assert sequence.rater(annotator.token).out_of_time
+    assert [a.pk for a in leases.expired(study=study)] == [annotator.pk]
+    Assignment.objects.filter(annotator=annotator, shown_at__isnull=False).update(shown_at=timezone.now())
+    assert not sequence.rater(annotator.token).out_of_time  # consented 61 minutes ago, shown a pair just now
+    assert not leases.expired(study=study).exists()
+    Annotator.objects.filter(pk=annotator.pk).update(consented_at=timezone.now() - timedelta(minutes=59))
+    Assignment.objects.filter(annotator=annotator).update(shown_at=None)
+    assert not sequence.rater(annotator.token).out_of_time  # within the timeout of its consent, nothing shown
+    assert not leases.expired(study=study).exists()
+
+
 @pytest.mark.parametrize(
     ("action", "reason"),
     [("mark_returned", Annotator.ReleaseReason.RETURNED), ("mark_timed_out", Annotator.ReleaseReason.TIMED_OUT)],

@@ -8,15 +8,18 @@ concave log-likelihood of per-pair outcome counts, vectorised over bootstrap res
 full fit). CIs come from the two-way (annotator × item) bootstrap: annotators and items are drawn with
 replacement, independently, and a judgment enters with weight (draws of its annotator) × (draws of its item).
 Like ``bootstrap.py``'s, this pigeonhole bootstrap (Owen 2007) is conservative for crossed data. Pair p-values
-are Wald tests of s_i = s_j with the inverse observed information of the full fit.
+are Wald tests of s_i = s_j with the inverse observed information of the full fit, adjusted across the pairs
+(Holm by default, ``multiplicity.adjust``).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.sparse import csgraph, csr_matrix
+
+from .multiplicity import METHODS, adjust
 
 REQUIRED_COLUMNS = ("annotator", "item", "left", "right", "choice")
 CHOICES = ("left", "right", "tie")
@@ -39,7 +42,8 @@ class Strength:
 
 @dataclass(frozen=True)
 class PairTest:
-    """Wald test of s_first = s_second; ``difference`` is s_first − s_second."""
+    """Wald test of s_first = s_second; ``difference`` is s_first − s_second. ``p_adjusted`` is ``p`` adjusted
+    across every pair of the study (``PairwiseResult.adjustment``); None where ``p`` is not defined."""
 
     first: str
     second: str
@@ -47,6 +51,7 @@ class PairTest:
     se: float
     z: float
     p: float
+    p_adjusted: float | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class PairwiseResult:
     method: str = METHOD
     p_method: str = P_METHOD
     alpha_method: str = ALPHA_METHOD
+    adjustment: str = "holm"
 
 
 @dataclass(frozen=True, eq=False)
@@ -352,6 +358,13 @@ def _wald_tests(strengths: np.ndarray, covariance: np.ndarray, conditions: tuple
     return tuple(tests)
 
 
+def adjust_pair_tests(tests: tuple[PairTest, ...], method: str = "holm") -> tuple[PairTest, ...]:
+    """The tests with ``p_adjusted`` across all of them (``multiplicity.adjust``: holm or bh); an undefined p
+    (a pair whose difference has no SE) stays undefined and does not count."""
+    adjusted = adjust([t.p if np.isfinite(t.p) else None for t in tests], method=method)
+    return tuple(replace(test, p_adjusted=value) for test, value in zip(tests, adjusted, strict=True))
+
+
 def _percentile(values: np.ndarray, level: float) -> tuple[float | None, float | None]:
     if values.size < 2:
         return (None, None)
@@ -377,11 +390,15 @@ def pairwise_study(
     resamples: int = 1000,
     level: float = 0.95,
     reference: str | None = None,
+    adjustment: str = "holm",
 ) -> PairwiseResult:
     """Strengths with two-way bootstrap CIs, win rates, leaderboard, Wald pair tests, nominal alpha and triads.
 
-    ``reference`` (default: the first condition in sorted order) has log strength 0.
+    ``reference`` (default: the first condition in sorted order) has log strength 0. The pair tests' p are adjusted
+    across the pairs by ``adjustment`` (holm or bh).
     """
+    if adjustment not in METHODS:
+        raise ValueError(f"Unknown adjustment {adjustment!r}; choose from {', '.join(METHODS)}.")
     data = pairwise_data(frame)
     m = len(data.conditions)
     if reference is not None and reference not in data.conditions:
@@ -408,7 +425,7 @@ def pairwise_study(
         leaderboard=tuple(data.conditions[i] for i in np.argsort(-strengths[0], kind="stable")),
         win_rate=tuple(tuple(None if np.isnan(v) else float(v) for v in row) for row in rate),
         comparisons=tuple(tuple(int(v) for v in row) for row in n),
-        pair_tests=_wald_tests(strengths[0], covariance, data.conditions),
+        pair_tests=adjust_pair_tests(_wald_tests(strengths[0], covariance, data.conditions), adjustment),
         alpha=alpha,
         alpha_units=alpha_units,
         intransitive_triads=intransitive_triads(rate),
@@ -419,6 +436,7 @@ def pairwise_study(
         valid_resamples=int(valid.sum()),
         seed=seed,
         level=level,
+        adjustment=adjustment,
     )
 
 

@@ -397,7 +397,7 @@ def table_latex(table: Table, criterion: str | None = None) -> str:
         name if name.startswith("{") else _latex_header(name, numeric, 16 if wide else 8)
         for name, numeric in zip(names, table.numeric, strict=True)
     )
-    if table.name == "win-rates":  # the column names are condition names: escaped, set upright, braced in S columns
+    if table.name == "win-rates":  # the column names are condition names: escaped, turned vertical, braced in S columns
         header = " & ".join(
             [_latex_text(names[0])] + [r"{\rotatebox{90}{" + _latex_text(name) + "}}" for name in names[1:]]
         )

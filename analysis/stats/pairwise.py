@@ -7,9 +7,19 @@ are on the log scale with the reference condition fixed at 0. The maximum-likeli
 concave log-likelihood of per-pair outcome counts, vectorised over bootstrap resamples (each warm-started from the
 full fit). CIs come from the two-way (annotator × item) bootstrap: annotators and items are drawn with
 replacement, independently, and a judgment enters with weight (draws of its annotator) × (draws of its item).
-Like ``bootstrap.py``'s, this pigeonhole bootstrap (Owen 2007) is conservative for crossed data. Pair p-values
-are Wald tests of s_i = s_j with the inverse observed information of the full fit, adjusted across the pairs
-(Holm by default, ``multiplicity.adjust``).
+Like ``bootstrap.py``'s, this pigeonhole bootstrap (Owen 2007) is conservative for crossed data.
+
+Pair tests are Wald tests of s_i = s_j whose SE comes from a two-way cluster-robust covariance of the fit
+(Cameron, Gelbach & Miller 2011): V = V_annotator + V_item − V_(annotator × item), each term the sandwich
+H⁻¹ (Σ_g s_g s_g') H⁻¹ with H the observed information and s_g the judgments' score contributions summed within
+cluster g, scaled by G / (G − 1) for its G clusters; that is R's ``sandwich::vcovCL(fit, cluster = ~ annotator +
+item, type = "HC0")``, the default for a glm, and a V that is not positive semi-definite has its negative
+eigenvalues set to 0 (``fix = TRUE``). The ratio is referred to a t distribution with
+(A − 1)(I − 1) / (A + I − 2) df for A annotators and I items, i.e. 1 / (1/(A − 1) + 1/(I − 1)) (``robust_df``).
+Judgments of one annotator (its leanings) or one prompt (its difficulty) are not independent; the inverse
+information alone treats them as if they were and rejects a true null far more often than α when annotators or
+prompts differ (docs/results.md, "Pairwise studies"). That model-based SE is kept for reference (``model_se``).
+The p are adjusted across the pairs (Holm by default, ``multiplicity.adjust``).
 """
 
 from dataclasses import dataclass, replace
@@ -24,7 +34,11 @@ from .multiplicity import METHODS, adjust
 REQUIRED_COLUMNS = ("annotator", "item", "left", "right", "choice")
 CHOICES = ("left", "right", "tie")
 METHOD = "two-way (annotator × item) bootstrap, percentile interval"
-P_METHOD = "Wald z-test of equal log strengths, inverse observed information of the full fit"
+P_METHOD = (
+    "Wald test of equal log strengths with a two-way (annotator, item) cluster-robust covariance (Cameron, "
+    "Gelbach & Miller 2011; each cluster term scaled by G/(G − 1), as sandwich::vcovCL type HC0), referred to a t "
+    "distribution with (A − 1)(I − 1)/(A + I − 2) df for A annotators and I items"
+)
 ALPHA_METHOD = "Krippendorff's alpha, nominal; units are (item, unordered pair), values the preferred condition or tie"
 BATCH = 250
 MAX_ITERATIONS = 100
@@ -34,16 +48,24 @@ MAX_STEP = 2.0
 
 @dataclass(frozen=True)
 class Strength:
+    """``se``: the two-way cluster-robust SE of the log strength (that of its difference from the reference, 0 for
+    the reference); ``model_se``: the inverse observed information's, which treats judgments as independent."""
+
     condition: str
     log_strength: float
     ci: tuple[float | None, float | None]
     se: float
+    model_se: float | None = None
 
 
 @dataclass(frozen=True)
 class PairTest:
-    """Wald test of s_first = s_second; ``difference`` is s_first − s_second. ``p_adjusted`` is ``p`` adjusted
-    across every pair of the study (``PairwiseResult.adjustment``); None where ``p`` is not defined."""
+    """Wald test of s_first = s_second; ``difference`` is s_first − s_second, ``se`` its two-way cluster-robust SE,
+    ``z`` = difference / se and ``p`` its two-sided p from a t distribution with ``df`` degrees of freedom
+    (``robust_df``, ``P_METHOD``). ``p_adjusted`` is ``p`` adjusted across every pair of the study
+    (``PairwiseResult.adjustment``); None where ``p`` is not defined (NaN: no SE, or a single annotator or item).
+    ``model_se`` is the SE from the inverse observed information, for reference only: it treats judgments as
+    independent and understates the SE when annotators or prompts differ."""
 
     first: str
     second: str
@@ -52,6 +74,8 @@ class PairTest:
     z: float
     p: float
     p_adjusted: float | None = None
+    model_se: float | None = None
+    df: float | None = None
 
 
 @dataclass(frozen=True)
@@ -337,25 +361,108 @@ def nominal_alpha(units: np.ndarray, values: np.ndarray) -> tuple[float | None, 
     return float(1 - observed / expected), int(m_u.size)
 
 
+def judgment_scores(beta: np.ndarray, X: np.ndarray, pair: np.ndarray, outcome: np.ndarray) -> np.ndarray:
+    """Each judgment's contribution to the score (gradient of the log-likelihood), batched: beta (B, P), X (K, O, P),
+    ``pair`` (n,) and ``outcome`` (n,) or (B, n); returns (B, n, P). A judgment of pair k with outcome o contributes
+    x_ko − Σ_o' p_ko' x_ko' (its outcome's design row less its expectation), the three-outcome (Davidson) or the
+    two-outcome (Bradley–Terry, the logistic regression's (y − p) x) multinomial logit's score."""
+    eta = np.einsum("kop,bp->bko", X, beta)
+    eta -= eta.max(axis=2, keepdims=True)
+    p = np.exp(eta)
+    p /= p.sum(axis=2, keepdims=True)
+    mean_x = np.einsum("bko,kop->bkp", p, X)
+    return X[pair, outcome] - mean_x[:, pair, :]
+
+
+def cluster_terms(annotator: np.ndarray, item: np.ndarray) -> tuple[tuple[np.ndarray, int, int], ...]:
+    """The two-way clustering's three terms as (cluster codes 0..G − 1 per judgment, G, sign): annotators (+),
+    items (+) and annotator × item cells (−), as Cameron, Gelbach & Miller (2011) and ``sandwich::vcovCL`` form them."""
+    cells = pd.factorize(annotator.astype(np.int64) * (int(item.max()) + 1) + item, sort=True)[0]
+    terms = []
+    for codes, sign in ((annotator, 1), (item, 1), (cells, -1)):
+        codes = pd.factorize(codes, sort=True)[0]
+        terms.append((codes.astype(np.int64), int(codes.max()) + 1, sign))
+    return tuple(terms)
+
+
+def cluster_meat(scores: np.ndarray, terms: tuple[tuple[np.ndarray, int, int], ...]) -> np.ndarray:
+    """Σ_c sign_c · G_c / (G_c − 1) · Σ_g s_g s_g' with s_g the scores (B, n, P) summed within cluster g of term c;
+    (B, P, P). NaN where a term has a single cluster (its correction, and so the variance, is undefined)."""
+    B, n, P = scores.shape
+    flat = np.ascontiguousarray(scores.transpose(1, 0, 2)).reshape(n, B * P)
+    meat = np.zeros((B, P, P))
+    for codes, G, sign in terms:
+        if G < 2:
+            return np.full((B, P, P), np.nan)
+        indicator = csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(G, n))
+        sums = np.asarray(indicator @ flat).reshape(G, B, P)
+        meat += sign * G / (G - 1) * np.einsum("gbp,gbq->bpq", sums, sums)
+    return meat
+
+
+def robust_covariance(information: np.ndarray, meat: np.ndarray) -> np.ndarray:
+    """The sandwich H⁻¹ M H⁻¹ (B, P, P), its negative eigenvalues set to 0 (``vcovCL(fix = TRUE)``): the two-way
+    combination V_annotator + V_item − V_cell need not be positive semi-definite."""
+    bread = np.linalg.inv(information)
+    covariance = bread @ meat @ bread
+    covariance = (covariance + covariance.transpose(0, 2, 1)) / 2
+    rows = np.flatnonzero(np.isfinite(covariance).all(axis=(1, 2)))
+    if rows.size:
+        values, vectors = np.linalg.eigh(covariance[rows])
+        negative = (values < 0).any(axis=1)
+        if negative.any():
+            values, vectors = np.clip(values[negative], 0, None), vectors[negative]
+            covariance[rows[negative]] = (vectors * values[:, None, :]) @ vectors.transpose(0, 2, 1)
+    return covariance
+
+
 def _alpha(data: PairwiseData) -> tuple[float | None, int]:
     units = data.item * data.pair_first.size + data.pair
     return nominal_alpha(units, data.outcome)
 
 
-def _wald_tests(strengths: np.ndarray, covariance: np.ndarray, conditions: tuple[str, ...]) -> tuple[PairTest, ...]:
+def _pair_se(covariance: np.ndarray, i: int, j: int) -> float:
+    variance = covariance[i, i] + covariance[j, j] - 2 * covariance[i, j]
+    return float(np.sqrt(max(variance, 0.0))) if np.isfinite(variance) else float("nan")
+
+
+def _wald_tests(
+    strengths: np.ndarray, covariance: np.ndarray, model_covariance: np.ndarray, df: float, conditions: tuple[str, ...]
+) -> tuple[PairTest, ...]:
+    """Each pair's test from the (robust) ``covariance``, t reference with ``df`` (p NaN where ``df`` is 0 or the SE
+    is 0 or undefined); ``model_covariance`` gives ``model_se``."""
     tests = []
     m = len(conditions)
     for i in range(m):
         for j in range(i + 1, m):
-            difference = strengths[i] - strengths[j]
-            se = float(np.sqrt(max(covariance[i, i] + covariance[j, j] - 2 * covariance[i, j], 0.0)))
-            z = difference / se if se > 0 else float("nan")
-            tests.append(
-                PairTest(
-                    conditions[i], conditions[j], float(difference), se, float(z), float(2 * stats.norm.sf(abs(z)))
-                )
-            )
+            difference = float(strengths[i] - strengths[j])
+            se = _pair_se(covariance, i, j)
+            z = difference / se if se > 0 and df > 0 else float("nan")
+            p = float(2 * stats.t.sf(abs(z), df)) if np.isfinite(z) else float("nan")
+            model_se = _pair_se(model_covariance, i, j)
+            tests.append(PairTest(conditions[i], conditions[j], difference, se, float(z), p, None, model_se, df))
     return tuple(tests)
+
+
+def robust_df(n_annotators: int, n_items: int) -> float:
+    """The pair tests' t degrees of freedom, (A − 1)(I − 1) / (A + I − 2) = 1 / (1/(A − 1) + 1/(I − 1)) for A
+    annotators and I items (0 when either is 1).
+
+    The two-way variance is V_annotator + V_item − V_cell. Where annotators and items add little variance, the
+    first two terms are each about V plus noise with A − 1 and I − 1 df, and V_cell takes about V away: the
+    Welch–Satterthwaite df of that sum is this number. Where one factor dominates, its term alone carries the noise
+    and the df are nearer that factor's G − 1; this is the smaller, so the test errs towards the conservative side.
+    Cameron, Gelbach & Miller (2011) suggest min(A, I) − 1, which rejected a true null up to 7.8% of the time at
+    α = 5% in small designs without heterogeneity (docs/results.md, "Pairwise studies").
+    """
+    if n_annotators < 2 or n_items < 2:
+        return 0.0
+    return (n_annotators - 1) * (n_items - 1) / (n_annotators + n_items - 2)
+
+
+def p_method(df: float) -> str:
+    """``P_METHOD`` with the study's degrees of freedom."""
+    return f"{P_METHOD} (here {df:.4g})"
 
 
 def adjust_pair_tests(tests: tuple[PairTest, ...], method: str = "holm") -> tuple[PairTest, ...]:
@@ -371,6 +478,20 @@ def _percentile(values: np.ndarray, level: float) -> tuple[float | None, float |
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def fit_robust_covariance(data: PairwiseData, beta: np.ndarray, X: np.ndarray, information: np.ndarray) -> np.ndarray:
+    """Two-way (annotator, item) cluster-robust covariance of the free parameters at the fit ``beta`` (NaN when
+    there is a single annotator or a single item)."""
+    scores = judgment_scores(beta[None], X, data.pair, data.outcome)
+    meat = cluster_meat(scores, cluster_terms(data.annotator, data.item))
+    return robust_covariance(information[None], meat)[0]
+
+
+def _strength_covariance(free: np.ndarray, m: int, reference: int) -> np.ndarray:
+    """The m × m covariance of the strengths (the reference's row and column 0) from the free parameters'."""
+    block = free[: m - 1, : m - 1]
+    return np.insert(np.insert(block, reference, 0.0, axis=0), reference, 0.0, axis=1)
 
 
 def fit_full(data: PairwiseData, reference: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -392,7 +513,8 @@ def pairwise_study(
     reference: str | None = None,
     adjustment: str = "holm",
 ) -> PairwiseResult:
-    """Strengths with two-way bootstrap CIs, win rates, leaderboard, Wald pair tests, nominal alpha and triads.
+    """Strengths with two-way bootstrap CIs, win rates, leaderboard, cluster-robust Wald pair tests (``P_METHOD``),
+    nominal alpha and triads.
 
     ``reference`` (default: the first condition in sorted order) has log strength 0. The pair tests' p are adjusted
     across the pairs by ``adjustment`` (holm or bh).
@@ -408,16 +530,21 @@ def pairwise_study(
     boot, valid = bootstrap_parameters(data, X, beta, seed=seed, resamples=resamples)
     strengths, log_nu = _full_parameters(beta[None], m, ref)
     boot_strengths, boot_log_nu = _full_parameters(boot[valid], m, ref)
-    covariance = np.insert(np.insert(np.linalg.inv(information)[: m - 1, : m - 1], ref, 0.0, axis=0), ref, 0.0, axis=1)
+    covariance = _strength_covariance(fit_robust_covariance(data, beta, X, information), m, ref)
+    model_covariance = _strength_covariance(np.linalg.inv(information), m, ref)
+    df = robust_df(data.n_annotators, data.n_items)
     rate, n = win_rates(data)
     alpha, alpha_units = _alpha(data)
     ses = np.sqrt(np.clip(np.diag(covariance), 0, None))
+    model_ses = np.sqrt(np.clip(np.diag(model_covariance), 0, None))
     return PairwiseResult(
         conditions=data.conditions,
         reference=data.conditions[ref],
         model="Davidson" if data.has_ties else "Bradley–Terry",
         strengths=tuple(
-            Strength(c, float(strengths[0, i]), _percentile(boot_strengths[:, i], level), float(ses[i]))
+            Strength(
+                c, float(strengths[0, i]), _percentile(boot_strengths[:, i], level), float(ses[i]), float(model_ses[i])
+            )
             for i, c in enumerate(data.conditions)
         ),
         tie_parameter=float(np.exp(log_nu[0, 0])) if data.has_ties else None,
@@ -425,7 +552,9 @@ def pairwise_study(
         leaderboard=tuple(data.conditions[i] for i in np.argsort(-strengths[0], kind="stable")),
         win_rate=tuple(tuple(None if np.isnan(v) else float(v) for v in row) for row in rate),
         comparisons=tuple(tuple(int(v) for v in row) for row in n),
-        pair_tests=adjust_pair_tests(_wald_tests(strengths[0], covariance, data.conditions), adjustment),
+        pair_tests=adjust_pair_tests(
+            _wald_tests(strengths[0], covariance, model_covariance, df, data.conditions), adjustment
+        ),
         alpha=alpha,
         alpha_units=alpha_units,
         intransitive_triads=intransitive_triads(rate),
@@ -436,6 +565,7 @@ def pairwise_study(
         valid_resamples=int(valid.sum()),
         seed=seed,
         level=level,
+        p_method=p_method(df),
         adjustment=adjustment,
     )
 

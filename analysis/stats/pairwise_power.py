@@ -12,14 +12,18 @@ are balanced across prompts and an annotator sees m different prompts while m �
 the model.
 
 Each simulated study is fitted as ``pairwise.fit_full`` fits one (Newton's method on the per-pair outcome counts,
-Davidson when it has a tie, else Bradley–Terry; no bootstrap), vectorised over the simulated studies, and the
-contrast's pair is rejected when its Wald p (optionally adjusted across all pairs, as ``pairwise_study`` does) is
-below α. A study whose likelihood has no maximum (a condition that never loses) counts as not rejecting, and is
-counted in ``failed``. The power's Monte-Carlo SE is √(p(1 − p) / simulations).
+Davidson when it has a tie, else Bradley–Terry; no bootstrap), vectorised over the simulated studies, and tested as
+``pairwise_study`` tests it: the Wald ratio of the pair's difference over its two-way (annotator, prompt)
+cluster-robust SE, referred to a t distribution with (A − 1)(I − 1) / (A + I − 2) df for A annotators and I prompts
+(``pairwise.P_METHOD``, ``pairwise.robust_df``). The
+contrast's pair is rejected when that p (optionally adjusted across all pairs, as ``pairwise_study`` does) is below
+α. A study whose likelihood has no maximum (a condition that never loses) counts as not rejecting, and is counted in
+``failed``. The power's Monte-Carlo SE is √(p(1 − p) / simulations).
 
-The Wald test treats judgments as independent. With annotator or prompt heterogeneity they are not, and the test
-rejects a true null more often than α (as the analysis does): ``type_one_error`` of a plan simulates that rate for
-its smallest design with the contrast's difference set to zero.
+``type_one_error`` of a plan simulates the rejection rate of its smallest design with the contrast's difference set
+to zero: with the robust test it should be near α (a check of the test on the planned design, heterogeneity
+included); a test with the inverse information alone, which treats judgments as independent, would reject far more
+often when annotators or prompts differ.
 """
 
 import math
@@ -31,15 +35,30 @@ import pandas as pd
 from scipy import stats
 
 from .multiplicity import METHODS
-from .pairwise import PairwiseData, PairwiseResult, _design, fit_full, fit_newton, pairwise_data
+from .pairwise import (
+    PairwiseData,
+    PairwiseResult,
+    _design,
+    cluster_meat,
+    cluster_terms,
+    fit_full,
+    fit_newton,
+    judgment_scores,
+    pairwise_data,
+    robust_covariance,
+    robust_df,
+)
 
 METHOD = (
     "Monte Carlo: studies simulated under the Davidson model with normal annotator and prompt deviations of each "
     "condition's log strength, each fitted by maximum likelihood (Newton's method, no bootstrap); power is the "
-    "share of studies whose Wald p of the contrast's pair is below alpha"
+    "share of studies whose p of the contrast's pair (Wald test, two-way cluster-robust SE, t reference with "
+    "(A - 1)(I - 1)/(A + I - 2) df, as pairwise_study reports it) is below alpha"
 )
 #: Simulated judgments held in memory at once (studies × judgments per batch).
 BATCH_CELLS = 2_000_000
+#: Score contributions held in memory at once (studies × judgments × parameters) for the robust covariance.
+SCORE_CELLS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -180,14 +199,21 @@ def _design_for(conditions: int, ties: bool) -> np.ndarray:
     return _design(data, 0)
 
 
-def pair_p_values(counts: np.ndarray, conditions: int) -> tuple[np.ndarray, np.ndarray]:
-    """(Wald p of every pair, fitted) for each study's counts (studies × pairs × 3): Davidson where the study has a
-    tie, Bradley–Terry where it has none, as ``pairwise_study`` would fit it. p is NaN where the fit failed."""
-    size, pairs, _ = counts.shape
+def pair_p_values(outcome: np.ndarray, plan: Schedule, conditions: int) -> tuple[np.ndarray, np.ndarray]:
+    """(p of every pair, fitted) for each study's outcomes (studies × judgments, ``_simulate_outcomes``) on the
+    schedule ``plan``: Davidson where the study has a tie, Bradley–Terry where it has none, tested as
+    ``pairwise_study`` tests it (two-way cluster-robust SE, t reference with ``pairwise.robust_df`` df).
+    p is NaN where the fit failed (or the SE is undefined: a single annotator or prompt)."""
+    outcome = np.asarray(outcome)
+    size = outcome.shape[0]
+    pairs = conditions * (conditions - 1) // 2
+    counts = _counts(outcome, plan.pair, pairs)
     p = np.full((size, pairs), np.nan)
     fitted = np.zeros(size, dtype=bool)
     has_ties = counts[:, :, 2].sum(axis=1) > 0
     first, second = _pair_index(conditions)
+    terms = cluster_terms(plan.annotator, plan.item)
+    df = robust_df(terms[0][1], terms[1][1])
     for ties in (False, True):
         rows = np.flatnonzero(has_ties == ties)
         if rows.size == 0:
@@ -199,12 +225,19 @@ def pair_p_values(counts: np.ndarray, conditions: int) -> tuple[np.ndarray, np.n
         if good.size == 0:
             continue
         k = conditions - 1
+        free = np.empty((good.size, X.shape[2], X.shape[2]))
+        chunk = max(1, SCORE_CELLS // (plan.pair.size * X.shape[2]))
+        for start in range(0, good.size, chunk):
+            part = slice(start, start + chunk)
+            scores = judgment_scores(beta[converged][part], X, plan.pair, outcome[good[part]])
+            free[part] = robust_covariance(information[converged][part], cluster_meat(scores, terms))
         covariance = np.zeros((good.size, conditions, conditions))
-        covariance[:, 1:, 1:] = np.linalg.inv(information[converged])[:, :k, :k]
+        covariance[:, 1:, 1:] = free[:, :k, :k]
         strengths = np.concatenate([np.zeros((good.size, 1)), beta[converged, :k]], axis=1)
         variance = covariance[:, first, first] + covariance[:, second, second] - 2 * covariance[:, first, second]
-        z = (strengths[:, first] - strengths[:, second]) / np.sqrt(np.clip(variance, 1e-300, None))
-        p[good] = 2 * stats.norm.sf(np.abs(z))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (strengths[:, first] - strengths[:, second]) / np.sqrt(np.clip(variance, 1e-300, None))
+        p[good] = 2 * stats.t.sf(np.abs(z), df) if df > 0 else np.nan
         fitted[good] = True
     return p, fitted
 
@@ -348,7 +381,6 @@ def _design_power(
     seed: int,
 ) -> PairwiseDesignPower:
     K = values.size
-    pairs = K * (K - 1) // 2
     plan = schedule(annotators=annotators, prompts=prompts, pairs_per_annotator=pairs_per_annotator, conditions=K)
     rng = np.random.default_rng([seed, annotators, prompts])
     batch = max(1, BATCH_CELLS // plan.pair.size)
@@ -366,7 +398,7 @@ def _design_power(
             annotators=annotators,
             prompts=prompts,
         )
-        p, fitted = pair_p_values(_counts(outcome, plan.pair, pairs), K)
+        p, fitted = pair_p_values(outcome, plan, K)
         if adjustment is not None:
             p[fitted] = adjusted(p[fitted], adjustment)
         rejections += int((fitted & (np.nan_to_num(p[:, contrast_pair], nan=1.0) < alpha)).sum())
@@ -407,11 +439,12 @@ def pairwise_power(
 
     ``strengths``: condition → log strength (any reference). ``tie_rate``: the share of ties between two equally
     strong conditions. ``annotator_sd``, ``item_sd``: SDs of each annotator's and each prompt's deviations of each
-    condition's log strength. ``adjustment``: None (the pair's own Wald p) or holm / bh across all pairs, as the
-    analysis reports them. ``simulations`` studies per design, drawn from a stream seeded by (``seed``, annotators,
-    prompts), so a design's estimate does not depend on the rest of the grid. With ``null_check``, the smallest
-    design is simulated again with the contrast's difference set to zero (``type_one_error``). Arguments out of
-    range raise a ValueError naming the argument.
+    condition's log strength. ``adjustment``: None (the pair's own p, from the two-way cluster-robust Wald test as
+    ``pairwise_study`` reports it) or holm / bh across all pairs, as the analysis reports them. ``simulations``
+    studies per design, drawn from a stream seeded by (``seed``, annotators, prompts), so a design's estimate does
+    not depend on the rest of the grid. With ``null_check``, the smallest design is simulated again with the
+    contrast's difference set to zero (``type_one_error``, which should be near ``alpha``). Arguments out of range
+    raise a ValueError naming the argument.
     """
     first, second = _check(
         strengths=strengths,

@@ -27,6 +27,7 @@ two levels, or one judgment per level) is left out from the start; the result sa
 import functools
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -73,6 +74,12 @@ class CrossedFit:
     singular: bool = False  # a variance component estimated at the boundary 0
     convergence: str = ""  # the optimiser's account: evaluations, starts, and what failed if it did
     df_note: str = ""  # why the Satterthwaite df are only approximate, when they are
+    #: What Satterthwaite df of any contrast L'β need (lmerTest's ``Jac_list`` and ``vcov_varpar``): the gradient of
+    #: Var(β̂) in the variance parameters (θ of the varying components, then σ), one p × p matrix each, and those
+    #: parameters' asymptotic covariance 2·H⁻¹. Empty when the df are not Satterthwaite's.
+    vcov_gradient: tuple[tuple[tuple[float, ...], ...], ...] = field(default=(), repr=False, compare=False)
+    varpar_covariance: tuple[tuple[float, ...], ...] = field(default=(), repr=False, compare=False)
+    df_fallback: float = math.nan  # the df where Satterthwaite's cannot be had: min(levels) − 1
 
     def se(self, k: int = 0) -> float:
         return math.sqrt(max(self.covariance[k][k], 0.0))
@@ -93,9 +100,12 @@ class Effect:
 
 
 def effect_of(fit: CrossedFit, k: int = 0, *, level: float = 0.95) -> Effect:
-    estimate, se, df = fit.coefficients[k], fit.se(k), fit.df[k]
+    return _effect(fit.coefficients[k], fit.se(k), fit.df[k], fit.df_method, level)
+
+
+def _effect(estimate: float, se: float, df: float, df_method: str, level: float) -> Effect:
     if not se > 0 or not math.isfinite(df) or df <= 0:
-        return Effect(estimate, se, (math.nan, math.nan), df, fit.df_method, None, None, level)
+        return Effect(estimate, se, (math.nan, math.nan), df, df_method, None, None, level)
     quantile = sps.t.ppf(0.5 + level / 2, df)
     t = estimate / se
     return Effect(
@@ -103,11 +113,104 @@ def effect_of(fit: CrossedFit, k: int = 0, *, level: float = 0.95) -> Effect:
         se,
         (estimate - quantile * se, estimate + quantile * se),
         df,
-        fit.df_method,
+        df_method,
         t,
         float(2 * sps.t.sf(abs(t), df)),
         level,
     )
+
+
+def _contrast_vector(fit: CrossedFit, L) -> np.ndarray:
+    L = np.asarray(L, dtype=float)
+    if L.ndim != 1 or L.size != len(fit.coefficients) or not np.all(np.isfinite(L)):
+        raise ValueError(f"A contrast needs {len(fit.coefficients)} finite weights, one per coefficient.")
+    return L
+
+
+def contrast_df(fit: CrossedFit, L) -> float:
+    """Satterthwaite's df of L'β̂ (lmerTest's ``contest1D``): 2·(L'VL)² / (g'·A·g), g the gradient of L'Var(β̂)L in
+    the variance parameters and A their covariance; for a unit vector, ``fit.df`` of that coefficient. With other
+    df methods (or where Satterthwaite's cannot be had) the fit's common df."""
+    L = _contrast_vector(fit, L)
+    if fit.df_method != "satterthwaite" or not fit.varpar_covariance:
+        return float(fit.df[0]) if fit.df_method != "none" else math.nan
+    return _satterthwaite_df(fit, L, float(L @ np.asarray(fit.covariance) @ L))
+
+
+def _satterthwaite_df(fit: CrossedFit, L: np.ndarray, variance: float) -> float:
+    gradient = np.array([L @ np.asarray(J) @ L for J in fit.vcov_gradient])
+    denominator = float(gradient @ np.asarray(fit.varpar_covariance) @ gradient)
+    value = 2.0 * variance**2 / denominator if denominator > 0 else math.nan
+    return float(value) if math.isfinite(value) else fit.df_fallback
+
+
+def contrast(fit: CrossedFit, L, *, level: float = 0.95) -> Effect:
+    """L'β̂ with its SE, Satterthwaite df, two-sided t test of L'β = 0 and confidence interval."""
+    L = _contrast_vector(fit, L)
+    estimate = float(L @ np.asarray(fit.coefficients))
+    se = math.sqrt(max(float(L @ np.asarray(fit.covariance) @ L), 0.0))
+    return _effect(estimate, se, contrast_df(fit, L), fit.df_method, level)
+
+
+@dataclass(frozen=True)
+class FTest:
+    """A Wald F test of Lβ = 0 with Satterthwaite's denominator df (lmerTest's ``contestMD``): ``directions`` holds
+    the df of each eigen-direction of L·Var(β̂)·L', which lmerTest's rule combines into ``denominator_df``."""
+
+    F: float
+    numerator_df: int
+    denominator_df: float
+    p: float | None
+    directions: tuple[float, ...]
+    df_method: str
+
+
+#: lmerTest's tolerances: eigenvalues of L·Var(β̂)·L' below √ε·(largest) are a rank deficiency; direction df that
+#: differ by less than 1e-8 are averaged.
+RANK_TOLERANCE = math.sqrt(np.finfo(float).eps)
+DF_AGREEMENT = 1e-8
+
+
+def combine_df(nu: Sequence[float]) -> float:
+    """lmerTest's ``get_Fstat_ddf``: one df from the df of q independent t statistics. With E = Σ ν/(ν − 2), the
+    F statistic's df is 2E/(E − q), as if q·F were a sum of q squared t's; 2 when any ν ≤ 2; the common value
+    when they agree."""
+    nu = np.asarray(nu, dtype=float)
+    if nu.size == 1:
+        return float(nu[0])
+    if np.all(np.abs(np.diff(nu)) < DF_AGREEMENT):
+        return float(nu.mean())
+    if np.any(nu <= 2):
+        return 2.0
+    expectation = float(np.sum(nu / (nu - 2)))
+    return 2.0 * expectation / (expectation - nu.size)
+
+
+def f_test(fit: CrossedFit, L) -> FTest:
+    """The F test of Lβ = 0 for a matrix L (one row per hypothesis), as lmerTest's ``contest(fit, L)`` and
+    ``anova(fit)`` compute it: L·Var(β̂)·L' = P·diag(d)·P', the directions with d > √ε·max(d) kept (q of them),
+    F = Σ (P'Lβ̂)²/d / q, a Satterthwaite df for each direction P_m'L, combined by ``combine_df``."""
+    L = np.atleast_2d(np.asarray(L, dtype=float))
+    if L.shape[1] != len(fit.coefficients) or L.shape[0] < 1 or not np.all(np.isfinite(L)):
+        raise ValueError(f"L needs {len(fit.coefficients)} finite columns, one per coefficient, and a row at least.")
+    beta, covariance = np.asarray(fit.coefficients), np.asarray(fit.covariance)
+    values, vectors = np.linalg.eigh(L @ covariance @ L.T)
+    order = np.argsort(values)[::-1]  # R's eigen: decreasing
+    values, vectors = values[order], vectors[:, order]
+    keep = values > max(RANK_TOLERANCE * values[0], 0.0)
+    q = int(keep.sum())
+    if q == 0:
+        return FTest(math.nan, 0, math.nan, None, (), fit.df_method)
+    rows = vectors[:, keep].T @ L  # P'L, the independent directions
+    d = values[keep]
+    F = float(np.sum((rows @ beta) ** 2 / d) / q)
+    if fit.df_method == "satterthwaite" and fit.varpar_covariance:
+        directions = tuple(_satterthwaite_df(fit, row, float(v)) for row, v in zip(rows, d, strict=True))
+    else:
+        directions = (contrast_df(fit, rows[0]),) * q
+    denominator = combine_df(directions)
+    p = float(sps.f.sf(F, q, denominator)) if math.isfinite(denominator) and denominator > 0 else None
+    return FTest(F, q, denominator, p, directions, fit.df_method)
 
 
 class CrossedGroups:
@@ -442,6 +545,10 @@ def fit_crossed(
     converged, convergence = _convergence(found, stencil)
     levels = groups.levels
     df = _degrees_of_freedom(df_method, stencil, [levels[k] for k in active], design)
+    vcov_gradient, varpar_covariance = (), ()
+    if df_method == "satterthwaite" and stencil is not None and stencil.parameter_covariance is not None:
+        vcov_gradient = tuple(_nested(J) for J in stencil.vcov_gradient())
+        varpar_covariance = _nested(stencil.parameter_covariance)
     return CrossedFit(
         names=tuple(names),
         coefficients=tuple(float(b) for b in point.beta),
@@ -460,7 +567,14 @@ def fit_crossed(
         singular=singular,
         convergence=convergence,
         df_note=DF_NOTE if stencil is not None and stencil.ill_conditioned else "",
+        vcov_gradient=vcov_gradient,
+        varpar_covariance=varpar_covariance,
+        df_fallback=_conservative_df([levels[k] for k in active], design),
     )
+
+
+def _nested(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(float(v) for v in row) for row in np.asarray(matrix))
 
 
 def _checked(y, annotator, item, X, groups) -> tuple[np.ndarray, np.ndarray, CrossedGroups]:
@@ -541,6 +655,7 @@ class _Stencil:
         except linalg.LinAlgError:
             return (fallback,) * self.center.inverse.shape[0]
         self.ill_conditioned = any(issubclass(record.category, linalg.LinAlgWarning) for record in caught)
+        self.parameter_covariance = parameter_covariance
         sigma2 = self.center.sigma2
         df = []
         for k in range(self.center.inverse.shape[0]):
@@ -551,6 +666,18 @@ class _Stencil:
             value = 2.0 * variance**2 / denominator if denominator > 0 else math.nan
             df.append(float(value) if math.isfinite(value) else fallback)
         return tuple(df)
+
+    #: 2·H⁻¹, the covariance of the variance parameters (θ_active, σ); set by ``satterthwaite`` when H inverts.
+    parameter_covariance: np.ndarray | None = None
+
+    def vcov_gradient(self) -> list[np.ndarray]:
+        """The gradient of Var(β̂) = σ²·inverse in (θ_active, σ): one p × p matrix per parameter."""
+        sigma2 = self.center.sigma2
+        gradient = [
+            sigma2 * (self.plus[i].inverse - self.minus[i].inverse) / (2 * self.steps[i])
+            for i in range(len(self.active))
+        ]
+        return [*gradient, 2.0 * math.sqrt(sigma2) * self.center.inverse]
 
 
 DF_NOTE = (
@@ -565,10 +692,14 @@ def _degrees_of_freedom(method: str, stencil: "_Stencil | None", levels: list[in
     p = design.p
     if method == "none":
         return (math.nan,) * p
-    conservative = float(min(levels) - 1 if levels else design.n - p)
+    conservative = _conservative_df(levels, design)
     if method == "conservative" or stencil is None:
         return (conservative,) * p
     return stencil.satterthwaite(fallback=conservative)
+
+
+def _conservative_df(levels: list[int], design: _Design) -> float:
+    return float(min(levels) - 1 if levels else design.n - design.p)
 
 
 def _convergence(found: Search, stencil: _Stencil | None) -> tuple[bool, str]:

@@ -229,9 +229,13 @@ def _checked(frame: pd.DataFrame, reference) -> tuple[tuple[str, ...], np.ndarra
         empty = [labels[j] for j in np.flatnonzero(np.bincount(codes, minlength=len(labels)) == 0)]
         if empty:
             raise ValueError(f"Condition(s) with no scores: {', '.join(empty)}.")
-    else:
-        codes, uniques = pd.factorize(column.astype(str), sort=True)
-        labels = [str(c) for c in uniques]
+    else:  # factorised as they are (fast), then sorted by name
+        codes, uniques = pd.factorize(column)
+        names = [str(c) for c in uniques]
+        sorted_order = sorted(range(len(names)), key=names.__getitem__)
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[sorted_order] = np.arange(len(names))
+        codes, labels = rank[codes], [names[j] for j in sorted_order]
     if len(set(labels)) != len(labels):
         raise ValueError("Two conditions have the same name once written as text.")
     if len(labels) < 2:

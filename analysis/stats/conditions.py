@@ -144,17 +144,19 @@ class ConditionComparison:
             f"{self.counts['scores']} scores, {self.counts['annotators']} annotators, {self.counts['items']} items",
             f"Omnibus: F({test.numerator_df}, {test.denominator_df:.1f}) = {test.F:.3f}, p = {p}",
             "",
-            f"{'condition':<20}{'mean':>9}{'SE':>9}{'df':>9}  {percent} CI",
+            f"{'condition':<20}{'mean':>9}{'SE':>9}{'df':>12}  {percent} CI",
         ]
         for row in self.means:
             ci = f"[{row.ci[0]:.3f}, {row.ci[1]:.3f}]"
-            lines.append(f"{row.condition:<20}{row.estimate:>9.3f}{row.se:>9.3f}{row.df:>9.1f}  {ci}")
-        lines += ["", f"{'contrast':<28}{'estimate':>9}{'SE':>9}{'df':>9}{'t':>8}{'p':>10}{'p adj.':>10}"]
+            lines.append(f"{row.condition:<20}{row.estimate:>9.3f}{row.se:>9.3f}{row.df:>12.1f}  {ci}")
+        lines += ["", f"{'contrast':<28}{'estimate':>9}{'SE':>9}{'df':>12}{'t':>9}{'p':>10}{'p adj.':>10}"]
         for row in self.contrasts:
             t = "" if row.t is None else f"{row.t:.2f}"
             p_raw = "" if row.p is None else f"{row.p:.3g}"
             p_adj = "" if row.p_adjusted is None else f"{row.p_adjusted:.3g}"
-            lines.append(f"{row.label:<28}{row.estimate:>9.3f}{row.se:>9.3f}{row.df:>9.1f}{t:>8}{p_raw:>10}{p_adj:>10}")
+            lines.append(
+                f"{row.label:<28}{row.estimate:>9.3f}{row.se:>9.3f}{row.df:>12.1f}{t:>9}{p_raw:>10}{p_adj:>10}"
+            )
         lines.append(f"p adjusted by {ADJUSTMENTS[self.adjustment]}; CIs: {self.ci_adjustment}")
         return "\n".join(lines)
 

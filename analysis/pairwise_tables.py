@@ -230,14 +230,14 @@ def _oriented(test: PairTest, rank: dict[str, int]) -> PairTest:
     """The test with the higher-ranked condition first (its difference and z turned round when needed)."""
     if rank[test.first] <= rank[test.second]:
         return test
-    return PairTest(test.second, test.first, -test.difference, test.se, -test.z, test.p, test.p_adjusted)
+    return replace(test, first=test.second, second=test.first, difference=-test.difference, z=-test.z)
 
 
 def pair_tests_table(result: PairwiseResult, criterion: str | None = None) -> Table:
     rank = {condition: k for k, condition in enumerate(result.leaderboard)}
     tests = sorted((_oriented(t, rank) for t in result.pair_tests), key=lambda t: (rank[t.first], rank[t.second]))
     adjusted = ADJUSTED_NAMES[result.adjustment]
-    header = ("First", "Second", "Difference", "SE", "z", "p", f"p ({adjusted})")
+    header = ("First", "Second", "Difference", "SE", "t", "p", f"p ({adjusted})")
     cells = tuple(
         (
             t.first,
@@ -260,8 +260,10 @@ def pair_tests_table(result: PairwiseResult, criterion: str | None = None) -> Ta
         header=header,
         cells=cells,
         numeric=(False, False, True, True, True, True, True),
-        csv_header=("first", "second", "difference", "se", "z", "p", "p_adjusted"),
-        csv_rows=tuple((t.first, t.second, t.difference, t.se, t.z, t.p, t.p_adjusted) for t in tests),
+        csv_header=("first", "second", "difference", "se", "t", "df", "p", "p_adjusted", "model_se"),
+        csv_rows=tuple(
+            (t.first, t.second, t.difference, t.se, t.z, t.df, t.p, t.p_adjusted, t.model_se) for t in tests
+        ),
         data={
             "table": "pair-tests",
             "criterion": criterion,
@@ -274,9 +276,11 @@ def pair_tests_table(result: PairwiseResult, criterion: str | None = None) -> Ta
                     "second": t.second,
                     "difference": t.difference,
                     "se": t.se,
-                    "z": t.z,
+                    "t": t.z,
+                    "df": t.df,
                     "p": t.p,
                     "p_adjusted": t.p_adjusted,
+                    "model_se": t.model_se,
                 }
                 for t in tests
             ],
@@ -287,7 +291,7 @@ def pair_tests_table(result: PairwiseResult, criterion: str | None = None) -> Ta
             "Second",
             r"{$\Delta$}",
             "{SE}",
-            "{$z$}",
+            "{$t$}",
             "{$p$}",
             rf"{{$p_{{\mathrm{{{adjusted}}}}}$}}",
         ),

@@ -122,6 +122,12 @@ def test_pair_tests_put_the_stronger_first_and_adjust_across_pairs(result, docum
     assert all(row["difference"] >= 0 for row in rows)
     assert [row["p_adjusted"] for row in rows] == pytest.approx(adjust([row["p"] for row in rows], method="holm"))
     assert "p (Holm)" in documents["quality-pair-tests.md"].splitlines()[0]
+    # a row turned round keeps its SEs and df: the same test, read from the other side
+    by_pair = {frozenset((t.first, t.second)): t for t in result.pair_tests}
+    for row in rows:
+        test = by_pair[frozenset((row["first"], row["second"]))]
+        assert (row["df"], row["model_se"], row["se"], abs(row["t"])) == (test.df, test.model_se, test.se, abs(test.z))
+        assert row["df"] > 0 and row["model_se"] > 0
 
 
 def test_the_study_adjusts_its_pair_tests_holm_by_default_or_bh():

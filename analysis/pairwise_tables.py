@@ -58,6 +58,10 @@ class Table:
     latex_header: tuple[str, ...] = ()
     #: The columns LaTeX shows (all when empty): the leaderboard leaves out its rank, which its order shows.
     latex_columns: tuple[int, ...] = ()
+    #: The kind of study, in the LaTeX comment and label (``tab:<kind>-<name>-<criterion>``).
+    kind: str = "pairwise"
+    #: Set across the page in LaTeX (a ``table*``) rather than in a column.
+    wide: bool = False
 
 
 def _condition_totals(result: PairwiseResult) -> dict[str, tuple[float | None, int]]:
@@ -223,6 +227,7 @@ def win_rate_table(result: PairwiseResult, criterion: str | None = None) -> Tabl
         },
         notes=tuple(notes),
         latex_header=("Row beats column", *names),
+        wide=len(names) > NARROW_CONDITIONS,
     )
 
 
@@ -374,9 +379,9 @@ def _table_format(cells: Sequence[str]) -> str:
     return f"{'<' if comparator else ''}{'-' if sign else ''}{before}.{after}"
 
 
-def _label(name: str, criterion: str | None) -> str:
+def _label(kind: str, name: str, criterion: str | None) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", (criterion or "").lower()).strip("-")
-    return f"tab:pairwise-{name}" + (f"-{slug}" if slug else "")
+    return f"tab:{kind}-{name}" + (f"-{slug}" if slug else "")
 
 
 def table_latex(table: Table, criterion: str | None = None) -> str:
@@ -391,7 +396,7 @@ def table_latex(table: Table, criterion: str | None = None) -> str:
             latex_columns=(),
         )
     columns = list(zip(*table.cells, strict=True)) if table.cells else [()] * len(table.header)
-    wide = table.name == "win-rates" and len(table.header) - 1 > NARROW_CONDITIONS
+    wide = table.wide
     spec = "".join(
         f"S[table-format={_table_format([latex_number(c) for c in column])}]" if numeric else ("l" if k == 0 else "c")
         for k, (numeric, column) in enumerate(zip(table.numeric, columns, strict=True))
@@ -416,7 +421,8 @@ def table_latex(table: Table, criterion: str | None = None) -> str:
     environment, width = ("table*", r"\textwidth") if wide else ("table", r"\columnwidth")
     return "\n".join(
         [
-            rf"% EvalSite pairwise {table.name} table; the preamble needs \usepackage{{booktabs,siunitx,graphicx}}.",
+            rf"% EvalSite {table.kind} {table.name} table; "
+            r"the preamble needs \usepackage{booktabs,siunitx,graphicx}.",
             rf"\begin{{{environment}}}[tb]",
             r"\centering",
             r"\footnotesize",
@@ -431,7 +437,7 @@ def table_latex(table: Table, criterion: str | None = None) -> str:
             r"\bottomrule",
             r"\end{tabular}}",
             r"\caption{" + " ".join(_latex_text(note) for note in table.notes) + "}",
-            r"\label{" + _label(table.name, criterion) + "}",
+            r"\label{" + _label(table.kind, table.name, criterion) + "}",
             rf"\end{{{environment}}}",
             "",
         ]

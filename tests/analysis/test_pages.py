@@ -1,4 +1,5 @@
-"""The staff-only results page and the plan_study command."""
+"""The staff-only results page and the plan_study command (the difference model, and the simulated K-condition and
+pairwise designs)."""
 
 import io
 import json
@@ -169,6 +170,138 @@ def test_plan_study_refuses_arguments_out_of_range_naming_the_flag(pilot, args, 
 def test_plan_study_takes_the_pilots_counts_only_when_none_are_given(pilot):
     assert "Design 3 annotators × 3 items" in plan("--pilot", "pilot", "--effect", "0.3")
     assert "Design 3 annotators × 2 items" in plan("--pilot", "pilot", "--effect", "0.3", "--items", "2")
+
+
+CONDITIONS = ["--design", "conditions", "--sd-annotator", "0.7", "--sd-item", "0.5", "--sd-residual", "1.5"]
+PAIRWISE = ["--design", "pairwise", "--strengths", "a=0,b=0.4,c=0.8", "--pairs-per-annotator", "6"]
+
+
+def test_plan_study_plans_a_k_condition_design_by_simulation():
+    text = plan(
+        *CONDITIONS,
+        "--means",
+        "plain=5,scaled=5.8,other=6.5",
+        "--annotators",
+        "4,12",
+        "--items",
+        "6",
+        "--simulations",
+        "40",
+        "--seed",
+        "3",
+    )
+    assert text.startswith("Design conditions: K = 3 (reference plain); means plain 5.000, scaled 5.800")
+    assert "SDs: annotator 0.700, item 0.500, residual 1.500." in text
+    assert "Contrast other − scaled: +0.700; alpha 0.05, p adjusted by Holm across 3 contrasts; 40 simulated" in text
+    assert re.search(r"annotators +items +items each +scores +power +MC SE\n +4 +6 +6 +72 +\d+\.\d% +\d+\.\d%", text)
+    assert re.search(r"\n +12 +6 +6 +216 +\d+\.\d%", text)
+    assert re.search(r"Smallest design reaching 80%: \d+ annotators × 6 items|No design of the grid reaches", text)
+    some = plan(*CONDITIONS, "--means", "1,2", "--annotators", "4", "--items", "4", "--simulations", "3")
+    assert "means c1 1.000, c2 2.000" in some and "Contrast c2 − c1: +1.000" in some
+    assert plan(*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--simulations", "3") == plan(
+        *CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--simulations", "3"
+    )  # seeded
+
+
+def test_plan_study_reads_a_pilot_as_two_conditions(pilot):
+    text = plan("--design", "conditions", "--study", "pilot", "--simulations", "4", "--contrast", "ours,baseline")
+    assert text.startswith("Pilot pilot (as 2 conditions): 3 annotators × 3 items; means baseline ")
+    assert "Design conditions: K = 2 (reference baseline)" in text
+    assert re.search(r"\n +3 +3 +3 +18 +\d+\.\d%", text)  # the pilot's counts by default
+    stated = plan(
+        "--design", "conditions", "--pilot", "pilot", "--means", "baseline=5,ours=6", "--sd-residual", "1",
+        "--annotators", "5", "--simulations", "4",
+    )  # fmt: skip
+    assert "means baseline 5.000, ours 6.000" in stated and "residual 1.000." in stated
+    assert re.search(r"\n +5 +3 +3 +30 ", stated)
+
+
+def test_plan_study_plans_a_pairwise_design():
+    text = plan(*PAIRWISE, "--annotators", "6,12", "--items", "4", "--tie-rate", "0.2", "--simulations", "20")
+    assert text.startswith("Design pairwise: log strengths a +0.000, b +0.400, c +0.800; tie rate 0.20.")
+    assert "Contrast a − b: -0.400 in log strength; alpha 0.05, p adjusted by Holm; 6 pairs per annotator" in text
+    assert re.search(r"annotators +prompts +judgments +power +MC SE\n +6 +4 +36 +\d+\.\d%", text)
+    assert re.search(r"\n +12 +4 +72 +\d+\.\d%", text)
+    assert "Smallest design reaching" in text or "No design of the grid reaches 80% power." in text
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["--design", "conditions", "--effect", "0.3"], "--effect"),
+        (["--design", "conditions", "--max-items", "9"], "--max-items"),
+        (["--design", "conditions", "--tie-rate", "0.1"], "--tie-rate"),
+        (["--design", "pairwise", "--pilot", "pilot"], "--pilot"),
+        (["--design", "pairwise", "--sd-residual", "1"], "--sd-residual"),
+        (["--pilot", "pilot", "--effect", "0.3", "--means", "a=1,b=2"], "--means"),
+        (["--pilot", "pilot", "--effect", "0.3", "--simulations", "5"], "--simulations"),
+        (["--pilot", "pilot", "--effect", "0.3", "--annotators", "4,8"], "--annotators"),
+        (["--effect", "0.3"], "--pilot"),
+        (["--pilot", "pilot"], "--effect"),
+        (["--design", "conditions", "--means", "a=1,b=2"], "--sd-annotator"),
+        ([*CONDITIONS, "--annotators", "4", "--items", "4"], "--means"),
+        ([*CONDITIONS, "--means", "a=1,b=2", "--items", "4"], "--annotators"),
+        ([*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4"], "--items"),
+        ([*CONDITIONS, "--means", "a=1", "--annotators", "4", "--items", "4"], "--means"),
+        ([*CONDITIONS, "--means", "a=1,b=x", "--annotators", "4", "--items", "4"], "--means"),
+        ([*CONDITIONS, "--means", "a=1,2", "--annotators", "4", "--items", "4"], "--means"),
+        ([*CONDITIONS, "--means", "a=1,a=2", "--annotators", "4", "--items", "4"], "--means"),
+        ([*CONDITIONS, "--means", "a=1,b=1", "--annotators", "4", "--items", "4"], "--contrast"),
+        ([*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--contrast", "a"], "--contrast"),
+        ([*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--contrast", "a,z"], "--contrast"),
+        ([*CONDITIONS, "--means", "a=1,b=2", "--annotators", "1", "--items", "4"], "--annotators"),
+        ([*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4,0"], "--items"),
+        ([*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--adjust", "bh"], "--adjust"),
+        (
+            [*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--simulations", "0"],
+            "--simulations",
+        ),
+        ([*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--alpha", "1"], "--alpha"),
+        ([*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--power", "0"], "--power"),
+        (
+            [*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "8", "--items-per-annotator", "1"],
+            "--items-per-annotator",
+        ),
+        (
+            [
+                "--design",
+                "conditions",
+                "--sd-residual",
+                "0",
+                "--sd-item",
+                "1",
+                "--sd-annotator",
+                "1",
+                "--means",
+                "a=1,b=2",
+                "--annotators",
+                "4",
+                "--items",
+                "4",
+            ],
+            "--sd-residual",
+        ),
+        ([*PAIRWISE, "--annotators", "4"], "--items"),
+        ([*PAIRWISE, "--annotators", "4", "--items", "4", "--tie-rate", "1"], "--tie-rate"),
+        ([*PAIRWISE, "--annotators", "4", "--items", "4", "--sd-item", "-1"], "--sd-item"),
+        ([*PAIRWISE, "--annotators", "4", "--items", "4", "--adjust", "tukey"], "--adjust"),
+        ([*PAIRWISE, "--annotators", "0", "--items", "4"], "--annotators"),
+        ([*PAIRWISE, "--annotators", "4", "--items", "0"], "--items"),
+        (
+            ["--design", "pairwise", "--strengths", "a=0,b=1", "--annotators", "4", "--items", "4"],
+            "--pairs-per-annotator",
+        ),
+        (["--design", "pairwise", "--annotators", "4", "--items", "4", "--pairs-per-annotator", "2"], "--strengths"),
+    ],
+)
+def test_plan_study_refuses_bad_flags_of_the_simulated_designs_naming_the_flag(pilot, args, flag):
+    with pytest.raises(CommandError, match=f"^{flag}[ :]"):
+        plan(*args)
+
+
+def test_plan_study_refuses_a_count_that_is_not_a_number():
+    with pytest.raises(CommandError, match="--annotators"):
+        plan(*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4,x", "--items", "4")
 
 
 def test_the_fit_of_the_primary_model_is_described(client, rated):

@@ -5,7 +5,9 @@ pairwise contrasts and the omnibus test, each as LaTeX, Markdown, CSV and JSON.
   the raw mean (SD) and the number of scores. The note names the model, its fit and the df method.
 - **Contrasts**: every pair, condition − versus, the contrasts with the reference first: estimate, SE, Satterthwaite
   df, t, p, p adjusted over the family (``ConditionComparison.adjustment``, Holm by default) and the CI (Bonferroni's
-  under Holm, Tukey's under Tukey, as emmeans makes them). The note gives the omnibus F test.
+  under Holm, Tukey's under Tukey, as emmeans makes them). The note gives the omnibus F test. Given ``paired``
+  (``stats.paired_contrasts``: each pair by its own difference model, the contrasts to report when annotators or
+  prompts may favour conditions), the rows are those, with the Bonferroni global test in the note instead.
 - **Omnibus**: the F test that all K conditions have the same mean: F, numerator and denominator df, p.
 
 The tables are ``analysis.pairwise_tables.Table`` values and are written by its writers: every number shown by
@@ -19,6 +21,8 @@ only when long names make it wider; CSV with the raw numbers and the condition n
 from . import numbers
 from .pairwise_tables import Table, check_name, table_csv, table_json, table_latex, table_markdown
 from .stats.conditions import ADJUSTMENTS, ConditionComparison, Contrast
+from .stats.paired_contrasts import ADJUSTMENTS as PAIRED_ADJUSTMENTS
+from .stats.paired_contrasts import PairedContrasts
 
 TABLES = ("means", "contrasts", "omnibus")
 KIND = "conditions"
@@ -26,7 +30,7 @@ KIND = "conditions"
 #: than a 229.5 pt column.
 NARROW_MEANS = 3
 #: The adjusted p's column name under each adjustment.
-ADJUSTED_NAMES = {"holm": "Holm", "tukey": "Tukey", "none": "unadjusted"}
+ADJUSTED_NAMES = {"holm": "Holm", "tukey": "Tukey", "bh": "BH", "none": "unadjusted"}
 #: How the notes name the CIs of the contrasts under each CI adjustment.
 CI_NAMES = {"bonferroni": "Bonferroni-adjusted", "tukey": "Tukey-adjusted", "none": "unadjusted"}
 DF_NAMES = {"satterthwaite": "Satterthwaite", "conservative": "conservative (fewest levels − 1)", "none": "no"}
@@ -140,16 +144,68 @@ def means_table(comparison: ConditionComparison, criterion: str | None = None) -
     )
 
 
-def ordered_contrasts(comparison: ConditionComparison) -> list[Contrast]:
+def ordered_contrasts(comparison: ConditionComparison | PairedContrasts) -> list[Contrast]:
     """The contrasts with the reference first (in the levels' order), then the others in the comparison's order."""
     return sorted(comparison.contrasts, key=lambda row: row.versus != comparison.reference)
 
 
-def contrasts_table(comparison: ConditionComparison, criterion: str | None = None) -> Table:
-    """Every pair, condition − versus: estimate, SE, df, t, p, adjusted p and CI."""
+def _paired_notes(paired: PairedContrasts) -> list[str]:
+    """The paired contrasts' model, the global test, and what any pair's fit needs said."""
+    notes = [
+        f"Each pair of conditions by its own model: {paired.formula}, REML, Satterthwaite df, on the screens that "
+        "scored both; its random intercepts are the by-annotator and by-item variation in that difference.",
+        f"Global test that no two conditions differ (Bonferroni on the smallest p): p = "
+        f"{numbers.p_value(paired.global_p)}.".replace("p = < ", "p < "),
+    ]
+    for fit in paired.fits:
+        if fit.model.startswith("not fitted") or fit.singular or not fit.converged or fit.df_note:
+            notes.append(f"{fit.condition} − {fit.versus}: {fit.model}" + ("" if fit.converged else ", not converged"))
+    return notes
+
+
+def _paired_data(paired: PairedContrasts) -> dict:
+    return {
+        "formula": paired.formula,
+        "reference": paired.reference,
+        "conditions": list(paired.conditions),
+        "level": paired.level,
+        "global_p": paired.global_p,
+        "fits": [
+            {
+                "condition": f.condition,
+                "versus": f.versus,
+                "screens": f.screens,
+                "model": f.model,
+                "singular": f.singular,
+                "converged": f.converged,
+            }
+            for f in paired.fits
+        ],
+    }
+
+
+def contrasts_table(
+    comparison: ConditionComparison, criterion: str | None = None, paired: PairedContrasts | None = None
+) -> Table:
+    """Every pair, condition − versus: estimate, SE, df, t, p, adjusted p and CI; from ``paired`` (each pair's own
+    difference model, the contrasts to report when annotators or prompts may favour conditions) when given, else
+    from the comparison's random-intercept model."""
+    source = paired or comparison
     level = _level(comparison)
-    adjusted = ADJUSTED_NAMES[comparison.adjustment]
-    contrasts = ordered_contrasts(comparison)
+    adjusted = ADJUSTED_NAMES[source.adjustment]
+    contrasts = ordered_contrasts(source)
+    if paired is None:
+        ci_adjustment = comparison.ci_adjustment
+        adjustment_name = ADJUSTMENTS[comparison.adjustment]
+        df_name = _df_name(comparison)
+        model_notes = [_omnibus_note(comparison), *_model_notes(comparison)]
+        model_data = {**_model_data(comparison), "omnibus": _omnibus_data(comparison)}
+    else:
+        ci_adjustment = "bonferroni" if paired.adjustment == "holm" and len(contrasts) > 1 else "none"
+        adjustment_name = PAIRED_ADJUSTMENTS[paired.adjustment]
+        df_name = "Satterthwaite"
+        model_notes = _paired_notes(paired)
+        model_data = _paired_data(paired)
     cells = tuple(
         (
             row.label,
@@ -166,19 +222,18 @@ def contrasts_table(comparison: ConditionComparison, criterion: str | None = Non
     family = len(contrasts)
     notes = [
         *_criterion_note(criterion),
-        f"Estimate: the estimated mean of the first condition − the second's, with its SE, {_df_name(comparison)} "
-        f"df and t test; p adjusted across the {family} contrasts by {ADJUSTMENTS[comparison.adjustment]}"
-        + (" (not adjusted)" if comparison.adjustment == "none" else "")
-        + f"; {level} CIs {CI_NAMES[comparison.ci_adjustment]}.",
-        _omnibus_note(comparison),
-        *_model_notes(comparison),
+        f"Estimate: the estimated mean of the first condition − the second's, with its SE, {df_name} "
+        f"df and t test; p adjusted across the {family} contrasts by {adjustment_name}"
+        + (" (not adjusted)" if source.adjustment == "none" else "")
+        + f"; {level} CIs {CI_NAMES[ci_adjustment]}.",
+        *model_notes,
     ]
     rows = [
         {
             "label": row.label,
             "condition": row.condition,
             "versus": row.versus,
-            "reference": row.versus == comparison.reference,
+            "reference": row.versus == source.reference,
             "estimate": row.estimate,
             "se": row.se,
             "df": row.df,
@@ -212,10 +267,9 @@ def contrasts_table(comparison: ConditionComparison, criterion: str | None = Non
         data={
             "table": "contrasts",
             "criterion": criterion,
-            **_model_data(comparison),
-            "adjustment": comparison.adjustment,
-            "ci_adjustment": comparison.ci_adjustment,
-            "omnibus": _omnibus_data(comparison),
+            **model_data,
+            "adjustment": source.adjustment,
+            "ci_adjustment": ci_adjustment,
             "rows": rows,
         },
         notes=tuple(notes),
@@ -293,21 +347,30 @@ def _omnibus_data(comparison: ConditionComparison) -> dict:
     }
 
 
-BUILDERS = {"means": means_table, "contrasts": contrasts_table, "omnibus": omnibus_table}
-
-
-def condition_tables(comparison: ConditionComparison, criterion: str | None = None) -> dict[str, Table]:
-    return {name: build(comparison, criterion) for name, build in BUILDERS.items()}
+def condition_tables(
+    comparison: ConditionComparison, criterion: str | None = None, paired: PairedContrasts | None = None
+) -> dict[str, Table]:
+    """The three tables; the contrasts from ``paired`` when given (``contrasts_table``)."""
+    return {
+        "means": means_table(comparison, criterion),
+        "contrasts": contrasts_table(comparison, criterion, paired),
+        "omnibus": omnibus_table(comparison, criterion),
+    }
 
 
 def condition_table_documents(
-    comparison: ConditionComparison, *, name: str = "conditions", criterion: str | None = None
+    comparison: ConditionComparison,
+    *,
+    name: str = "conditions",
+    criterion: str | None = None,
+    paired: PairedContrasts | None = None,
 ) -> dict[str, str]:
-    """``<name>-<table>.<ext>``: the means, the contrasts and the omnibus test, each as ``.tex``, ``.md``, ``.csv``
-    and ``.json``. ``name`` must be a plain file name (letters, digits, ``.``, ``_``, ``-``)."""
+    """``<name>-<table>.<ext>``: the means, the contrasts (from ``paired`` when given) and the omnibus test, each as
+    ``.tex``, ``.md``, ``.csv`` and ``.json``. ``name`` must be a plain file name (letters, digits, ``.``, ``_``,
+    ``-``)."""
     check_name(name)
     documents = {}
-    for table_name, table in condition_tables(comparison, criterion).items():
+    for table_name, table in condition_tables(comparison, criterion, paired).items():
         documents[f"{name}-{table_name}.tex"] = table_latex(table, criterion)
         documents[f"{name}-{table_name}.md"] = table_markdown(table)
         documents[f"{name}-{table_name}.csv"] = table_csv(table)

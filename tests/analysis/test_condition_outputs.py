@@ -17,6 +17,7 @@ from analysis.condition_tables import TABLES, condition_table_documents, ordered
 from analysis.csv_cells import restore
 from analysis.plots import FIGURE_FORMATS, WIDTHS, figure_bytes
 from analysis.stats.conditions import compare_conditions
+from analysis.stats.paired_contrasts import paired_contrasts
 from tests.analysis.test_plots import texts_outside, texts_overlapping
 from tests.analysis.test_tables import compiled, needs_tex
 
@@ -273,3 +274,31 @@ def test_every_figure_in_every_format_and_the_same_bytes_twice(comparison):
     for plot in CONDITION_PLOTS:
         for fmt in ("svg", "pdf"):
             assert figure_bytes(again[plot], fmt) == documents[f"quality-{plot}-single.{fmt}"], (plot, fmt)
+
+
+@needs_tex
+def test_the_contrasts_table_takes_each_pairs_own_model_when_given(comparison, tmp_path):
+    paired = paired_contrasts(simulate(), reference="plain")
+    documents = condition_table_documents(comparison, name="quality", paired=paired)
+    data = json.loads(documents["quality-contrasts.json"])
+    assert data["formula"] == paired.formula and data["global_p"] == paired.global_p
+    assert data["adjustment"] == "holm" and data["ci_adjustment"] == "bonferroni" and "omnibus" not in data
+    rows = {(row["condition"], row["versus"]): row for row in data["rows"]}
+    assert len(rows) == 6
+    for contrast in paired.contrasts:
+        row = rows[(contrast.condition, contrast.versus)]
+        assert (row["estimate"], row["se"], row["df"], row["p_adjusted"]) == (
+            contrast.estimate,
+            contrast.se,
+            contrast.df,
+            contrast.p_adjusted,
+        )
+        assert row["se"] != comparison.contrast(contrast.condition, contrast.versus).se  # not the comparison's
+    markdown = documents["quality-contrasts.md"]
+    assert "Each pair of conditions by its own model" in markdown and "Global test" in markdown
+    assert "Omnibus" not in markdown
+    compiled(documents["quality-contrasts.tex"], tmp_path)
+    # the means and the omnibus test stay the comparison's
+    assert (
+        documents["quality-means.json"] == condition_table_documents(comparison, name="quality")["quality-means.json"]
+    )

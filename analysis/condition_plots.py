@@ -26,6 +26,7 @@ from .pairwise_tables import check_name
 from .plot_font import families
 from .plots import FIGURE_FORMATS, PALETTE, PLAIN_TICKS, WIDTHS, figure_bytes, style
 from .stats.conditions import ConditionComparison
+from .stats.paired_contrasts import PairedContrasts
 
 CONDITION_PLOTS = ("contrasts", "means")
 #: Colours: contrasts with the reference, and the others (Okabe and Ito's, as every figure's).
@@ -58,8 +59,11 @@ def _height(extent: float) -> float:
     return max(2.0, 0.24 * extent + 1.5)
 
 
-def contrast_forest(comparison: ConditionComparison, criterion: str | None = None, width: str = "single") -> Figure:
-    """Every contrast's estimate with its CI, the contrasts with the reference first and marked, zero dashed."""
+def contrast_forest(
+    comparison: ConditionComparison | PairedContrasts, criterion: str | None = None, width: str = "single"
+) -> Figure:
+    """Every contrast's estimate with its CI, the contrasts with the reference first and marked, zero dashed; of the
+    comparison's random-intercept model or of each pair's own model (``PairedContrasts``)."""
     inches = WIDTHS[width]
     contrasts = ordered_contrasts(comparison)
     reference = np.array([row.versus == comparison.reference for row in contrasts])
@@ -173,27 +177,37 @@ def condition_means(comparison: ConditionComparison, criterion: str | None = Non
     return figure
 
 
-DRAWERS = {"contrasts": contrast_forest, "means": condition_means}
-
-
-def condition_figures(comparison: ConditionComparison, criterion: str | None = None, width: str = "double") -> dict:
-    """Each figure at one width, drawn in the figures' style and font, its layout done and fixed."""
+def condition_figures(
+    comparison: ConditionComparison,
+    criterion: str | None = None,
+    width: str = "double",
+    paired: PairedContrasts | None = None,
+) -> dict:
+    """Each figure at one width, drawn in the figures' style and font, its layout done and fixed; the contrasts
+    from ``paired`` when given."""
     if width not in WIDTHS:
         raise ValueError(f"width must be one of {', '.join(WIDTHS)}; got {width!r}.")
     texts = [*comparison.conditions, criterion or ""]
     with rc_context(style(families(texts))):
-        return {name: _settled(draw(comparison, criterion, width)) for name, draw in DRAWERS.items()}
+        return {
+            "contrasts": _settled(contrast_forest(paired or comparison, criterion, width)),
+            "means": _settled(condition_means(comparison, criterion, width)),
+        }
 
 
 def condition_plot_documents(
-    comparison: ConditionComparison, *, name: str = "conditions", criterion: str | None = None
+    comparison: ConditionComparison,
+    *,
+    name: str = "conditions",
+    criterion: str | None = None,
+    paired: PairedContrasts | None = None,
 ) -> dict[str, bytes]:
     """``<name>-<plot>-<width>.<format>``: both figures at both widths as PDF, SVG and 300-dpi PNG (``name`` a
-    plain file name, as ``condition_table_documents``' is)."""
+    plain file name, as ``condition_table_documents``' is); the contrasts from ``paired`` when given."""
     check_name(name)
     return {
         f"{name}-{plot}-{width}.{fmt}": figure_bytes(figure, fmt)
         for width in WIDTHS
-        for plot, figure in condition_figures(comparison, criterion, width).items()
+        for plot, figure in condition_figures(comparison, criterion, width, paired).items()
         for fmt in FIGURE_FORMATS
     }

@@ -201,7 +201,7 @@ def contrasts_table(
         model_notes = [_omnibus_note(comparison), *_model_notes(comparison)]
         model_data = {**_model_data(comparison), "omnibus": _omnibus_data(comparison)}
     else:
-        ci_adjustment = "bonferroni" if paired.adjustment == "holm" and len(contrasts) > 1 else "none"
+        ci_adjustment = paired.ci_adjustment
         adjustment_name = PAIRED_ADJUSTMENTS[paired.adjustment]
         df_name = "Satterthwaite"
         model_notes = _paired_notes(paired)

@@ -59,6 +59,11 @@ class PairedContrasts:
     global_p: float | None  # Bonferroni on the smallest p: no two conditions differ
     formula: str = FORMULA
 
+    @property
+    def ci_adjustment(self) -> str:
+        """How the CIs are made simultaneous: Bonferroni's under Holm over several pairs, else not at all."""
+        return "bonferroni" if self.adjustment == "holm" and len(self.contrasts) > 1 else "none"
+
 
 def paired_contrasts(
     frame: pd.DataFrame, *, reference: str, level: float = 0.95, adjustment: str = "holm"

@@ -302,3 +302,16 @@ def test_the_contrasts_table_takes_each_pairs_own_model_when_given(comparison, t
     assert (
         documents["quality-means.json"] == condition_table_documents(comparison, name="quality")["quality-means.json"]
     )
+
+
+def test_the_forest_plot_draws_each_pairs_own_model_when_given(comparison):
+    paired = paired_contrasts(simulate(), reference="plain")
+    figure = condition_figures(comparison, "Image quality", "double", paired=paired)["contrasts"]
+    (right,) = figure.axes[0].child_axes
+    assert [label.get_text() for label in right.get_yticklabels()] == [
+        f"{numbers.signed(row.estimate)} {numbers.interval(*row.ci)}" for row in ordered_contrasts(paired)
+    ]
+    assert ordered_contrasts(paired) != ordered_contrasts(comparison)
+    assert "Bonferroni" in figure.get_suptitle()
+    documents = condition_plot_documents(comparison, name="q", paired=paired)
+    assert documents["q-means-single.svg"] == condition_plot_documents(comparison, name="q")["q-means-single.svg"]

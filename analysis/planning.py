@@ -127,6 +127,9 @@ FLAGS = {
     "target": "--power",
     "adjustment": "--adjust",
     "simulations": "--simulations",
+    "slope_sd_annotator": "--slope-sd-annotator",
+    "slope_sd_item": "--slope-sd-item",
+    "analysis": "--analysis",
 }
 
 
@@ -229,6 +232,9 @@ def plan_conditions(
     adjustment: str = "holm",
     simulations: int = 200,
     seed: int = 0,
+    slope_sd_annotator: float = 0.0,
+    slope_sd_item: float = 0.0,
+    analysis: str = "intercepts",
 ) -> tuple[ConditionPowerPlan, dict]:
     """``plan_study --design conditions``: the simulated power of a K-condition rating design. The means
     (``NAME=VALUE,…``, the first the reference) and SDs are stated, or taken from the pilot ``slug`` (read as two
@@ -258,6 +264,9 @@ def plan_conditions(
             adjustment=adjustment,
             simulations=simulations,
             seed=seed,
+            slope_sd_annotator=slope_sd_annotator,
+            slope_sd_item=slope_sd_item,
+            analysis=analysis,
         )
     except ValueError as exc:
         raise _flagged(exc) from exc

@@ -15,6 +15,12 @@ tested with its own Satterthwaite df, p adjusted across the K(K − 1)/2 contras
 The contrast of interest is rejected when its adjusted p is below α; a study where it has no test (SE 0) counts as
 not rejecting and is counted in ``failed``. The power's Monte-Carlo SE is √(p(1 − p) / simulations).
 
+With ``slope_sd_annotator``/``slope_sd_item`` above 0, each annotator and each item also moves each condition by a
+normal deviation of that SD (condition-by-annotator and condition-by-item variation, the random slopes that
+``compare_conditions``' model leaves out and under which its contrasts reject too often). ``analysis="paired"``
+analyses each simulated study as ``paired_contrasts`` does instead (each pair of conditions by its own difference
+model, Holm across the pairs), the analysis to plan for when such variation is expected.
+
 ``type_one_error`` of a plan simulates the rejection rate of its smallest design with the contrast's difference set
 to zero (the other conditions as stated): it should be near α, or below it when the adjustment is conservative.
 """
@@ -27,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .conditions import ADJUSTMENTS, ConditionComparison, _tukey_p, compare_conditions
-from .mixed import CrossedGroups, fit_crossed
+from .mixed import CrossedGroups, effect_of, fit_crossed
 from .mixed import contrast as linear_contrast
 from .pairwise_power import adjusted
 
@@ -74,6 +80,9 @@ class ConditionPowerPlan:
     smallest: ConditionDesignPower | None  # fewest scores (then fewest items) reaching the target
     type_one_error: ConditionDesignPower | None  # the smallest design with the contrast's difference set to 0
     method: str = METHOD
+    slope_sd_annotator: float = 0.0  # SD of each annotator's shift of each condition
+    slope_sd_item: float = 0.0  # SD of each item's shift of each condition
+    analysis: str = "intercepts"  # "intercepts" (compare_conditions) or "paired" (paired_contrasts)
 
     @property
     def reference(self) -> str:
@@ -220,13 +229,16 @@ def simulate_study(
     items: int,
     seed: int,
     items_per_annotator: int | None = None,
+    slopes: tuple[float, float] = (0.0, 0.0),
 ) -> pd.DataFrame:
     """One simulated study as a tidy frame (annotator, item, condition, score; condition categorical, reference
     first), drawn as ``condition_power`` draws each of its studies."""
     names = [str(name) for name in means]
     values = np.array([float(v) for v in means.values()])
     plan = schedule(annotators=annotators, items=items, conditions=len(names), items_per_annotator=items_per_annotator)
-    score = _simulate(np.random.default_rng(seed), plan, values, annotator_sd, item_sd, residual_sd, annotators, items)
+    score = _simulate(
+        np.random.default_rng(seed), plan, values, annotator_sd, item_sd, residual_sd, annotators, items, slopes
+    )
     return pd.DataFrame(
         {
             "annotator": [f"a{k}" for k in plan.annotator],
@@ -237,13 +249,63 @@ def simulate_study(
     )
 
 
-def _simulate(rng, plan: Schedule, values, annotator_sd, item_sd, residual_sd, annotators, items) -> np.ndarray:
-    return (
+def _simulate(
+    rng, plan: Schedule, values, annotator_sd, item_sd, residual_sd, annotators, items, slopes=(0.0, 0.0)
+) -> np.ndarray:
+    score = (
         values[plan.condition]
         + rng.normal(0.0, annotator_sd, annotators)[plan.annotator]
         + rng.normal(0.0, item_sd, items)[plan.item]
         + rng.normal(0.0, residual_sd, plan.condition.size)
     )
+    slope_annotator, slope_item = slopes
+    if slope_annotator > 0:  # drawn only when asked for, so that plans without slopes keep their streams
+        score += rng.normal(0.0, slope_annotator, (annotators, values.size))[plan.annotator, plan.condition]
+    if slope_item > 0:
+        score += rng.normal(0.0, slope_item, (items, values.size))[plan.item, plan.condition]
+    return score
+
+
+@dataclass(frozen=True)
+class Screens:
+    """A schedule by screen (annotator, item): ``schedule`` lays out each screen's K scores together, in condition
+    order, so the scores reshape to screens × K."""
+
+    annotator: np.ndarray
+    item: np.ndarray
+    groups: CrossedGroups
+
+
+def screens_of(plan: Schedule, k: int) -> Screens:
+    if not np.array_equal(plan.condition.reshape(-1, k), np.broadcast_to(np.arange(k), (plan.condition.size // k, k))):
+        raise ValueError("The schedule does not hold each screen's K scores together.")
+    annotator, item = plan.annotator[::k], plan.item[::k]
+    return Screens(annotator, item, CrossedGroups(annotator=annotator, item=item))
+
+
+def paired_p_values(
+    score: np.ndarray, screens: Screens, conditions: Sequence[str], *, adjustment: str
+) -> dict[tuple[str, str], float | None]:
+    """Each contrast's adjusted p as ``paired_contrasts`` reports it: each pair's within-screen differences by
+    today's model (keys ``(condition, versus)``, later level − earlier; None where a pair's differences never
+    vary)."""
+    k = len(conditions)
+    wide = score.reshape(-1, k)
+    pairs = [(j, i) for j in range(1, k) for i in range(j)]
+    p = np.full(len(pairs), math.nan)
+    for index, (j, i) in enumerate(pairs):
+        difference = wide[:, j] - wide[:, i]
+        if float(np.ptp(difference)) > 0.0:
+            fit = fit_crossed(y=difference, annotator=screens.annotator, item=screens.item, groups=screens.groups)
+            value = effect_of(fit).p
+            p[index] = math.nan if value is None else value
+    tested = np.isfinite(p)
+    if adjustment == "holm" and tested.any():
+        p[tested] = adjusted(p[tested][None], "holm")[0]
+    return {
+        (conditions[j], conditions[i]): None if math.isnan(value) else min(float(value), 1.0)
+        for (j, i), value in zip(pairs, p, strict=True)
+    }
 
 
 def contrast_p_values(
@@ -294,15 +356,23 @@ def _design_power(
     adjustment: str,
     simulations: int,
     seed: int,
+    slopes: tuple[float, float] = (0.0, 0.0),
+    analysis: str = "intercepts",
     stream: int = 0,
 ) -> ConditionDesignPower:
     plan = schedule(annotators=annotators, items=items, conditions=values.size, items_per_annotator=items_per_annotator)
-    groups = CrossedGroups(annotator=plan.annotator, item=plan.item)
+    if analysis == "paired":
+        screens = screens_of(plan, values.size)
+    else:
+        groups = CrossedGroups(annotator=plan.annotator, item=plan.item)
     rng = np.random.default_rng([seed, annotators, items, stream])
     rejections = failed = 0
     for _ in range(simulations):
-        score = _simulate(rng, plan, values, annotator_sd, item_sd, residual_sd, annotators, items)
-        p = contrast_p_values(score, plan, conditions, adjustment=adjustment, groups=groups)[key]
+        score = _simulate(rng, plan, values, annotator_sd, item_sd, residual_sd, annotators, items, slopes)
+        if analysis == "paired":
+            p = paired_p_values(score, screens, conditions, adjustment=adjustment)[key]
+        else:
+            p = contrast_p_values(score, plan, conditions, adjustment=adjustment, groups=groups)[key]
         if p is None:
             failed += 1
         elif p < alpha:
@@ -338,6 +408,9 @@ def condition_power(
     adjustment: str = "holm",
     simulations: int = 500,
     null_check: bool = True,
+    slope_sd_annotator: float = 0.0,
+    slope_sd_item: float = 0.0,
+    analysis: str = "intercepts",
 ) -> ConditionPowerPlan:
     """The power of every design of the grid ``annotators`` × ``items`` to reject equal means of ``contrast``
     (default: the two conditions whose stated means differ least), and the smallest design reaching ``target``.
@@ -348,9 +421,18 @@ def condition_power(
     across all K(K − 1)/2 contrasts, as ``compare_conditions`` adjusts them. ``simulations`` studies per design,
     drawn from a stream seeded by (``seed``, annotators, items), so a design's estimate does not depend on the rest
     of the grid. With ``null_check``, the smallest design is simulated again with the contrast's difference set to
-    zero (``type_one_error``, which should be near ``alpha``). Arguments out of range raise a ValueError naming the
+    zero (``type_one_error``, which should be near ``alpha``). ``slope_sd_annotator``, ``slope_sd_item``: SDs of
+    each annotator's and each item's shift of each condition. ``analysis``: "intercepts" (``compare_conditions``) or
+    "paired" (``paired_contrasts``; adjustment holm or none). Arguments out of range raise a ValueError naming the
     argument.
     """
+    for name, value in (("slope_sd_annotator", slope_sd_annotator), ("slope_sd_item", slope_sd_item)):
+        if not isinstance(value, int | float | np.floating) or not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number of at least 0; got {value!r}.")
+    if analysis not in ("intercepts", "paired"):
+        raise ValueError(f"analysis must be 'intercepts' or 'paired'; got {analysis!r}.")
+    if analysis == "paired" and adjustment == "tukey":
+        raise ValueError("adjustment tukey needs analysis 'intercepts'; the paired contrasts are adjusted by holm.")
     j, i = _check(
         means=means,
         contrast=contrast,
@@ -383,6 +465,8 @@ def condition_power(
         "adjustment": adjustment,
         "simulations": simulations,
         "seed": seed,
+        "slopes": (float(slope_sd_annotator), float(slope_sd_item)),
+        "analysis": analysis,
     }
     grid = tuple(
         _design_power(values=values, annotators=int(a), items=int(n), **common)
@@ -414,4 +498,7 @@ def condition_power(
         grid=grid,
         smallest=smallest,
         type_one_error=null,
+        slope_sd_annotator=float(slope_sd_annotator),
+        slope_sd_item=float(slope_sd_item),
+        analysis=analysis,
     )

@@ -13,11 +13,14 @@ from scipy import stats as sps
 from analysis.stats.condition_power import (
     condition_power,
     contrast_p_values,
+    paired_p_values,
     pilot_assumptions,
     schedule,
+    screens_of,
     simulate_study,
 )
 from analysis.stats.conditions import compare_conditions
+from analysis.stats.paired_contrasts import paired_contrasts
 
 MEANS = {"plain": 5.0, "scaled": 5.5, "other": 6.5}
 SDS = {"annotator_sd": 0.8, "item_sd": 0.6, "residual_sd": 1.0}
@@ -167,3 +170,59 @@ GOOD = {"means": MEANS, **SDS, "annotators": [4], "items": [4], "seed": 0, "simu
 def test_arguments_out_of_range_are_refused_by_name(change, argument):
     with pytest.raises(ValueError, match=f"^{argument}[ :]"):
         condition_power(**{**GOOD, **change})
+
+
+def test_the_paired_analysis_reports_what_paired_contrasts_reports():
+    means = {"ref": 5.0, "b": 5.4, "c": 4.8}
+    frame = simulate_study(
+        means=means, annotator_sd=1.0, item_sd=0.8, residual_sd=1.5, annotators=12, items=9, seed=3, slopes=(0.4, 0.3)
+    )
+    plan = schedule(annotators=12, items=9, conditions=3)
+    got = paired_p_values(frame["score"].to_numpy(), screens_of(plan, 3), tuple(means), adjustment="holm")
+    expected = paired_contrasts(frame, reference="ref")
+    assert got == pytest.approx({(c.condition, c.versus): c.p_adjusted for c in expected.contrasts}, rel=1e-6)
+
+
+def test_with_condition_by_annotator_variation_only_the_paired_analysis_holds_alpha():
+    common = {
+        "means": {"ref": 5.0, "b": 5.0, "c": 5.0},
+        "contrast": ("b", "ref"),
+        "annotator_sd": 1.0,
+        "item_sd": 1.0,
+        "residual_sd": 1.5,
+        "annotators": [20],
+        "items": [12],
+        "seed": 11,
+        "adjustment": "none",
+        "simulations": 80,
+        "null_check": False,
+        "slope_sd_annotator": 0.5,
+        "slope_sd_item": 0.5,
+    }
+    paired = condition_power(**common, analysis="paired")
+    intercepts = condition_power(**common)
+    assert paired.grid[0].power <= 0.1 and paired.analysis == "paired"  # α = 0.05, Monte-Carlo SE ≈ 0.024
+    assert intercepts.grid[0].power >= 0.25  # the random-intercept model rejects true nulls too often here
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"analysis": "slopes"}, "analysis must be 'intercepts' or 'paired'"),
+        ({"analysis": "paired", "adjustment": "tukey"}, "adjustment tukey needs analysis 'intercepts'"),
+        ({"slope_sd_item": -0.1}, "slope_sd_item must be a finite number of at least 0"),
+    ],
+)
+def test_slope_and_analysis_arguments_are_refused_by_name(change, message):
+    arguments = {
+        "means": {"ref": 5.0, "b": 5.5},
+        "annotator_sd": 1.0,
+        "item_sd": 1.0,
+        "residual_sd": 1.5,
+        "annotators": [10],
+        "items": [10],
+        "seed": 0,
+        "simulations": 2,
+    }
+    with pytest.raises(ValueError, match=message):
+        condition_power(**arguments | change)

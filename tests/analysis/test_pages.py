@@ -191,7 +191,8 @@ def test_plan_study_plans_a_k_condition_design_by_simulation():
         "3",
     )
     assert text.startswith("Design conditions: K = 3 (reference plain); means plain 5.000, scaled 5.800")
-    assert "SDs: annotator 0.700, item 0.500, residual 1.500." in text
+    assert "SDs: annotator 0.700, item 0.500, residual 1.500; condition shifts by annotator 0.000" in text
+    assert "Each simulated study analysed as compare_conditions analyses one." in text
     assert "Contrast other − scaled: +0.700; alpha 0.05, p adjusted by Holm across 3 contrasts; 40 simulated" in text
     assert re.search(r"annotators +items +items each +scores +power +MC SE\n +4 +6 +6 +72 +\d+\.\d% +\d+\.\d%", text)
     assert re.search(r"\n +12 +6 +6 +216 +\d+\.\d%", text)
@@ -203,6 +204,29 @@ def test_plan_study_plans_a_k_condition_design_by_simulation():
     )  # seeded
 
 
+def test_plan_study_plans_for_the_paired_contrasts_with_condition_shifts():
+    text = plan(
+        *CONDITIONS,
+        "--means",
+        "plain=5,scaled=5.8,other=6.5",
+        "--annotators",
+        "8",
+        "--items",
+        "6",
+        "--simulations",
+        "5",
+        "--slope-sd-annotator",
+        "0.4",
+        "--slope-sd-item",
+        "0.3",
+        "--analysis",
+        "paired",
+    )
+    assert "condition shifts by annotator 0.400, by item 0.300." in text
+    assert "Each simulated study analysed as paired_contrasts analyses one." in text
+    assert re.search(r"\n +8 +6 +6 +144 +\d+\.\d%", text)
+
+
 def test_plan_study_reads_a_pilot_as_two_conditions(pilot):
     text = plan("--design", "conditions", "--study", "pilot", "--simulations", "4", "--contrast", "ours,baseline")
     assert text.startswith("Pilot pilot (as 2 conditions): 3 annotators × 3 items; means baseline ")
@@ -212,7 +236,7 @@ def test_plan_study_reads_a_pilot_as_two_conditions(pilot):
         "--design", "conditions", "--pilot", "pilot", "--means", "baseline=5,ours=6", "--sd-residual", "1",
         "--annotators", "5", "--simulations", "4",
     )  # fmt: skip
-    assert "means baseline 5.000, ours 6.000" in stated and "residual 1.000." in stated
+    assert "means baseline 5.000, ours 6.000" in stated and "residual 1.000;" in stated
     assert re.search(r"\n +5 +3 +3 +30 ", stated)
 
 
@@ -252,6 +276,16 @@ def test_plan_study_plans_a_pairwise_design():
         ([*CONDITIONS, "--means", "a=1,b=2", "--annotators", "1", "--items", "4"], "--annotators"),
         ([*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4,0"], "--items"),
         ([*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--adjust", "bh"], "--adjust"),
+        (
+            [*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--slope-sd-item", "-1"],
+            "--slope-sd-item",
+        ),
+        (
+            [*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--analysis", "paired"]
+            + ["--adjust", "tukey"],
+            "--adjust",
+        ),
+        (["--design", "pairwise", "--analysis", "paired"], "--analysis"),
         (
             [*CONDITIONS, "--means", "a=1,b=2", "--annotators", "4", "--items", "4", "--simulations", "0"],
             "--simulations",

@@ -22,6 +22,9 @@ DESIGN_FLAGS = {
         "adjust",
         "simulations",
         "seed",
+        "slope_sd_annotator",
+        "slope_sd_item",
+        "analysis",
     },
     "pairwise": {
         "strengths",
@@ -80,6 +83,15 @@ class Command(BaseCommand):
         parser.add_argument("--adjust", help="p adjustment across contrasts: holm (default), none, tukey or bh")
         parser.add_argument("--simulations", type=int, help="simulated studies per design (default 200)")
         parser.add_argument("--seed", type=int, help="random seed (default 0)")
+        parser.add_argument(
+            "--slope-sd-annotator", type=float, help="conditions: SD of each annotator's shift of each condition"
+        )
+        parser.add_argument("--slope-sd-item", type=float, help="conditions: SD of each item's shift of each condition")
+        parser.add_argument(
+            "--analysis",
+            choices=("intercepts", "paired"),
+            help="conditions: analyse as compare_conditions (intercepts, default) or paired_contrasts (paired)",
+        )
 
     def handle(self, *args, design, alpha, power, **options):
         given = {
@@ -113,6 +125,9 @@ class Command(BaseCommand):
                     annotators=options["annotators"],
                     items=options["items"],
                     items_per_annotator=options["items_per_annotator"],
+                    slope_sd_annotator=options["slope_sd_annotator"] or 0.0,
+                    slope_sd_item=options["slope_sd_item"] or 0.0,
+                    analysis=options["analysis"] or "intercepts",
                     **simulation,
                 )
                 self.conditions(result, info, options["pilot"])
@@ -190,8 +205,11 @@ class Command(BaseCommand):
         means = ", ".join(f"{name} {value:.3f}" for name, value in zip(result.conditions, result.means, strict=True))
         write(f"Design conditions: K = {k} (reference {result.reference}); means {means}.")
         write(
-            f"SDs: annotator {result.annotator_sd:.3f}, item {result.item_sd:.3f}, residual {result.residual_sd:.3f}."
+            f"SDs: annotator {result.annotator_sd:.3f}, item {result.item_sd:.3f}, residual {result.residual_sd:.3f}; "
+            f"condition shifts by annotator {result.slope_sd_annotator:.3f}, by item {result.slope_sd_item:.3f}."
         )
+        analysed = {"intercepts": "compare_conditions", "paired": "paired_contrasts"}[result.analysis]
+        write(f"Each simulated study analysed as {analysed} analyses one.")
         first, second = result.contrast
         write(
             f"Contrast {first} − {second}: {result.difference:+.3f}; alpha {result.alpha:g}, p adjusted by "

@@ -99,6 +99,7 @@ def test_a_lease_that_ends_under_an_open_rating_page_ends_on_the_time_ran_out_pa
     rated = rate_by_clicks(page, 4, 8)
     waiting = shown_assignment(page)
     # the annotator walks away for longer than the study's hour; the page stays open
+    Annotator.objects.filter(pk=annotator.pk).update(consented_at=timezone.now() - timedelta(minutes=62))
     Assignment.objects.filter(annotator=annotator).update(shown_at=timezone.now() - timedelta(minutes=61))
     click_score(page, "left", 3)
     click_score(page, "right", 9)

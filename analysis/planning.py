@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from .selectors import attention_table, find_studies, ratings_frame, rules_from, settings_for
 from .stats.condition_power import ConditionPowerPlan, condition_power
 from .stats.condition_power import pilot_assumptions as condition_assumptions
-from .stats.judgments import CONDITIONS, paired_judgments
+from .stats.judgments import CONDITIONS, Judgments, paired_judgments
 from .stats.pairwise_power import PairwisePowerPlan, pairwise_power
 from .stats.power import Components, PowerPlan, plan
 from .stats.quality import apply_exclusions
@@ -45,6 +45,27 @@ def check_plan_arguments(
             raise ValidationError(f"{flag} must be at least 2; got {value}.")
 
 
+def pilot_judgments(slug: str) -> Judgments:
+    """A pilot study's paired judgments, its exclusion rules applied as its analysis applies them by default; a
+    study with no ratings, or ratings that cannot be paired, is refused naming the study."""
+    (study,) = find_studies([slug])
+    frame = ratings_frame(study=study)
+    if frame.empty:
+        raise ValidationError(f"Study {slug!r} has no ratings.")
+    settings = settings_for(study)
+    try:
+        judgments = paired_judgments(frame)
+        judgments, _, _ = apply_exclusions(
+            judgments,
+            rules=rules_from(settings),
+            attention=attention_table(study),
+            apply=settings.apply_exclusions_by_default,
+        )
+    except ValueError as exc:
+        raise ValidationError(f"Study {slug!r}: {exc}") from exc
+    return judgments
+
+
 def plan_from_pilot(
     *,
     slug: str,
@@ -70,19 +91,8 @@ def plan_from_pilot(
         max_annotators=max_annotators,
         max_items=max_items,
     )
-    (study,) = find_studies([slug])
-    frame = ratings_frame(study=study)
-    if frame.empty:
-        raise ValidationError(f"Study {slug!r} has no ratings.")
-    settings = settings_for(study)
+    judgments = pilot_judgments(slug)
     try:
-        judgments = paired_judgments(frame)
-        judgments, _, _ = apply_exclusions(
-            judgments,
-            rules=rules_from(settings),
-            attention=attention_table(study),
-            apply=settings.apply_exclusions_by_default,
-        )
         model = mixed_model(judgments)
     except ValueError as exc:
         raise ValidationError(f"Study {slug!r}: {exc}") from exc
@@ -188,19 +198,8 @@ def _needed(value, flag: str, design: str, pilot: bool = False):
 def pilot_as_conditions(slug: str) -> tuple[dict, dict]:
     """A pilot study read as a two-condition rating study (baseline the reference, its exclusion rules applied as
     for the difference model): ``condition_power``'s assumptions, and its counts."""
-    (study,) = find_studies([slug])
-    frame = ratings_frame(study=study)
-    if frame.empty:
-        raise ValidationError(f"Study {slug!r} has no ratings.")
-    settings = settings_for(study)
+    judgments = pilot_judgments(slug)
     try:
-        judgments = paired_judgments(frame)
-        judgments, _, _ = apply_exclusions(
-            judgments,
-            rules=rules_from(settings),
-            attention=attention_table(study),
-            apply=settings.apply_exclusions_by_default,
-        )
         n = judgments.n
         tidy = pd.DataFrame(
             {

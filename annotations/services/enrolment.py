@@ -30,6 +30,8 @@ from .pilot_allocation import pilot_sequence
 
 #: The most invite links made at once (the admin's invite page offers up to this many).
 MAX_INVITES_AT_ONCE = 5000
+#: What laying out a sequence reads of the study (``allocate``, ``_choose_pairs``, ``attention_checks``).
+ALLOCATION_FIELDS = ("id", "slug", "pairs_per_annotator", "ratings_per_pair", "attention_checks")
 
 
 class StudyFull(ValidationError):
@@ -75,7 +77,8 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
         return pilot_sequence(annotator=annotator)
     generated = Q(job__isnull=True) | Q(job__status=PairJob.Status.DONE)
     pairs = list(ImagePair.objects.filter(generated, study_id=annotator.study_id).order_by("pk"))
-    study = Study.objects.select_for_update().get(pk=annotator.study_id)
+    # the row is locked for its counts, not read whole: the allocation needs only these of it
+    study = Study.objects.select_for_update().only(*ALLOCATION_FIELDS).get(pk=annotator.study_id)
     if not pairs:
         raise ValidationError(f"Study {study.slug!r} has no generated pairs.")
     rng = random.SystemRandom()  # the order and sides an annotator sees: nothing to recover a seed from
@@ -116,12 +119,12 @@ def enrol(
     """
     study = Study.objects.get(pk=study.pk)  # as stored now: the cap and the timeout
     if study.enrolment_cap is not None:
-        leases.release_expired(study=study)
+        leases.release_expired(study_id=study.pk)
     arguments = {"source": source, "external_id": external_id, "entry": entry, "cookie": cookie, "address": address}
     try:
         return _enrol(study=study, **arguments)
     except StudyFull:  # places may be held by annotators whose lease ended since the last look
-        if not leases.release_expired(study=study, force=True):
+        if not leases.release_expired(study_id=study.pk, force=True):
             raise
         return _enrol(study=study, **arguments)
 
@@ -199,12 +202,11 @@ def give_consent(*, annotator: Annotator) -> Annotator:
     """
     if annotator.consented_at is not None or annotator.is_pilot:  # a pilot needs no place: nothing to release
         return _consent(annotator=annotator)
-    study = Study.objects.get(pk=annotator.study_id)
-    leases.release_expired(study=study, sparing=annotator.pk)
+    leases.release_expired(study_id=annotator.study_id, sparing=annotator.pk)
     try:
         return _consent(annotator=annotator)
     except StudyFull:  # pairs may be held by annotators whose lease ended since the last look
-        if not leases.release_expired(study=study, sparing=annotator.pk, force=True):
+        if not leases.release_expired(study_id=annotator.study_id, sparing=annotator.pk, force=True):
             raise
         return _consent(annotator=annotator)
 

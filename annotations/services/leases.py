@@ -67,13 +67,19 @@ def expired(*, study: Study, now: datetime | None = None) -> QuerySet:
 
 def has_run_out(annotator: Annotator) -> bool:
     """Whether the annotator may not go on: released, or its lease has ended (released or not). Read as the rating
-    path reads it (``sequence.rater``), in one query for this annotator alone."""
+    path reads it (``sequence.rater``): a lease begun within the timeout cannot have ended, which needs no query (the
+    common case: every rating page and consent); else in one query for this annotator alone."""
     if annotator.released_at is not None:
         return True
-    if annotator.finished_at or annotator.screened_out_at or annotator.study.idle_timeout_minutes is None:
+    timeout = annotator.study.idle_timeout_minutes
+    if annotator.finished_at or annotator.screened_out_at or timeout is None:
         return False
-    if annotator.consented_at is None and annotator.source == Annotator.Source.INVITE:
+    enrolled = annotator.source != Annotator.Source.INVITE
+    start = annotator.consented_at or (annotator.created_at if enrolled else None)
+    if start is None:
         return False  # an invitee holds nothing before it consents: no lease to end, and no query for it
+    if timezone.now() - start <= timedelta(minutes=timeout):
+        return False  # the last activity comes no earlier than the lease's start
     rater = sequence.rater(annotator.token)
     return rater is not None and rater.out_of_time
 
@@ -82,23 +88,27 @@ def has_run_out(annotator: Annotator) -> bool:
 _last_sweep: dict[int, float] = {}
 
 
-def _swept_lately(study: Study) -> bool:
+def _swept_lately(study_id: int) -> bool:
     """Whether this process looked for the study's expired annotators within ``EVALSITE_LEASE_SWEEP_SECONDS`` (and
     note that it looks now, if not): a timeout counts in minutes, and with many people consenting at once the
     search on every consent slowed everyone's requests."""
     interval, now = settings.EVALSITE_LEASE_SWEEP_SECONDS, time.monotonic()
-    if interval > 0 and now - _last_sweep.get(study.pk, float("-inf")) < interval:
+    if interval > 0 and now - _last_sweep.get(study_id, float("-inf")) < interval:
         return True
-    _last_sweep[study.pk] = now
+    _last_sweep[study_id] = now
     return False
 
 
-def release_expired(*, study: Study, sparing: int | None = None, force: bool = False) -> int:
+def release_expired(*, study_id: int, sparing: int | None = None, force: bool = False) -> int:
     """Release the study's annotators whose lease has ended (but ``sparing``, an annotator being served now); the
     number released. Annotators another transaction holds locked (e.g. one finishing now) are left for next time.
     A process looks at most once per ``EVALSITE_LEASE_SWEEP_SECONDS`` per study, unless ``force``d (when someone
-    would otherwise be turned away as the study is full); a consent that does not look costs no query."""
-    if study.idle_timeout_minutes is None or (_swept_lately(study) and not force):
+    would otherwise be turned away as the study is full); a consent that does not look costs no query, and one that
+    looks reads the study's timeout as it is now."""
+    if _swept_lately(study_id) and not force:
+        return 0
+    study = Study.objects.get(pk=study_id)
+    if study.idle_timeout_minutes is None:
         return 0
     return _release_expired(study=study, sparing=sparing)
 

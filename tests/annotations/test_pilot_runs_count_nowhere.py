@@ -138,7 +138,7 @@ def test_an_idle_pilot_holds_nothing_and_never_runs_out_of_time():
     Annotator.objects.filter(pk=pilot.pk).update(consented_at=timezone.now() - timedelta(hours=2))
     pilot.refresh_from_db()
     assert not leases.expired(study=study).exists()
-    assert leases.release_expired(study=study, force=True) == 0
+    assert leases.release_expired(study_id=study.pk, force=True) == 0
     assert not leases.has_run_out(pilot)
     assert pilot.assignments.count() == 2
 

@@ -81,7 +81,7 @@ def test_submits_racing_releases_store_each_answer_once_or_are_refused():
             Assignment.objects.filter(pk=first.pk).update(shown_at=timezone.now() - timedelta(minutes=61))
 
             def release(study=study):
-                return leases.release_expired(study=study)
+                return leases.release_expired(study_id=study.pk)
 
         else:  # marked returned on Prolific by the researcher
 

@@ -102,7 +102,7 @@ def test_a_late_return_is_told_its_time_ran_out_and_stores_nothing(client, relea
     waiting = current(late)
     idle(late, 61)
     if released:
-        leases.release_expired(study=study)
+        leases.release_expired(study_id=study.pk)
         assert not Assignment.objects.filter(pk=waiting.pk).exists()
     assert sequence.rater(late.token).out_of_time and not sequence.rater(late.token).may_rate
     for page in (client.get(url("rate", late)), client.get(url("invite", late))):
@@ -141,7 +141,7 @@ def test_the_rater_sees_expiry_without_a_release_and_a_finished_annotator_never_
     Study.objects.filter(pk=study.pk).update(idle_timeout_minutes=60)
     idle(annotator, 600)
     assert not sequence.rater(annotator.token).out_of_time
-    assert leases.release_expired(study=study) == 0
+    assert leases.release_expired(study_id=study.pk) == 0
 
 
 def test_the_rater_counts_from_the_last_pair_shown_when_the_lease_began_long_ago(client):
@@ -256,7 +256,7 @@ def test_a_process_looks_for_expired_annotators_once_a_minute_unless_someone_wou
     services.give_consent(annotator=idler)  # the first consent looks (nobody to release)
     rate_one(client, idler)
     idle(idler, 61)
-    assert leases.release_expired(study=study) == 0  # looked a moment ago: not again
+    assert leases.release_expired(study_id=study.pk) == 0  # looked a moment ago: not again
     idler.refresh_from_db()
     assert idler.released_at is None
     services.give_consent(annotator=newcomer)  # full but for the idler: the look is forced, and frees its pair

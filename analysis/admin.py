@@ -7,8 +7,8 @@ from .models import AnalysisSettings
 
 @admin.register(AnalysisSettings)
 class AnalysisSettingsAdmin(StudyScopedAdmin):
-    """A study's exclusion rules and the labels of its figures and tables, for the researchers who may see the
-    study."""
+    """A study's exclusion rules and analysis seed, for the researchers who may see the study (the names results
+    give its conditions and criteria are the study's own, on its page)."""
 
     list_display = (
         "study",
@@ -18,8 +18,6 @@ class AnalysisSettingsAdmin(StudyScopedAdmin):
         "apply_exclusions_by_default",
         "seed",
         "bootstrap_resamples",
-        "baseline_label",
-        "ours_label",
     )
     list_select_related = ("study",)
     search_fields = ("study__slug", "study__title")

@@ -1,7 +1,8 @@
 """The names a study's figures and tables give its two conditions and the question annotators answered.
 
 The data keep the conditions ``baseline`` and ``ours``; these are only what a reader sees ("SD-2.1",
-"+ entropy scaling"). Set per study in the admin (*Analysis settings*) or per run with ``--label NAME=TEXT``.
+"+ entropy scaling"). A study's are the names of its conditions and criterion (on its page in the admin); a run
+may put others over them with ``--label NAME=TEXT``.
 """
 
 from collections.abc import Iterable, Mapping, Sequence

@@ -1,13 +1,10 @@
-"""Per-study analysis settings: the exclusion rules, the seed of the random parts of the analysis, and the labels of
-the figures and tables."""
+"""Per-study analysis settings (the exclusion rules and the seed of the random parts of the analysis), and the
+results bundles built for download."""
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from annotations.models import Study
-
-from .labels import DEFAULT_LABELS, LABEL_LENGTHS, Labels, labels_with
 
 
 class AnalysisSettings(models.Model):
@@ -26,25 +23,6 @@ class AnalysisSettings(models.Model):
     )
     seed = models.PositiveIntegerField(default=0, help_text="Seed of the bootstrap resampling.")
     bootstrap_resamples = models.PositiveIntegerField(default=2000)
-    baseline_label = models.CharField(
-        max_length=LABEL_LENGTHS["baseline"],
-        blank=True,
-        default="",
-        help_text=f"What figures and tables call the baseline, e.g. SD-2.1; empty: {DEFAULT_LABELS.baseline}.",
-    )
-    ours_label = models.CharField(
-        max_length=LABEL_LENGTHS["ours"],
-        blank=True,
-        default="",
-        help_text=f"What figures and tables call your method, e.g. + entropy scaling; empty: {DEFAULT_LABELS.ours}.",
-    )
-    question_label = models.CharField(
-        max_length=LABEL_LENGTHS["question"],
-        blank=True,
-        default="",
-        help_text=f"What the scores measure, as the figures' score axis says it, e.g. Image–text consistency; "
-        f"empty: {DEFAULT_LABELS.question}.",
-    )
 
     class Meta:
         verbose_name = "analysis settings"
@@ -64,18 +42,6 @@ class AnalysisSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Analysis settings of {self.study.slug}"
-
-    def labels(self) -> Labels:
-        """The labels set here, the defaults for those left empty."""
-        texts = {"baseline": self.baseline_label, "ours": self.ours_label, "question": self.question_label}
-        return labels_with(DEFAULT_LABELS, {name: text for name, text in texts.items() if text.strip()})
-
-    def clean(self) -> None:
-        super().clean()
-        try:
-            self.labels()
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
 
 
 class BundleStatus(models.TextChoices):

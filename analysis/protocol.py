@@ -25,18 +25,22 @@ def _made_with(*, study: Study, jobs) -> dict:
 
 
 def study_protocol(*, study: Study) -> dict:
-    """Model, generation settings, seeds, the question, the instructions and the consent text annotators saw, counts,
-    and the software that made the images. The analysis adds its own settings and exclusions
-    (``formats.manifest_json``)."""
+    """Model, generation settings, seeds, the conditions (data key, name in results, kind, reference), the criteria
+    (question and scale anchors annotators saw, name in results; ``question`` is the first's), the instructions and
+    the consent text annotators saw, counts, and the software that made the images. The analysis adds its own
+    settings and exclusions (``formats.manifest_json``)."""
     jobs = PairJob.objects.filter(study_pairs__study=study)
     done = jobs.filter(status=PairJob.Status.DONE)
     example = done.order_by("pk").values_list("metadata", flat=True).first() or {}
     seeds = sorted(jobs.values_list("seed", flat=True))
     made_with = _made_with(study=study, jobs=jobs)
+    criteria = list(study.criteria.values("key", "question", "label", "low_anchor", "high_anchor"))
     return {
         "study": study.slug,
         "title": study.title,
-        "question": study.question,
+        "question": criteria[0]["question"] if criteria else "",
+        "criteria": criteria,
+        "conditions": list(study.conditions.values("key", "name", "kind", "is_reference")),
         "instructions": study.instructions,
         "consent_text": study.consent_text,
         "model": made_with["model"],

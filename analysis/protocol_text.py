@@ -2,7 +2,7 @@
 and sentences rather than keys."""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 PROTOCOL_MARKDOWN = "protocol.md"
 
@@ -64,14 +64,36 @@ def generation_rows(study: Mapping) -> list[tuple[str, str]]:
         ("seeds", seed_text),
         ("pairs (generated)", f"{study.get('pairs')} ({study.get('pairs_generated')})"),
         ("software that made the images", study.get("generation_software")),
+        ("conditions", _conditions(study.get("conditions") or [])),
     ]
     return [(label, _value(value)) for label, value in rows]
+
+
+def _conditions(conditions: Sequence[Mapping]) -> str:
+    """'baseline = Baseline (plain, the reference); ours = Ours (entropy)': each condition's data key, name and
+    kind."""
+    return "; ".join(
+        f"{c['key']} = {c['name']} ({c['kind']}{', the reference' if c.get('is_reference') else ''})"
+        for c in conditions
+    )
+
+
+def _scale(criteria: Sequence[Mapping]) -> str:
+    """Each criterion's scale and the anchors annotators saw under it: '1–10 (1 = does not match, 10 = matches
+    exactly)'."""
+    scales = []
+    for criterion in criteria:
+        ends = [f"1 = {criterion['low_anchor']}"] if criterion.get("low_anchor") else []
+        ends += [f"10 = {criterion['high_anchor']}"] if criterion.get("high_anchor") else []
+        scales.append(f"1–10 ({', '.join(ends)})" if ends else "1–10")
+    return "; ".join(scales)
 
 
 def annotator_rows(study: Mapping) -> list[tuple[str, str]]:
     """What a study's annotators saw and how many took part, as (label, text) rows; texts keep their lines."""
     rows = [
         ("question", study.get("question")),
+        ("scale", _scale(study.get("criteria") or [])),
         ("instructions", study.get("instructions")),
         ("consent", study.get("consent_text")),
         ("attention checks per annotator", study.get("attention_checks_per_annotator")),
@@ -101,6 +123,8 @@ def _generation(study: Mapping) -> list[str]:
 def _annotators(study: Mapping) -> list[str]:
     texts = dict(annotator_rows(study))
     lines = ["### What annotators saw", "", "**Question**", "", *_quoted(study.get("question") or "")]
+    if study.get("criteria"):
+        lines += ["", f"Scale: {texts['scale']}."]
     lines += ["", "**Instructions**", "", *_quoted(study.get("instructions") or "")]
     lines += ["", "**Consent**", "", *_quoted(study.get("consent_text") or "")]
     lines += [

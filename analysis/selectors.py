@@ -78,13 +78,17 @@ def analysis_options(settings: AnalysisSettings) -> AnalysisOptions:
     )
 
 
-def study_labels(settings: AnalysisSettings, texts: Mapping[str, str] | None = None) -> Labels:
-    """The study's labels (its settings', the defaults where they are empty), ``texts`` (name → text, e.g. from
-    ``--label``) put over them; a bad one is refused with a ValidationError naming it."""
+def study_labels(study: Study, texts: Mapping[str, str] | None = None) -> Labels:
+    """What the study's results call its two conditions (their names, by the data's keys ``baseline`` and ``ours``)
+    and its scores (its criterion's name), ``texts`` (name → text, e.g. from ``--label``) put over them; a bad one
+    is refused with a ValidationError naming it."""
+    names = dict(study.conditions.values_list("key", "name"))
+    criterion = study.criteria.order_by("position").values_list("label", flat=True).first()
+    own = Labels(baseline=names["baseline"], ours=names["ours"], question=criterion)
     try:
-        return labels_with(settings.labels(), texts or {})
+        return labels_with(own, texts or {})
     except ValueError as exc:
-        raise ValidationError(f"Study {settings.study.slug!r}: {exc}") from exc
+        raise ValidationError(f"Study {study.slug!r}: {exc}") from exc
 
 
 def study_data(
@@ -105,7 +109,7 @@ def study_data(
         attention=attention_table(study),
         protocol=study_protocol(study=study) if documents else None,
         metric_rows=metric_rows(study) if documents else (),
-        labels=study_labels(settings, labels),
+        labels=study_labels(study, labels),
     )
 
 

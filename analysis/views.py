@@ -92,7 +92,7 @@ def results(request, slug: str):
     exclusions = {"on": True, "off": False}.get(choice, settings.apply_exclusions_by_default)
     try:
         report = report_for(study, exclusions=exclusions)
-        labels = study_labels(settings)
+        labels = study_labels(study)
     except ValidationError as exc:
         return render(
             request,

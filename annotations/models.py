@@ -4,6 +4,7 @@ import re
 import secrets
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Mod
@@ -68,7 +69,6 @@ class Study(models.Model):
 
     slug = models.SlugField(max_length=80, unique=True)
     title = models.CharField(max_length=200)
-    question = models.CharField(max_length=500, default=DEFAULT_QUESTION)
     consent_text = models.TextField(
         default=(
             "You will see pairs of images generated from a text. Rate how well each image matches the text, "
@@ -241,6 +241,96 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.slug
+
+
+class ConditionKind(models.TextChoices):
+    """How a condition's images are made: the pair job's two arms, the scaling factor off and on."""
+
+    PLAIN = "plain", "Plain: the model at the study's size"
+    ENTROPY = "entropy", "Entropy-scaled attention at the study's size"
+
+
+#: The conditions every study starts with, and that a study of the seed's design keeps: (key, name, kind,
+#: reference). The keys are what the data call them (the tidy ratings' ``baseline`` and ``ours``).
+SEED_CONDITIONS = (
+    ("baseline", "Baseline", ConditionKind.PLAIN, True),
+    ("ours", "Ours", ConditionKind.ENTROPY, False),
+)
+#: A condition's or criterion's key, what the data files call it: a lowercase letter, then letters, digits or _.
+key_validator = RegexValidator(
+    r"\A[a-z][a-z0-9_]*\Z", "A key is a lowercase letter followed by lowercase letters, digits or underscores."
+)
+
+
+class Condition(models.Model):
+    """One way of making a study's images, named in results and never shown to annotators; one is the reference."""
+
+    Kind = ConditionKind
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conditions")
+    position = models.PositiveSmallIntegerField()
+    key = models.CharField(max_length=40, validators=[key_validator], help_text="What the data files call it.")
+    name = models.CharField(
+        max_length=60, help_text="What results, figures and tables call it, e.g. SD-2.1 or + entropy scaling."
+    )
+    kind = models.CharField(max_length=12, choices=ConditionKind.choices)
+    is_reference = models.BooleanField(
+        default=False, help_text="The condition the others are compared with (the baseline)."
+    )
+
+    class Meta:
+        ordering = ["study_id", "position"]  # by the column: no join
+        constraints = [
+            models.UniqueConstraint(fields=["study", "position"], name="condition_unique_position"),
+            models.UniqueConstraint(fields=["study", "key"], name="condition_unique_key"),
+            models.UniqueConstraint(fields=["study", "name"], name="condition_unique_name"),
+            models.UniqueConstraint(fields=["study"], condition=Q(is_reference=True), name="condition_one_reference"),
+            models.CheckConstraint(condition=Q(kind__in=ConditionKind.values), name="condition_kind_valid"),
+            models.CheckConstraint(condition=~Q(key="") & ~Q(name=""), name="condition_named"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+#: The criterion every study starts with: the seed's question and its scale's ends.
+SEED_CRITERION = {
+    "key": "consistency",
+    "question": DEFAULT_QUESTION,
+    "label": "Score",
+    "low_anchor": "does not match",
+    "high_anchor": "matches exactly",
+}
+
+
+class Criterion(models.Model):
+    """A question each image is rated on (from 1 to 10): its text, its name in results, what the scale's ends mean."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="criteria")
+    position = models.PositiveSmallIntegerField()
+    key = models.CharField(max_length=40, validators=[key_validator], help_text="What the data files call it.")
+    question = models.CharField(max_length=500, help_text="What annotators are asked, above the images.")
+    label = models.CharField(
+        max_length=120, help_text="What figures and tables call the scores, e.g. Image–text consistency."
+    )
+    low_anchor = models.CharField(
+        max_length=80, blank=True, default="", help_text="What the lowest score means, shown under the scale."
+    )
+    high_anchor = models.CharField(
+        max_length=80, blank=True, default="", help_text="What the highest score means, shown under the scale."
+    )
+
+    class Meta:
+        ordering = ["study_id", "position"]  # by the column: no join
+        verbose_name_plural = "criteria"
+        constraints = [
+            models.UniqueConstraint(fields=["study", "position"], name="criterion_unique_position"),
+            models.UniqueConstraint(fields=["study", "key"], name="criterion_unique_key"),
+            models.CheckConstraint(condition=~Q(key="") & ~Q(question="") & ~Q(label=""), name="criterion_has_texts"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
 
 
 class Prompt(models.Model):

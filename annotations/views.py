@@ -173,6 +173,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     context = {
         "annotator": annotator,
         "study": annotator.study,
+        "criterion": annotator.study.criteria.first(),
         "pair": pair,
         "figures": [(side, label, pair["images"][side]) for side, label in SIDES],
         "error": error,

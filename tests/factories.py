@@ -36,6 +36,15 @@ def make_study(*, slug: str = "study", prompts: int = 3, model: str | None = "un
     )
 
 
+def name_design(study: Study, *, baseline: str = "", ours: str = "", score: str = "") -> None:
+    """Name the study's conditions and its criterion in results (an empty text keeps the name it has)."""
+    for key, name in (("baseline", baseline), ("ours", ours)):
+        if name:
+            study.conditions.filter(key=key).update(name=name)
+    if score:
+        study.criteria.update(label=score)
+
+
 def fake_generate(job: PairJob) -> PairJob:
     """Mark a job done with two solid-colour images (baseline dark, ours light) in real storage, under its names."""
     for name, shade in ((job.baseline_image, 40), (job.ours_image, 215)):

@@ -15,11 +15,12 @@ from django.urls import reverse
 from generation.models import DiffusionModel
 
 from .. import access
-from ..models import Prompt, Study
+from ..models import DEFAULT_QUESTION, Criterion, Prompt, Study
 from ..prompt_files import read_checked_prompts
-from ..services import enrolment, studies
+from ..services import design, enrolment, studies
 from ..services.prompt_import import add_prompts_from_file
 from . import study_page
+from .design import ConditionInline, CriterionInline
 from .duplication import duplicate_paths, duplicate_selected
 from .guards import KeepAnswersAdmin
 from .invites import invite_paths
@@ -87,6 +88,14 @@ class StudyForm(forms.ModelForm):
         help_text="One prompt per line; blank lines are skipped. Checked as an uploaded prompt file is: empty, "
         "over-long and repeated prompts are named by line. More can be added later.",
     )
+    question = forms.CharField(
+        required=False,  # "Give the question…" (clean_question) says what is missing
+        max_length=Criterion._meta.get_field("question").max_length,
+        initial=DEFAULT_QUESTION,
+        label="Question",
+        widget=forms.TextInput(attrs={"class": "vLargeTextField"}),
+        help_text="What annotators are asked about each image, rated from 1 to 10.",
+    )
 
     class Meta:
         model = Study
@@ -95,12 +104,25 @@ class StudyForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:  # a saved study's question is its criterion's, in the Criteria table
+            del self.fields["question"]
         if "preset" in self.fields:
             self.fields["preset"].widget.attrs.update({"data-presets": presets_json(), "class": "study-preset"})
         if "model" in self.fields:  # the training size of each model, which the form's script takes as the size
             widget = getattr(self.fields["model"].widget, "widget", self.fields["model"].widget)
             sizes = {str(model.pk): [model.train_width, model.train_height] for model in DiffusionModel.objects.all()}
             widget.attrs["data-train-sizes"] = json.dumps(sizes)
+
+    def clean_question(self) -> str:
+        """The new study's question, checked as its criterion's (``services.design``)."""
+        question = (self.cleaned_data.get("question") or "").strip()
+        if not question:
+            raise ValidationError("Give the question annotators are asked about each image.")
+        try:
+            design.check_criterion(criterion=Criterion(question=question))
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict.get("question", exc.messages)) from None
+        return question
 
     def clean_prompt_lines(self) -> str:
         """The pasted prompts as typed, once they read and check as a plain-text prompt file would."""
@@ -149,7 +171,7 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
             "What is studied",
             {
                 "fields": (
-                    *("title", "slug", "question", "instructions", "consent_text"),
+                    *("title", "slug", "instructions", "consent_text"),
                     *("example_prompt", "example_low_image", "example_high_image"),
                 )
             },
@@ -189,7 +211,7 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
     list_filter = ("status",)
     search_fields = ("slug", "title")
     prepopulated_fields = {"slug": ("title",)}
-    inlines = [PromptInline]
+    inlines = [ConditionInline, CriterionInline, PromptInline]
     actions = [
         *("queue_generation", "open_selected", "close_selected", "add_ten_annotators"),
         *(duplicate_selected, delete_pilot_runs_selected),
@@ -208,11 +230,13 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
         )
 
     def get_fieldsets(self, request, obj=None):
-        """On the add page the prompts are pasted, one a line, in "What is studied" (the table comes after). The
-        preset is offered while the size can still change: to a user who may change a draft."""
+        """On the add page the question is asked and the prompts are pasted, one a line, in "What is studied" (the
+        criteria and prompts tables come after). The preset is offered while the size can still change: to a user
+        who may change a draft."""
         (what, what_options), (images, images_options), *rest = super().get_fieldsets(request, obj)
         if obj is None:
-            what_options = {**what_options, "fields": (*what_options["fields"], "prompt_lines")}
+            title, slug, *texts = what_options["fields"]
+            what_options = {**what_options, "fields": (title, slug, "question", *texts, "prompt_lines")}
         elif obj.status != Study.Status.DRAFT or not self.has_change_permission(request, obj):
             images_options = {**images_options, "fields": tuple(f for f in images_options["fields"] if f != "preset")}
         return ((what, what_options), (images, images_options), *rest)
@@ -241,10 +265,13 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        """The user who creates a study owns it (a superuser may name another owner)."""
+        """The user who creates a study owns it (a superuser may name another owner); a new study gets the seed's
+        design, asking the question typed."""
         if not change and obj.owner_id is None:
             obj.owner = request.user
         super().save_model(request, obj, form, change)
+        if not change:
+            design.add_seed_design(study=obj, question=form.cleaned_data["question"])
 
     def has_invite_permission(self, request) -> bool:
         return request.user.has_perm(access.ADD_ANNOTATORS)

@@ -1,4 +1,5 @@
-"""Duplicating a study: its settings, texts and prompts, as a new draft with no pairs, annotators or ratings."""
+"""Duplicating a study: its settings, texts, design and prompts, as a new draft with no pairs, annotators or
+ratings."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
@@ -7,6 +8,7 @@ from generation.validation import full_clean_named
 
 from .. import access
 from ..models import Prompt, Study
+from .design import copy_design
 from .studies import check_study_settings
 
 #: Fields a copy does not take from its source: its identity, its state and whose it is.
@@ -30,8 +32,9 @@ def _free_slug(slug: str) -> str:
 
 @transaction.atomic
 def duplicate_study(*, study: Study, user) -> Study:
-    """A draft copy of ``study`` owned by ``user``: every setting and text, and each prompt at its position (so
-    that each keeps its seed), under a new slug and the title "… (copy)"; no pairs, annotators, ratings or sharing.
+    """A draft copy of ``study`` owned by ``user``: every setting and text, its conditions and criteria, and each
+    prompt at its position (so that each keeps its seed), under a new slug and the title "… (copy)"; no pairs,
+    annotators, ratings or sharing.
 
     Refused (PermissionDenied) to a user without ``annotations.add_study`` or who may not see ``study``. Generating
     the copy with unchanged settings reuses the source's finished images (``queue_study_generation``).
@@ -55,6 +58,7 @@ def duplicate_study(*, study: Study, user) -> Study:
     full_clean_named(copy)
     check_study_settings(study=copy)
     copy.save()
+    copy_design(source=study, to=copy)
     Prompt.objects.bulk_create(
         Prompt(study=copy, position=position, text=text)
         for position, text in study.prompts.order_by("position").values_list("position", "text")

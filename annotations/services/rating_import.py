@@ -12,6 +12,7 @@ from evalsite.progress import BarFactory, NoBar
 
 from ..models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
 from ..rating_files import TidyFile, parse_tidy_csv
+from .design import add_seed_design
 from .studies import check_study_settings
 
 #: The longest study slug the database holds (``Study.slug``).
@@ -85,7 +86,9 @@ def store_ratings(*, slug: str, tidy: TidyFile, bar: BarFactory = NoBar) -> Impo
     defaults = {"title": slug}  # a study of imported ratings: no model, its other settings their defaults
     check_study_settings(study=Study(slug=slug, **defaults))  # the study made if there is none
     study, created = Study.objects.select_for_update().get_or_create(slug=slug, defaults=defaults)
-    if not created:
+    if created:
+        add_seed_design(study=study)
+    else:
         _check_takes_imports(study)
     prompts = {prompt.text: prompt for prompt in study.prompts.all()}
     next_position = _next_after(study.prompts.aggregate(top=Max("position"))["top"])

@@ -13,8 +13,9 @@ from generation.services import create_pair_job, queue_pair_jobs
 from generation.validation import full_clean_named
 
 from .. import access
-from ..models import ImagePair, Prompt, Study
+from ..models import DEFAULT_QUESTION, ImagePair, Prompt, Study
 from ..prompt_files import PromptLine, check_prompts
+from .design import add_seed_design
 
 
 def clean_prompts(texts: Sequence[str]) -> list[str]:
@@ -23,9 +24,12 @@ def clean_prompts(texts: Sequence[str]) -> list[str]:
 
 
 @transaction.atomic
-def create_study(*, slug: str, title: str, prompts: Sequence[str], **settings) -> Study:
-    """Create a draft study with its prompts; nothing is written if any field, setting (``check_study_settings``)
-    or prompt is bad."""
+def create_study(
+    *, slug: str, title: str, prompts: Sequence[str], question: str = DEFAULT_QUESTION, **settings
+) -> Study:
+    """Create a draft study with its prompts and the seed's design (``design.add_seed_design``), its criterion
+    asking ``question``; nothing is written if any field, setting (``check_study_settings``), the question or a
+    prompt is bad."""
     texts = clean_prompts(prompts)
     study = Study(slug=slug, title=title, **settings)
     if content := _content_errors(study, None):  # before the field checks, whose "Enter a valid URL." says less
@@ -33,6 +37,7 @@ def create_study(*, slug: str, title: str, prompts: Sequence[str], **settings) -
     full_clean_named(study)
     check_study_settings(study=study)
     study.save()
+    add_seed_design(study=study, question=question)
     Prompt.objects.bulk_create(Prompt(study=study, position=position, text=text) for position, text in enumerate(texts))
     return study
 
@@ -51,8 +56,8 @@ GENERATION_SETTINGS = (
 #: Settings that shape each annotator's sequence: fixed once an annotator has started.
 ALLOCATION_SETTINGS = ("pairs_per_annotator", "ratings_per_pair", "attention_checks")
 #: What annotators read, which the protocol reports: fixed once an annotator has consented (the protocol must report
-#: the text they saw).
-SEEN_SETTINGS = ("question", "instructions", "consent_text")
+#: the text they saw). The criteria's question and anchors are fixed the same way (``design.check_criterion``).
+SEEN_SETTINGS = ("instructions", "consent_text")
 #: The slug, which names the study in its ratings' exports: fixed once an annotator has consented.
 NAME_SETTINGS = ("slug",)
 
@@ -157,7 +162,6 @@ def _family_errors(study: Study) -> dict[str, str]:
 #: the title staff pages show, the code finishers are given, and the texts that go to the model.
 TEXT_SETTINGS = {
     "title": False,
-    "question": False,
     "consent_text": True,
     "instructions": True,
     "example_prompt": False,

@@ -20,7 +20,7 @@ from analysis.rendering import AnalysisOptions, StudyData, render_documents
 from analysis.stats.quality import ExclusionRules
 from tests.analysis.simulate import simulate_ratings
 from tests.analysis.test_exports import rate_all
-from tests.factories import make_open_study
+from tests.factories import make_open_study, name_design
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "evalsite-analyze"
@@ -56,9 +56,8 @@ def assert_same_files(expected: Path, written: Path, *, leave_out=("reproduced",
 def test_the_readmes_command_remakes_what_export_results_wrote(tmp_path):
     study, annotators = make_open_study(slug="cli", prompts=3, annotators=2, base_seed=5, steps=4)
     rate_all(study, annotators)
-    AnalysisSettings.objects.create(
-        study=study, seed=7, bootstrap_resamples=300, min_seconds_per_item=0.5, ours_label="+ entropy scaling"
-    )
+    AnalysisSettings.objects.create(study=study, seed=7, bootstrap_resamples=300, min_seconds_per_item=0.5)
+    name_design(study, ours="+ entropy scaling")
     exported = tmp_path / "exported"
     call_command("export_results", "cli", "--format", "all", "--out", str(exported), stdout=io.StringIO())
     command = readme_command(exported)

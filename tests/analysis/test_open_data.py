@@ -30,7 +30,7 @@ OPEN_FILES = {"open-ratings.parquet", "codebook.md", "codebook.schema.json", "pr
 @pytest.fixture
 def exported(db, tmp_path):
     study, annotators = make_open_study(slug="open", prompts=3, annotators=2, base_seed=11, steps=4)
-    study.question = "Which image | shows the prompt better?"
+    study.criteria.update(question="Which image | shows the prompt better?")
     study.instructions = "Rate both images.\nTake your time."
     study.save()
     rate_all(study, annotators)
@@ -84,6 +84,8 @@ def test_the_protocol_reads_as_text_not_as_dicts(exported):
     assert "## open" in text and "### How the images were made" in text and "### What annotators saw" in text
     assert "> Rate both images.\n> Take your time." in text
     assert "> Which image | shows the prompt better?" in text
+    assert "Scale: 1–10 (1 = does not match, 10 = matches exactly)." in text
+    assert "| conditions | baseline = Baseline (plain, the reference); ours = Ours (entropy) |" in text
     assert f"| steps | {manifest['steps']} |" in text
     assert f"| generated at | {manifest['width']} × {manifest['height']} |" in text
     assert "- straight-lining: one score for every image" in text

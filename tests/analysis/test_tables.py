@@ -9,15 +9,15 @@ import shutil
 import subprocess
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from analysis.labels import Labels, labels_with, parse_label_flags
-from analysis.models import AnalysisSettings
 from analysis.stats.report import adjust_reports, study_report
 from analysis.tables import COLUMNS, latex_documents, table_cells
 from tests.analysis.simulate import simulate_ratings
 from tests.analysis.test_exports import rate_all
-from tests.factories import make_open_study
+from tests.factories import make_open_study, name_design
 
 PAPER_LABELS = Labels("SD-2.1", "+ entropy scaling", "Image–text consistency")
 NASTY = Labels(baseline="a_b & 50% #1 $x {y}", ours="~ours^ \\ (new)", question="score_%")
@@ -97,7 +97,7 @@ def test_the_numbers_agree_everywhere(client, django_user_model, tmp_path):
     """One formatting function: the page's table, summary.json's, Markdown's and LaTeX's cells are the same text."""
     study, annotators = make_open_study(slug="agree", prompts=3, annotators=2, base_seed=3, steps=4)
     rate_all(study, annotators)
-    AnalysisSettings.objects.create(study=study, baseline_label="SD-2.1", ours_label="+ entropy scaling")
+    name_design(study, baseline="SD-2.1", ours="+ entropy scaling")
     call_command("export_results", "agree", "--format", "all", "--out", str(tmp_path), stdout=io.StringIO())
     table = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["table"]
     (cells,) = table["rows"]
@@ -151,10 +151,10 @@ def test_the_two_conditions_need_different_labels():
 
 
 @pytest.mark.django_db
-def test_label_flags_go_over_the_settings_in_every_document(tmp_path):
+def test_label_flags_go_over_the_studys_names_in_every_document(tmp_path):
     study, annotators = make_open_study(slug="flags", prompts=3, annotators=2, base_seed=5, steps=4)
     rate_all(study, annotators)
-    AnalysisSettings.objects.create(study=study, baseline_label="Base", ours_label="Settings ours")
+    name_design(study, baseline="Base", ours="Study's ours")
     out = tmp_path / "out"
     call_command(
         "export_results",
@@ -179,8 +179,9 @@ def test_label_flags_go_over_the_settings_in_every_document(tmp_path):
 
 
 @pytest.mark.django_db
-def test_the_admin_refuses_two_conditions_of_one_name():
+def test_a_study_refuses_two_conditions_of_one_name():
     study, _ = make_open_study(slug="admin-labels", prompts=2, annotators=1)
-    settings = AnalysisSettings(study=study, baseline_label="Same", ours_label="Same")
-    with pytest.raises(Exception, match="give them different names"):
-        settings.full_clean()
+    condition = study.conditions.get(key="ours")
+    condition.name = "Baseline"
+    with pytest.raises(ValidationError, match="Condition with this Study and Name already exists"):
+        condition.full_clean()

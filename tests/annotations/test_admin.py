@@ -235,7 +235,7 @@ def test_the_prompt_table_refuses_whitespace_duplicates_and_long_prompts_naming_
     data = change_form(study) | prompt_rows("a cat", "  a   cat\t", "x" * 1001)
     response = admin_client.post(reverse("admin:annotations_study_change", args=[study.pk]), data)
     assert response.status_code == 200
-    assert response.context["inline_admin_formsets"][0].formset.non_form_errors() == [
+    assert response.context["inline_admin_formsets"][-1].formset.non_form_errors() == [
         "row 2: duplicate of the prompt on row 1",
         "row 3: the prompt is 1001 characters long; at most 1000 are allowed",
     ]
@@ -250,7 +250,7 @@ def test_the_prompt_table_refuses_a_nul_and_writes_nothing(admin_client):
     data["prompts-0-id"], data["prompts-0-study"] = first.pk, study.pk
     response = admin_client.post(url, data)
     assert response.status_code == 200
-    formset = response.context["inline_admin_formsets"][0].formset
+    formset = response.context["inline_admin_formsets"][-1].formset
     assert formset.forms[1].errors["text"] == ["Null characters are not allowed."]
     assert list(study.prompts.values_list("text", flat=True)) == [first.text]
 
@@ -266,7 +266,7 @@ def test_the_prompt_table_checks_against_the_studys_other_prompts_and_saves_norm
             data |= {f"prompts-{index}-position": position, f"prompts-{index}-text": text}
         response = admin_client.post(url, data)
         assert response.status_code == 200
-        return response.context["inline_admin_formsets"][0].formset.non_form_errors()
+        return response.context["inline_admin_formsets"][-1].formset.non_form_errors()
 
     # the stored prompt is not in the table (e.g. an upload added it meanwhile): its text and position are taken
     assert errors((1, "  " + stored.replace(" ", "  \t") + " ")) == ["row 1: the study already has this prompt"]

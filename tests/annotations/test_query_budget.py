@@ -1,9 +1,13 @@
 """The rating path's query budget, a house rule (docs/architecture.md): a submit from the rating page's script costs
-exactly four queries, five on the annotator's first pair (when the start is recorded too)."""
+exactly four queries, five on the annotator's first pair (when the start is recorded too); the rating page reads no
+lease while it cannot have ended."""
+
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.annotations.test_views import consent, current, post_as_script, url
 from tests.factories import make_open_study
@@ -35,3 +39,25 @@ def test_a_first_submit_before_any_page_view_costs_five(client):
         response = post_as_script(client, annotator, assignment, "7", "3")
     assert response.status_code == 200 and "pair" in response.json()
     assert len(queries) == 5, [query["sql"] for query in queries]
+
+
+def test_a_rating_page_reads_no_lease_within_the_timeout(client):
+    """A page reads who is rating with their study, the study's criterion, the next two pairs, and stamps the first
+    view (and the start, the first time): no query asks whether a lease begun within the timeout has ended. Past the
+    timeout since its start, the page asks the rating path's lease rule once."""
+    study, (annotator, _) = make_open_study(slug="s", prompts=3)
+    consent(client, annotator)
+    counts = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url("rate", annotator)).status_code == 200
+        counts.append([query["sql"] for query in queries])
+    assert [len(sqls) for sqls in counts] == [5, 3], counts
+    assert not any("idle_timeout_minutes * 60" in sql for sqls in counts for sql in sqls)
+
+    annotator.refresh_from_db()
+    type(annotator).objects.filter(pk=annotator.pk).update(consented_at=annotator.consented_at - timedelta(hours=2))
+    annotator.assignments.update(shown_at=timezone.now())  # active a moment ago: the lease holds
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url("rate", annotator)).status_code == 200
+    assert len(queries) == 4 and any("idle_timeout_minutes * 60" in query["sql"] for query in queries)

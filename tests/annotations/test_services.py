@@ -253,13 +253,13 @@ def test_a_locked_setting_names_the_real_reason_not_the_ratings():
 
 def test_what_annotators_read_and_the_slug_lock_once_someone_consented():
     study, (annotator, _) = make_open_study(slug="s", prompts=2)
-    changed = ["question", "instructions", "consent_text", "slug", "title"]
+    changed = ["instructions", "consent_text", "slug", "title"]
     studies.check_settings_change(study=study, changed=changed)  # nobody consented yet: allowed
     services.give_consent(annotator=annotator)
     with pytest.raises(ValidationError) as info:
         studies.check_settings_change(study=study, changed=changed)
     assert info.value.messages == [
-        "Study 's': its question, instructions, consent text can no longer change: 1 annotator has consented after "
+        "Study 's': its instructions, consent text can no longer change: 1 annotator has consented after "
         "reading them, and the protocol must report what annotators saw; its slug can no longer change: 1 annotator "
         "has consented, and the exports of its ratings name the study by it. Create a new study for other settings."
     ]

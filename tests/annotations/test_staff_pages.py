@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from annotations import sequence, services
-from annotations.models import Annotator, Study
+from annotations.models import DEFAULT_QUESTION, Annotator, Study
 from annotations.services import studies
 from tests.factories import make_model, make_open_study, make_study
 
@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def change_form(study: Study, **changes) -> dict:
-    """The admin change form's POST data for ``study`` (prompt inline included), with ``changes``."""
+    """The admin change form's POST data for ``study`` (its inlines' management forms included, with no rows, so
+    that rows are left as they are), with ``changes``; ``question`` is read on the add page only."""
     fields = {
         "slug": study.slug,
         "title": study.title,
-        "question": study.question,
+        "question": DEFAULT_QUESTION,
         "consent_text": study.consent_text,
         "instructions": study.instructions,
         "example_prompt": "",
@@ -45,10 +46,11 @@ def change_form(study: Study, **changes) -> dict:
         "enrolment_cap": "",
         "completion_code": "",
         "completion_url": "",
-        "prompts-TOTAL_FORMS": 0,
-        "prompts-INITIAL_FORMS": 0,
-        "prompts-MIN_NUM_FORMS": 0,
-        "prompts-MAX_NUM_FORMS": 1000,
+        **{
+            f"{prefix}-{name}": value
+            for prefix in ("conditions", "criteria", "prompts")
+            for name, value in (("TOTAL_FORMS", 0), ("INITIAL_FORMS", 0), ("MIN_NUM_FORMS", 0), ("MAX_NUM_FORMS", 1000))
+        },
     }
     return {**fields, **changes}
 

@@ -129,10 +129,9 @@ def test_duplicate_copies_settings_and_prompts_as_a_draft_of_the_user(users):
     assert copy.enrolment_token != source.enrolment_token
     for name in ("model_id", "width", "height", "steps", "negative_prompt", "attention_checks", "completion_code"):
         assert getattr(copy, name) == getattr(source, name), name
-    assert (copy.question, copy.instructions, copy.consent_text) == (
-        source.question,
-        source.instructions,
-        source.consent_text,
+    assert (copy.instructions, copy.consent_text) == (source.instructions, source.consent_text)
+    assert list(copy.criteria.values_list("question", "label")) == list(
+        source.criteria.values_list("question", "label")
     )
     assert list(copy.prompts.values_list("position", "text")) == list(source.prompts.values_list("position", "text"))
     assert not copy.pairs.exists() and not copy.annotators.exists() and not copy.shared_with.exists()

@@ -134,6 +134,8 @@ def assert_one_screen(page, viewport: dict) -> None:
     size = document_size(page)
     assert size["scrollHeight"] <= size["height"] and size["scrollWidth"] <= size["width"], size
     for selector in ON_SCREEN:
+        if selector.endswith(".anchors") and not page.locator(selector).count():
+            continue  # a criterion without anchors shows none
         assert in_view(box(page, selector), viewport), (selector, box(page, selector), viewport)
     for side in ("left", "right"):
         assert in_view(picture(page, side), viewport), side
@@ -245,7 +247,7 @@ def test_consent_page_names_the_images_and_the_ends_of_the_scale(live_server, pa
     _, (annotator,) = make_open_study(slug="words", prompts=2, annotators=1)
     page.goto(url(live_server, "invite", token=annotator.token))
     ends = [" ".join(text.split()) for text in page.locator("#scale-ends > div").all_inner_texts()]
-    assert ends == ["1 = does not match the text at all", "10 = matches the text exactly"]
+    assert ends == ["1 = does not match", "10 = matches exactly"]  # the criterion's anchors, as under each scale
     keys = page.locator("#keys").inner_text()
     assert "Image A" in keys and "Image B" in keys
     assert not re.search(r"\b(left|right|image [12])\b", page.locator("main").inner_text(), re.IGNORECASE)
@@ -378,3 +380,35 @@ def test_save_the_screenshots_of_the_docs(live_server, chromium):
     page = open_context(chromium, PHONE, phone=True).new_page()
     page.goto(url(live_server, "done", token=done.token))
     page.screenshot(path=str(DOCS_IMG / "done-390x844.png"))
+
+
+def test_the_criterion_gives_the_question_and_the_ends_of_each_scale(live_server, chromium):
+    """What the study's criterion says is what both pages show: its question, and its anchors under each scale and
+    on the consent page; a criterion without anchors shows none, and the scale keeps its place."""
+    study, annotator, page = rating_page(live_server, chromium, LAPTOPS[0], SQUARE)
+    criterion = study.criteria.get()
+    criterion.question = "How natural does the image look?"
+    criterion.low_anchor, criterion.high_anchor = "clearly artificial", "a photograph"
+    criterion.save()
+    page.reload()
+    wait_for_images(page)
+    assert page.get_by_role("heading", level=1).inner_text() == "How natural does the image look?"
+    assert page.locator(".anchors").all_inner_texts() == ["1 = clearly artificial\n10 = a photograph"] * 2
+    assert_one_screen(page, LAPTOPS[0])
+
+    consent = open_context(chromium, LAPTOPS[0]).new_page()
+    other = services.create_annotators(study=study, count=1)[0]
+    consent.goto(url(live_server, "invite", token=other.token))
+    assert "How natural does the image look?" in consent.locator("#criterion-consistency").inner_text()
+    ends = [" ".join(text.split()) for text in consent.locator("#scale-ends > div").all_inner_texts()]
+    assert ends == ["1 = clearly artificial", "10 = a photograph"]
+
+    criterion.low_anchor = criterion.high_anchor = ""
+    criterion.save()
+    page.reload()
+    wait_for_images(page)
+    assert page.locator(".anchors").count() == 0
+    assert page.locator(".scale").count() == 2
+    assert_one_screen(page, LAPTOPS[0])
+    consent.reload()
+    assert consent.locator("#scale-ends").count() == 0

@@ -9,9 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
-from analysis.models import AnalysisSettings
 from tests.analysis.test_exports import rate_all
-from tests.factories import make_open_study
+from tests.factories import make_open_study, name_design
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
     BROWSER_MARKS,
     async_unsafe_ok,
@@ -50,9 +49,7 @@ def signed_in_page(new_context, live_server):
 def test_the_page_shows_the_exported_numbers_and_labelled_figures(live_server, signed_in_page, tmp_path):
     study, annotators = make_open_study(slug="shown", prompts=3, annotators=2, base_seed=11, steps=4)
     rate_all(study, annotators)
-    AnalysisSettings.objects.create(
-        study=study, baseline_label="SD-2.1", ours_label="+ entropy scaling", question_label="Image–text consistency"
-    )
+    name_design(study, baseline="SD-2.1", ours="+ entropy scaling", score="Image–text consistency")
     call_command("export_results", "shown", "--format", "json", "--out", str(tmp_path), stdout=io.StringIO())
     table = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["table"]
     page = signed_in_page

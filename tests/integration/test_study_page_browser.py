@@ -34,6 +34,7 @@ from tests.security.test_csp import Watched
 pytestmark = BROWSER_MARKS
 
 RESEARCHER_MIGRATION = importlib.import_module("annotations.migrations.0005_researcher_group")
+DESIGN_MIGRATION = importlib.import_module("annotations.migrations.0008_seed_design_of_each_study")
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
@@ -53,7 +54,10 @@ def researcher(db):
         group = Group.objects.create(name=RESEARCHER_MIGRATION.GROUP)
         group.permissions.set(
             Permission.objects.get(content_type__app_label=app, codename=codename)
-            for app, codename in RESEARCHER_MIGRATION.PERMISSIONS
+            for app, codename in [
+                *RESEARCHER_MIGRATION.PERMISSIONS,
+                *(("annotations", codename) for codename in DESIGN_MIGRATION.PERMISSIONS),
+            ]
         )
     user = get_user_model().objects.create_user("ada", password="not-used-here", is_staff=True)
     user.groups.add(group)

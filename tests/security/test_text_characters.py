@@ -208,7 +208,7 @@ def test_the_prompt_table_names_the_row_and_the_character(admin_client, bad):
     data |= {"prompts-0-position": 0, "prompts-0-text": "a cat", "prompts-1-position": 1, "prompts-1-text": f"a{bad}b"}
     response = admin_client.post(reverse("admin:annotations_study_change", args=[study.pk]), data)
     assert response.status_code == 200
-    (message,) = response.context["inline_admin_formsets"][0].formset.non_form_errors()
+    (message,) = response.context["inline_admin_formsets"][-1].formset.non_form_errors()
     assert message.startswith(f"row 2: contains {character_name(bad)} (") and message.endswith("at character 2")
     assert not study.prompts.exists()
 

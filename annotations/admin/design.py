@@ -1,0 +1,74 @@
+"""The study page's conditions and criteria tables: the names results give the conditions, and each criterion's
+question, name in results and scale anchors, checked by ``services.design``. Neither is added or removed here: a
+study has the seed's design (``design.add_seed_design``)."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from ..models import Condition, Criterion
+from ..services import design
+
+
+class ConditionForm(forms.ModelForm):
+    class Meta:
+        model = Condition
+        fields = ("name",)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is not None and "name" not in self.errors:
+            candidate = Condition(pk=self.instance.pk, study_id=self.instance.study_id, name=cleaned.get("name"))
+            try:
+                design.check_condition(condition=candidate, changed=self.changed_data)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
+class CriterionForm(forms.ModelForm):
+    class Meta:
+        model = Criterion
+        fields = design.CRITERION_TEXTS
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is not None and not self.errors:
+            texts = {name: cleaned.get(name) for name in design.CRITERION_TEXTS}
+            candidate = Criterion(pk=self.instance.pk, study_id=self.instance.study_id, **texts)
+            try:
+                design.check_criterion(criterion=candidate, changed=self.changed_data)
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
+class _FixedRowsInline(admin.TabularInline):
+    """Rows that are edited in place, never added or removed."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ConditionInline(_FixedRowsInline):
+    """The study's conditions: names in results are edited at any time; key, kind and reference are the design's."""
+
+    model = Condition
+    form = ConditionForm
+    fields = ("key", "name", "kind", "is_reference")
+    readonly_fields = ("key", "kind", "is_reference")
+    verbose_name_plural = "Conditions (named in results, never shown to annotators)"
+
+
+class CriterionInline(_FixedRowsInline):
+    """The study's criteria: question and anchors are fixed once an annotator has consented; the name in results is
+    edited at any time."""
+
+    model = Criterion
+    form = CriterionForm
+    fields = ("key", *design.CRITERION_TEXTS)
+    readonly_fields = ("key",)
+    verbose_name_plural = "Criteria (what each image is rated on, from 1 to 10)"

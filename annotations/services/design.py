@@ -1,0 +1,89 @@
+"""A study's design: its conditions (how its images are made, named only in results) and its criteria (what each
+image is rated on, and how the scale's ends read).
+
+Every study starts with the seed's design (``add_seed_design``): two conditions, the plain model (the reference,
+whose data key is ``baseline``) and the entropy-scaled one (``ours``), made together by one pair job per prompt, and
+one 1–10 criterion. Names and texts may change as a study runs (``check_condition``, ``check_criterion``): a name
+is only what results call a condition; what annotators read is fixed once one has consented.
+"""
+
+from collections.abc import Collection
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from evalsite.text_rules import describe_bad_characters
+from generation.validation import full_clean_named
+
+from ..models import DEFAULT_QUESTION, SEED_CONDITIONS, SEED_CRITERION, Condition, Criterion, Study
+
+#: A condition's and a criterion's texts that people type: none may hold several lines (``evalsite.text_rules``).
+CONDITION_TEXTS = ("name",)
+CRITERION_TEXTS = ("question", "label", "low_anchor", "high_anchor")
+#: What annotators read of a criterion: fixed once an annotator has consented, since the protocol must report it.
+SEEN_CRITERION_TEXTS = ("question", "low_anchor", "high_anchor")
+
+
+def _text_errors(instance: Condition | Criterion, names: Collection[str]) -> dict[str, str]:
+    """The refused characters of ``instance``'s texts ``names``, as a message per field."""
+    errors = {}
+    for name in names:
+        label = str(type(instance)._meta.get_field(name).verbose_name)
+        value = getattr(instance, name) or ""
+        if problem := describe_bad_characters(value, of=f"the {label}"):
+            errors[name] = f"{label[0].upper()}{label[1:]}: {problem}."
+    return errors
+
+
+def check_condition(*, condition: Condition, changed: Collection[str] | None = None) -> None:
+    """Refuse a condition name with characters ``evalsite.text_rules`` forbids (only when it changes, on an edit:
+    ``changed`` as a form's ``changed_data``)."""
+    names = CONDITION_TEXTS if changed is None else [name for name in CONDITION_TEXTS if name in changed]
+    if errors := _text_errors(condition, names):
+        raise ValidationError(errors)
+
+
+def check_criterion(*, criterion: Criterion, changed: Collection[str] | None = None) -> None:
+    """Refuse a criterion's texts with characters ``evalsite.text_rules`` forbids, and a change to what annotators
+    read of it (question, anchors) once an annotator has consented (pilot runs lock nothing). ``changed``: the
+    fields that change, as a form's ``changed_data``; None for a new criterion."""
+    seen = [name for name in SEEN_CRITERION_TEXTS if changed is not None and name in changed]
+    if seen and criterion.pk is not None:
+        study = Study.objects.get(pk=criterion.study_id)
+        consented = study.annotators.filter(consented_at__isnull=False, is_pilot=False).count()
+        if consented:
+            fields = ", ".join(str(Criterion._meta.get_field(name).verbose_name) for name in seen)
+            who = f"{consented} annotator{' has' if consented == 1 else 's have'} consented"
+            raise ValidationError(
+                f"Study {study.slug!r}: the criterion's {fields} can no longer change: {who} after reading them, and "
+                "the protocol must report what annotators saw. Create a new study for other texts."
+            )
+    names = CRITERION_TEXTS if changed is None else [name for name in CRITERION_TEXTS if name in changed]
+    if errors := _text_errors(criterion, names):
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def add_seed_design(*, study: Study, question: str = DEFAULT_QUESTION) -> None:
+    """Give a new study the seed's conditions and its one criterion, asking ``question``; nothing is written if the
+    question is refused (``check_criterion``, or its field's own checks)."""
+    criterion = Criterion(study=study, position=0, **{**SEED_CRITERION, "question": question})
+    full_clean_named(criterion)
+    check_criterion(criterion=criterion)
+    Condition.objects.bulk_create(
+        Condition(study=study, position=position, key=key, name=name, kind=kind, is_reference=reference)
+        for position, (key, name, kind, reference) in enumerate(SEED_CONDITIONS)
+    )
+    criterion.save()
+
+
+@transaction.atomic
+def copy_design(*, source: Study, to: Study) -> None:
+    """Give ``to`` (a new study) ``source``'s conditions and criteria, names and texts included."""
+    Condition.objects.bulk_create(
+        Condition(study=to, **values)
+        for values in source.conditions.values("position", "key", "name", "kind", "is_reference")
+    )
+    Criterion.objects.bulk_create(
+        Criterion(study=to, **values) for values in source.criteria.values("position", "key", *CRITERION_TEXTS)
+    )

@@ -34,7 +34,7 @@ def study_protocol(*, study: Study) -> dict:
     example = done.order_by("pk").values_list("metadata", flat=True).first() or {}
     seeds = sorted(jobs.values_list("seed", flat=True))
     made_with = _made_with(study=study, jobs=jobs)
-    criteria = list(study.criteria.values("key", "question", "label", "low_anchor", "high_anchor"))
+    criteria = list(study.criteria.values("key", "question", "label", "scale_points", "low_anchor", "high_anchor"))
     return {
         "study": study.slug,
         "title": study.title,

@@ -83,9 +83,10 @@ def _scale(criteria: Sequence[Mapping]) -> str:
     exactly)'."""
     scales = []
     for criterion in criteria:
+        top = criterion.get("scale_points", 10)
         ends = [f"1 = {criterion['low_anchor']}"] if criterion.get("low_anchor") else []
-        ends += [f"10 = {criterion['high_anchor']}"] if criterion.get("high_anchor") else []
-        scales.append(f"1–10 ({', '.join(ends)})" if ends else "1–10")
+        ends += [f"{top} = {criterion['high_anchor']}"] if criterion.get("high_anchor") else []
+        scales.append(f"1–{top} ({', '.join(ends)})" if ends else f"1–{top}")
     return "; ".join(scales)
 
 

@@ -293,6 +293,8 @@ class Condition(models.Model):
         return self.name
 
 
+#: The scales a criterion may have: from 1 to this many points (the seed's is 1–10).
+SCALE_POINTS = (5, 7, SCORE_MAX)
 #: The criterion every study starts with: the seed's question and its scale's ends.
 SEED_CRITERION = {
     "key": "consistency",
@@ -304,7 +306,8 @@ SEED_CRITERION = {
 
 
 class Criterion(models.Model):
-    """A question each image is rated on (from 1 to 10): its text, its name in results, what the scale's ends mean."""
+    """A question each image is rated on: its text, its scale (1–5, 1–7 or 1–10), what the scale's ends mean, and its
+    name in results."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="criteria")
     position = models.PositiveSmallIntegerField()
@@ -312,6 +315,12 @@ class Criterion(models.Model):
     question = models.CharField(max_length=500, help_text="What annotators are asked, above the images.")
     label = models.CharField(
         max_length=120, help_text="What figures and tables call the scores, e.g. Image–text consistency."
+    )
+    scale_points = models.PositiveSmallIntegerField(
+        "scale",
+        default=SCORE_MAX,
+        choices=[(points, f"1–{points}") for points in SCALE_POINTS],
+        help_text="Scores from 1 to this.",
     )
     low_anchor = models.CharField(
         max_length=80, blank=True, default="", help_text="What the lowest score means, shown under the scale."
@@ -327,6 +336,7 @@ class Criterion(models.Model):
             models.UniqueConstraint(fields=["study", "position"], name="criterion_unique_position"),
             models.UniqueConstraint(fields=["study", "key"], name="criterion_unique_key"),
             models.CheckConstraint(condition=~Q(key="") & ~Q(question="") & ~Q(label=""), name="criterion_has_texts"),
+            models.CheckConstraint(condition=Q(scale_points__in=SCALE_POINTS), name="criterion_scale_valid"),
         ]
 
     def __str__(self) -> str:

@@ -19,11 +19,24 @@ from django.utils import timezone
 
 from generation.models import PairJob
 
-from .models import Annotator, Assignment, CheckResponse, ImagePair, Prompt, Rating, Study, is_token, takes_answers
+from .models import (
+    SCORE_MAX,
+    Annotator,
+    Assignment,
+    CheckResponse,
+    Criterion,
+    ImagePair,
+    Prompt,
+    Rating,
+    Study,
+    is_token,
+    takes_answers,
+)
 
 ANNOTATOR = Annotator._meta.db_table
 ASSIGNMENT = Assignment._meta.db_table
 CHECK_RESPONSE = CheckResponse._meta.db_table
+CRITERION = Criterion._meta.db_table
 PAIR = ImagePair._meta.db_table
 JOB = PairJob._meta.db_table
 PROMPT = Prompt._meta.db_table
@@ -72,6 +85,7 @@ class Rater:
     pilot: bool  # a pilot run (``services.pilots``): it has no lease
     study_open: bool  # the study takes this annotator's answers (``models.takes_answers``)
     lease_ended: bool  # idle past the study's timeout (the lease rule of ``services.leases``), released or not
+    scale_points: int  # the highest score of the study's criterion's scale
 
     @property
     def out_of_time(self) -> bool:
@@ -116,19 +130,22 @@ def rater(token: str) -> Rater | None:
     rows = _fetch(
         f"""SELECT a.id, a.study_id, a.consented_at IS NOT NULL, a.started_at IS NOT NULL,
                    a.finished_at IS NOT NULL, a.screened_out_at IS NOT NULL, a.released_at IS NOT NULL, a.is_pilot,
-                   s.status, {_lease_ended_sql(connection.vendor)}
+                   s.status, {_lease_ended_sql(connection.vendor)},
+                   (SELECT c.scale_points FROM "{CRITERION}" c WHERE c.study_id = a.study_id
+                    ORDER BY c.position LIMIT 1)
             FROM "{ANNOTATOR}" a JOIN "{STUDY}" s ON s.id = a.study_id WHERE a.token = %(token)s""",
         {"token": token, "now": _db_now(), "invite": Annotator.Source.INVITE.value},
     )
     if not rows:
         return None
-    annotator_id, study_id, *flags, status, lease_ended = rows[0]
+    annotator_id, study_id, *flags, status, lease_ended, scale_points = rows[0]
     return Rater(
         annotator_id,
         study_id,
         *(bool(flag) for flag in flags),
         study_open=takes_answers(status, pilot=bool(flags[-1])),
         lease_ended=bool(lease_ended),
+        scale_points=scale_points or SCORE_MAX,
     )
 
 

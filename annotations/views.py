@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from . import selectors, sequence
 from .image_views import image_url_maker
-from .models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, Study, new_token, takes_answers
+from .models import SCORE_MIN, Annotator, Assignment, Study, new_token, takes_answers
 from .services import binding, enrolment, leases, ratings
 from .services.enrolment import StudyFull, TooManyEnrolments
 
@@ -126,8 +126,9 @@ def _next_place(request: HttpRequest, annotator: Annotator) -> HttpResponse:
     return _stop_page(request, annotator) or redirect("annotations:invite", token=annotator.token)
 
 
-def _submit_posted(request: HttpRequest, annotator_id: int) -> ratings.SubmitResult:
-    """Store the posted scores for the posted assignment; 404 unless it is one of this annotator's.
+def _submit_posted(request: HttpRequest, annotator_id: int, highest: int) -> ratings.SubmitResult:
+    """Store the posted scores for the posted assignment; 404 unless it is one of this annotator's. ``highest``: the
+    top of the study's criterion's scale.
 
     Raises ``ValidationError`` for a bad score, and ``leases.TimeRanOut``, as ``ratings.submit_rating`` does.
     """
@@ -137,6 +138,7 @@ def _submit_posted(request: HttpRequest, annotator_id: int) -> ratings.SubmitRes
             assignment_id=int(request.POST.get("assignment", "")),
             left_score=request.POST.get("left"),
             right_score=request.POST.get("right"),
+            highest=highest,
         )
     except (ValueError, Assignment.DoesNotExist):
         raise Http404("No such pair.") from None
@@ -158,9 +160,10 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     if stop := _stop_page(request, annotator):
         return stop
     error = None
+    criterion = annotator.study.criteria.first()
     if request.method == "POST":
         try:
-            _submit_posted(request, annotator.pk)
+            _submit_posted(request, annotator.pk, criterion.scale_points)
         except leases.TimeRanOut:
             return _time_ran_out_page(request, annotator.study)
         except ValidationError as exc:
@@ -173,11 +176,11 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     context = {
         "annotator": annotator,
         "study": annotator.study,
-        "criterion": annotator.study.criteria.first(),
+        "criterion": criterion,
         "pair": pair,
         "figures": [(side, label, pair["images"][side]) for side, label in SIDES],
         "error": error,
-        "scores": range(SCORE_MIN, SCORE_MAX + 1),
+        "scores": range(SCORE_MIN, criterion.scale_points + 1),
     }
     return render(request, "annotations/rate.html", context, status=400 if error else 200)
 
@@ -196,7 +199,7 @@ def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
     if not rater.may_rate:
         return JsonResponse({"redirect": _rate_url(token)})  # the rating page says why
     try:
-        result = _submit_posted(request, rater.annotator_id)
+        result = _submit_posted(request, rater.annotator_id, rater.scale_points)
     except leases.TimeRanOut:  # released while the answer was on its way
         return JsonResponse({"redirect": _rate_url(token)})
     except ValidationError as exc:

@@ -1,6 +1,6 @@
 """The study page's conditions and criteria tables: the names results give the conditions, and each criterion's
-question, name in results and scale anchors, checked by ``services.design``. Neither is added or removed here: a
-study has the seed's design (``design.add_seed_design``)."""
+question, scale and anchors, and name in results, checked by ``services.design``. Neither is added or removed here:
+a study has the seed's design (``design.add_seed_design``)."""
 
 from django import forms
 from django.contrib import admin
@@ -29,13 +29,13 @@ class ConditionForm(forms.ModelForm):
 class CriterionForm(forms.ModelForm):
     class Meta:
         model = Criterion
-        fields = design.CRITERION_TEXTS
+        fields = design.CRITERION_FIELDS
 
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is not None and not self.errors:
-            texts = {name: cleaned.get(name) for name in design.CRITERION_TEXTS}
-            candidate = Criterion(pk=self.instance.pk, study_id=self.instance.study_id, **texts)
+            values = {name: cleaned.get(name) for name in design.CRITERION_FIELDS}
+            candidate = Criterion(pk=self.instance.pk, study_id=self.instance.study_id, **values)
             try:
                 design.check_criterion(criterion=candidate, changed=self.changed_data)
             except ValidationError as exc:
@@ -64,11 +64,11 @@ class ConditionInline(_FixedRowsInline):
 
 
 class CriterionInline(_FixedRowsInline):
-    """The study's criteria: question and anchors are fixed once an annotator has consented; the name in results is
-    edited at any time."""
+    """The study's criteria: question, scale and anchors are fixed once an annotator has consented; the name in
+    results is edited at any time."""
 
     model = Criterion
     form = CriterionForm
-    fields = ("key", *design.CRITERION_TEXTS)
+    fields = ("key", *design.CRITERION_FIELDS)
     readonly_fields = ("key",)
-    verbose_name_plural = "Criteria (what each image is rated on, from 1 to 10)"
+    verbose_name_plural = "Criteria (what each image is rated on, and on what scale)"

@@ -3,8 +3,9 @@ image is rated on, and how the scale's ends read).
 
 Every study starts with the seed's design (``add_seed_design``): two conditions, the plain model (the reference,
 whose data key is ``baseline``) and the entropy-scaled one (``ours``), made together by one pair job per prompt, and
-one 1–10 criterion. Names and texts may change as a study runs (``check_condition``, ``check_criterion``): a name
-is only what results call a condition; what annotators read is fixed once one has consented.
+one criterion scored from 1 to 10 (or 1–5, 1–7). Names and texts may change as a study runs (``check_condition``,
+``check_criterion``): a name is only what results call a condition; what annotators see is fixed once one has
+consented.
 """
 
 from collections.abc import Collection
@@ -20,8 +21,10 @@ from ..models import DEFAULT_QUESTION, SEED_CONDITIONS, SEED_CRITERION, Conditio
 #: A condition's and a criterion's texts that people type: none may hold several lines (``evalsite.text_rules``).
 CONDITION_TEXTS = ("name",)
 CRITERION_TEXTS = ("question", "label", "low_anchor", "high_anchor")
-#: What annotators read of a criterion: fixed once an annotator has consented, since the protocol must report it.
-SEEN_CRITERION_TEXTS = ("question", "low_anchor", "high_anchor")
+#: What annotators see of a criterion: fixed once an annotator has consented, since the protocol must report it.
+SEEN_CRITERION_FIELDS = ("question", "scale_points", "low_anchor", "high_anchor")
+#: What a study's criterion holds besides its place and key, as copies and the admin take it.
+CRITERION_FIELDS = ("question", "scale_points", "low_anchor", "high_anchor", "label")
 
 
 def _text_errors(instance: Condition | Criterion, names: Collection[str]) -> dict[str, str]:
@@ -45,9 +48,9 @@ def check_condition(*, condition: Condition, changed: Collection[str] | None = N
 
 def check_criterion(*, criterion: Criterion, changed: Collection[str] | None = None) -> None:
     """Refuse a criterion's texts with characters ``evalsite.text_rules`` forbids, and a change to what annotators
-    read of it (question, anchors) once an annotator has consented (pilot runs lock nothing). ``changed``: the
+    see of it (question, scale, anchors) once an annotator has consented (pilot runs lock nothing). ``changed``: the
     fields that change, as a form's ``changed_data``; None for a new criterion."""
-    seen = [name for name in SEEN_CRITERION_TEXTS if changed is not None and name in changed]
+    seen = [name for name in SEEN_CRITERION_FIELDS if changed is not None and name in changed]
     if seen and criterion.pk is not None:
         study = Study.objects.get(pk=criterion.study_id)
         consented = study.annotators.filter(consented_at__isnull=False, is_pilot=False).count()
@@ -85,5 +88,5 @@ def copy_design(*, source: Study, to: Study) -> None:
         for values in source.conditions.values("position", "key", "name", "kind", "is_reference")
     )
     Criterion.objects.bulk_create(
-        Criterion(study=to, **values) for values in source.criteria.values("position", "key", *CRITERION_TEXTS)
+        Criterion(study=to, **values) for values in source.criteria.values("position", "key", *CRITERION_FIELDS)
     )

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import sequence
-from ..models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, CheckResponse, new_completion_code
+from ..models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, CheckResponse, Criterion, new_completion_code
 from . import leases
 
 
@@ -23,26 +23,36 @@ class SubmitResult:
     ahead: sequence.Ahead | None  # the assignments still unanswered after it (None when screened out)
 
 
-def _check_score(name: str, value: object) -> int:
+def _check_score(name: str, value: object, highest: int) -> int:
     try:
         score = int(str(value))
     except (TypeError, ValueError):
-        raise ValidationError({name: f"Choose a score from {SCORE_MIN} to {SCORE_MAX}."}) from None
-    if not SCORE_MIN <= score <= SCORE_MAX:
-        raise ValidationError({name: f"{score} is outside {SCORE_MIN}–{SCORE_MAX}."})
+        raise ValidationError({name: f"Choose a score from {SCORE_MIN} to {highest}."}) from None
+    if not SCORE_MIN <= score <= highest:
+        raise ValidationError({name: f"{score} is outside {SCORE_MIN}–{highest}."})
     return score
 
 
-def submit_rating(*, annotator_id: int, assignment_id: int, left_score: object, right_score: object) -> SubmitResult:
+def submit_rating(
+    *,
+    annotator_id: int,
+    assignment_id: int,
+    left_score: object,
+    right_score: object,
+    highest: int | None = None,
+) -> SubmitResult:
     """Store the scores of one of this annotator's assignments exactly once; a repeat changes nothing.
 
-    Raises ``ValidationError`` (naming "left" or "right") for a score that is not a whole number from 1 to 10,
-    ``Assignment.DoesNotExist`` for an assignment that is not this annotator's, and ``leases.TimeRanOut`` when the
-    annotator's lease ended and its unanswered assignment is gone (a release ran before, or while, the answer came);
-    nothing is stored then.
+    Raises ``ValidationError`` (naming "left" or "right") for a score that is not a whole number from 1 to the top of
+    the study's criterion's scale (``highest``, when the caller read it already: the rating path's
+    ``sequence.Rater.scale_points``), ``Assignment.DoesNotExist`` for an assignment that is not this annotator's, and
+    ``leases.TimeRanOut`` when the annotator's lease ended and its unanswered assignment is gone (a release ran
+    before, or while, the answer came); nothing is stored then.
     """
-    left = _check_score("left", left_score)
-    right = _check_score("right", right_score)
+    if highest is None:
+        highest = scale_points(annotator_id=annotator_id)
+    left = _check_score("left", left_score, highest)
+    right = _check_score("right", right_score, highest)
     try:
         stored = sequence.store_answer(annotator_id=annotator_id, assignment_id=assignment_id, left=left, right=right)
     except (IntegrityError, Assignment.DoesNotExist):
@@ -60,6 +70,17 @@ def submit_rating(*, annotator_id: int, assignment_id: int, left_score: object, 
     if stored.created and not ahead.upcoming:
         finished = finish_if_complete(annotator_id=annotator_id).finished_at is not None
     return SubmitResult(created=stored.created, screened_out=False, finished=finished, ahead=ahead)
+
+
+def scale_points(*, annotator_id: int) -> int:
+    """The top of the scale of the annotator's study's criterion."""
+    points = (
+        Criterion.objects.filter(study__annotators=annotator_id)
+        .order_by("position")
+        .values_list("scale_points", flat=True)
+        .first()
+    )
+    return points or SCORE_MAX
 
 
 @transaction.atomic

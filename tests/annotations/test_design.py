@@ -1,18 +1,23 @@
 """A study's design: its conditions and criteria, made with the study, copied with it, named and edited in the admin
 under the rules of ``services.design``."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from analysis.protocol import study_protocol
+from analysis.protocol_text import annotator_rows
 from analysis.selectors import study_labels
 from annotations import services
-from annotations.models import DEFAULT_QUESTION, Condition, Criterion, Study
+from annotations.models import DEFAULT_QUESTION, Condition, Criterion, Rating, Study
 from annotations.services import design, pilots
 from annotations.services.duplication import duplicate_study
 from tests.annotations.test_staff_pages import change_form
+from tests.annotations.test_views import consent, current, post_as_script, url
 from tests.factories import make_open_study, make_study
 
 pytestmark = pytest.mark.django_db
@@ -71,10 +76,8 @@ def test_names_may_change_any_time_but_what_annotators_read_locks_at_the_first_c
     design.check_criterion(criterion=criterion, changed=["question"])
     services.give_consent(annotator=annotator)
     design.check_criterion(criterion=criterion, changed=["label"])
-    for field in ("question", "low_anchor", "high_anchor"):
-        with pytest.raises(
-            ValidationError, match=f"the criterion's {field.replace('_', ' ')} can no longer change: 1 "
-        ):
+    for field, name in (("question", "question"), ("scale_points", "scale"), ("high_anchor", "high anchor")):
+        with pytest.raises(ValidationError, match=f"the criterion's {name} can no longer change: 1 "):
             design.check_criterion(criterion=criterion, changed=[field])
     condition = study.conditions.get(key="ours")
     condition.name = "+ entropy scaling"
@@ -99,7 +102,7 @@ def test_the_admin_names_conditions_and_edits_the_criterion_and_results_follow(a
     url = reverse("admin:annotations_study_change", args=[study.pk])
     page = admin_client.get(url).content.decode()
     assert "Conditions (named in results, never shown to annotators)" in page
-    assert "Criteria (what each image is rated on, from 1 to 10)" in page
+    assert "Criteria (what each image is rated on, and on what scale)" in page
     baseline, ours = study.conditions.order_by("position")
     criterion = study.criteria.get()
 
@@ -119,6 +122,7 @@ def test_the_admin_names_conditions_and_edits_the_criterion_and_results_follow(a
             "criteria-0-study": study.pk,
             "criteria-0-question": question,
             "criteria-0-label": label,
+            "criteria-0-scale_points": criterion.scale_points,
             "criteria-0-low_anchor": criterion.low_anchor,
             "criteria-0-high_anchor": criterion.high_anchor,
         }
@@ -162,3 +166,42 @@ def test_the_add_page_asks_the_question_and_the_study_gets_the_seed_design(admin
     assert response.context["adminform"].form.errors["question"] == [
         "Give the question annotators are asked about each image."
     ]
+
+
+def seven_point_study(slug: str = "seven"):
+    study, annotators = make_open_study(slug=slug, prompts=3)
+    study.criteria.update(scale_points=7, high_anchor="a perfect match")
+    return study, annotators
+
+
+def test_a_seven_point_scale_takes_1_to_7_on_every_path(client):
+    study, (annotator, other) = seven_point_study()
+    consent(client, annotator)
+    page = client.get(url("rate", annotator)).content.decode()
+    assert [int(score) for score in re.findall(r'name="left" value="(\d+)"', page)] == list(range(1, 8))
+    assert "7 = a perfect match" in page and "Keys: 1–7 score" in page
+
+    assignment = current(annotator)
+    response = post_as_script(client, annotator, assignment, "8", "3")  # the script's submit
+    assert response.status_code == 400 and response.json() == {"error": "8 is outside 1–7."}
+    response = client.post(url("rate", annotator), {"assignment": assignment.pk, "left": "3", "right": "9"})
+    assert response.status_code == 400 and "9 is outside 1–7." in response.content.decode()  # the form's
+    assert not Rating.objects.exists()
+    services.give_consent(annotator=other)
+    with pytest.raises(ValidationError, match="10 is outside 1–7"):  # from code: the service reads the scale
+        services.submit_rating(annotator_id=other.pk, assignment_id=current(other).pk, left_score=10, right_score=1)
+    assert post_as_script(client, annotator, assignment, "7", "1").status_code == 200
+    assert Rating.objects.get().ours_score in (7, 1)
+
+
+def test_the_scale_locks_with_the_question_and_the_protocol_reports_it():
+    study, (annotator, _) = seven_point_study(slug="locked")
+    criterion = study.criteria.get()
+    services.give_consent(annotator=annotator)
+    criterion.scale_points = 10
+    with pytest.raises(ValidationError, match="the criterion's scale can no longer change"):
+        design.check_criterion(criterion=criterion, changed=["scale_points"])
+    rows = dict(annotator_rows(study_protocol(study=study)))
+    assert rows["scale"] == "1–7 (1 = does not match, 7 = a perfect match)"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        study.criteria.update(scale_points=6)

@@ -141,8 +141,9 @@ def assert_one_screen(page, viewport: dict) -> None:
         assert in_view(picture(page, side), viewport), side
 
 
-def assert_scales_under_pictures(page, *, max_gap: float) -> dict:
-    """Each scale starts right under its picture, centred on it, its ten scores in one row. Returns the pictures."""
+def assert_scales_under_pictures(page, *, max_gap: float, points: int = 10) -> dict:
+    """Each scale starts right under its picture, centred on it, its ``points`` scores in one row. Returns the
+    pictures."""
     pictures = {}
     for side in ("left", "right"):
         drawn, scale = picture(page, side), box(page, f"#scale-{side}")
@@ -151,7 +152,7 @@ def assert_scales_under_pictures(page, *, max_gap: float) -> dict:
         rows = page.locator(f"#scale-{side} label").evaluate_all(
             "labels => labels.map(l => l.getBoundingClientRect().y)"
         )
-        assert len(rows) == 10 and max(rows) - min(rows) < 1, rows
+        assert len(rows) == points and max(rows) - min(rows) < 1, rows
         pictures[side] = drawn
     return pictures
 
@@ -412,3 +413,24 @@ def test_the_criterion_gives_the_question_and_the_ends_of_each_scale(live_server
     assert_one_screen(page, LAPTOPS[0])
     consent.reload()
     assert consent.locator("#scale-ends").count() == 0
+
+
+@pytest.mark.parametrize("viewport", [LAPTOPS[0], PHONE], ids=["laptop", "phone"])
+def test_a_seven_point_scale_fits_and_takes_only_its_keys(live_server, chromium, viewport):
+    phone = viewport is PHONE
+    study, annotator, page = rating_page(live_server, chromium, viewport, SQUARE, phone=phone)
+    study.criteria.update(scale_points=7, high_anchor="a perfect match")
+    page.reload()
+    wait_for_images(page)
+    assert page.locator("#scale-left input").count() == 7 and page.locator("#scale-right input").count() == 7
+    assert_scales_under_pictures(page, max_gap=40, points=7)
+    assert page.locator(".anchors").first.inner_text().split("\n") == ["1 = does not match", "7 = a perfect match"]
+    assert_one_screen(page, viewport)
+    if not phone:
+        assert page.locator("#keys").inner_text().startswith("Keys: 1–7 score the highlighted image")
+        page.keyboard.press("8")  # past the scale: nothing is chosen
+        assert page.locator("#scale-left input:checked").count() == 0
+        submit_and_wait(page, lambda: [page.keyboard.press(key) for key in ("7", "Tab", "2", "Enter")])
+        assert page.locator("#remaining").inner_text() == "Pair 2 of 3"
+        rating = Rating.objects.get()
+        assert sorted((rating.baseline_score, rating.ours_score)) == [2, 7]

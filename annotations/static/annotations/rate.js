@@ -21,6 +21,7 @@
     if (/^[0-9]$/.test(event.key)) {
       var value = event.key === "0" ? "10" : event.key;
       var input = form.querySelector('input[name="' + active + '"][value="' + value + '"]');
+      if (!input) { return; }  // a key past the criterion's scale (8 on a 1–7 scale) scores nothing
       input.checked = true;
       input.focus({preventScroll: true});
       update();

@@ -24,7 +24,7 @@ from .open_data import ATTENTION_COLUMNS
 from .rendering import AnalysisOptions, StudyData, render_documents
 from .stats.multiplicity import METHODS
 from .stats.quality import ExclusionRules
-from .stats.tidy import EXTRA_COLUMN_RULES, SECONDS_MODES
+from .stats.tidy import EXTRA_COLUMN_RULES, SCORE_MAX, SCORE_MIN, SECONDS_MODES
 from .tidy_files import TidyFileError, read_tidy
 
 #: What the analysis adds to each study's protocol in ``protocol.json``; the rest is the protocol itself.
@@ -223,9 +223,17 @@ def studies_from(args: argparse.Namespace) -> list[StudyData]:
             attention=attention.get(slug, empty) if args.attention else None,
             protocol=protocols[slug] if protocols is not None else None,
             labels=labels_with(labels.get(slug, DEFAULT_LABELS), flags),
+            scale_points=_scale_points(protocols[slug] if protocols is not None else None),
         )
         for slug, frame in frames.items()
     ]
+
+
+def _scale_points(protocol: dict | None) -> int:
+    """The top of the scale the study's protocol says annotators scored on (its first criterion's), else 10."""
+    criteria = (protocol or {}).get("criteria") or [{}]
+    points = criteria[0].get("scale_points") if isinstance(criteria[0], dict) else None
+    return points if isinstance(points, int) and SCORE_MIN < points <= SCORE_MAX else SCORE_MAX
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import re
 import textwrap
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 from matplotlib import image, rc_context
@@ -25,6 +26,7 @@ from . import numbers
 from .labels import DEFAULT_LABELS, Labels
 from .plot_font import families
 from .stats.report import StudyReport, UnitDifference
+from .stats.tidy import SCORE_MAX
 
 #: Okabe & Ito (2008), distinguishable with every common colour-vision deficiency and in greyscale.
 PALETTE = {
@@ -107,13 +109,19 @@ def _clip(text: str, characters: int) -> str:
     return text if len(text) <= characters else text[: characters - 1].rstrip() + "…"
 
 
-def score_distributions(report: StudyReport, labels: Labels = DEFAULT_LABELS, width: str = "double") -> Figure:
+def score_distributions(
+    report: StudyReport, labels: Labels = DEFAULT_LABELS, width: str = "double", *, scale_points: int = SCORE_MAX
+) -> Figure:
+    """The share of each score per condition, on the scale annotators scored on (1 to ``scale_points``; further
+    when a score lies beyond it, so that no score is hidden)."""
     inches = WIDTHS[width]
     figure = Figure(figsize=(inches, 2.3 if width == "single" else 2.6))
     axes = figure.add_subplot()
-    scores = np.arange(1, 11)
+    scored = [index + 1 for counts in report.score_counts.values() for index, count in enumerate(counts) if count]
+    top = max([scale_points, *scored])
+    scores = np.arange(1, top + 1)
     for offset, condition in ((-0.2, "baseline"), (0.2, "ours")):
-        counts = np.array(report.score_counts[condition], dtype=float)
+        counts = np.array(report.score_counts[condition][:top], dtype=float)
         share = counts / max(counts.sum(), 1)
         stats = getattr(report.descriptives, condition)
         axes.bar(
@@ -305,12 +313,15 @@ def annotator_differences(report: StudyReport, labels: Labels = DEFAULT_LABELS, 
 DRAWERS = {"scores": score_distributions, "items": item_forest, "annotators": annotator_differences}
 
 
-def study_plots(report: StudyReport, labels: Labels = DEFAULT_LABELS, width: str = "double") -> dict[str, Figure]:
-    """Each plot of the study at one width, laid out."""
+def study_plots(
+    report: StudyReport, labels: Labels = DEFAULT_LABELS, width: str = "double", *, scale_points: int = SCORE_MAX
+) -> dict[str, Figure]:
+    """Each plot of the study at one width, laid out; ``scale_points``: the top of the scale scored on."""
     texts = [report.study, labels.baseline, labels.ours, labels.question]
     texts += [row.label for row in (*report.item_differences, *report.annotator_differences)]
+    drawers = {**DRAWERS, "scores": partial(score_distributions, scale_points=scale_points)}
     with rc_context(style(families(texts))):
-        return {name: DRAWERS[name](report, labels, width) for name in PLOTS}
+        return {name: drawers[name](report, labels, width) for name in PLOTS}
 
 
 def figure_bytes(figure: Figure, fmt: str) -> bytes:
@@ -344,14 +355,16 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def plot_documents(report: StudyReport, labels: Labels = DEFAULT_LABELS) -> dict[str, bytes]:
+def plot_documents(
+    report: StudyReport, labels: Labels = DEFAULT_LABELS, *, scale_points: int = SCORE_MAX
+) -> dict[str, bytes]:
     """``<study>-<plot>-<width>.<format>``: every plot at both widths in every format. The PNGs are compressed in
     a thread of their own while the next figures are drawn (zlib lets the drawing go on)."""
     documents: dict[str, bytes] = {}
     pending = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="png") as compressor:
         for width in WIDTHS:
-            for name, figure in study_plots(report, labels, width).items():
+            for name, figure in study_plots(report, labels, width, scale_points=scale_points).items():
                 for fmt in FIGURE_FORMATS:
                     key = f"{report.study}-{name}-{width}.{fmt}"
                     if fmt == "png":

@@ -35,6 +35,7 @@ from .protocol_text import PROTOCOL_MARKDOWN, protocol_markdown
 from .stats.multiplicity import METHODS
 from .stats.quality import ExclusionRules
 from .stats.report import StudyReport, adjust_reports, study_report
+from .stats.tidy import SCORE_MAX
 from .tables import latex_documents, summaries_markdown
 
 #: The formats that need the analysis (all but the ratings CSV).
@@ -62,7 +63,8 @@ class StudyData:
     (``analysis.protocol.study_protocol``'s dict; None when unknown), carried into ``summary.json`` and
     ``protocol.json``. ``metric_rows``: FID and CLIP score per reference subset and resolution
     (``analysis.paper_table.METRIC_KEYS``), empty for none. ``labels``: what the figures and tables call the two
-    conditions and the score (``analysis.labels.Labels``).
+    conditions and the score (``analysis.labels.Labels``). ``scale_points``: the top of the scale annotators scored
+    on (its criterion's: 5, 7 or 10), the end of the figures' score axis.
     """
 
     slug: str
@@ -72,6 +74,7 @@ class StudyData:
     protocol: Mapping | None = None
     metric_rows: Sequence[Mapping] = ()
     labels: Labels = DEFAULT_LABELS
+    scale_points: int = SCORE_MAX
 
 
 def analyse(study: StudyData, *, exclusions: bool | None = None) -> StudyReport:
@@ -158,8 +161,9 @@ def render_documents(
     ]
     documents.update(paper_table_documents(rows, formats, shared_labels(labels)))
     if "plots" in formats:
-        for report, own in zip(reports, labels, strict=True):
-            documents.update(plot_documents(report, own))  # each plot at both widths as PDF, SVG and PNG
+        for study, report, own in zip(studies, reports, labels, strict=True):
+            # each plot at both widths as PDF, SVG and PNG
+            documents.update(plot_documents(report, own, scale_points=study.scale_points))
             advance(1)
     if "readme" in formats:
         documents[README] = readme(studies, documents, adjustment=adjustment, exclusions=exclusions)

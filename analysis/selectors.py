@@ -13,7 +13,7 @@ from django.db.models import Count, Max
 from django.forms.models import model_to_dict
 
 from annotations.models import CheckResponse, Rating, Study
-from annotations.selectors import TIDY_COLUMNS, attention_check_results, tidy_rows
+from annotations.selectors import TIDY_COLUMNS, attention_check_results, scale_points, tidy_rows
 from metrics.models import MetricResult
 from metrics.selectors import metric_rows
 
@@ -110,6 +110,7 @@ def study_data(
         protocol=study_protocol(study=study) if documents else None,
         metric_rows=metric_rows(study) if documents else (),
         labels=study_labels(study, labels),
+        scale_points=scale_points(study_id=study.pk),
     )
 
 

@@ -17,6 +17,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations import access
+from annotations.selectors import scale_points
 from metrics.selectors import metric_rows
 
 from . import bundles
@@ -100,7 +101,8 @@ def results(request, slug: str):
             {"study": study, "error": " ".join(exc.messages), "metrics_section": _metrics_section(study)},
             status=200,
         )
-    plots = {name: mark_safe(_inline_svg(figure)) for name, figure in study_plots(report, labels).items()}
+    figures = study_plots(report, labels, scale_points=scale_points(study_id=study.pk))
+    plots = {name: mark_safe(_inline_svg(figure)) for name, figure in figures.items()}
     header, cells = table_header(report.adjustment, labels), table_cells(report)
     row = dict(zip(COLUMNS, cells, strict=True))
     headline = [

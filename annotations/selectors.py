@@ -22,7 +22,18 @@ from analysis.stats.tidy import COLUMNS
 from generation.models import PairJob
 from generation.selectors import format_duration
 
-from .models import Annotator, Assignment, CheckResponse, ImagePair, Prompt, Rating, Study, is_token
+from .models import (
+    SCORE_MAX,
+    Annotator,
+    Assignment,
+    CheckResponse,
+    Criterion,
+    ImagePair,
+    Prompt,
+    Rating,
+    Study,
+    is_token,
+)
 
 #: Columns of the tidy ratings: one row per image rating (their codebook and checks: ``analysis.stats.tidy``).
 TIDY_COLUMNS = COLUMNS
@@ -40,6 +51,12 @@ def annotator_by_token(token: str) -> Annotator | None:
         return Annotator.objects.select_related("study").get(token=token)
     except Annotator.DoesNotExist:
         return None
+
+
+def scale_points(*, study_id: int) -> int:
+    """The top of the study's criterion's scale (5, 7 or 10)."""
+    points = Criterion.objects.filter(study_id=study_id).values_list("scale_points", flat=True).first()
+    return points or SCORE_MAX
 
 
 def study_by_pilot_token(token: str) -> Study | None:

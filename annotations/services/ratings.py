@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .. import sequence
-from ..models import SCORE_MAX, SCORE_MIN, Annotator, Assignment, CheckResponse, Criterion, new_completion_code
+from .. import selectors, sequence
+from ..models import SCORE_MIN, Annotator, Assignment, CheckResponse, new_completion_code
 from . import leases
 
 
@@ -50,7 +50,8 @@ def submit_rating(
     before, or while, the answer came); nothing is stored then.
     """
     if highest is None:
-        highest = scale_points(annotator_id=annotator_id)
+        study_id = Annotator.objects.filter(pk=annotator_id).values_list("study_id", flat=True).first()
+        highest = selectors.scale_points(study_id=study_id)
     left = _check_score("left", left_score, highest)
     right = _check_score("right", right_score, highest)
     try:
@@ -70,17 +71,6 @@ def submit_rating(
     if stored.created and not ahead.upcoming:
         finished = finish_if_complete(annotator_id=annotator_id).finished_at is not None
     return SubmitResult(created=stored.created, screened_out=False, finished=finished, ahead=ahead)
-
-
-def scale_points(*, annotator_id: int) -> int:
-    """The top of the scale of the annotator's study's criterion."""
-    points = (
-        Criterion.objects.filter(study__annotators=annotator_id)
-        .order_by("position")
-        .values_list("scale_points", flat=True)
-        .first()
-    )
-    return points or SCORE_MAX
 
 
 @transaction.atomic

@@ -166,3 +166,20 @@ def test_a_label_outside_the_figures_font_is_drawn_from_the_whole_dejavu_sans(re
     data = figure_bytes(figure, "pdf")
     assert len(set(re.findall(rb"/BaseFont /(\w+\+\w+)", data))) >= 2  # the cut font, then the whole one
     assert texts_outside(figure) == []
+
+
+def test_the_score_axis_spans_the_scale_scored_on():
+    """A 1–7 criterion's scores are drawn on 1–7, a 1–10 one's on 1–10; a score beyond the scale stretches the axis
+    rather than hide it."""
+    frame = simulate_ratings(annotators=4, items=5, seed=2)
+    frame["score"] = frame["score"].clip(1, 7)
+    seven = study_report(frame, study="seven", seed=0, resamples=100)
+
+    def ticks(report, points):
+        (axes,) = study_plots(report, scale_points=points)["scores"].axes
+        return [int(tick) for tick in axes.get_xticks()], [len(container) for container in axes.containers]
+
+    assert ticks(seven, 7) == (list(range(1, 8)), [7, 7])
+    assert ticks(seven, 10) == (list(range(1, 11)), [10, 10])
+    frame.loc[frame.index[0], "score"] = 9
+    assert ticks(study_report(frame, study="beyond", seed=0, resamples=100), 5)[0] == list(range(1, 10))

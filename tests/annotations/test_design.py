@@ -205,3 +205,14 @@ def test_the_scale_locks_with_the_question_and_the_protocol_reports_it():
     assert rows["scale"] == "1–7 (1 = does not match, 7 = a perfect match)"
     with pytest.raises(IntegrityError), transaction.atomic():
         study.criteria.update(scale_points=6)
+
+
+def test_the_analysis_draws_a_study_on_its_own_scale(tmp_path):
+    from analysis.cli import _scale_points
+    from analysis.selectors import study_data
+
+    study, _ = seven_point_study(slug="drawn")
+    assert study_data(study).scale_points == 7
+    assert study_data(make_study(slug="ten")).scale_points == 10
+    assert _scale_points(study_protocol(study=study)) == 7  # evalsite-analyze, from the bundle's protocol
+    assert _scale_points(None) == _scale_points({"criteria": [{"scale_points": "7"}]}) == 10

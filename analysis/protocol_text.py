@@ -4,6 +4,8 @@ and sentences rather than keys."""
 import json
 from collections.abc import Mapping, Sequence
 
+from .stats.tidy import SCORE_MAX
+
 PROTOCOL_MARKDOWN = "protocol.md"
 
 
@@ -83,7 +85,7 @@ def _scale(criteria: Sequence[Mapping]) -> str:
     exactly)'."""
     scales = []
     for criterion in criteria:
-        top = criterion.get("scale_points", 10)
+        top = criterion.get("scale_points", SCORE_MAX)
         ends = [f"1 = {criterion['low_anchor']}"] if criterion.get("low_anchor") else []
         ends += [f"{top} = {criterion['high_anchor']}"] if criterion.get("high_anchor") else []
         scales.append(f"1–{top} ({', '.join(ends)})" if ends else f"1–{top}")

@@ -43,6 +43,12 @@ REAL_ASSIGNMENTS = Q(annotator__is_pilot=False)
 REAL_ANSWERS = Q(assignment__annotator__is_pilot=False)
 
 
+def consented_count(*, study_id: int) -> int:
+    """The study's annotators who have consented, pilot runs aside: once there is one, what they read and the
+    settings that shaped their sequences are fixed (``services.studies``, ``services.design``)."""
+    return Annotator.objects.filter(REAL, study_id=study_id, consented_at__isnull=False).count()
+
+
 def annotator_by_token(token: str) -> Annotator | None:
     """The annotator with this token, or None (also for text no token can be, e.g. with a NUL)."""
     if not is_token(token):

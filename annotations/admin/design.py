@@ -10,37 +10,44 @@ from ..models import Condition, Criterion
 from ..services import design
 
 
-class ConditionForm(forms.ModelForm):
-    class Meta:
-        model = Condition
-        fields = ("name",)
+class _CheckedRowForm(forms.ModelForm):
+    """A saved row's form that ``check`` (a ``services.design`` rule) passes, on the row as it would be saved, with
+    the fields that change."""
 
-    def clean(self):
-        cleaned = super().clean()
-        if self.instance.pk is not None and "name" not in self.errors:
-            candidate = Condition(pk=self.instance.pk, study_id=self.instance.study_id, name=cleaned.get("name"))
-            try:
-                design.check_condition(condition=candidate, changed=self.changed_data)
-            except ValidationError as exc:
-                self.add_error(None, exc)
-        return cleaned
-
-
-class CriterionForm(forms.ModelForm):
-    class Meta:
-        model = Criterion
-        fields = design.CRITERION_FIELDS
+    @staticmethod
+    def check(row, changed) -> None:
+        raise NotImplementedError
 
     def clean(self):
         cleaned = super().clean()
         if self.instance.pk is not None and not self.errors:
-            values = {name: cleaned.get(name) for name in design.CRITERION_FIELDS}
-            candidate = Criterion(pk=self.instance.pk, study_id=self.instance.study_id, **values)
+            values = {name: cleaned.get(name) for name in self._meta.fields}
+            row = type(self.instance)(pk=self.instance.pk, study_id=self.instance.study_id, **values)
             try:
-                design.check_criterion(criterion=candidate, changed=self.changed_data)
+                self.check(row, self.changed_data)
             except ValidationError as exc:
                 self.add_error(None, exc)
         return cleaned
+
+
+class ConditionForm(_CheckedRowForm):
+    class Meta:
+        model = Condition
+        fields = ("name",)
+
+    @staticmethod
+    def check(row, changed) -> None:
+        design.check_condition(condition=row, changed=changed)
+
+
+class CriterionForm(_CheckedRowForm):
+    class Meta:
+        model = Criterion
+        fields = design.CRITERION_FIELDS
+
+    @staticmethod
+    def check(row, changed) -> None:
+        design.check_criterion(criterion=row, changed=changed)
 
 
 class _FixedRowsInline(admin.TabularInline):

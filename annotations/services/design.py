@@ -16,6 +16,7 @@ from django.db import transaction
 from evalsite.text_rules import describe_bad_characters
 from generation.validation import full_clean_named
 
+from .. import selectors
 from ..models import DEFAULT_QUESTION, SEED_CONDITIONS, SEED_CRITERION, Condition, Criterion, Study
 
 #: A condition's and a criterion's texts that people type: none may hold several lines (``evalsite.text_rules``).
@@ -52,13 +53,13 @@ def check_criterion(*, criterion: Criterion, changed: Collection[str] | None = N
     fields that change, as a form's ``changed_data``; None for a new criterion."""
     seen = [name for name in SEEN_CRITERION_FIELDS if changed is not None and name in changed]
     if seen and criterion.pk is not None:
-        study = Study.objects.get(pk=criterion.study_id)
-        consented = study.annotators.filter(consented_at__isnull=False, is_pilot=False).count()
+        consented = selectors.consented_count(study_id=criterion.study_id)
         if consented:
+            slug = Study.objects.values_list("slug", flat=True).get(pk=criterion.study_id)
             fields = ", ".join(str(Criterion._meta.get_field(name).verbose_name) for name in seen)
             who = f"{consented} annotator{' has' if consented == 1 else 's have'} consented"
             raise ValidationError(
-                f"Study {study.slug!r}: the criterion's {fields} can no longer change: {who} after reading them, and "
+                f"Study {slug!r}: the criterion's {fields} can no longer change: {who} after reading them, and "
                 "the protocol must report what annotators saw. Create a new study for other texts."
             )
     names = CRITERION_TEXTS if changed is None else [name for name in CRITERION_TEXTS if name in changed]

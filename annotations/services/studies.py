@@ -12,7 +12,7 @@ from generation.models import PairJob, family_setting_errors
 from generation.services import create_pair_job, queue_pair_jobs
 from generation.validation import full_clean_named
 
-from .. import access
+from .. import access, selectors
 from ..models import DEFAULT_QUESTION, ImagePair, Prompt, Study
 from ..prompt_files import PromptLine, check_prompts
 from .design import add_seed_design
@@ -91,7 +91,7 @@ def _refuse_locked_changes(stored: Study, changed: Sequence[str]) -> None:
 
     if stored.status != Study.Status.DRAFT and (locked := names(GENERATION_SETTINGS)):
         reasons.append(f"its {locked} can no longer change: {_generation_lock_reason(stored)}")
-    consented = stored.annotators.filter(consented_at__isnull=False, is_pilot=False).count()  # a pilot locks nothing
+    consented = selectors.consented_count(study_id=stored.pk)  # a pilot locks nothing
     who = f"{_plural(consented, 'annotator')} {'has' if consented == 1 else 'have'} consented"
     if consented and (locked := names(ALLOCATION_SETTINGS)):
         reasons.append(f"its {locked} can no longer change: {who} and got a sequence of pairs laid out with them")

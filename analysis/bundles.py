@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotations.models import Rating, Study
+from annotations.selectors import ONE_PER_PAIR
 from generation.storage import write_atomic
 
 from .documents import results_zip
@@ -59,7 +60,7 @@ def request_bundle(*, study: Study) -> ResultsBundle:
         ):
             return fresh
         ratings = Rating.objects.filter(
-            assignment__annotator__study=study, assignment__annotator__is_pilot=False
+            ONE_PER_PAIR, assignment__annotator__study=study, assignment__annotator__is_pilot=False
         ).count()
         bundle = ResultsBundle.objects.create(
             study=study, fingerprint=fingerprint, ratings=ratings, name=new_bundle_name()

@@ -532,21 +532,23 @@ class Assignment(models.Model):
 
 
 class Rating(models.Model):
-    """One per assignment: both images' scores, and the seconds the server measured on the item."""
+    """One image's score on one criterion: a rated pair stores one for each of its conditions on each of the study's
+    criteria, all in one statement (``sequence.store_answer``), with the seconds the server measured on the pair."""
 
-    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="rating")
-    baseline_score = models.PositiveSmallIntegerField()
-    ours_score = models.PositiveSmallIntegerField()
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="ratings")
+    condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="ratings")
+    criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="ratings")
+    score = models.PositiveSmallIntegerField()
     seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["assignment"]
+        ordering = ["assignment", "id"]
         constraints = [
+            models.UniqueConstraint(fields=["assignment", "condition", "criterion"], name="rating_once_per_image"),
             models.CheckConstraint(
-                condition=Q(baseline_score__gte=SCORE_MIN, baseline_score__lte=SCORE_MAX)
-                & Q(ours_score__gte=SCORE_MIN, ours_score__lte=SCORE_MAX),
-                name="rating_scores_in_range",
+                condition=Q(score__gte=SCORE_MIN, score__lte=SCORE_MAX),
+                name="rating_score_in_range",
                 violation_error_message=f"Scores must be whole numbers from {SCORE_MIN} to {SCORE_MAX}.",
             ),
             models.CheckConstraint(
@@ -555,7 +557,7 @@ class Rating(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.assignment}: baseline {self.baseline_score}, ours {self.ours_score}"
+        return f"{self.assignment}: {self.score}"
 
 
 class CheckResponse(models.Model):

@@ -41,6 +41,9 @@ TIDY_COLUMNS = COLUMNS
 REAL = Q(is_pilot=False)
 REAL_ASSIGNMENTS = Q(annotator__is_pilot=False)
 REAL_ANSWERS = Q(assignment__annotator__is_pilot=False)
+#: One rating per rated pair: a pair's ratings are stored together (``sequence.store_answer``), so its rating of the
+#: first condition on the first criterion stands for the pair's answer wherever rated pairs are counted.
+ONE_PER_PAIR = Q(condition__position=0, criterion__position=0)
 
 
 def consented_count(*, study_id: int) -> int:
@@ -63,6 +66,11 @@ def scale_points(*, study_id: int) -> int:
     """The top of the study's criterion's scale (5, 7 or 10)."""
     points = Criterion.objects.filter(study_id=study_id).values_list("scale_points", flat=True).first()
     return points or SCORE_MAX
+
+
+def criterion_scales(*, study_id: int) -> tuple[tuple[str, int], ...]:
+    """The study's criteria in order: (key, the top of its scale)."""
+    return tuple(Criterion.objects.filter(study_id=study_id).values_list("key", "scale_points"))
 
 
 def study_by_pilot_token(token: str) -> Study | None:
@@ -120,29 +128,27 @@ def attention_check_results(*, study: Study) -> dict[str, tuple[int, int]]:
     return results
 
 
-def tidy_rows(*, study: Study) -> Iterator[dict]:
-    """The study's ratings as tidy rows (``TIDY_COLUMNS``), two per rating, in a stable order."""
+def tidy_rows(*, study: Study, criterion: str | None = None) -> Iterator[dict]:
+    """The study's ratings on a criterion (its key; None: the first) as tidy rows (``TIDY_COLUMNS``), one per image
+    and so two per rated pair, in a stable order."""
+    on = Q(criterion__key=criterion) if criterion else Q(criterion__position=0)
     ratings = (
-        Rating.objects.filter(REAL_ANSWERS, assignment__annotator__study=study)
-        .select_related("assignment__annotator", "assignment__pair__prompt")
-        .order_by("assignment__annotator_id", "assignment__order")
+        Rating.objects.filter(REAL_ANSWERS, on, assignment__annotator__study=study)
+        .select_related("assignment__annotator", "assignment__pair__prompt", "condition")
+        .order_by("assignment__annotator_id", "assignment__order", "condition__position")
     )
     for rating in ratings:
         assignment = rating.assignment
-        ours_position, baseline_position = ("left", "right") if assignment.ours_on_left else ("right", "left")
-        for condition, score, position in (
-            ("baseline", rating.baseline_score, baseline_position),
-            ("ours", rating.ours_score, ours_position),
-        ):
-            yield {
-                "study": study.slug,
-                "annotator": assignment.annotator.label,
-                "item": assignment.pair.prompt.text,
-                "condition": condition,
-                "score": score,
-                "position": position,
-                "seconds": rating.seconds,
-            }
+        ours = rating.condition.position == 1
+        yield {
+            "study": study.slug,
+            "annotator": assignment.annotator.label,
+            "item": assignment.pair.prompt.text,
+            "condition": rating.condition.key,
+            "score": rating.score,
+            "position": "left" if ours == assignment.ours_on_left else "right",
+            "seconds": rating.seconds,
+        }
 
 
 # Monitoring ---------------------------------------------------------------------------------------------------
@@ -187,23 +193,23 @@ def monitor(*, study: Study) -> Monitor:
         finished=Count("pk", filter=Q(finished_at__isnull=False)),
         screened_out=Count("pk", filter=Q(screened_out_at__isnull=False)),
     )
-    ratings = Rating.objects.filter(REAL_ANSWERS, assignment__annotator__study=study)
+    ratings = Rating.objects.filter(REAL_ANSWERS, ONE_PER_PAIR, assignment__annotator__study=study)
     seconds = [value for value in ratings.values_list("seconds", flat=True) if value is not None]
     loads = {
         row["pair_id"]: row
         for row in Assignment.objects.filter(REAL_ASSIGNMENTS, pair__study=study, check_pair__isnull=True)
         .values("pair_id")
         .annotate(
-            assigned=Count("pk"),
-            ratings=Count("rating"),
-            ours_left=Count("rating", filter=Q(ours_on_left=True)),
-            ours_right=Count("rating", filter=Q(ours_on_left=False)),
+            assigned=Count("pk", distinct=True),
+            rated=Count("pk", filter=Q(ratings__isnull=False), distinct=True),
+            ours_left=Count("pk", filter=Q(ratings__isnull=False, ours_on_left=True), distinct=True),
+            ours_right=Count("pk", filter=Q(ratings__isnull=False, ours_on_left=False), distinct=True),
         )
         .order_by()
     }
-    empty = {"assigned": 0, "ratings": 0, "ours_left": 0, "ours_right": 0}
+    empty = {"assigned": 0, "rated": 0, "ours_left": 0, "ours_right": 0}
     pairs = [
-        PairLoad(prompt=pair.prompt.text, **{key: loads.get(pair.pk, empty)[key] for key in empty})
+        PairLoad(pair.prompt.text, *(loads.get(pair.pk, empty)[key] for key in empty))
         for pair in study.pairs.select_related("prompt").order_by("prompt__position")
     ]
     return Monitor(
@@ -219,13 +225,14 @@ def monitor(*, study: Study) -> Monitor:
 def straight_liners(*, study: Study) -> list[str]:
     """Annotators with at least ``STRAIGHT_LINE_MIN_RATINGS`` ratings who gave every image the same score."""
     scores: dict[int, set[int]] = {}
-    counts: dict[int, int] = {}
     rows = Rating.objects.filter(REAL_ANSWERS, assignment__annotator__study=study).values_list(
-        "assignment__annotator_id", "baseline_score", "ours_score"
+        "assignment__annotator_id", "assignment_id", "score"
     )
-    for annotator_id, baseline, ours in rows:
-        scores.setdefault(annotator_id, set()).update((baseline, ours))
-        counts[annotator_id] = counts.get(annotator_id, 0) + 1
+    rated: dict[int, set[int]] = {}
+    for annotator_id, assignment_id, score in rows:
+        scores.setdefault(annotator_id, set()).add(score)
+        rated.setdefault(annotator_id, set()).add(assignment_id)
+    counts = {annotator_id: len(assignments) for annotator_id, assignments in rated.items()}
     flagged = [pk for pk, seen in scores.items() if len(seen) == 1 and counts[pk] >= STRAIGHT_LINE_MIN_RATINGS]
     return [annotator.label for annotator in Annotator.objects.filter(pk__in=flagged).order_by("pk")]
 
@@ -356,20 +363,20 @@ def rating_quality(*, study: Study, speed_threshold: float, pilots: bool = False
     ``pilots``), with the speed rule at ``speed_threshold`` (straight-lining: one score for every image, over more
     than one rating)."""
     rows = Rating.objects.filter(
-        assignment__annotator__study=study, assignment__annotator__is_pilot=pilots
+        assignment__annotator__study=study, assignment__annotator__is_pilot=pilots, criterion__position=0
     ).values_list(
         "assignment__annotator_id",
         "assignment__pair_id",
-        "baseline_score",
-        "ours_score",
+        "condition__key",
+        "condition__position",
+        "score",
         "assignment__ours_on_left",
         "seconds",
     )
     records = []
-    for annotator_id, pair_id, baseline, ours, ours_left, seconds in rows:
-        ours_side, baseline_side = ("left", "right") if ours_left else ("right", "left")
-        records.append((annotator_id, pair_id, "baseline", baseline, baseline_side, seconds))
-        records.append((annotator_id, pair_id, "ours", ours, ours_side, seconds))
+    for annotator_id, pair_id, condition, position, score, ours_left, seconds in rows:
+        side = "left" if (position == 1) == ours_left else "right"
+        records.append((annotator_id, pair_id, condition, score, side, seconds))
     if not records:
         return {}
     frame = pd.DataFrame.from_records(
@@ -405,7 +412,7 @@ def annotator_progress(
         study.annotators.filter(is_pilot=pilots)
         .annotate(
             total=Count("assignments", distinct=True),
-            rated=Count("assignments__rating", distinct=True),
+            rated=Count("assignments", filter=Q(assignments__ratings__isnull=False), distinct=True),
             checks=Count("assignments__check_response", distinct=True),
             failed=Count(
                 "assignments__check_response", filter=Q(assignments__check_response__passed=False), distinct=True
@@ -445,11 +452,15 @@ def quota_eta(*, study: Study, now: datetime | None = None) -> QuotaEta:
     missing by the rate of the last ``RATE_WINDOW`` (from the first rating, when that is later; at least a minute).
     """
     now = now or timezone.now()
-    ratings = Rating.objects.filter(REAL_ANSWERS, assignment__annotator__study=study)
+    ratings = Rating.objects.filter(REAL_ANSWERS, ONE_PER_PAIR, assignment__annotator__study=study)
     count = ratings.count()
     pairs = study.pairs.count()
-    handed_out = Assignment.objects.filter(REAL_ASSIGNMENTS, annotator__study=study, check_pair__isnull=True).filter(
-        Q(rating__isnull=False) | Q(annotator__released_at__isnull=True, annotator__screened_out_at__isnull=True)
+    handed_out = (
+        Assignment.objects.filter(REAL_ASSIGNMENTS, annotator__study=study, check_pair__isnull=True)
+        .filter(
+            Q(ratings__isnull=False) | Q(annotator__released_at__isnull=True, annotator__screened_out_at__isnull=True)
+        )
+        .distinct()
     )
     if study.ratings_per_pair:
         target = study.ratings_per_pair * pairs
@@ -485,7 +496,7 @@ def position_balance(*, study: Study) -> PositionBalance:
     the exact binomial test of a 50% share (the report's ``position.balance_p``) is below ``POSITION_ALPHA``."""
     finished = study.annotators.filter(REAL, finished_at__isnull=False).count()
     counts = Rating.objects.filter(
-        REAL_ANSWERS, assignment__annotator__study=study, assignment__annotator__finished_at__isnull=False
+        REAL_ANSWERS, ONE_PER_PAIR, assignment__annotator__study=study, assignment__annotator__finished_at__isnull=False
     ).aggregate(n=Count("pk"), left=Count("pk", filter=Q(assignment__ours_on_left=True)))
     n, left = counts["n"], counts["left"]
     if not n:
@@ -515,7 +526,7 @@ def with_counts(studies: QuerySet[Study]) -> QuerySet[Study]:
         prompt_count=count(Prompt, "study"),
         pair_count=count(ImagePair, "study"),
         annotator_count=count(Annotator, "study", REAL),
-        rating_count=count(Rating, "assignment__annotator__study", REAL_ANSWERS),
+        rating_count=count(Rating, "assignment__annotator__study", REAL_ANSWERS, ONE_PER_PAIR),
     )
 
 
@@ -538,7 +549,7 @@ def pilot_runs(*, study: Study) -> PilotRuns:
         runs=Count("pk"), finished=Count("pk", filter=Q(finished_at__isnull=False))
     )
     answered = {"assignment__annotator__study": study, "assignment__annotator__is_pilot": True}
-    ratings = Rating.objects.filter(**answered).aggregate(n=Count("pk"), last=Max("created_at"))
+    ratings = Rating.objects.filter(ONE_PER_PAIR, **answered).aggregate(n=Count("pk"), last=Max("created_at"))
     checks = CheckResponse.objects.filter(**answered).aggregate(n=Count("pk"), last=Max("created_at"))
     last = max((value for value in (ratings["last"], checks["last"]) if value is not None), default=None)
     return PilotRuns(pilots["runs"], pilots["finished"], ratings["n"] + checks["n"], last)

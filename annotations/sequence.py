@@ -20,10 +20,10 @@ from django.utils import timezone
 from generation.models import PairJob
 
 from .models import (
-    SCORE_MAX,
     Annotator,
     Assignment,
     CheckResponse,
+    Condition,
     Criterion,
     ImagePair,
     Prompt,
@@ -36,6 +36,7 @@ from .models import (
 ANNOTATOR = Annotator._meta.db_table
 ASSIGNMENT = Assignment._meta.db_table
 CHECK_RESPONSE = CheckResponse._meta.db_table
+CONDITION = Condition._meta.db_table
 CRITERION = Criterion._meta.db_table
 PAIR = ImagePair._meta.db_table
 JOB = PairJob._meta.db_table
@@ -43,7 +44,7 @@ PROMPT = Prompt._meta.db_table
 RATING = Rating._meta.db_table
 STUDY = Study._meta.db_table
 
-#: An assignment is answered once it has a rating or, for an attention check, a check response.
+#: An assignment is answered once it has ratings or, for an attention check, a check response.
 UNANSWERED = (
     f'NOT EXISTS (SELECT 1 FROM "{RATING}" r WHERE r.assignment_id = a.id) '
     f'AND NOT EXISTS (SELECT 1 FROM "{CHECK_RESPONSE}" c WHERE c.assignment_id = a.id)'
@@ -85,7 +86,7 @@ class Rater:
     pilot: bool  # a pilot run (``services.pilots``): it has no lease
     study_open: bool  # the study takes this annotator's answers (``models.takes_answers``)
     lease_ended: bool  # idle past the study's timeout (the lease rule of ``services.leases``), released or not
-    scale_points: int  # the highest score of the study's criterion's scale
+    criteria: tuple[tuple[str, int], ...]  # the study's criteria in order: (key, highest score of its scale)
 
     @property
     def out_of_time(self) -> bool:
@@ -123,6 +124,24 @@ def _lease_ended_sql(vendor: str) -> str:
     )
 
 
+#: The study's criteria as "position:key:points" texts joined by commas, per database (keys hold no ":" or ",").
+CRITERIA = {
+    "postgresql": f"""(SELECT string_agg(c.position || ':' || c.key || ':' || c.scale_points, ',')
+                       FROM "{CRITERION}" c WHERE c.study_id = a.study_id)""",
+    "sqlite": f"""(SELECT group_concat(c.position || ':' || c.key || ':' || c.scale_points, ',')
+                   FROM "{CRITERION}" c WHERE c.study_id = a.study_id)""",
+}
+
+
+def _criteria(joined: str | None) -> tuple[tuple[str, int], ...]:
+    """The (key, scale points) of each criterion in ``CRITERIA``'s text, in order."""
+    parts = sorted(
+        (int(position), key, int(points))
+        for position, key, points in (item.split(":") for item in (joined or "").split(",") if item)
+    )
+    return tuple((key, points) for _, key, points in parts)
+
+
 def rater(token: str) -> Rater | None:
     """The annotator with this token, or None (also for text no token can be, e.g. with a NUL)."""
     if not is_token(token):
@@ -130,22 +149,20 @@ def rater(token: str) -> Rater | None:
     rows = _fetch(
         f"""SELECT a.id, a.study_id, a.consented_at IS NOT NULL, a.started_at IS NOT NULL,
                    a.finished_at IS NOT NULL, a.screened_out_at IS NOT NULL, a.released_at IS NOT NULL, a.is_pilot,
-                   s.status, {_lease_ended_sql(connection.vendor)},
-                   (SELECT c.scale_points FROM "{CRITERION}" c WHERE c.study_id = a.study_id
-                    ORDER BY c.position LIMIT 1)
+                   s.status, {_lease_ended_sql(connection.vendor)}, {CRITERIA[connection.vendor]}
             FROM "{ANNOTATOR}" a JOIN "{STUDY}" s ON s.id = a.study_id WHERE a.token = %(token)s""",
         {"token": token, "now": _db_now(), "invite": Annotator.Source.INVITE.value},
     )
     if not rows:
         return None
-    annotator_id, study_id, *flags, status, lease_ended, scale_points = rows[0]
+    annotator_id, study_id, *flags, status, lease_ended, criteria = rows[0]
     return Rater(
         annotator_id,
         study_id,
         *(bool(flag) for flag in flags),
         study_open=takes_answers(status, pilot=bool(flags[-1])),
         lease_ended=bool(lease_ended),
-        scale_points=scale_points or SCORE_MAX,
+        criteria=_criteria(criteria),
     )
 
 
@@ -274,29 +291,43 @@ OURS_SIDE = "CASE WHEN x.ours_on_left THEN %(left)s ELSE %(right)s END"
 OTHER_SIDE = "CASE WHEN x.ours_on_left THEN %(right)s ELSE %(left)s END"
 
 
-def store_answer(*, annotator_id: int, assignment_id: int, left: int, right: int) -> Stored:
+def store_answer(*, annotator_id: int, study_id: int, assignment_id: int, scores: dict[tuple[str, int], int]) -> Stored:
     """Store the scores given to one of this annotator's assignments, once: a repeat changes nothing.
 
-    A rating stores the scores by arm; an attention check stores the matching and mismatched image's scores and
-    whether the matching one scored higher. Seconds on the item count from the first time the server showed it.
-    A rating takes one statement, reading the assignment as it inserts. Raises ``Assignment.DoesNotExist`` for an
+    ``scores`` holds a score for each side ("left", "right") on each of the study's criteria (by position). A rating
+    stores one row per image and criterion, all in one statement that reads the assignment as it inserts (the image
+    shown on the left is "ours", the study's second condition, when ``ours_on_left``). An attention check stores the
+    matching and mismatched image's scores on the first criterion and whether the matching one scored higher.
+    Seconds on the item count from the first time the server showed it. Raises ``Assignment.DoesNotExist`` for an
     assignment that is not this annotator's, an id beyond any id (SQLite refuses integers past 64 bits) included.
     """
     if not 0 < assignment_id < 2**63:
         raise Assignment.DoesNotExist(f"There is no assignment {assignment_id}.")
     now = _db_now()
-    params = {"left": left, "right": right, "now": now, "id": assignment_id, "annotator": annotator_id}
+    params = {"now": now, "id": assignment_id, "annotator": annotator_id, "study": study_id}
+    values = []
+    for number, ((side, criterion), score) in enumerate(sorted(scores.items())):
+        values.append(f"(%(left{number})s, %(criterion{number})s, %(score{number})s)")
+        params |= {f"left{number}": side == "left", f"criterion{number}": criterion, f"score{number}": score}
     seconds = SECONDS_SINCE_SHOWN[connection.vendor]
     this_annotators = f'FROM "{ASSIGNMENT}" x WHERE x.id = %(id)s AND x.annotator_id = %(annotator)s'
+    # the rows go in one order (by condition, then criterion), so two submits of one pair at once wait on each other
+    # at the first row rather than each holding a row the other needs
     inserted = _write(
-        f"""INSERT INTO "{RATING}" (assignment_id, baseline_score, ours_score, seconds, created_at)
-            SELECT x.id, {OTHER_SIDE}, {OURS_SIDE}, {seconds}, %(now)s
-            {this_annotators} AND x.check_pair_id IS NULL
-            ON CONFLICT (assignment_id) DO NOTHING""",
+        f"""INSERT INTO "{RATING}" (assignment_id, condition_id, criterion_id, score, seconds, created_at)
+            SELECT x.id, c.id, k.id, v.column3, {seconds}, %(now)s
+            FROM "{ASSIGNMENT}" x CROSS JOIN (VALUES {", ".join(values)}) v
+            JOIN "{CONDITION}" c ON c.study_id = %(study)s
+                 AND c.position = CASE WHEN v.column1 = x.ours_on_left THEN 1 ELSE 0 END
+            JOIN "{CRITERION}" k ON k.study_id = %(study)s AND k.position = v.column2
+            WHERE x.id = %(id)s AND x.annotator_id = %(annotator)s AND x.check_pair_id IS NULL
+            ORDER BY c.position, k.position
+            ON CONFLICT (assignment_id, condition_id, criterion_id) DO NOTHING""",
         params,
     )
     if inserted:
         return Stored(created=True, failed_check=False)
+    params |= {"left": scores[("left", 0)], "right": scores[("right", 0)]}
     passed = _fetch(
         f"""INSERT INTO "{CHECK_RESPONSE}"
                 (assignment_id, matching_score, mismatched_score, passed, seconds, created_at)

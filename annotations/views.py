@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from . import selectors, sequence
 from .image_views import image_url_maker
-from .models import SCORE_MIN, Annotator, Assignment, Study, new_token, takes_answers
+from .models import SCORE_MIN, Annotator, Assignment, Criterion, Study, new_token, takes_answers
 from .services import binding, enrolment, leases, ratings
 from .services.enrolment import StudyFull, TooManyEnrolments
 
@@ -126,9 +126,11 @@ def _next_place(request: HttpRequest, annotator: Annotator) -> HttpResponse:
     return _stop_page(request, annotator) or redirect("annotations:invite", token=annotator.token)
 
 
-def _submit_posted(request: HttpRequest, annotator_id: int, highest: int) -> ratings.SubmitResult:
-    """Store the posted scores for the posted assignment; 404 unless it is one of this annotator's. ``highest``: the
-    top of the study's criterion's scale.
+def _submit_posted(
+    request: HttpRequest, annotator_id: int, study_id: int, criteria: tuple[tuple[str, int], ...]
+) -> ratings.SubmitResult:
+    """Store the posted scores for the posted assignment; 404 unless it is one of this annotator's. ``criteria``: the
+    study's, in order, as (key, top of its scale).
 
     Raises ``ValidationError`` for a bad score, and ``leases.TimeRanOut``, as ``ratings.submit_rating`` does.
     """
@@ -136,9 +138,9 @@ def _submit_posted(request: HttpRequest, annotator_id: int, highest: int) -> rat
         return ratings.submit_rating(
             annotator_id=annotator_id,
             assignment_id=int(request.POST.get("assignment", "")),
-            left_score=request.POST.get("left"),
-            right_score=request.POST.get("right"),
-            highest=highest,
+            scores=request.POST,
+            study_id=study_id,
+            criteria=criteria,
         )
     except (ValueError, Assignment.DoesNotExist):
         raise Http404("No such pair.") from None
@@ -160,10 +162,11 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     if stop := _stop_page(request, annotator):
         return stop
     error = None
-    criterion = annotator.study.criteria.first()
+    criteria = list(annotator.study.criteria.all())
     if request.method == "POST":
         try:
-            _submit_posted(request, annotator.pk, criterion.scale_points)
+            scales = tuple((criterion.key, criterion.scale_points) for criterion in criteria)
+            _submit_posted(request, annotator.pk, annotator.study_id, scales)
         except leases.TimeRanOut:
             return _time_ran_out_page(request, annotator.study)
         except ValidationError as exc:
@@ -176,13 +179,25 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     context = {
         "annotator": annotator,
         "study": annotator.study,
-        "criterion": criterion,
+        "criteria": criteria,
         "pair": pair,
-        "figures": [(side, label, pair["images"][side]) for side, label in SIDES],
+        "figures": [(side, label, pair["images"][side], _scales(side, criteria)) for side, label in SIDES],
+        "highest": max(criterion.scale_points for criterion in criteria),
         "error": error,
-        "scores": range(SCORE_MIN, criterion.scale_points + 1),
     }
     return render(request, "annotations/rate.html", context, status=400 if error else 200)
+
+
+def _scales(side: str, criteria: list[Criterion]) -> list[dict]:
+    """What the page shows under a side's image: a scale for each criterion, with its form field and scores."""
+    return [
+        {
+            "criterion": criterion,
+            "field": ratings.score_field(side, criterion.key, first=position == 0),
+            "scores": range(SCORE_MIN, criterion.scale_points + 1),
+        }
+        for position, criterion in enumerate(criteria)
+    ]
 
 
 def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
@@ -199,7 +214,7 @@ def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
     if not rater.may_rate:
         return JsonResponse({"redirect": _rate_url(token)})  # the rating page says why
     try:
-        result = _submit_posted(request, rater.annotator_id, rater.scale_points)
+        result = _submit_posted(request, rater.annotator_id, rater.study_id, rater.criteria)
     except leases.TimeRanOut:  # released while the answer was on its way
         return JsonResponse({"redirect": _rate_url(token)})
     except ValidationError as exc:

@@ -656,23 +656,25 @@ def exactly_once(stats: Stats, slug: str) -> dict:
 
     per_assignment = (
         Rating.objects.filter(assignment__annotator__study__slug=slug)
-        .values("assignment_id")
+        .values("assignment_id", "condition_id", "criterion_id")
         .annotate(n=Count("id"))
         .order_by("-n")
     )
     max_per_assignment = per_assignment[0]["n"] if per_assignment else 0
-    stored = {
-        rating.assignment_id: rating
-        for rating in Rating.objects.filter(assignment__annotator__study__slug=slug).select_related("assignment")
-    }
+    stored: dict[int, dict] = {}  # assignment -> {"ours_on_left": ..., condition position -> score}
+    rows = Rating.objects.filter(assignment__annotator__study__slug=slug, criterion__position=0).values_list(
+        "assignment_id", "assignment__ours_on_left", "condition__position", "score"
+    )
+    for assignment_id, ours_on_left, position, score in rows:
+        stored.setdefault(assignment_id, {"ours_on_left": ours_on_left})[position] = score
     acked = stats.acknowledged
     lost_then_stopped = stats.unacknowledged_after_loss - acked
     stored_not_acked = set(stored) - acked - lost_then_stopped
     scores_differ = 0
     for assignment_id, rating in stored.items():
         left, right = stats.sent.get(assignment_id, (None, None))
-        ours, baseline = (left, right) if rating.assignment.ours_on_left else (right, left)
-        if (rating.ours_score, rating.baseline_score) != (ours, baseline):
+        ours, baseline = (left, right) if rating["ours_on_left"] else (right, left)
+        if (rating.get(1), rating.get(0)) != (ours, baseline):
             scores_differ += 1
     result = {
         "stored": len(stored),

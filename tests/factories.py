@@ -1,9 +1,12 @@
 """Builders of test data through the project's own services."""
 
+from dataclasses import dataclass
+
 from PIL import Image
 
 from annotations import services
-from annotations.models import Annotator, Study
+from annotations.models import Annotator, Rating, Study
+from annotations.selectors import ONE_PER_PAIR
 from generation.models import DiffusionModel, PairJob
 from generation.storage import encode_png, write_atomic
 
@@ -97,3 +100,26 @@ def make_researchers(*usernames: str) -> list:
     for user in users:
         user.groups.add(researchers)
     return users
+
+
+def pair_ratings():
+    """One rating per rated pair (``selectors.ONE_PER_PAIR``): what counts of answered pairs count."""
+    return Rating.objects.filter(ONE_PER_PAIR)
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """A rated pair's scores on the study's first criterion, by condition, and its seconds."""
+
+    baseline_score: int
+    ours_score: int
+    seconds: float | None
+    assignment: object
+
+
+def pair_rating(**filters) -> PairScores:
+    """The scores of the one rated pair whose ratings match ``filters`` (as ``Rating.objects.get`` takes them)."""
+    (assignment_id,) = set(pair_ratings().filter(**filters).values_list("assignment_id", flat=True))
+    rows = Rating.objects.filter(assignment_id=assignment_id, criterion__position=0).select_related("assignment")
+    scores = {rating.condition.position: rating for rating in rows.select_related("condition")}
+    return PairScores(scores[0].score, scores[1].score, scores[0].seconds, scores[0].assignment)

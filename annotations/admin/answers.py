@@ -101,7 +101,7 @@ class AssignmentAdmin(StudyScopedAdmin, ViewOnlyAdmin):
 class RatingAdmin(StudyScopedAdmin, ViewOnlyAdmin):
     """Ratings are stored by annotators (``services.ratings.submit_rating``) or ``import_ratings``, never by hand."""
 
-    list_display = ("assignment", "baseline_score", "ours_score", "seconds", "created_at")
+    list_display = ("assignment", "condition", "criterion", "score", "seconds", "created_at")
     study_path = "assignment__annotator__study"
     list_filter = (("assignment__annotator__study", STUDY_FILTER),)
-    list_select_related = ("assignment__annotator",)
+    list_select_related = ("assignment__annotator", "condition", "criterion")

@@ -3,11 +3,12 @@
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.utils import quote, unquote
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from ..models import Annotator, CheckResponse, Rating, Study
+from ..selectors import ONE_PER_PAIR
 
 
 def answers_held(queryset) -> dict[object, tuple[int, int]]:
@@ -21,12 +22,12 @@ def answers_held(queryset) -> dict[object, tuple[int, int]]:
     pks = list(queryset.values_list("pk", flat=True))
     counts = [
         dict(
-            answers.objects.filter(assignment__annotator__is_pilot=False, **{f"{path}__in": pks})
+            answers.objects.filter(one, assignment__annotator__is_pilot=False, **{f"{path}__in": pks})
             .values_list(path)
             .annotate(n=Count("pk"))
             .order_by()
         )
-        for answers in (Rating, CheckResponse)
+        for answers, one in ((Rating, ONE_PER_PAIR), (CheckResponse, Q()))
     ]
     ratings, checks = counts
     return {

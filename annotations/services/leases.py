@@ -163,7 +163,7 @@ def _release(annotator_ids: list[int], *, reason: str, now: datetime) -> int:
     before the locks) and record the release. An annotator whose every pair is answered (its last answer came in
     just now, and it is finishing) is left to finish."""
     holding = Q(consented_at__isnull=True) | Q(
-        assignments__rating__isnull=True, assignments__check_response__isnull=True
+        assignments__ratings__isnull=True, assignments__check_response__isnull=True
     )
     annotator_ids = list(
         Annotator.objects.filter(holding, pk__in=annotator_ids).order_by().distinct().values_list("pk", flat=True)

@@ -101,6 +101,8 @@ def store_ratings(*, slug: str, tidy: TidyFile, bar: BarFactory = NoBar) -> Impo
         pair = ImagePair.objects.filter(prompt=prompt).first() or ImagePair.objects.create(study=study, prompt=prompt)
         pairs[text_] = pair
     annotators = {a.external_id: a for a in study.annotators.exclude(external_id="")}
+    baseline, ours = study.conditions.order_by("position")[:2]
+    criterion = study.criteria.order_by("position").first()
     errors = []
     with bar(total=len(ratings), desc="ratings", unit="rating") as progress:
         for rating in ratings:
@@ -118,11 +120,11 @@ def store_ratings(*, slug: str, tidy: TidyFile, bar: BarFactory = NoBar) -> Impo
             assignment = Assignment.objects.create(
                 annotator=annotator, pair=pair, order=order, ours_on_left=rating.ours_on_left
             )
-            Rating.objects.create(
-                assignment=assignment,
-                baseline_score=rating.baseline_score,
-                ours_score=rating.ours_score,
-                seconds=rating.seconds,
+            Rating.objects.bulk_create(
+                Rating(
+                    assignment=assignment, condition=condition, criterion=criterion, score=score, seconds=rating.seconds
+                )
+                for condition, score in ((baseline, rating.baseline_score), (ours, rating.ours_score))
             )
     if errors:
         raise ValidationError(errors)

@@ -4,6 +4,7 @@ failed too many checks, and finishing one who answered everything.
 The answer itself is stored by ``sequence.store_answer``, in the SQL of the rating path.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -14,6 +15,9 @@ from .. import selectors, sequence
 from ..models import SCORE_MIN, Annotator, Assignment, CheckResponse, new_completion_code
 from . import leases
 
+#: The sides a rating screen shows its two images on.
+SIDES = ("left", "right")
+
 
 @dataclass(frozen=True)
 class SubmitResult:
@@ -21,6 +25,12 @@ class SubmitResult:
     screened_out: bool  # this answer, a failed attention check, ended the annotator's participation
     finished: bool  # this answer was the annotator's last: it has its completion code now
     ahead: sequence.Ahead | None  # the assignments still unanswered after it (None when screened out)
+
+
+def score_field(side: str, key: str, *, first: bool) -> str:
+    """The form field of a side's score on a criterion: the side ("left", "right") for the study's first criterion,
+    as the seed's form has it, and "<side>-<criterion key>" for each further one."""
+    return side if first else f"{side}-{key}"
 
 
 def _check_score(name: str, value: object, highest: int) -> int:
@@ -33,29 +43,48 @@ def _check_score(name: str, value: object, highest: int) -> int:
     return score
 
 
+def checked_scores(posted: Mapping[str, object], criteria: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """Each side's score on each criterion (by position), from the posted fields (``score_field``); a
+    ``ValidationError`` naming every field that is missing or not a whole number on its criterion's scale."""
+    scores, errors = {}, {}
+    for position, (key, highest) in enumerate(criteria):
+        for side in SIDES:
+            name = score_field(side, key, first=position == 0)
+            try:
+                scores[(side, position)] = _check_score(name, posted.get(name), highest)
+            except ValidationError as exc:
+                errors |= exc.message_dict
+    if errors:
+        raise ValidationError(errors)
+    return scores
+
+
 def submit_rating(
     *,
     annotator_id: int,
     assignment_id: int,
-    left_score: object,
-    right_score: object,
-    highest: int | None = None,
+    scores: Mapping[str, object],
+    study_id: int | None = None,
+    criteria: Sequence[tuple[str, int]] | None = None,
 ) -> SubmitResult:
     """Store the scores of one of this annotator's assignments exactly once; a repeat changes nothing.
 
-    Raises ``ValidationError`` (naming "left" or "right") for a score that is not a whole number from 1 to the top of
-    the study's criterion's scale (``highest``, when the caller read it already: the rating path's
-    ``sequence.Rater.scale_points``), ``Assignment.DoesNotExist`` for an assignment that is not this annotator's, and
-    ``leases.TimeRanOut`` when the annotator's lease ended and its unanswered assignment is gone (a release ran
-    before, or while, the answer came); nothing is stored then.
+    ``scores`` holds the posted score fields (``score_field``: "left" and "right" on a study of one criterion).
+    ``study_id`` and ``criteria`` (the study's criteria in order, as (key, top of its scale)) when the caller read
+    them already: the rating path's ``sequence.Rater``. Raises ``ValidationError`` (naming each bad field) for a score
+    that is not a whole number from 1 to the top of its criterion's scale, ``Assignment.DoesNotExist`` for an
+    assignment that is not this annotator's, and ``leases.TimeRanOut`` when the annotator's lease ended and its
+    unanswered assignment is gone (a release ran before, or while, the answer came); nothing is stored then.
     """
-    if highest is None:
+    if study_id is None:
         study_id = Annotator.objects.filter(pk=annotator_id).values_list("study_id", flat=True).first()
-        highest = selectors.scale_points(study_id=study_id)
-    left = _check_score("left", left_score, highest)
-    right = _check_score("right", right_score, highest)
+    if criteria is None:
+        criteria = selectors.criterion_scales(study_id=study_id)
+    checked = checked_scores(scores, criteria)
     try:
-        stored = sequence.store_answer(annotator_id=annotator_id, assignment_id=assignment_id, left=left, right=right)
+        stored = sequence.store_answer(
+            annotator_id=annotator_id, study_id=study_id, assignment_id=assignment_id, scores=checked
+        )
     except (IntegrityError, Assignment.DoesNotExist):
         # PostgreSQL: the release deleted the assignment while the insert waited on its row (the foreign key fails);
         # SQLite, or a release before the insert: the assignment is not there to read

@@ -25,7 +25,7 @@ def rate_all(study: Study, annotators, scores=SCORES) -> None:
         for assignment, (baseline, ours) in zip(annotator.assignments.order_by("order"), plan, strict=False):
             left, right = (ours, baseline) if assignment.ours_on_left else (baseline, ours)
             services.submit_rating(
-                annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right
+                annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": left, "right": right}
             )
 
 

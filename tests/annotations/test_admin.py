@@ -8,11 +8,11 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from annotations import services
-from annotations.models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
+from annotations.models import Annotator, Assignment, ImagePair, Prompt, Study
 from annotations.selectors import tidy_rows
 from annotations.services.rating_import import import_ratings
 from tests.annotations.test_staff_pages import change_form
-from tests.factories import make_model, make_open_study, make_study
+from tests.factories import make_model, make_open_study, make_study, pair_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def rated_study(slug: str = "op", **fields) -> tuple[Study, Annotator, Assignmen
     study, (annotator, _) = make_open_study(slug=slug, prompts=3, **fields)
     services.give_consent(annotator=annotator)
     assignment = annotator.assignments.filter(check_pair__isnull=True).order_by("order").first()
-    services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=3, right_score=8)
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": 3, "right": 8})
     return study, annotator, assignment
 
 
@@ -56,7 +56,7 @@ def test_a_rated_pairs_job_cannot_be_swapped_nor_the_pair_deleted(admin_client):
     assert view.status_code == 200 and 'name="job"' not in view.content.decode()
     response = admin_client.post(reverse("admin:annotations_imagepair_delete", args=[pair.pk]), {"post": "yes"})
     assert response.status_code == 403
-    assert Rating.objects.count() == 1
+    assert pair_ratings().count() == 1
 
 
 def test_a_rating_cannot_be_added_to_an_attention_check(admin_client):
@@ -65,10 +65,10 @@ def test_a_rating_cannot_be_added_to_an_attention_check(admin_client):
     check = annotator.assignments.get(check_pair__isnull=False)
     response = admin_client.post(
         reverse("admin:annotations_rating_add"),
-        {"assignment": check.pk, "baseline_score": 2, "ours_score": 9, "seconds": ""},
+        {"assignment": check.pk, "condition": study.conditions.first().pk, "score": 2, "seconds": ""},
     )
     assert response.status_code == 403
-    assert Rating.objects.count() == 0 and list(tidy_rows(study=study)) == []
+    assert pair_ratings().count() == 0 and list(tidy_rows(study=study)) == []
 
 
 def test_a_ratings_side_and_scores_cannot_be_changed_or_deleted(admin_client):
@@ -89,10 +89,10 @@ def test_a_ratings_side_and_scores_cannot_be_changed_or_deleted(admin_client):
         },
     )
     assert response.status_code == 403
-    rating = assignment.rating
+    rating = assignment.ratings.first()
     response = admin_client.post(
         reverse("admin:annotations_rating_change", args=[rating.pk]),
-        {"assignment": assignment.pk, "baseline_score": 10, "ours_score": 1, "seconds": ""},
+        {"assignment": assignment.pk, "score": 10, "seconds": ""},
     )
     assert response.status_code == 403
     for name, pk in (("assignment", assignment.pk), ("rating", rating.pk)):
@@ -152,7 +152,7 @@ def test_deleting_an_annotator_or_a_study_with_ratings_is_refused_naming_why(adm
         assert response.redirect_chain[-1][0] == change
         [message] = messages_of(response)
         assert message.startswith(f"Nothing was deleted: {name} '{obj}' holds 1 rating and 0 attention-check answers")
-    assert Rating.objects.count() == 1 and Study.objects.filter(pk=study.pk).exists()
+    assert pair_ratings().count() == 1 and Study.objects.filter(pk=study.pk).exists()
 
 
 def test_delete_selected_refuses_when_any_selected_study_holds_ratings(admin_client):
@@ -163,7 +163,7 @@ def test_delete_selected_refuses_when_any_selected_study_holds_ratings(admin_cli
         changelist, {"action": "delete_selected", "_selected_action": [rated.pk, empty.pk], "post": "yes"}, follow=True
     )
     assert any("Nothing was deleted: study 'Rated' holds 1 rating" in message for message in messages_of(response))
-    assert Study.objects.filter(pk__in=[rated.pk, empty.pk]).count() == 2 and Rating.objects.count() == 1
+    assert Study.objects.filter(pk__in=[rated.pk, empty.pk]).count() == 2 and pair_ratings().count() == 1
     # a study without answers is deleted as before
     response = admin_client.post(
         changelist, {"action": "delete_selected", "_selected_action": [empty.pk], "post": "yes"}

@@ -13,12 +13,12 @@ from analysis.protocol import study_protocol
 from analysis.protocol_text import annotator_rows
 from analysis.selectors import study_labels
 from annotations import services
-from annotations.models import DEFAULT_QUESTION, Condition, Criterion, Rating, Study
+from annotations.models import DEFAULT_QUESTION, Condition, Criterion, Study
 from annotations.services import design, pilots
 from annotations.services.duplication import duplicate_study
 from tests.annotations.test_staff_pages import change_form
 from tests.annotations.test_views import consent, current, post_as_script, url
-from tests.factories import make_open_study, make_study
+from tests.factories import make_open_study, make_study, pair_rating, pair_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -186,12 +186,12 @@ def test_a_seven_point_scale_takes_1_to_7_on_every_path(client):
     assert response.status_code == 400 and response.json() == {"error": "8 is outside 1–7."}
     response = client.post(url("rate", annotator), {"assignment": assignment.pk, "left": "3", "right": "9"})
     assert response.status_code == 400 and "9 is outside 1–7." in response.content.decode()  # the form's
-    assert not Rating.objects.exists()
+    assert not pair_ratings().exists()
     services.give_consent(annotator=other)
     with pytest.raises(ValidationError, match="10 is outside 1–7"):  # from code: the service reads the scale
-        services.submit_rating(annotator_id=other.pk, assignment_id=current(other).pk, left_score=10, right_score=1)
+        services.submit_rating(annotator_id=other.pk, assignment_id=current(other).pk, scores={"left": 10, "right": 1})
     assert post_as_script(client, annotator, assignment, "7", "1").status_code == 200
-    assert Rating.objects.get().ours_score in (7, 1)
+    assert pair_rating().ours_score in (7, 1)
 
 
 def test_the_scale_locks_with_the_question_and_the_protocol_reports_it():

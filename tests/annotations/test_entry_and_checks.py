@@ -11,9 +11,9 @@ from django.urls import reverse
 from PIL import Image
 
 from annotations import services
-from annotations.models import Annotator, CheckResponse, Rating, Study
+from annotations.models import Annotator, CheckResponse, Study
 from annotations.selectors import attention_check_results, tidy_rows
-from tests.factories import image_link, make_open_study, shown_images
+from tests.factories import image_link, make_open_study, pair_ratings, shown_images
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +139,7 @@ def test_attention_check_shows_another_prompts_image_and_is_scored_apart(client)
     client.post(url("rate", annotator), {"assignment": check.pk, **scores})
     response = CheckResponse.objects.get(assignment=check)
     assert (response.matching_score, response.mismatched_score, response.passed) == (9, 2, True)
-    assert not Rating.objects.filter(assignment=check).exists()
+    assert not pair_ratings().filter(assignment=check).exists()
     answer_all(client, annotator)
     annotator.refresh_from_db()
     assert annotator.finished_at and annotator.completion_code

@@ -16,7 +16,7 @@ from annotations import services
 from annotations.models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
 from annotations.selectors import TIDY_COLUMNS
 from annotations.services.rating_import import import_ratings
-from tests.factories import make_open_study, make_study
+from tests.factories import make_open_study, make_study, pair_rating, pair_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def rated_study(slug: str = "orig") -> Study:
                 Assignment.objects.filter(pk=assignment.pk).update(shown_at=shown)
             left, right = next(scores)
             services.submit_rating(
-                annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right
+                annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": left, "right": right}
             )
     return study
 
@@ -105,7 +105,7 @@ def test_round_trip_through_export_and_import(tmp_path):
     assert before["seconds"].isna().sum() == 4 and before["seconds"].notna().sum() == 8
     assert copy.pairs.filter(job__isnull=True).count() == 3
     # the original study is untouched
-    assert Rating.objects.filter(assignment__annotator__study=original).count() == 6
+    assert pair_ratings().filter(assignment__annotator__study=original).count() == 6
 
 
 def test_import_creates_the_missing_study_via_function():
@@ -116,9 +116,9 @@ def test_import_creates_the_missing_study_via_function():
     assert study.status == Study.Status.DRAFT and study.model is None
     assert list(study.prompts.values_list("position", "text")) == [(0, "a cat"), (1, "a dog")]
     assert set(study.annotators.values_list("external_id", flat=True)) == {"ann-a", "ann-b"}
-    cat = Rating.objects.get(assignment__annotator__external_id="ann-a", assignment__pair__prompt__text="a cat")
+    cat = pair_rating(assignment__annotator__external_id="ann-a", assignment__pair__prompt__text="a cat")
     assert (cat.baseline_score, cat.ours_score, cat.seconds, cat.assignment.ours_on_left) == (3, 8, 4.5, True)
-    dog = Rating.objects.get(assignment__annotator__external_id="ann-a", assignment__pair__prompt__text="a dog")
+    dog = pair_rating(assignment__annotator__external_id="ann-a", assignment__pair__prompt__text="a dog")
     assert dog.assignment.ours_on_left is False
     assert sorted(Assignment.objects.filter(annotator__external_id="ann-b").values_list("order", flat=True)) == [0, 1]
 
@@ -136,7 +136,7 @@ def test_import_adds_to_an_existing_study(tmp_path):
         1,
         2,
     ]
-    assert Rating.objects.count() == 7
+    assert pair_ratings().count() == 7
 
 
 def test_import_after_a_single_item_takes_the_next_position():
@@ -253,7 +253,7 @@ def test_unreadable_file_is_a_command_error(tmp_path):
 def test_importing_the_same_ratings_twice_is_refused_whole(tmp_path):
     path = write_csv(tmp_path / "ratings.csv", good_rows("imp"))
     call_command("import_ratings", "imp", str(path), stdout=io.StringIO())
-    assert Rating.objects.count() == 4
+    assert pair_ratings().count() == 4
     before = row_counts()
     with pytest.raises(CommandError) as info:
         call_command("import_ratings", "imp", str(path), stdout=io.StringIO())

@@ -17,7 +17,7 @@ from annotations import services
 from annotations.models import Annotator, Rating, Study
 from annotations.selectors import position_balance, quota_eta
 from annotations.services import leases
-from tests.factories import make_open_study
+from tests.factories import make_open_study, pair_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def answer(annotator: Annotator, count: int | None = None, *, scores=((7, 4), (3
         else:
             left, right = scores[k % len(scores)]
         services.submit_rating(
-            annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right
+            annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": left, "right": right}
         )
 
 
@@ -110,7 +110,7 @@ def test_the_json_counts_each_annotators_progress_and_flags(crowd):
     assert data["speeders"] == [people["fast"].label]
     assert data["straight_liners"] == [people["straight"].label]
     assert data["failed_checks"] == [{"label": people["straight"].label, "failed": 1, "answered": 1}]
-    ratings = Rating.objects.filter(assignment__annotator__study=study).count()
+    ratings = pair_ratings().filter(assignment__annotator__study=study).count()
     assert data["counts"] == {
         "invited": 5,
         "consented": 4,
@@ -123,7 +123,7 @@ def test_the_json_counts_each_annotators_progress_and_flags(crowd):
     assert len(data["pairs"]) == 4 and sum(pair["ratings"] for pair in data["pairs"]) == ratings
 
     # no quota is set: the target is the pairs handed out that are rated or may still be
-    rated_by_returned = Rating.objects.filter(assignment__annotator=returned).count()
+    rated_by_returned = pair_ratings().filter(assignment__annotator=returned).count()
     assert data["quota"]["target"] == 4 + 4 + 4 + rated_by_returned
     assert data["quota"]["rule"].startswith("the pairs handed to annotators so far")
     assert data["quota"]["ratings"] == ratings and data["quota"]["remaining"] == 4 + 4 + 4 + rated_by_returned - ratings
@@ -132,7 +132,7 @@ def test_the_json_counts_each_annotators_progress_and_flags(crowd):
     assert data["quota"]["eta_seconds"] == pytest.approx(data["quota"]["remaining"] / ratings * 60)
 
     # the position check counts only the finished annotators' complete sequences
-    finished = Rating.objects.filter(assignment__annotator__in=[people["careful"], people["straight"]])
+    finished = pair_ratings().filter(assignment__annotator__in=[people["careful"], people["straight"]])
     left = finished.filter(assignment__ours_on_left=True).count()
     assert data["position"] == {
         "finished": 2,
@@ -186,8 +186,8 @@ def test_the_eta_divides_what_is_missing_by_the_recent_rate():
     assert quota.eta == "unknown: no ratings in the last 15 minutes"
 
     answer(first)
-    for minutes, rating in zip((10, 5, 1), Rating.objects.order_by("pk"), strict=True):
-        Rating.objects.filter(pk=rating.pk).update(created_at=now - timedelta(minutes=minutes))
+    for minutes, rating in zip((10, 5, 1), pair_ratings().order_by("pk"), strict=True):
+        Rating.objects.filter(assignment=rating.assignment).update(created_at=now - timedelta(minutes=minutes))
     quota = quota_eta(study=study, now=now)
     assert (quota.ratings, quota.remaining) == (3, 3)
     assert quota.per_minute == pytest.approx(0.3)  # three ratings over the ten minutes since the first

@@ -37,7 +37,7 @@ def answer_everything(annotator: Annotator, score_of) -> None:
     for assignment in annotator.assignments.order_by("order"):
         left, right = score_of(assignment)
         services.submit_rating(
-            annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right
+            annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": left, "right": right}
         )
 
 

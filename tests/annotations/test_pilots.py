@@ -14,11 +14,19 @@ from django.urls import reverse
 from annotations import image_links, services
 from annotations.admin.guards import answers_held
 from annotations.admin.pilots import DELETE_URL_NAME, PREVIEW_URL_NAME
-from annotations.models import Annotator, Rating, Study
+from annotations.models import Annotator, Study
 from annotations.pilot_views import pilot_attempt_id
 from annotations.services import pilots
 from tests.annotations.test_views import consent, current, post_as_script, url
-from tests.factories import fake_generate, image_link, make_open_study, make_researchers, make_study
+from tests.factories import (
+    fake_generate,
+    image_link,
+    make_open_study,
+    make_researchers,
+    make_study,
+    pair_rating,
+    pair_ratings,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -213,7 +221,7 @@ def test_deleting_pilot_runs_keeps_every_real_answer(people):
         client = Client()
         consent(client, annotator)
         post_as_script(client, annotator, current(annotator), "8", "2")
-    assert Rating.objects.count() == 3
+    assert pair_ratings().count() == 3
     assert "2 pilot runs so far, 0 finished, 2 answers" in study_page(signed_in(ada), study).content.decode()
     # a pilot's answers are not collected data: a pilot may be deleted, a real annotator may not
     assert list(answers_held(Annotator.objects.filter(study=study))) == [real]
@@ -223,7 +231,7 @@ def test_deleting_pilot_runs_keeps_every_real_answer(people):
     assert signed_in(grace).post(delete).status_code == 404
     response = signed_in(ada).post(delete, follow=True)
     assert "deleted 2 pilot runs with their answers" in response.content.decode()
-    assert list(Annotator.objects.all()) == [real] and Rating.objects.get().assignment.annotator == real
+    assert list(Annotator.objects.all()) == [real] and pair_rating().assignment.annotator == real
     assert "No pilot runs yet." in response.content.decode()
 
 

@@ -10,12 +10,13 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from analysis.selectors import ratings_frame
-from annotations.models import Rating, Study
+from annotations.models import Study
 from annotations.rating_adapters.json_text import array_elements
 from annotations.rating_adapters.label_studio import read_label_studio
 from annotations.rating_adapters.potato import read_potato
 from annotations.services.rating_import import import_ratings
 from tests.annotations.test_imports import good_rows, import_expecting_error, row_counts, write_csv_text
+from tests.factories import pair_rating, pair_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +26,8 @@ POTATO = SAMPLES / "potato"
 
 def stored(slug: str) -> dict[tuple[str, str], tuple[int, int, bool, float | None]]:
     """(annotator, item) → (baseline score, ours score, ours on the left, seconds)."""
+    rated = pair_ratings().filter(assignment__annotator__study__slug=slug)
+    scores = [pair_rating(assignment=assignment) for assignment in rated.values_list("assignment", flat=True)]
     return {
         (r.assignment.annotator.external_id, r.assignment.pair.prompt.text): (
             r.baseline_score,
@@ -32,9 +35,7 @@ def stored(slug: str) -> dict[tuple[str, str], tuple[int, int, bool, float | Non
             r.assignment.ours_on_left,
             r.seconds,
         )
-        for r in Rating.objects.filter(assignment__annotator__study__slug=slug).select_related(
-            "assignment__annotator", "assignment__pair__prompt"
-        )
+        for r in scores
     }
 
 
@@ -86,7 +87,7 @@ def test_extra_columns_are_refused_by_default_and_left_out_by_name(tmp_path):
     out = io.StringIO()
     call_command("import_ratings", "imp", str(path), "--extra-columns", "ignore", stdout=out)
     assert "Columns left out: rater_age, device." in out.getvalue()
-    assert Rating.objects.count() == 4
+    assert pair_ratings().count() == 4
 
 
 def test_unknown_modes_are_named():

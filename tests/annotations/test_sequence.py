@@ -3,8 +3,8 @@
 import pytest
 
 from annotations import sequence, services
-from annotations.models import Annotator, Assignment, CheckResponse, Rating
-from tests.factories import make_open_study, shown_images
+from annotations.models import Annotator, Assignment, CheckResponse
+from tests.factories import make_open_study, pair_rating, pair_ratings, shown_images
 
 pytestmark = pytest.mark.django_db
 
@@ -14,6 +14,11 @@ def annotator() -> Annotator:
     _, (annotator, _) = make_open_study(slug="q", prompts=4, attention_checks=2)
     services.give_consent(annotator=annotator)
     return annotator
+
+
+def both(left: int, right: int) -> dict[tuple[str, int], int]:
+    """The two sides' scores on the study's one criterion, as ``store_answer`` takes them."""
+    return {("left", 0): left, ("right", 0): right}
 
 
 def test_rater_reads_the_annotator_and_its_study(annotator):
@@ -34,10 +39,12 @@ def test_ahead_matches_the_orm_through_a_whole_sequence(annotator):
         for upcoming, expected in zip(ahead.upcoming, assignments[answered:], strict=False):
             assert upcoming.order == expected.order and upcoming.prompt == expected.pair.prompt.text
             assert upcoming.images == shown_images(expected)
-        stored = sequence.store_answer(annotator_id=annotator.pk, assignment_id=assignment.pk, left=4, right=6)
+        stored = sequence.store_answer(
+            annotator_id=annotator.pk, study_id=annotator.study_id, assignment_id=assignment.pk, scores=both(4, 6)
+        )
         assert stored.created
     assert sequence.ahead(annotator_id=annotator.pk).upcoming == []
-    assert Rating.objects.count() == 4 and CheckResponse.objects.count() == 2
+    assert pair_ratings().count() == 4 and CheckResponse.objects.count() == 2
 
 
 def test_store_answer_maps_sides_once_and_refuses_another_annotators(annotator):
@@ -46,18 +53,22 @@ def test_store_answer_maps_sides_once_and_refuses_another_annotators(annotator):
     results = {}
     for assignment in (check, rating):
         results[assignment.pk] = sequence.store_answer(
-            annotator_id=annotator.pk, assignment_id=assignment.pk, left=9, right=2
+            annotator_id=annotator.pk, study_id=annotator.study_id, assignment_id=assignment.pk, scores=both(9, 2)
         )
-        again = sequence.store_answer(annotator_id=annotator.pk, assignment_id=assignment.pk, left=1, right=1)
+        again = sequence.store_answer(
+            annotator_id=annotator.pk, study_id=annotator.study_id, assignment_id=assignment.pk, scores=both(1, 1)
+        )
         assert results[assignment.pk].created and not again.created and not again.failed_check
     response = CheckResponse.objects.get(assignment=check)
     mismatched, matching = (9, 2) if check.ours_on_left else (2, 9)  # the mismatched image is where "ours" would be
     assert (response.mismatched_score, response.matching_score) == (mismatched, matching)
     assert response.passed == (matching > mismatched) == (not results[check.pk].failed_check)
     assert not results[rating.pk].failed_check
-    stored = Rating.objects.get(assignment=rating)
+    stored = pair_rating(assignment=rating)
     assert (stored.ours_score, stored.baseline_score) == ((9, 2) if rating.ours_on_left else (2, 9))
     other = Annotator.objects.exclude(pk=annotator.pk).get()
     for assignment_id, who in ((rating.pk, other.pk), (10**20, annotator.pk), (0, annotator.pk)):
         with pytest.raises(Assignment.DoesNotExist):
-            sequence.store_answer(annotator_id=who, assignment_id=assignment_id, left=5, right=5)
+            sequence.store_answer(
+                annotator_id=who, study_id=annotator.study_id, assignment_id=assignment_id, scores=both(5, 5)
+            )

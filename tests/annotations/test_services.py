@@ -9,10 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotations import sequence, services
-from annotations.models import Annotator, Assignment, ImagePair, Prompt, Rating, Study
+from annotations.models import Annotator, Assignment, ImagePair, Prompt, Study
 from annotations.services import studies
 from generation.models import PairJob
-from tests.factories import PROMPTS, fake_generate, make_model, make_open_study, make_study
+from tests.factories import PROMPTS, fake_generate, make_model, make_open_study, make_study, pair_rating, pair_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -402,10 +402,10 @@ def test_submit_maps_sides_to_arms(consented, ours_on_left):
     annotator, _ = consented
     assignment = assignment_with_side(annotator, ours_on_left)
     result = services.submit_rating(
-        annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=9, right_score="2"
+        annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": 9, "right": "2"}
     )
     assert result.created
-    rating = Rating.objects.get(assignment=assignment)
+    rating = pair_rating(assignment=assignment)
     if ours_on_left:
         assert (rating.ours_score, rating.baseline_score) == (9, 2)
     else:
@@ -415,11 +415,15 @@ def test_submit_maps_sides_to_arms(consented, ours_on_left):
 def test_double_submit_stores_one_rating(consented):
     annotator, _ = consented
     assignment = assignment_with_side(annotator, True)
-    first = services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=7, right_score=3)
-    second = services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=1, right_score=1)
+    first = services.submit_rating(
+        annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": 7, "right": 3}
+    )
+    second = services.submit_rating(
+        annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": 1, "right": 1}
+    )
     assert first.created and not second.created
-    assert Rating.objects.count() == 1
-    rating = Rating.objects.get()
+    assert pair_ratings().count() == 1
+    rating = pair_rating()
     assert (rating.ours_score, rating.baseline_score) == (7, 3)
 
 
@@ -432,26 +436,26 @@ def test_bad_scores_raise_and_store_nothing(consented, left, right, field):
     assignment = annotator.assignments.first()
     with pytest.raises(ValidationError) as info:
         services.submit_rating(
-            annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right
+            annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": left, "right": right}
         )
     assert field in info.value.message_dict
-    assert Rating.objects.count() == 0
+    assert pair_ratings().count() == 0
 
 
 def test_another_annotators_assignment_is_not_found(consented):
     annotator, other = consented
     theirs = other.assignments.first()
     with pytest.raises(Assignment.DoesNotExist):
-        services.submit_rating(annotator_id=annotator.pk, assignment_id=theirs.pk, left_score=5, right_score=5)
-    assert Rating.objects.count() == 0
+        services.submit_rating(annotator_id=annotator.pk, assignment_id=theirs.pk, scores={"left": 5, "right": 5})
+    assert pair_ratings().count() == 0
 
 
 def test_seconds_measured_from_shown_at(consented):
     annotator, _ = consented
     assignment = annotator.assignments.first()
     Assignment.objects.filter(pk=assignment.pk).update(shown_at=timezone.now() - timedelta(seconds=12))
-    services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=5, right_score=6)
-    assert 11.99 <= Rating.objects.get(assignment=assignment).seconds < 22  # SQLite measures to the millisecond
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": 5, "right": 6})
+    assert 11.99 <= pair_rating(assignment=assignment).seconds < 22  # SQLite measures to the millisecond
 
 
 def test_mark_shown_keeps_the_first_stamp(consented):
@@ -471,17 +475,17 @@ def test_mark_shown_keeps_the_first_stamp(consented):
 def test_seconds_is_none_when_never_shown(consented):
     annotator, _ = consented
     assignment = annotator.assignments.first()
-    services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=5, right_score=6)
-    assert Rating.objects.get(assignment=assignment).seconds is None
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": 5, "right": 6})
+    assert pair_rating(assignment=assignment).seconds is None
 
 
 def test_completion_code_after_the_last_rating(consented):
     annotator, other = consented
     first, last = annotator.assignments.order_by("order")
-    services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, left_score=5, right_score=6)
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, scores={"left": 5, "right": 6})
     annotator.refresh_from_db()
     assert annotator.finished_at is None and annotator.completion_code == ""
-    services.submit_rating(annotator_id=annotator.pk, assignment_id=last.pk, left_score=5, right_score=6)
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=last.pk, scores={"left": 5, "right": 6})
     annotator.refresh_from_db()
     assert annotator.finished_at is not None
     assert len(annotator.completion_code) >= 6

@@ -59,7 +59,7 @@ def test_changing_the_model_of_a_study_with_ratings_is_refused(admin_client):
     study, (annotator, _) = make_open_study(slug="locked", prompts=2)
     services.give_consent(annotator=annotator)
     first = annotator.assignments.first()
-    services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, left_score=3, right_score=4)
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, scores={"left": 3, "right": 4})
     other = make_model("other/model")
     url = reverse("admin:annotations_study_change", args=[study.pk])
     response = admin_client.post(url, change_form(study, model=other.pk, steps=50))
@@ -181,7 +181,7 @@ def test_monitoring_page_counts_and_flags(admin_client, client):
             else:
                 left, right = (5, 5) if annotator is straight else (7, 4)
             services.submit_rating(
-                annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=left, right_score=right
+                annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": left, "right": right}
             )
     url = reverse("annotations:monitor", args=[study.slug])
     assert client.get(url).status_code == 302
@@ -201,7 +201,7 @@ def test_monitor_sides_count_ratings_not_assignments(admin_client):
         services.give_consent(annotator=annotator)
     rater = annotators[0]
     rated = rater.assignments.order_by("order").first()
-    services.submit_rating(annotator_id=rater.pk, assignment_id=rated.pk, left_score=3, right_score=8)
+    services.submit_rating(annotator_id=rater.pk, assignment_id=rated.pk, scores={"left": 3, "right": 8})
     response = admin_client.get(reverse("annotations:monitor", args=[study.slug]))
     loads = {pair.prompt: pair for pair in response.context["monitor"].pairs}
     load = loads[rated.pair.prompt.text]

@@ -10,7 +10,7 @@ from django.urls import reverse
 from annotations import services
 from annotations.models import DEFAULT_QUESTION, Annotator, Assignment, Rating, Study
 from generation.models import PairJob
-from tests.factories import image_link, make_open_study, make_study
+from tests.factories import image_link, make_open_study, make_study, pair_rating, pair_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def consent(client: Client, annotator: Annotator) -> None:
 
 def current(annotator: Annotator) -> Assignment:
     return (
-        annotator.assignments.filter(rating__isnull=True)
+        annotator.assignments.filter(ratings__isnull=True)
         .select_related("pair__prompt", "pair__job")
         .order_by("order")
         .first()
@@ -70,7 +70,7 @@ def test_full_flow_rate_resume_finish(client):
 
     response = client.post(url("rate", annotator), {"assignment": first.pk, "left": "8", "right": "3"})
     assert response.status_code == 302 and response["Location"] == url("rate", annotator)
-    rating = Rating.objects.get(assignment=first)
+    rating = pair_rating(assignment=first)
     expected = (8, 3) if first.ours_on_left else (3, 8)
     assert (rating.ours_score, rating.baseline_score) == expected
 
@@ -95,7 +95,7 @@ def test_full_flow_rate_resume_finish(client):
     response = client.get(url("done", annotator))
     assert response.status_code == 200
     assert annotator.completion_code in response.content.decode()
-    assert Rating.objects.count() == 3
+    assert pair_ratings().count() == 3
     # a finished annotator's invite link leads to the finish page
     assert client.get(url("invite", annotator))["Location"] == url("done", annotator)
 
@@ -107,7 +107,7 @@ def test_double_post_stores_one_rating(client):
     for left in ("9", "1"):
         response = client.post(url("rate", annotator), {"assignment": assignment.pk, "left": left, "right": "4"})
         assert response.status_code == 302
-    rating = Rating.objects.get()
+    rating = pair_rating()
     assert (rating.ours_score if assignment.ours_on_left else rating.baseline_score) == 9
 
 
@@ -118,7 +118,7 @@ def test_bad_score_redisplays_with_error_and_stores_nothing(client):
     response = client.post(url("rate", annotator), {"assignment": assignment.pk, "left": "11", "right": "4"})
     assert response.status_code == 400
     assert 'role="alert"' in response.content.decode()
-    assert Rating.objects.count() == 0
+    assert pair_ratings().count() == 0
 
 
 def post_as_script(client: Client, annotator: Annotator, assignment: Assignment, left: str, right: str):
@@ -148,16 +148,16 @@ def test_script_submit_answers_with_the_next_pair(client):
     assert Assignment.objects.get(pk=second.pk).shown_at is not None
     # A retry of the same submit stores nothing more and answers with the same pair.
     assert post_as_script(client, annotator, first, "8", "2").json()["pair"]["assignment"] == second.pk
-    assert Rating.objects.count() == 1
+    assert pair_ratings().count() == 1
     bad = post_as_script(client, annotator, second, "0", "5")
     assert bad.status_code == 400 and bad.json() == {"error": "0 is outside 1–10."}
-    assert Rating.objects.count() == 1
+    assert pair_ratings().count() == 1
     third = post_as_script(client, annotator, second, "5", "5").json()["pair"]
     assert third["preload"] == [] and (third["position"], third["total"]) == (3, 3)
     last = post_as_script(client, annotator, current(annotator), "1", "10")
     assert last.json() == {"redirect": url("done", annotator)}
     annotator.refresh_from_db()
-    assert annotator.finished_at and Rating.objects.count() == 3
+    assert annotator.finished_at and pair_ratings().count() == 3
 
 
 def test_script_submit_sends_a_leaving_annotator_to_the_rating_page(client):
@@ -165,7 +165,7 @@ def test_script_submit_sends_a_leaving_annotator_to_the_rating_page(client):
     consent(client, annotator)
     Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
     response = post_as_script(client, annotator, current(annotator), "5", "5")
-    assert response.json() == {"redirect": url("rate", annotator)} and Rating.objects.count() == 0
+    assert response.json() == {"redirect": url("rate", annotator)} and pair_ratings().count() == 0
     assert client.get(url("rate", annotator)).status_code == 403  # where the page says the study is closed
 
 
@@ -190,7 +190,7 @@ def test_study_not_open_shows_the_not_open_page(client, status):
     assignment = current(other)
     response = client.post(url("rate", other), {"assignment": assignment.pk, "left": "5", "right": "5"})
     assert response.status_code == 403
-    assert Rating.objects.count() == 0
+    assert pair_ratings().count() == 0
     assert Annotator.objects.get(pk=annotator.pk).consented_at is None
 
 
@@ -242,7 +242,7 @@ def test_every_admin_changelist_renders(staff_client):
     make_study(slug="draft", model="")
     services.give_consent(annotator=annotator)
     first = annotator.assignments.order_by("order").first()
-    services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, left_score=4, right_score=7)
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, scores={"left": 4, "right": 7})
     models = list(admin.site._registry)
     assert {Study, Annotator, Assignment, Rating, PairJob} <= set(models)
     for model in models:

@@ -9,12 +9,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from annotations import access
-from annotations.models import Rating, Study
+from annotations.models import Study
 from annotations.selectors import live_monitor, tidy_rows, with_counts
 from api.models import ApiToken
 from api.services import TOKEN_PREFIX, digest_of, revoke_tokens
 from tests.api.helpers import get, make_studies, make_users, token_of
-from tests.factories import make_open_study
+from tests.factories import make_open_study, pair_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,7 @@ def test_the_study_list_holds_each_studys_counts(users, studies):
     listed = {study["slug"]: study for study in get("/api/studies", token_of(users.ada)).json()}
     mine = listed["mine"]
     assert mine["title"] == "Mine" and mine["status"] == Study.Status.OPEN
-    ratings = Rating.objects.filter(assignment__annotator__study=studies.mine).count()
+    ratings = pair_ratings().filter(assignment__annotator__study=studies.mine).count()
     assert ratings == 6
     assert mine["counts"] == {"prompts": 3, "pairs": 3, "annotators": 2, "ratings": ratings}
     assert listed["shared"]["counts"] == {"prompts": 2, "pairs": 2, "annotators": 1, "ratings": 0}

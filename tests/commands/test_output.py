@@ -7,10 +7,10 @@ import io
 import pytest
 from django.core.management import call_command
 
-from annotations.models import Rating, Study
+from annotations.models import Study
 from annotations.selectors import TIDY_COLUMNS
 from tests.analysis.test_exports import rate_all
-from tests.factories import make_open_study, make_study
+from tests.factories import make_open_study, make_study, pair_ratings
 from tests.metrics.conftest import write_folder
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +85,7 @@ def test_verbosity_0_prints_nothing_and_the_work_is_done(rated, tmp_path):
     for name, (args, _) in commands(tmp_path).items():
         assert run(*args, verbosity=0, progress="on") == ("", ""), name
     assert Study.objects.get(slug="draft").prompts.count() == 4
-    assert Rating.objects.filter(assignment__annotator__study__slug="imported").count() == 4
+    assert pair_ratings().filter(assignment__annotator__study__slug="imported").count() == 4
     assert (tmp_path / "out" / "summary.json").exists()
 
 

@@ -15,10 +15,9 @@ from django.urls import reverse
 from PIL import Image, ImageDraw
 
 from annotations import services
-from annotations.models import Rating
 from generation.storage import encode_png, write_atomic
 from tests.analysis.test_exports import rate_all
-from tests.factories import make_open_study
+from tests.factories import make_open_study, pair_rating, pair_ratings
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
     BROWSER_MARKS,
     TIMEOUT_MS,
@@ -195,7 +194,7 @@ def test_the_rating_page_fits_a_phone_stacked_and_is_rated_by_taps(live_server, 
         page.locator(f"#scale-{side} label").filter(has_text=re.compile(rf"^{score}$")).tap()
     submit_and_wait(page, page.locator("#submit").tap)
     assert page.locator("#remaining").inner_text() == "Pair 2 of 3"
-    assert Rating.objects.filter(assignment__annotator=annotator).count() == 1
+    assert pair_ratings().filter(assignment__annotator=annotator).count() == 1
     wait_for_images(page)
     assert_one_screen(page, PHONE)
 
@@ -432,5 +431,5 @@ def test_a_seven_point_scale_fits_and_takes_only_its_keys(live_server, chromium,
         assert page.locator("#scale-left input:checked").count() == 0
         submit_and_wait(page, lambda: [page.keyboard.press(key) for key in ("7", "Tab", "2", "Enter")])
         assert page.locator("#remaining").inner_text() == "Pair 2 of 3"
-        rating = Rating.objects.get()
+        rating = pair_rating()
         assert sorted((rating.baseline_score, rating.ours_score)) == [2, 7]

@@ -10,8 +10,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from annotations.models import DEFAULT_QUESTION, Annotator, Assignment, Rating
-from tests.factories import make_open_study
+from annotations.models import DEFAULT_QUESTION, Annotator, Assignment
+from tests.factories import make_open_study, pair_rating, pair_ratings
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
     ARTIFACTS,
     BROWSER_MARKS,
@@ -55,7 +55,7 @@ def check_layout(page) -> None:
 
 
 def ratings_of(annotator: Annotator) -> int:
-    return Rating.objects.filter(assignment__annotator=annotator).count()
+    return pair_ratings().filter(assignment__annotator=annotator).count()
 
 
 def test_annotator_flow_in_chromium(live_server, page):
@@ -158,12 +158,15 @@ def test_annotator_flow_in_chromium(live_server, page):
     # image was on the left exactly when ours_on_left says so.
     assert ratings_of(annotator) == PAIRS
     for assignment_id, left_score, right_score, left_shade in seen:
-        assignment = Assignment.objects.select_related("rating").get(pk=assignment_id)
+        assignment = Assignment.objects.get(pk=assignment_id)
         assert assignment.ours_on_left == (left_shade == "light")
         ours, baseline = (left_score, right_score) if assignment.ours_on_left else (right_score, left_score)
-        assert (assignment.rating.ours_score, assignment.rating.baseline_score) == (ours, baseline)
-        assert assignment.shown_at is not None and assignment.rating.seconds >= 0
-    assert not Rating.objects.filter(assignment__annotator=other).exists()
+        assert (pair_rating(assignment=assignment).ours_score, pair_rating(assignment=assignment).baseline_score) == (
+            ours,
+            baseline,
+        )
+        assert assignment.shown_at is not None and pair_rating(assignment=assignment).seconds >= 0
+    assert not pair_ratings().filter(assignment__annotator=other).exists()
 
     # The invite link now leads straight to the code.
     page.goto(invite_url)

@@ -9,9 +9,9 @@ import re
 from django.urls import reverse
 from PIL import Image
 
-from annotations.models import Annotator, Assignment, CheckResponse, Rating
+from annotations.models import Annotator, Assignment, CheckResponse
 from generation.storage import encode_png, write_atomic
-from tests.factories import make_open_study
+from tests.factories import make_open_study, pair_rating, pair_ratings
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
     BROWSER_MARKS,
     CENTRE_PIXEL,
@@ -68,7 +68,7 @@ def focused_name(page) -> str:
 
 
 def ratings_of(annotator: Annotator) -> int:
-    return Rating.objects.filter(assignment__annotator=annotator).count()
+    return pair_ratings().filter(assignment__annotator=annotator).count()
 
 
 def record_posts(page) -> list[str]:
@@ -111,9 +111,12 @@ def click_score(page, side: str, score: int) -> None:
 
 def assert_stored(assignment_id: int, left: int, right: int) -> None:
     """The rating stored for an assignment is the left/right scores given, mapped to arms by ours_on_left."""
-    assignment = Assignment.objects.select_related("rating").get(pk=assignment_id)
+    assignment = Assignment.objects.get(pk=assignment_id)
     ours, baseline = (left, right) if assignment.ours_on_left else (right, left)
-    assert (assignment.rating.ours_score, assignment.rating.baseline_score) == (ours, baseline), assignment
+    assert (pair_rating(assignment=assignment).ours_score, pair_rating(assignment=assignment).baseline_score) == (
+        ours,
+        baseline,
+    ), assignment
 
 
 # --- 1. keyboard only ----------------------------------------------------------------------------------------
@@ -254,7 +257,7 @@ def test_resume_after_closing_the_tab(live_server, new_context):
     annotator.refresh_from_db()
     assert page.locator("#completion-code").inner_text().strip() == annotator.completion_code != ""
 
-    ratings = Rating.objects.filter(assignment__annotator=annotator)
+    ratings = pair_ratings().filter(assignment__annotator=annotator)
     assert ratings.count() == 4
     assert sorted(ratings.values_list("assignment_id", flat=True)) == sorted(a.pk for a in first + last)
     assert [a.order for a in first + last] == [0, 1, 2, 3]

@@ -30,7 +30,7 @@ def test_the_monitor_updates_itself_when_a_rating_is_stored(live_server, new_con
     page.evaluate("() => { window.samePage = true; }")
 
     first = annotator.assignments.order_by("order").first()
-    services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, left_score=4, right_score=9)
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, scores={"left": 4, "right": 9})
     page.wait_for_function(
         """() => document.querySelector('#counts [data-count="ratings"]').textContent === "1" """, timeout=15_000
     )

@@ -12,10 +12,10 @@ import re
 from django.urls import reverse
 
 from annotations import services
-from annotations.models import Annotator, Rating, Study
+from annotations.models import Annotator, Study
 from annotations.selectors import live_monitor
 from generation.models import PairJob
-from tests.factories import fake_generate
+from tests.factories import fake_generate, pair_ratings
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
     BROWSER_MARKS,
     TIMEOUT_MS,
@@ -150,7 +150,7 @@ def test_a_researcher_previews_a_ready_study_as_an_annotator(live_server, browse
     assert problems == []
 
     (pilot,) = Annotator.objects.filter(study=study)
-    assert pilot.is_pilot and pilot.finished_at and Rating.objects.filter(assignment__annotator=pilot).count() == 3
+    assert pilot.is_pilot and pilot.finished_at and pair_ratings().filter(assignment__annotator=pilot).count() == 3
     seen = live_monitor(study=study)
     assert (seen.monitor.invited, seen.monitor.ratings, seen.annotators) == (0, 0, [])
 

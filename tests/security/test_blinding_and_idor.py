@@ -10,9 +10,9 @@ from django.urls import reverse
 from PIL import Image
 
 from annotations import services
-from annotations.models import Annotator, Assignment, Rating
+from annotations.models import Annotator, Assignment
 from tests.annotations.test_views import consent, current, post_as_script, url
-from tests.factories import image_link, make_open_study
+from tests.factories import image_link, make_open_study, pair_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def test_post_for_another_annotators_assignment_is_404(client):
         assert response.status_code == 404
         data = {"assignment": assignment_id, "left": "5", "right": "5"}
         assert client.post(url("rate", annotator), data, HTTP_ACCEPT="application/json").status_code == 404
-    assert Rating.objects.count() == 0
+    assert pair_ratings().count() == 0
     assert Assignment.objects.get(pk=theirs.pk).shown_at is None
 
 
@@ -143,12 +143,12 @@ def test_csrf_is_enforced():
 
     response = client.post(url("rate", annotator), {"assignment": assignment.pk, "left": "5", "right": "6"})
     assert response.status_code == 403
-    assert Rating.objects.count() == 0
+    assert pair_ratings().count() == 0
 
     token = csrf_token(client, url("rate", annotator))
     data = {"assignment": assignment.pk, "left": "5", "right": "6", "csrfmiddlewaretoken": token}
     assert client.post(url("rate", annotator), data).status_code == 302
-    assert Rating.objects.count() == 1
+    assert pair_ratings().count() == 1
 
 
 @pytest.mark.parametrize("token", ["%00", "a%00b", "x%2Fy", "%E2%98%83", "x" * 65])
@@ -167,7 +167,7 @@ def test_a_token_no_token_can_be_is_404_on_every_page(client, token):
     data = {"assignment": "1", "left": "1", "right": "2"}
     assert client.post(f"/a/{token}/rate/", data).status_code == 404
     assert client.post(f"/a/{token}/rate/", data, HTTP_ACCEPT="application/json").status_code == 404
-    assert Rating.objects.count() == 0 and Assignment.objects.count() == 0
+    assert pair_ratings().count() == 0 and Assignment.objects.count() == 0
 
 
 def test_token_lookups_answer_none_for_text_no_token_can_be():

@@ -12,10 +12,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from annotations.models import Rating
 from evalsite.content_security import image_sources
 from tests.analysis.test_exports import rate_all
-from tests.factories import image_link, make_open_study
+from tests.factories import image_link, make_open_study, pair_ratings
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
     BROWSER_MARKS,
     async_unsafe_ok,
@@ -146,13 +145,13 @@ def test_annotator_pages_work_with_no_violation(live_server, new_context):
     for k in range(3):
         # keys: a score for the left image, Tab, a score for the right, Enter submits in the background
         submit_and_wait(page, lambda: [page.keyboard.press(key) for key in ("7", "Tab", "0", "Enter")])
-        assert Rating.objects.filter(assignment__annotator=annotator).count() == k + 1
+        assert pair_ratings().filter(assignment__annotator=annotator).count() == k + 1
         if k < 2:
             assert page.evaluate("() => window.samePage === true")  # the next pair came from the JSON answer
     page.wait_for_url("**/done/")
     assert page.locator("#completion-code").inner_text().strip()
     assert all(headers.get("accept") == "application/json" for headers in posts) and len(posts) == 3
-    ratings = Rating.objects.filter(assignment__annotator=annotator)
+    ratings = pair_ratings().filter(assignment__annotator=annotator)
     assert {(r.baseline_score, r.ours_score) for r in ratings} <= {(7, 10), (10, 7)}
     assert watched.problems == []
 
@@ -237,5 +236,5 @@ def test_a_plain_form_submit_still_ends_at_the_completion_url(live_server, chrom
     page.locator('#scale-right input[value="6"]').check(force=True)
     page.locator("#submit").click()
     page.wait_for_url(f"{finish}?cc=*")
-    assert Rating.objects.filter(assignment__annotator=annotator).count() == 1
+    assert pair_ratings().filter(assignment__annotator=annotator).count() == 1
     assert problems == []

@@ -15,9 +15,9 @@ from django.db import connection
 from django.utils import timezone
 
 from annotations import services
-from annotations.models import Annotator, Assignment, CheckResponse, Rating
+from annotations.models import Annotator, Assignment, CheckResponse
 from annotations.services import leases
-from tests.factories import make_open_study
+from tests.factories import make_open_study, pair_ratings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +26,7 @@ ROUNDS = 24
 
 def answers_of(assignment_id: int) -> int:
     return (
-        Rating.objects.filter(assignment_id=assignment_id).count()
+        pair_ratings().filter(assignment_id=assignment_id).count()
         + CheckResponse.objects.filter(assignment_id=assignment_id).count()
     )
 
@@ -40,7 +40,7 @@ def race(annotator: Annotator, racing: list[Assignment], release, jitter: float)
         try:
             barrier.wait(timeout=30)
             result = services.submit_rating(
-                annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=3, right_score=8
+                annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": 3, "right": 8}
             )
             outcomes[assignment.pk] = "stored" if result.created else "repeat"
         except leases.TimeRanOut:
@@ -76,7 +76,7 @@ def test_submits_racing_releases_store_each_answer_once_or_are_refused():
     for number, annotator in enumerate(annotators):
         services.give_consent(annotator=annotator)
         first, *racing = annotator.assignments.order_by("order")
-        services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, left_score=5, right_score=6)
+        services.submit_rating(annotator_id=annotator.pk, assignment_id=first.pk, scores={"left": 5, "right": 6})
         if number % 2:  # idle past the timeout: released by the lazy release of the study's expired annotators
             Assignment.objects.filter(pk=first.pk).update(shown_at=timezone.now() - timedelta(minutes=61))
 
@@ -104,10 +104,10 @@ def test_submits_racing_releases_store_each_answer_once_or_are_refused():
             totals[outcome] += 1
         assert answers_of(first.pk) == 1  # the answer given before the race is kept
         stored = sum(outcome == "stored" for outcome in outcomes.values())
-        mine = Rating.objects.filter(assignment__annotator=annotator).count()
+        mine = pair_ratings().filter(assignment__annotator=annotator).count()
         mine += CheckResponse.objects.filter(assignment__annotator=annotator).count()
         assert mine == 1 + stored
-        unanswered = annotator.assignments.filter(rating__isnull=True, check_response__isnull=True)
+        unanswered = annotator.assignments.filter(ratings__isnull=True, check_response__isnull=True)
         if annotator.released_at is not None:
             assert not unanswered.exists() and annotator.finished_at is None
         else:  # every pair was answered before the release looked: it was left to finish

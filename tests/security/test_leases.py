@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotations import selectors, sequence, services
-from annotations.models import Annotator, Assignment, Rating, Study
+from annotations.models import Annotator, Assignment, Study
 from annotations.services import leases
 from annotations.services.enrolment import StudyFull, enrol
 from tests.annotations.test_views import current, post_as_script, url
-from tests.factories import make_open_study
+from tests.factories import make_open_study, pair_rating, pair_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_an_idle_annotators_unrated_pairs_go_back_to_the_pool_and_its_ratings_st
     services.give_consent(annotator=newcomer)  # the idler's lease is over: its unrated pair is free again
     idler.refresh_from_db()
     assert idler.released_at is not None and idler.release_reason == Annotator.ReleaseReason.IDLE
-    assert list(idler.assignments.all()) == [rated] and Rating.objects.get(assignment=rated)
+    assert list(idler.assignments.all()) == [rated] and pair_rating(assignment=rated)
     mine = set(newcomer.assignments.values_list("pair_id", flat=True))
     assert len(mine) == 2 and rated.pair_id not in mine  # a rated pair keeps counting toward ratings_per_pair
     assert {pair: total for pair, (total, _) in selectors.assigned_sides(study).items()} == dict.fromkeys(
@@ -113,7 +113,7 @@ def test_a_late_return_is_told_its_time_ran_out_and_stores_nothing(client, relea
     assert plain.status_code == 410 and TIME_RAN_OUT in plain.content.decode()
     scripted = post_as_script(client, late, waiting, "5", "5")
     assert scripted.json() == {"redirect": url("rate", late)}
-    assert list(Rating.objects.filter(assignment__annotator=late)) == [Rating.objects.get(assignment=rated)]
+    assert list(pair_ratings().filter(assignment__annotator=late)) == [pair_ratings().get(assignment=rated)]
     assert Annotator.objects.get(pk=late.pk).finished_at is None
 
 
@@ -125,8 +125,8 @@ def test_a_submit_for_a_pair_released_under_it_is_refused_as_time_ran_out(client
     waiting = current(late)
     leases.release(annotators=Annotator.objects.filter(pk=late.pk), reason=Annotator.ReleaseReason.RETURNED)
     with pytest.raises(leases.TimeRanOut):
-        services.submit_rating(annotator_id=late.pk, assignment_id=waiting.pk, left_score=3, right_score=4)
-    assert not Rating.objects.exists()
+        services.submit_rating(annotator_id=late.pk, assignment_id=waiting.pk, scores={"left": 3, "right": 4})
+    assert not pair_ratings().exists()
     assert Annotator.objects.get(pk=late.pk).finished_at is None  # nothing left unanswered, but not finished
 
 

@@ -18,7 +18,7 @@ from annotations import services
 from annotations.models import Annotator, Assignment, ImagePair, Rating, Study
 from generation.models import PairJob
 from tests.annotations.test_staff_pages import change_form
-from tests.factories import make_open_study, make_researchers
+from tests.factories import make_open_study, make_researchers, pair_ratings
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +65,7 @@ def rate_first(study: Study) -> None:
     annotator = study.annotators.order_by("pk").first()
     services.give_consent(annotator=annotator)
     assignment = annotator.assignments.filter(check_pair__isnull=True).order_by("order").first()
-    services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, left_score=3, right_score=8)
+    services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, scores={"left": 3, "right": 8})
 
 
 @pytest.fixture
@@ -230,7 +230,7 @@ def test_someone_elses_study_is_not_found_on_every_page(users, studies):
         reverse("admin:annotations_study_change", args=[studies.theirs.pk]),
         reverse("admin:annotations_annotator_change", args=[studies.theirs.annotators.first().pk]),
         reverse(
-            "admin:annotations_rating_change", args=[Rating.objects.get(assignment__pair__study=studies.theirs).pk]
+            "admin:annotations_rating_change", args=[pair_ratings().get(assignment__pair__study=studies.theirs).pk]
         ),
         reverse("admin:analysis_analysissettings_change", args=[studies.theirs.analysis_settings.pk]),
     ]

@@ -7,8 +7,8 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from annotations.models import Annotator, Assignment, Rating
-from tests.factories import make_open_study
+from annotations.models import Annotator, Assignment
+from tests.factories import make_open_study, pair_ratings
 from tests.integration.browser import (  # noqa: F401 (fixtures are found by name)
     BROWSER_MARKS,
     async_unsafe_ok,
@@ -113,10 +113,10 @@ def test_a_lease_that_ends_under_an_open_rating_page_ends_on_the_time_ran_out_pa
         says=["your time for this study ran out", "The ratings you gave are kept"],
     )
     screenshot(page, "security-time-ran-out")
-    assert list(Rating.objects.filter(assignment__annotator=annotator).values_list("assignment_id", flat=True)) == [
+    assert list(pair_ratings().filter(assignment__annotator=annotator).values_list("assignment_id", flat=True)) == [
         rated.pk
     ]
-    assert not Rating.objects.filter(assignment=waiting).exists()
+    assert not pair_ratings().filter(assignment=waiting).exists()
     response = page.reload()
     assert response.status == 410
     assert unexpected(errors, 410) == []

@@ -4,31 +4,41 @@
   var form = document.getElementById("rating-form");
   var button = document.getElementById("submit");
   var sides = ["left", "right"];
-  var active = "left";
+  // Every scale on the page, Image A's first: one per image and criterion, each a group of radio buttons.
+  var fields = Array.prototype.map.call(form.querySelectorAll("fieldset.scale"), function (scale) {
+    return scale.dataset.field;
+  });
+  var active = 0;
   var sent = false;
-  function chosen(side) { return form.querySelector('input[name="' + side + '"]:checked'); }
-  function update() { button.disabled = sent || !(chosen("left") && chosen("right")); }
-  function activate(side) {
-    active = side;
-    sides.forEach(function (s) { document.getElementById("figure-" + s).classList.toggle("active", s === side); });
+  function chosen(field) { return form.querySelector('input[name="' + field + '"]:checked'); }
+  function update() { button.disabled = sent || !fields.every(chosen); }
+  function activate(index) {
+    active = index;
+    var scale = document.getElementById("scale-" + fields[index]);
+    var figure = scale.closest("figure");
+    sides.forEach(function (s) { document.getElementById("figure-" + s).classList.toggle("active", s === figure.dataset.side); });
+    fields.forEach(function (field, i) { document.getElementById("scale-" + field).classList.toggle("active", i === index); });
   }
   form.addEventListener("change", function (event) {
-    if (event.target.name === "left" || event.target.name === "right") { activate(event.target.name); }
+    var index = fields.indexOf(event.target.name);
+    if (index >= 0) { activate(index); }
     update();
   });
   document.addEventListener("keydown", function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey) { return; }
     if (/^[0-9]$/.test(event.key)) {
       var value = event.key === "0" ? "10" : event.key;
-      var input = form.querySelector('input[name="' + active + '"][value="' + value + '"]');
+      var input = form.querySelector('input[name="' + fields[active] + '"][value="' + value + '"]');
       if (!input) { return; }  // a key past the criterion's scale (8 on a 1–7 scale) scores nothing
       input.checked = true;
       input.focus({preventScroll: true});
       update();
       event.preventDefault();
     } else if (event.key === "Tab") {
-      // Image A -> Image B -> Submit (once both are scored) -> Image A; Shift+Tab goes the other way
-      var order = button.disabled ? sides : sides.concat(["submit"]);
+      // each scale in turn (Image A's, then Image B's) -> Submit (once all are scored) -> the first scale;
+      // Shift+Tab goes the other way
+      var order = fields.map(function (field, i) { return i; });
+      if (!button.disabled) { order.push("submit"); }
       var here = document.activeElement === button ? "submit" : active;
       var step = event.shiftKey ? order.length - 1 : 1;
       var next = order[(order.indexOf(here) + step) % order.length];
@@ -36,7 +46,7 @@
         button.focus({preventScroll: true});
       } else {
         activate(next);
-        (chosen(next) || form.querySelector('input[name="' + next + '"]')).focus({preventScroll: true});
+        (chosen(fields[next]) || form.querySelector('input[name="' + fields[next] + '"]')).focus({preventScroll: true});
       }
       event.preventDefault();
     } else if (event.key === "Enter") {
@@ -73,14 +83,14 @@
       showProgress(pair);
       sides.forEach(function (side) {
         document.querySelector("#figure-" + side + " img").src = pair.images[side];
-        form.querySelectorAll('input[name="' + side + '"]').forEach(function (input) { input.checked = false; });
       });
+      form.querySelectorAll("fieldset.scale input").forEach(function (input) { input.checked = false; });
       var error = document.getElementById("error");
       if (error) { error.remove(); }
       preload(pair.preload);
       if (document.activeElement) { document.activeElement.blur(); }
       sent = false;
-      activate("left");
+      activate(0);
       update();
       window.scrollTo(0, 0);
     });
@@ -119,6 +129,6 @@
     update();
     send(new URLSearchParams(new FormData(form)), 0);  // urlencoded: the lighter form to parse
   });
-  activate("left");
+  activate(0);
   update();
 })();

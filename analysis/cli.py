@@ -24,7 +24,7 @@ from .open_data import ATTENTION_COLUMNS
 from .rendering import AnalysisOptions, StudyData, render_documents
 from .stats.multiplicity import METHODS
 from .stats.quality import ExclusionRules
-from .stats.tidy import EXTRA_COLUMN_RULES, SCORE_MAX, SCORE_MIN, SECONDS_MODES
+from .stats.tidy import EXTRA_COLUMN_RULES, SCORE_MAX, SCORE_MIN, SECONDS_MODES, criterion_of, study_of
 from .tidy_files import TidyFileError, read_tidy
 
 #: What the analysis adds to each study's protocol in ``protocol.json``; the rest is the protocol itself.
@@ -190,10 +190,11 @@ def studies_from(args: argparse.Namespace) -> list[StudyData]:
             tidy = read_tidy(path, seconds=args.seconds, extra=args.extra_columns)
         except TidyFileError as exc:
             raise InputError(f"{path} was not read:\n  " + "\n  ".join(exc.problems)) from None
-        for slug, frame in tidy.frames.items():
-            if slug in frames:
-                raise InputError(f"{path}: study {slug!r} is also in an earlier ratings file")
-            frames[slug] = frame
+        earlier = {study_of(unit) for unit in frames}
+        for unit, frame in tidy.frames.items():  # a study, or a study's criterion (``tidy.units``)
+            if study_of(unit) in earlier:
+                raise InputError(f"{path}: study {study_of(unit)!r} is also in an earlier ratings file")
+            frames[unit] = frame
     protocols, labels = _protocols(args.protocol)
     flags = parse_label_flags(args.label)  # ValueError names the flag
     if protocols is not None:
@@ -201,7 +202,7 @@ def studies_from(args: argparse.Namespace) -> list[StudyData]:
         if missing:
             raise InputError(f"{args.protocol} has no study {', '.join(map(repr, missing))}")
     attention = _attention(args.attention)
-    unknown = [slug for slug in attention if slug not in frames]
+    unknown = [slug for slug in attention if slug not in {study_of(unit) for unit in frames}]
     if unknown:
         raise InputError(f"The attention checks name study {', '.join(map(repr, unknown))}, not in the ratings")
     options = AnalysisOptions(
@@ -220,19 +221,21 @@ def studies_from(args: argparse.Namespace) -> list[StudyData]:
             slug=slug,
             ratings=frame,
             options=options,
-            attention=attention.get(slug, empty) if args.attention else None,
+            attention=attention.get(study_of(slug), empty) if args.attention else None,
             protocol=protocols[slug] if protocols is not None else None,
             labels=labels_with(labels.get(slug, DEFAULT_LABELS), flags),
-            scale_points=_scale_points(protocols[slug] if protocols is not None else None),
+            scale_points=_scale_points(protocols[slug] if protocols is not None else None, criterion_of(slug)),
         )
         for slug, frame in frames.items()
     ]
 
 
-def _scale_points(protocol: dict | None) -> int:
-    """The top of the scale the study's protocol says annotators scored on (its first criterion's), else 10."""
-    criteria = (protocol or {}).get("criteria") or [{}]
-    points = criteria[0].get("scale_points") if isinstance(criteria[0], dict) else None
+def _scale_points(protocol: dict | None, criterion: str = "") -> int:
+    """The top of the scale the study's protocol says annotators scored on (that of ``criterion``, its key; else of
+    the first criterion), else 10."""
+    criteria = [entry for entry in (protocol or {}).get("criteria") or [] if isinstance(entry, dict)] or [{}]
+    own = next((entry for entry in criteria if criterion and entry.get("key") == criterion), criteria[0])
+    points = own.get("scale_points")
     return points if isinstance(points, int) and SCORE_MIN < points <= SCORE_MAX else SCORE_MAX
 
 

@@ -14,7 +14,7 @@ from evalsite.progress import BarFactory, NoBar
 from .files import WriteError, write_files
 from .formats import FORMATS
 from .rendering import ANALYSED_FORMATS, check_formats, render_documents
-from .selectors import find_studies, ratings_frame, study_data
+from .selectors import analysis_units, find_studies, study_data
 
 
 def render_results(
@@ -27,20 +27,22 @@ def render_results(
     bar: BarFactory = NoBar,
 ) -> dict[str, str | bytes]:
     """Every requested document, by file name, computed in full before anything is written: the studies' inputs
-    read from the database, the documents rendered from them by ``analysis.rendering.render_documents``. ``labels``
-    (name → text) are put over every study's own. ``bar`` shows the steps done per study: reading its ratings, its
-    analysis, its plots (``evalsite.progress``)."""
+    read from the database, the documents rendered from them by ``analysis.rendering.render_documents``; a study of
+    several criteria is analysed per criterion (``selectors.analysis_units``). ``labels`` (name → text) are put over
+    every study's own. ``bar`` shows the steps done per unit: reading its ratings, its analysis, its plots
+    (``evalsite.progress``)."""
     try:
         check_formats(formats)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
     studies = find_studies(slugs)
     analysed = bool(set(formats) & set(ANALYSED_FORMATS))
-    steps = len(studies) * (1 + analysed + ("plots" in formats))
+    units = [(study, criterion) for study in studies for _, criterion in analysis_units(study)]
+    steps = len(units) * (1 + analysed + ("plots" in formats))
     with bar(total=steps, desc="results", unit="step") as progress:
         data = []
-        for study in studies:
-            data.append(study_data(study, frame=ratings_frame(study=study), documents=analysed, labels=labels))
+        for study, criterion in units:  # a study of several criteria is analysed per criterion
+            data.append(study_data(study, criterion=criterion, documents=analysed, labels=labels))
             progress.update(1)
         try:
             return render_documents(

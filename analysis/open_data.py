@@ -9,6 +9,7 @@ import pandas as pd
 from .bundle_readme import analyze_command, bundle_readme
 from .codebook import CODEBOOK_FILES, codebook_markdown, codebook_schema
 from .csv_cells import neutralise
+from .stats.tidy import study_of
 from .tidy_files import ratings_parquet
 
 ATTENTION_COLUMNS = ("annotator", "failures", "checks")
@@ -26,15 +27,35 @@ def has_attention(study) -> bool:
     return study.attention is not None and not study.attention.empty
 
 
+def by_study(studies: Sequence) -> dict[str, list]:
+    """The analysis units (``StudyData``) grouped by the study they come from (a study of several criteria is analysed
+    per criterion, and its files hold all of them), in order."""
+    groups: dict[str, list] = {}
+    for study in studies:
+        groups.setdefault(study_of(study.slug), []).append(study)
+    return groups
+
+
+def study_ratings(group: Sequence) -> pd.DataFrame:
+    """The tidy ratings of a study's units, one frame (a study of one criterion: its own), with a ``criterion``
+    column after ``condition`` (empty when the ratings named none)."""
+    frame = group[0].ratings if len(group) == 1 else pd.concat([unit.ratings for unit in group], ignore_index=True)
+    if "criterion" in frame.columns:
+        return frame
+    columns = list(frame.columns)
+    columns.insert(columns.index("condition") + 1 if "condition" in columns else len(columns), "criterion")
+    return frame.assign(criterion="")[columns]
+
+
 def data_files(studies: Sequence, formats: Sequence[str]) -> dict[str, str | bytes]:
     """The ratings as Parquet (``parquet``), each study's attention-check answers when it asked any (with ``csv`` or
-    ``parquet``), and the codebook (``codebook``)."""
+    ``parquet``), and the codebook (``codebook``): one ratings file per study, every criterion in it."""
     documents: dict[str, str | bytes] = {}
-    for study in studies:
+    for slug, group in by_study(studies).items():
         if "parquet" in formats:
-            documents[f"{study.slug}-ratings.parquet"] = ratings_parquet(study.ratings)
-        if has_attention(study) and {"csv", "parquet"} & set(formats):
-            documents[f"{study.slug}-attention.csv"] = attention_csv(study.attention, slug=study.slug)
+            documents[f"{slug}-ratings.parquet"] = ratings_parquet(study_ratings(group))
+        if has_attention(group[0]) and {"csv", "parquet"} & set(formats):
+            documents[f"{slug}-attention.csv"] = attention_csv(group[0].attention, slug=slug)
     if "codebook" in formats:
         documents[CODEBOOK_FILES["markdown"]] = codebook_markdown()
         documents[CODEBOOK_FILES["schema"]] = codebook_schema()
@@ -53,9 +74,10 @@ def readme(studies: Sequence, documents: Mapping, *, adjustment: str, exclusions
 
     def command(group: Sequence) -> str:
         first = group[0]
-        attention = [f"{study.slug}-attention.csv" for study in group if has_attention(study)]
+        slugs = list(by_study(group))
+        attention = [f"{slug}-attention.csv" for slug, units in by_study(group).items() if has_attention(units[0])]
         return analyze_command(
-            ratings=[_ratings_file(study.slug, documents) for study in group],
+            ratings=[_ratings_file(slug, documents) for slug in slugs],
             options=first.options,
             adjustment=adjustment,
             exclusions=first.options.apply_exclusions if exclusions is None else exclusions,
@@ -67,10 +89,10 @@ def readme(studies: Sequence, documents: Mapping, *, adjustment: str, exclusions
         (study.options, study.options.apply_exclusions if exclusions is None else exclusions) for study in studies
     }
     notes = []
-    if len(settings) == 1 or len(studies) == 1:
+    if len(settings) == 1 or len(by_study(studies)) == 1:
         commands = [command(studies)]
     else:
-        commands = [command([study]) for study in studies]
+        commands = [command(group) for group in by_study(studies).values()]
         notes.append(
             "The studies were analysed with different settings, so each has its own command; p adjusted across "
             "the studies (`p_adjusted`) comes only from one command over all of them with one set of settings."

@@ -28,7 +28,7 @@ from .formats import (
     summaries_json,
 )
 from .labels import DEFAULT_LABELS, Labels, shared_labels
-from .open_data import data_files, readme
+from .open_data import by_study, data_files, readme, study_ratings
 from .paper_table import paper_rows, paper_table_documents
 from .plots import plot_documents
 from .protocol_text import PROTOCOL_MARKDOWN, protocol_markdown
@@ -55,13 +55,14 @@ class AnalysisOptions:
 
 @dataclass(frozen=True)
 class StudyData:
-    """One study's inputs.
+    """One study's inputs, or one criterion's of a study of several (an analysis unit, ``slug`` then
+    ``<study>.<criterion>``: ``analysis.stats.tidy.unit_name``; the study's files hold all its units' ratings).
 
-    ``ratings``: the tidy ratings, one row per image score, columns ``study, annotator, item, condition, score,
-    position, seconds`` (``ratings_csv``'s). ``attention``: per annotator, ``annotator, failures, checks`` of the
-    attention checks (None: none asked). ``protocol``: how the images were made and what annotators saw
-    (``analysis.protocol.study_protocol``'s dict; None when unknown), carried into ``summary.json`` and
-    ``protocol.json``. ``metric_rows``: FID and CLIP score per reference subset and resolution
+    ``ratings``: the tidy ratings, one row per image score, columns ``study, annotator, item, condition, criterion,
+    score, position, seconds`` (``ratings_csv``'s; ``criterion`` may be left out). ``attention``: per annotator,
+    ``annotator, failures, checks`` of the attention checks (None: none asked). ``protocol``: how the images were
+    made and what annotators saw (``analysis.protocol.study_protocol``'s dict; None when unknown), carried into
+    ``summary.json`` and ``protocol.json``. ``metric_rows``: FID and CLIP score per reference subset and resolution
     (``analysis.paper_table.METRIC_KEYS``), empty for none. ``labels``: what the figures and tables call the two
     conditions and the score (``analysis.labels.Labels``). ``scale_points``: the top of the scale annotators scored
     on (its criterion's: 5, 7 or 10), the end of the figures' score axis.
@@ -137,8 +138,8 @@ def render_documents(
         advance(len(studies))
     documents: dict[str, str | bytes] = {}
     if "csv" in formats:
-        for study in studies:
-            documents[f"{study.slug}-ratings.csv"] = ratings_csv(study.ratings)
+        for slug, group in by_study(studies).items():
+            documents[f"{slug}-ratings.csv"] = ratings_csv(study_ratings(group))
     documents.update(data_files(studies, formats))  # Parquet, attention checks, codebook
     if not analysed:
         return documents

@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
 from django.forms.models import model_to_dict
 
-from annotations.models import CheckResponse, Rating, Study
-from annotations.selectors import TIDY_COLUMNS, attention_check_results, scale_points, tidy_rows
+from annotations.models import CheckResponse, Criterion, Rating, Study
+from annotations.selectors import TIDY_COLUMNS, attention_check_results, tidy_rows
 from metrics.models import MetricResult
 from metrics.selectors import metric_rows
 
@@ -23,6 +23,7 @@ from .protocol import study_protocol
 from .rendering import AnalysisOptions, StudyData, analyse_all
 from .stats.quality import ExclusionRules
 from .stats.report import StudyReport
+from .stats.tidy import unit_name
 
 
 def find_studies(slugs: Sequence[str]) -> list[Study]:
@@ -50,10 +51,11 @@ def rules_from(settings: AnalysisSettings) -> ExclusionRules:
     )
 
 
-def ratings_frame(*, study: Study) -> pd.DataFrame:
-    """The tidy ratings, one row per image rating: columns ``TIDY_COLUMNS``; score is an integer, seconds a float
-    (NaN when unknown)."""
-    frame = pd.DataFrame.from_records(list(tidy_rows(study=study)), columns=list(TIDY_COLUMNS))
+def ratings_frame(*, study: Study, criterion: str | None = None) -> pd.DataFrame:
+    """The tidy ratings on a criterion (its key; None: the study's first), one row per image rating: columns
+    ``TIDY_COLUMNS``; score is an integer, seconds a float (NaN when unknown)."""
+    rows = tidy_rows(study=study, criterion=criterion or criterion_or_first(study, None).key)
+    frame = pd.DataFrame.from_records(list(rows), columns=list(TIDY_COLUMNS))
     frame["score"] = frame["score"].astype("int64")
     frame["seconds"] = frame["seconds"].astype("float64")
     return frame
@@ -78,13 +80,38 @@ def analysis_options(settings: AnalysisSettings) -> AnalysisOptions:
     )
 
 
-def study_labels(study: Study, texts: Mapping[str, str] | None = None) -> Labels:
+def criteria_of(study: Study) -> list[Criterion]:
+    """The study's criteria in order: its analysis has a unit for each (``analysis_units``)."""
+    return list(study.criteria.order_by("position"))
+
+
+def analysis_units(study: Study) -> list[tuple[str, Criterion]]:
+    """What the study's analysis reports on, in order: the study, when it has one criterion; else each criterion,
+    named ``<slug>.<key>`` (``analysis.stats.tidy.unit_name``)."""
+    criteria = criteria_of(study)
+    several = len(criteria) > 1
+    return [(unit_name(study.slug, criterion.key, several=several), criterion) for criterion in criteria]
+
+
+def criterion_or_first(study: Study, key: str | None) -> Criterion:
+    """The study's criterion ``key`` (None: its first); a ValidationError names a key the study lacks."""
+    criteria = criteria_of(study)
+    if key is None:
+        return criteria[0]
+    for criterion in criteria:
+        if criterion.key == key:
+            return criterion
+    keys = ", ".join(criterion.key for criterion in criteria)
+    raise ValidationError(f"Study {study.slug!r} has no criterion {key!r}; it has {keys}.")
+
+
+def study_labels(study: Study, texts: Mapping[str, str] | None = None, *, criterion: Criterion | None = None) -> Labels:
     """What the study's results call its two conditions (their names, by the data's keys ``baseline`` and ``ours``)
-    and its scores (its criterion's name), ``texts`` (name → text, e.g. from ``--label``) put over them; a bad one
-    is refused with a ValidationError naming it."""
+    and its scores (the name of ``criterion``, else of the study's first), ``texts`` (name → text, e.g. from
+    ``--label``) put over them; a bad one is refused with a ValidationError naming it."""
     names = dict(study.conditions.values_list("key", "name"))
-    criterion = study.criteria.order_by("position").values_list("label", flat=True).first()
-    own = Labels(baseline=names["baseline"], ours=names["ours"], question=criterion)
+    criterion = criterion or criterion_or_first(study, None)
+    own = Labels(baseline=names["baseline"], ours=names["ours"], question=criterion.label)
     try:
         return labels_with(own, texts or {})
     except ValueError as exc:
@@ -94,31 +121,44 @@ def study_labels(study: Study, texts: Mapping[str, str] | None = None) -> Labels
 def study_data(
     study: Study,
     *,
+    criterion: Criterion | None = None,
     frame: pd.DataFrame | None = None,
     documents: bool = False,
     labels: Mapping[str, str] | None = None,
 ) -> StudyData:
-    """What ``analysis.rendering`` needs of a stored study: its ratings (``frame`` when read already), analysis
-    options, attention checks and labels (``labels`` over its own); with ``documents``, also its protocol and
-    metric rows."""
+    """What ``analysis.rendering`` needs of a stored study's ratings on ``criterion`` (None: its first): the
+    ratings (``frame`` when read already), analysis options, attention checks, labels (``labels`` over its own) and
+    scale; with ``documents``, also its protocol and metric rows (the first criterion's unit carries these: the
+    paper table has a row per resolution, not per criterion)."""
     settings = settings_for(study)
+    units = analysis_units(study)
+    criterion = criterion or units[0][1]
+    (name,) = [name for name, own in units if own.pk == criterion.pk]
+    first = criterion.pk == units[0][1].pk
     return StudyData(
-        slug=study.slug,
-        ratings=ratings_frame(study=study) if frame is None else frame,
+        slug=name,
+        ratings=ratings_frame(study=study, criterion=criterion.key) if frame is None else frame,
         options=analysis_options(settings),
         attention=attention_table(study),
         protocol=study_protocol(study=study) if documents else None,
-        metric_rows=metric_rows(study) if documents else (),
-        labels=study_labels(study, labels),
-        scale_points=scale_points(study_id=study.pk),
+        metric_rows=metric_rows(study) if documents and first else (),
+        labels=study_labels(study, labels, criterion=criterion),
+        scale_points=criterion.scale_points,
     )
 
 
-def report_for(study: Study, *, frame: pd.DataFrame | None = None, exclusions: bool | None = None) -> StudyReport:
-    """One study's report with its settings; ``exclusions`` None follows the study's default. Its adjusted p is
-    the one a document of this study alone shows (Holm over one study: its own p)."""
+def report_for(
+    study: Study,
+    *,
+    criterion: Criterion | None = None,
+    frame: pd.DataFrame | None = None,
+    exclusions: bool | None = None,
+) -> StudyReport:
+    """The report of one study's ratings on ``criterion`` (None: its first) with its settings; ``exclusions`` None
+    follows the study's default. Its adjusted p is the one a document of this study alone shows (Holm over one
+    study: its own p)."""
     try:
-        (report,) = analyse_all([study_data(study, frame=frame)], exclusions=exclusions)
+        (report,) = analyse_all([study_data(study, criterion=criterion, frame=frame)], exclusions=exclusions)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
     return report

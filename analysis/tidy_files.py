@@ -15,7 +15,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .csv_cells import restore
-from .stats.tidy import CODEBOOK, COLUMNS, EXTRA_COLUMN_RULES, SECONDS_MODES, Problem, TidyRow, check_values, pair_rows
+from .stats.tidy import (
+    CODEBOOK,
+    COLUMNS,
+    EXTRA_COLUMN_RULES,
+    REQUIRED_COLUMNS,
+    SECONDS_MODES,
+    Problem,
+    TidyRow,
+    check_values,
+    pair_rows,
+    units,
+)
 
 _ARROW_TYPES = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64()}
 
@@ -56,7 +67,8 @@ def ratings_parquet(frame: pd.DataFrame) -> bytes:
 
 @dataclass(frozen=True)
 class TidyRatings:
-    """A checked file's ratings: one frame per study, in the order the studies first appear, each with the tidy
+    """A checked file's ratings: one frame per analysis unit (a study, or a study's criterion: ``tidy.units``), in
+    the order they first appear, each with the tidy
     columns (score an integer, seconds a float: the pair's time on both rows, NaN when unknown) and the extra
     columns kept."""
 
@@ -120,7 +132,7 @@ def read_tidy(path: Path, *, seconds: str = "pair", extra: str = "reject") -> Ti
         raise TidyFileError([f"{path}: a tidy ratings file ends in .csv or .parquet"])
     header, records = (_parquet_records if suffix == ".parquet" else _csv_records)(path)
     where = "line 1" if suffix == ".csv" else "the file's columns"
-    missing = [column for column in COLUMNS if column not in header]
+    missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
         raise TidyFileError([f"{where}: the columns lack {', '.join(missing)}; expected {', '.join(COLUMNS)}"])
     others = [column for column in header if column not in COLUMNS]
@@ -154,10 +166,11 @@ def read_tidy(path: Path, *, seconds: str = "pair", extra: str = "reject") -> Ti
         row = TidyRow(where_row, order, text["annotator"], text["item"], extra=kept, **values)
         study_of[order] = text["study"]
         rows.append(row)
-    # a rating pairs two rows of one study: pair each study's rows on their own
+    # a rating pairs two rows of one study on one criterion: pair each's rows on their own
     ratings = []
-    for study in dict.fromkeys(study_of.values()):
-        paired, pairing = pair_rows([row for row in rows if study_of[row.order] == study], seconds=seconds)
+    for study, criterion in dict.fromkeys((study_of[row.order], row.criterion) for row in rows):
+        own = [row for row in rows if study_of[row.order] == study and row.criterion == criterion]
+        paired, pairing = pair_rows(own, seconds=seconds)
         ratings += [(study, rating) for rating in paired]
         problems += pairing
     if problems:
@@ -168,22 +181,26 @@ def read_tidy(path: Path, *, seconds: str = "pair", extra: str = "reject") -> Ti
 
 
 def _frames(ratings: list, extra: list[str]) -> dict[str, pd.DataFrame]:
-    """Per study, its rows in the file's order, with the pair's time on both rows of a rating."""
+    """Per analysis unit (``tidy.units``: a study, or a study's criterion when its rows name several), its rows in
+    the file's order, with the pair's time on both rows of a rating."""
     records = []
+    names = units((study, rating.baseline.criterion) for study, rating in ratings)
     for study, rating in ratings:
         for row in (rating.baseline, rating.ours):
             record = {
+                "unit": names[(study, row.criterion)],
                 "study": study,
                 "annotator": row.annotator,
                 "item": row.item,
                 "condition": row.condition,
+                "criterion": row.criterion,
                 "score": row.score,
                 "position": row.position,
                 "seconds": rating.seconds,
             }
             records.append((row.order, {**record, **row.extra}))
     records.sort(key=lambda pair: pair[0])
-    frame = pd.DataFrame([record for _, record in records], columns=[*COLUMNS, *extra])
+    frame = pd.DataFrame([record for _, record in records], columns=["unit", *COLUMNS, *extra])
     frame["score"] = frame["score"].astype("int64")
     frame["seconds"] = frame["seconds"].astype("float64")
-    return {study: part.reset_index(drop=True) for study, part in frame.groupby("study", sort=False)}
+    return {unit: part.drop(columns="unit").reset_index(drop=True) for unit, part in frame.groupby("unit", sort=False)}

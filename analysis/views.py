@@ -17,7 +17,6 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations import access
-from annotations.selectors import scale_points
 from metrics.selectors import metric_rows
 
 from . import bundles
@@ -26,7 +25,15 @@ from .models import ResultsBundle
 from .paper_table import paper_rows, results_section
 from .plots import figure_bytes, study_plots
 from .protocol import study_protocol
-from .selectors import bundle_fingerprint, latest_bundle, report_for, settings_for, study_labels
+from .selectors import (
+    bundle_fingerprint,
+    criteria_of,
+    criterion_or_first,
+    latest_bundle,
+    report_for,
+    settings_for,
+    study_labels,
+)
 from .stats.report import to_jsonable
 from .tables import COLUMNS, table_cells, table_header
 
@@ -91,9 +98,11 @@ def results(request, slug: str):
     settings = settings_for(study)
     choice = request.GET.get("exclusions")
     exclusions = {"on": True, "off": False}.get(choice, settings.apply_exclusions_by_default)
+    criteria = criteria_of(study)
     try:
-        report = report_for(study, exclusions=exclusions)
-        labels = study_labels(study)
+        criterion = criterion_or_first(study, request.GET.get("criterion"))
+        report = report_for(study, criterion=criterion, exclusions=exclusions)
+        labels = study_labels(study, criterion=criterion)
     except ValidationError as exc:
         return render(
             request,
@@ -101,7 +110,7 @@ def results(request, slug: str):
             {"study": study, "error": " ".join(exc.messages), "metrics_section": _metrics_section(study)},
             status=200,
         )
-    figures = study_plots(report, labels, scale_points=scale_points(study_id=study.pk))
+    figures = study_plots(report, labels, scale_points=criterion.scale_points)
     plots = {name: mark_safe(_inline_svg(figure)) for name, figure in figures.items()}
     header, cells = table_header(report.adjustment, labels), table_cells(report)
     row = dict(zip(COLUMNS, cells, strict=True))
@@ -129,6 +138,9 @@ def results(request, slug: str):
             "protocol": study_protocol(study=study),
             "metrics_section": _metrics_section(study, report.mixed_model.effect, labels),
             "exclusions": exclusions,
+            "criteria": criteria if len(criteria) > 1 else [],
+            "exclusions_choice": choice if choice in ("on", "off") else "",
+            "criterion": criterion,
             "flagged": [q for q in report.annotator_quality if q.failed_attention or q.straightliner or q.too_fast],
         },
     )

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
-from analysis.stats.tidy import SECONDS_MODES, PairedRating, Problem, TidyRow, check_values, pair_rows
+from analysis.stats.tidy import (
+    REQUIRED_COLUMNS,
+    SECONDS_MODES,
+    PairedRating,
+    Problem,
+    TidyRow,
+    check_values,
+    pair_rows,
+)
 from evalsite.csv_cells import restore
 from evalsite.text_rules import describe_bad_characters
 
@@ -38,7 +46,7 @@ def _check_row(where: str, order: tuple, row: dict, slug: str, problems: list[Pr
     unstorable = {
         column: bad
         for column in TIDY_COLUMNS
-        if (bad := bad_character(row[column]) if column == "item" else describe_bad_characters(row[column]))
+        if (bad := bad_character(row[column]) if column == "item" else describe_bad_characters(row.get(column, "")))
     }
     for column, bad in unstorable.items():
         found.append(f"{column} {bad}")
@@ -71,6 +79,17 @@ def check_tidy_rows(
         raise ValidationError(f"Unknown --seconds {seconds!r}; choose from {', '.join(SECONDS_MODES)}.")
     problems = list(problems or [])
     checked = [row for where, order, values in rows if (row := _check_row(where, order, values, slug, problems))]
+    named = list(dict.fromkeys(row.criterion for row in checked if row.criterion))
+    if len(named) > 1:
+        first = next(row for row in checked if row.criterion == named[1])
+        problems.append(
+            Problem(
+                first.where,
+                first.order,
+                f"criterion {named[1]!r} after {named[0]!r}: import_ratings reads the ratings of one criterion; "
+                "split the file by criterion",
+            )
+        )
     ratings, pairing = pair_rows(checked, seconds=seconds)
     problems += pairing
     if problems:
@@ -126,7 +145,7 @@ def parse_tidy_csv(text: str, *, slug: str, seconds: str = "pair", extra: str = 
     except csv.Error as exc:
         raise ValidationError(f"line 1: not valid CSV ({exc}).") from None
     header = [name.strip() for name in (fieldnames or [])]
-    missing = [column for column in TIDY_COLUMNS if column not in header]
+    missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
         raise ValidationError(
             f"line 1: the header lacks column(s) {', '.join(missing)}; expected {', '.join(TIDY_COLUMNS)}."

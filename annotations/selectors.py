@@ -129,13 +129,13 @@ def attention_check_results(*, study: Study) -> dict[str, tuple[int, int]]:
 
 
 def tidy_rows(*, study: Study, criterion: str | None = None) -> Iterator[dict]:
-    """The study's ratings on a criterion (its key; None: the first) as tidy rows (``TIDY_COLUMNS``), one per image
-    and so two per rated pair, in a stable order."""
-    on = Q(criterion__key=criterion) if criterion else Q(criterion__position=0)
+    """The study's ratings on a criterion (its key; None: on every criterion, one after another) as tidy rows
+    (``TIDY_COLUMNS``), one per image and so two per rated pair and criterion, in a stable order."""
+    on = Q(criterion__key=criterion) if criterion else Q()
     ratings = (
         Rating.objects.filter(REAL_ANSWERS, on, assignment__annotator__study=study)
-        .select_related("assignment__annotator", "assignment__pair__prompt", "condition")
-        .order_by("assignment__annotator_id", "assignment__order", "condition__position")
+        .select_related("assignment__annotator", "assignment__pair__prompt", "condition", "criterion")
+        .order_by("criterion__position", "assignment__annotator_id", "assignment__order", "condition__position")
     )
     for rating in ratings:
         assignment = rating.assignment
@@ -145,6 +145,7 @@ def tidy_rows(*, study: Study, criterion: str | None = None) -> Iterator[dict]:
             "annotator": assignment.annotator.label,
             "item": assignment.pair.prompt.text,
             "condition": rating.condition.key,
+            "criterion": rating.criterion.key,
             "score": rating.score,
             "position": "left" if ours == assignment.ours_on_left else "right",
             "seconds": rating.seconds,

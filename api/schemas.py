@@ -100,12 +100,13 @@ class ProgressOut(Schema):
 
 
 class RatingRow(Schema):
-    """One image rating of the tidy ratings (two per rating), as in the ratings CSV."""
+    """One image rating of the tidy ratings (two per rating and criterion), as in the ratings CSV."""
 
     study: str
     annotator: str
     item: str
     condition: str
+    criterion: str
     score: int
     position: str
     seconds: float | None

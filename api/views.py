@@ -127,7 +127,7 @@ def study_results(request, slug: str, exclusions: Literal["default", "on", "off"
 @api.get(
     "/studies/{slug}/ratings",
     response={200: list[RatingRow], **ERRORS},
-    summary="A study's tidy ratings: two rows per rating, as in the ratings CSV",
+    summary="A study's tidy ratings: two rows per rating and criterion, as in the ratings CSV",
 )
 def study_ratings(request, slug: str):
     study = _study(request, slug, access.EXPORT_STUDY)

@@ -1,6 +1,7 @@
-"""The tidy ratings: one row per image rating, two rows per rating of a pair. Their columns with type, units and
-allowed values (the codebook the exports carry), the checks every reader applies to each row and to each pair of
-rows, and the pair's time from per-row seconds.
+"""The tidy ratings: one row per image rating on a criterion, two rows per rating of a pair on each criterion. Their
+columns with type, units and allowed values (the codebook the exports carry), the checks every reader applies to each
+row and to each pair of rows, the pair's time from per-row seconds, and the analysis units the rows fall into (one per
+study and criterion).
 
 Each check returns ``Problem``s (where, what) rather than raising, so that a reader can list every bad line of a file
 and reject it whole; the readers (the ``import_ratings`` command, ``evalsite-analyze``) say where a row came from.
@@ -8,11 +9,17 @@ and reject it whole; the readers (the ``import_ratings`` command, ``evalsite-ana
 
 import math
 import numbers
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-COLUMNS = ("study", "annotator", "item", "condition", "score", "position", "seconds")
+COLUMNS = ("study", "annotator", "item", "condition", "criterion", "score", "position", "seconds")
+#: Columns a reader does without: a file without ``criterion`` holds ratings on one criterion, unnamed.
+OPTIONAL_COLUMNS = ("criterion",)
+REQUIRED_COLUMNS = tuple(column for column in COLUMNS if column not in OPTIONAL_COLUMNS)
 CONDITIONS = ("baseline", "ours")
+#: A criterion's key: a lowercase letter, then lowercase letters, digits or underscores (as the site's keys are).
+CRITERION_KEY = re.compile(r"[a-z][a-z0-9_]*")
 POSITIONS = ("left", "right")
 SCORE_MIN, SCORE_MAX = 1, 10
 
@@ -53,6 +60,13 @@ CODEBOOK = (
     ),
     Column("item", "string", "The prompt both images of the pair were generated from: the pair's identity."),
     Column("condition", "string", "Which arm made the image this row scores.", allowed=CONDITIONS),
+    Column(
+        "criterion",
+        "string",
+        "What the image was rated on: the key of the study's criterion (e.g. consistency, quality); empty, or the "
+        "column left out, for a file of one criterion.",
+        nullable=True,
+    ),
     Column(
         "score",
         "integer",
@@ -101,6 +115,7 @@ class TidyRow:
     position: str
     seconds: float | None
     extra: Mapping[str, object] = field(default_factory=dict)
+    criterion: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,10 +139,15 @@ def _text(value: object) -> str:
 
 
 def check_values(row: Mapping[str, object]) -> tuple[dict | None, list[str]]:
-    """The row's condition, position, score and seconds checked and parsed (``None`` and the problems if any is bad);
-    text as in a CSV cell, or the values a Parquet file holds."""
+    """The row's condition, criterion (empty when the row has none), position, score and seconds checked and parsed
+    (``None`` and the problems if any is bad); text as in a CSV cell, or the values a Parquet file holds."""
     problems = []
     condition, position = _text(row["condition"]).strip(), _text(row["position"]).strip()
+    criterion = _text(row.get("criterion")).strip()
+    if criterion and not CRITERION_KEY.fullmatch(criterion):
+        problems.append(
+            f"criterion {row['criterion']!r} is not a key (a lowercase letter, then lowercase letters, digits or _)"
+        )
     if condition not in CONDITIONS:
         problems.append(f"condition {row['condition']!r} is not one of {', '.join(CONDITIONS)}")
     if position not in POSITIONS:
@@ -157,7 +177,13 @@ def check_values(row: Mapping[str, object]) -> tuple[dict | None, list[str]]:
                 problems.append(f"seconds {raw_seconds!r} must be a non-negative number")
     if problems:
         return None, problems
-    return {"condition": condition, "position": position, "score": score, "seconds": seconds}, []
+    return {
+        "condition": condition,
+        "criterion": criterion,
+        "position": position,
+        "score": score,
+        "seconds": seconds,
+    }, []
 
 
 def _pair_seconds(base: TidyRow, ours: TidyRow, mode: str) -> tuple[float | None, str | None]:
@@ -174,10 +200,36 @@ def _pair_seconds(base: TidyRow, ours: TidyRow, mode: str) -> tuple[float | None
     return ours.seconds, None
 
 
+def unit_name(study: str, criterion: str, *, several: bool) -> str:
+    """What the analysis calls a study's ratings on a criterion: the study's slug when it has one criterion (or its
+    rows name none), else ``<slug>.<criterion>`` (a slug holds no dot)."""
+    return f"{study}.{criterion}" if several and criterion else study
+
+
+def study_of(unit: str) -> str:
+    """The study an analysis unit's ratings come from (``unit_name``'s slug)."""
+    return unit.partition(".")[0]
+
+
+def criterion_of(unit: str) -> str:
+    """The criterion an analysis unit's ratings are on; empty for a study analysed whole (one criterion)."""
+    return unit.partition(".")[2]
+
+
+def units(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Each (study, criterion) of ``keys``, in their order, and its ``unit_name``: a study whose rows name several
+    criteria is analysed per criterion."""
+    keys = list(dict.fromkeys(keys))
+    counts: dict[str, int] = {}
+    for study, _ in keys:
+        counts[study] = counts.get(study, 0) + 1
+    return {(study, criterion): unit_name(study, criterion, several=counts[study] > 1) for study, criterion in keys}
+
+
 def pair_rows(rows: Iterable[TidyRow], *, seconds: str = "pair") -> tuple[list[PairedRating], list[Problem]]:
     """Each (annotator, item)'s baseline and ours rows joined into one rating, in the order of their first row;
     a second row of a condition, a lone row, both rows on one side and seconds that do not fit ``seconds``
-    (``SECONDS_MODES``) are problems."""
+    (``SECONDS_MODES``) are problems. The rows are one criterion's (the readers pair each criterion's apart)."""
     if seconds not in SECONDS_MODES:
         raise ValueError(f"Unknown seconds mode {seconds!r}; choose from {', '.join(SECONDS_MODES)}.")
     problems: list[Problem] = []

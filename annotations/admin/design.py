@@ -1,11 +1,12 @@
 """The study page's conditions and criteria tables: the names results give the conditions, and each criterion's
-question, scale and anchors, and name in results, checked by ``services.design``. Neither is added or removed here:
-a study has the seed's design (``design.add_seed_design``)."""
+question, scale and anchors, and name in results, checked by ``services.design``. Criteria are added and removed here
+until an annotator consents (``design.add_criterion``, ``design.remove_criterion``); conditions are the design's."""
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from .. import selectors
 from ..models import Condition, Criterion
 from ..services import design
 
@@ -41,13 +42,43 @@ class ConditionForm(_CheckedRowForm):
 
 
 class CriterionForm(_CheckedRowForm):
+    """A criterion's row: its key is set when it is added, then fixed (the data files call it by it)."""
+
     class Meta:
         model = Criterion
-        fields = design.CRITERION_FIELDS
+        fields = ("key", *design.CRITERION_FIELDS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["key"].disabled = True
 
     @staticmethod
     def check(row, changed) -> None:
         design.check_criterion(criterion=row, changed=changed)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and self.has_changed() and not self.errors:
+            values = {name: cleaned.get(name) for name in self._meta.fields}
+            try:
+                design.check_new_criterion(criterion=Criterion(study_id=self.instance.study_id, **values))
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
+class CriterionFormSet(forms.BaseInlineFormSet):
+    """Refuses removing a criterion that ``design.check_removable`` keeps."""
+
+    def clean(self):
+        super().clean()
+        for form in self.deleted_forms:
+            if form.instance.pk is not None:
+                try:
+                    design.check_removable(criterion=form.instance)
+                except ValidationError as exc:
+                    raise ValidationError(exc.messages) from None
 
 
 class _FixedRowsInline(admin.TabularInline):
@@ -70,12 +101,35 @@ class ConditionInline(_FixedRowsInline):
     verbose_name_plural = "Conditions (named in results, never shown to annotators)"
 
 
-class CriterionInline(_FixedRowsInline):
-    """The study's criteria: question, scale and anchors are fixed once an annotator has consented; the name in
-    results is edited at any time."""
+class CriterionInline(admin.TabularInline):
+    """The study's criteria: added and removed, and their question, scale and anchors edited, until an annotator
+    has consented; the name in results is edited at any time. Saved through ``services.design`` (the study admin's
+    ``save_formset``)."""
 
     model = Criterion
     form = CriterionForm
+    formset = CriterionFormSet
     fields = ("key", *design.CRITERION_FIELDS)
-    readonly_fields = ("key",)
+    extra = 0
     verbose_name_plural = "Criteria (what each image is rated on, and on what scale)"
+
+    def _open(self, obj) -> bool:
+        return obj is not None and not selectors.consented_count(study_id=obj.pk)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return super().has_add_permission(request, obj) and self._open(obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self._open(obj)
+
+
+def save_criteria(formset) -> None:
+    """Save the criteria table through ``services.design``: removals, changes, then additions in their order."""
+    instances = formset.save(commit=False)
+    for criterion in formset.deleted_objects:
+        design.remove_criterion(criterion=criterion)
+    for criterion in instances:
+        if criterion.pk is None:
+            design.add_criterion(criterion=criterion)
+        else:
+            criterion.save()

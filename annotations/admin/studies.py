@@ -20,7 +20,7 @@ from ..prompt_files import read_checked_prompts
 from ..services import design, enrolment, studies
 from ..services.prompt_import import add_prompts_from_file
 from . import study_page
-from .design import ConditionInline, CriterionInline
+from .design import ConditionInline, CriterionInline, save_criteria
 from .duplication import duplicate_paths, duplicate_selected
 from .guards import KeepAnswersAdmin
 from .invites import invite_paths
@@ -243,6 +243,12 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Criterion:
+            save_criteria(formset)
+        else:
+            super().save_formset(request, form, formset, change)
 
     def save_related(self, request, form, formsets, change):
         """A new study's pasted prompts are added as a plain-text prompt file would be."""

@@ -5,19 +5,21 @@ Every study starts with the seed's design (``add_seed_design``): two conditions,
 whose data key is ``baseline``) and the entropy-scaled one (``ours``), made together by one pair job per prompt, and
 one criterion scored from 1 to 10 (or 1–5, 1–7). Names and texts may change as a study runs (``check_condition``,
 ``check_criterion``): a name is only what results call a condition; what annotators see is fixed once one has
-consented.
+consented. Until then criteria may be added (``add_criterion``: each image is then scored on each) and removed
+(``remove_criterion``), down to one.
 """
 
 from collections.abc import Collection
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 
 from evalsite.text_rules import describe_bad_characters
 from generation.validation import full_clean_named
 
 from .. import selectors
-from ..models import DEFAULT_QUESTION, SEED_CONDITIONS, SEED_CRITERION, Condition, Criterion, Study
+from ..models import DEFAULT_QUESTION, SEED_CONDITIONS, SEED_CRITERION, Condition, Criterion, Rating, Study
 
 #: A condition's and a criterion's texts that people type: none may hold several lines (``evalsite.text_rules``).
 CONDITION_TEXTS = ("name",)
@@ -65,6 +67,63 @@ def check_criterion(*, criterion: Criterion, changed: Collection[str] | None = N
     names = CRITERION_TEXTS if changed is None else [name for name in CRITERION_TEXTS if name in changed]
     if errors := _text_errors(criterion, names):
         raise ValidationError(errors)
+
+
+def refuse_once_consented(study_id: int, what: str) -> None:
+    """Refuse ``what`` (a change to the criteria annotators are asked) once an annotator has consented."""
+    if consented := selectors.consented_count(study_id=study_id):
+        slug = Study.objects.values_list("slug", flat=True).get(pk=study_id)
+        who = f"{consented} annotator{' has' if consented == 1 else 's have'} consented"
+        raise ValidationError(
+            f"Study {slug!r}: {what} no longer: {who} after reading the criteria, and the protocol must report what "
+            "annotators were asked. Create a new study for other criteria."
+        )
+
+
+@transaction.atomic
+def add_criterion(*, criterion: Criterion) -> Criterion:
+    """Save a new criterion (its study, key and texts set) after the study's others: every image is then scored on
+    it too. Refused once an annotator has consented, and for a key the study has or texts ``check_criterion``
+    refuses; nothing is written then."""
+    Study.objects.select_for_update().filter(pk=criterion.study_id).first()  # one addition at a time per study
+    top = Criterion.objects.filter(study_id=criterion.study_id).aggregate(top=Max("position"))["top"]
+    criterion.position = 0 if top is None else top + 1
+    check_new_criterion(criterion=criterion)
+    full_clean_named(criterion)
+    criterion.save()
+    return criterion
+
+
+def check_new_criterion(*, criterion: Criterion) -> None:
+    """What ``add_criterion`` refuses: any addition once an annotator has consented, a key the study has, and texts
+    ``check_criterion`` refuses."""
+    refuse_once_consented(criterion.study_id, "criteria can be added")
+    if Criterion.objects.filter(study_id=criterion.study_id, key=criterion.key).exists():
+        raise ValidationError({"key": f"The study has a criterion {criterion.key!r} already; choose another key."})
+    check_criterion(criterion=criterion)
+
+
+def check_removable(*, criterion: Criterion) -> None:
+    """What ``remove_criterion`` refuses: see there."""
+    slug = Study.objects.values_list("slug", flat=True).get(pk=criterion.study_id)
+    refuse_once_consented(criterion.study_id, "criteria can be removed")
+    if not Criterion.objects.filter(study_id=criterion.study_id).exclude(pk=criterion.pk).exists():
+        raise ValidationError(f"Study {slug!r}: {criterion.label!r} is its only criterion; a study needs one.")
+    if Rating.objects.filter(criterion=criterion, assignment__annotator__is_pilot=False).exists():
+        raise ValidationError(f"Study {slug!r}: {criterion.label!r} holds ratings; they are kept with it.")
+
+
+@transaction.atomic
+def remove_criterion(*, criterion: Criterion) -> None:
+    """Remove a criterion, with the pilot runs' scores on it, and close the gap in the positions. Refused for a
+    study's only criterion, once an annotator has consented, and while it holds ratings other than pilot runs'
+    (imported ones)."""
+    study = Study.objects.select_for_update().get(pk=criterion.study_id)
+    check_removable(criterion=criterion)
+    Rating.objects.filter(criterion=criterion).delete()  # pilot runs' scores only
+    criterion.delete()
+    for position, pk in enumerate(Criterion.objects.filter(study=study).values_list("pk", flat=True)):
+        Criterion.objects.filter(pk=pk).update(position=position)  # ascending: never onto a taken position
 
 
 @transaction.atomic

@@ -103,6 +103,12 @@ def store_ratings(*, slug: str, tidy: TidyFile, bar: BarFactory = NoBar) -> Impo
     annotators = {a.external_id: a for a in study.annotators.exclude(external_id="")}
     baseline, ours = study.conditions.order_by("position")[:2]
     criterion = study.criteria.order_by("position").first()
+    named = {rating.baseline.criterion for rating in ratings} - {""}
+    if named and named != {criterion.key}:
+        raise ValidationError(
+            f"The file's ratings are on criterion {named.pop()!r}; study {slug!r} takes imported ratings on its "
+            f"first criterion, {criterion.key!r}."
+        )
     errors = []
     with bar(total=len(ratings), desc="ratings", unit="rating") as progress:
         for rating in ratings:

@@ -45,7 +45,7 @@ def export(*args) -> str:
 def test_csv_to_stdout(rated):
     text = export("sd21_768px", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert text.splitlines()[0] == "study,annotator,item,condition,score,position,seconds"
+    assert text.splitlines()[0] == "study,annotator,item,condition,criterion,score,position,seconds"
     assert len(rows) == 12
     assert {row["study"] for row in rows} == {"sd21_768px"}
     assert sorted(int(row["score"]) for row in rows if row["condition"] == "ours") == sorted(

@@ -235,8 +235,8 @@ def test_wrong_field_count(tmp_path):
     text[3] = text[3] + ",extra"
     text[5] = ",".join(text[5].split(",")[:-2])
     message = import_expecting_error(tmp_path, "\n".join(text) + "\n")
-    assert "line 4: expected 7 fields" in message
-    assert "line 6: expected 7 fields" in message
+    assert "line 4: expected 8 fields" in message
+    assert "line 6: expected 8 fields" in message
 
 
 def test_empty_file_and_bad_slug(tmp_path):

@@ -36,6 +36,8 @@ RESEARCHER_PERMISSIONS = {
     "annotations.change_condition",
     "annotations.view_criterion",
     "annotations.change_criterion",
+    "annotations.add_criterion",
+    "annotations.delete_criterion",
     "annotations.view_imagepair",
     "annotations.add_annotator",
     "annotations.change_annotator",

@@ -6,7 +6,7 @@ import functools
 import io
 import json
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from importlib import metadata
 
@@ -17,6 +17,7 @@ from .csv_cells import neutralise
 from .labels import DEFAULT_LABELS, Labels
 from .stats.multiplicity import METHODS
 from .stats.report import SCHEMA, StudyReport, to_jsonable
+from .stats.tidy import criterion_of
 from .tables import table_dict
 
 FORMATS = ("csv", "parquet", "json", "latex", "markdown", "plots", "manifest", "codebook", "readme")
@@ -116,17 +117,25 @@ def summaries_json(
     return json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n"
 
 
+def unit_protocol(protocol: Mapping, unit: str) -> dict:
+    """The protocol of an analysis unit: its study's, under the unit's name (``tidy.unit_name``), saying the
+    criterion when the unit is one of several."""
+    criterion = criterion_of(unit)
+    return {**protocol, "study": unit, **({"criterion": criterion} if criterion else {})}
+
+
 def manifest_json(
     reports: Sequence[StudyReport], protocols: Sequence[dict | None], labels: Sequence[Labels] = ()
 ) -> str:
-    """The protocol manifest: per study, how the images were made, what annotators were asked (when its protocol is
-    known), counts, exclusions and the analysis settings with the labels of its figures and tables; and the
-    software versions."""
+    """The protocol manifest: per study (per analysis unit: a study of several criteria has one per criterion, named
+    ``<slug>.<key>`` and saying its ``criterion``), how the images were made, what annotators were asked (when its
+    protocol is known), counts, exclusions and the analysis settings with the labels of its figures and tables; and
+    the software versions."""
     studies = []
     for report, own, protocol in zip(reports, _labels_for(reports, labels), protocols, strict=True):
         studies.append(
             {
-                **(protocol if protocol is not None else {"study": report.study}),
+                **unit_protocol(protocol or {}, report.study),
                 "analysis": {
                     "seed": report.seed,
                     "bootstrap_resamples": report.bootstrap.resamples,

@@ -17,6 +17,7 @@ from annotations.selectors import TIDY_COLUMNS, attention_check_results, tidy_ro
 from metrics.models import MetricResult
 from metrics.selectors import metric_rows
 
+from .formats import unit_protocol
 from .labels import Labels, labels_with
 from .models import AnalysisSettings, ResultsBundle
 from .protocol import study_protocol
@@ -140,7 +141,7 @@ def study_data(
         ratings=ratings_frame(study=study, criterion=criterion.key) if frame is None else frame,
         options=analysis_options(settings),
         attention=attention_table(study),
-        protocol=study_protocol(study=study) if documents else None,
+        protocol=unit_protocol(study_protocol(study=study), name) if documents else None,
         metric_rows=metric_rows(study) if documents and first else (),
         labels=study_labels(study, labels, criterion=criterion),
         scale_points=criterion.scale_points,

@@ -18,6 +18,9 @@ from analysis.files import write_files
 from analysis.models import AnalysisSettings
 from analysis.rendering import AnalysisOptions, StudyData, render_documents
 from analysis.stats.quality import ExclusionRules
+from annotations import services
+from annotations.models import Criterion
+from annotations.services import design
 from tests.analysis.simulate import simulate_ratings
 from tests.analysis.test_exports import rate_all
 from tests.factories import make_open_study, name_design
@@ -198,3 +201,34 @@ def test_per_image_seconds_become_the_pairs_time(ratings_file, tmp_path, capsys)
     first = written.iloc[0]
     pair = frame[(frame["annotator"] == first["annotator"]) & (frame["item"] == first["item"])]
     assert len(pair) == 2 and first["seconds"] == pair["seconds"].sum()
+
+
+@pytest.mark.django_db
+def test_a_study_of_two_criteria_is_analysed_per_criterion_and_remade_from_its_one_ratings_file(tmp_path, monkeypatch):
+    study, annotators = make_open_study(slug="two", prompts=3, annotators=2, base_seed=5, steps=4)
+    design.add_criterion(
+        criterion=Criterion(study=study, key="quality", question="How good?", label="Visual quality", scale_points=7)
+    )
+    for number, annotator in enumerate(annotators):
+        services.give_consent(annotator=annotator)
+        for order, assignment in enumerate(annotator.assignments.order_by("order")):
+            scores = {"left": 3 + order, "right": 8 - number, "left-quality": 1 + order, "right-quality": 7 - order}
+            services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, scores=scores)
+    AnalysisSettings.objects.create(study=study, seed=7, bootstrap_resamples=300)
+    exported = tmp_path / "exported"
+    call_command("export_results", "two", "--format", "all", "--out", str(exported), stdout=io.StringIO())
+
+    summary = json.loads((exported / "summary.json").read_text())
+    assert [entry["study"] for entry in summary["studies"]] == ["two.consistency", "two.quality"]
+    assert [entry["labels"]["question"] for entry in summary["studies"]] == ["Score", "Visual quality"]
+    ratings = pd.read_csv(exported / "two-ratings.csv")
+    assert sorted(ratings.groupby("criterion").size().items()) == [("consistency", 12), ("quality", 12)]
+    assert not (exported / "two.quality-ratings.csv").exists()
+    quality = ratings[ratings["criterion"] == "quality"]
+    assert quality["score"].between(1, 7).all()
+
+    command = readme_command(exported)
+    assert command[:2] == ["evalsite-analyze", "two-ratings.parquet"]
+    monkeypatch.chdir(exported)
+    assert main(command[1:]) == 0
+    assert_same_files(exported, exported / "reproduced")  # each criterion's tables, plots and labels

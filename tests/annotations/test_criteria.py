@@ -175,3 +175,22 @@ def test_the_admin_adds_and_removes_criteria_until_the_first_consent(admin_clien
     assert 'name="criteria-0-DELETE"' not in admin_client.get(change).content.decode()
     response = admin_client.post(change, change_form(study, **criteria_rows(delete=True)))
     assert study.criteria.count() == 3
+
+
+def test_the_results_page_shows_each_criterion_on_its_own(admin_client):
+    study, annotators = study_of_two_criteria(slug="res", annotators=2)
+    for number, annotator in enumerate(annotators):
+        services.give_consent(annotator=annotator)
+        for order, assignment in enumerate(annotator.assignments.order_by("order")):
+            scores = {"left": 2 + order, "right": 9 - number, "left-quality": 1 + order, "right-quality": 5 - order}
+            services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, scores=scores)
+    results = reverse("analysis:results", args=[study.slug])
+    first = admin_client.get(results)
+    assert first.context["criterion"].key == "consistency" and first.context["report"].study == "res.consistency"
+    page = first.content.decode()
+    assert "Results: Score" in page and 'href="?criterion=quality"' in page
+    quality = admin_client.get(results, {"criterion": "quality", "exclusions": "off"})
+    assert quality.context["report"].study == "res.quality" and quality.context["report"].counts.ratings == 6
+    assert 'href="?exclusions=on&amp;criterion=quality"' in quality.content.decode()
+    missing = admin_client.get(results, {"criterion": "nope"})
+    assert "has no criterion 'nope'; it has consistency, quality" in missing.context["error"]

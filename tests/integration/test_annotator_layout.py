@@ -15,6 +15,8 @@ from django.urls import reverse
 from PIL import Image, ImageDraw
 
 from annotations import services
+from annotations.models import Criterion, Rating
+from annotations.services import design
 from generation.storage import encode_png, write_atomic
 from tests.analysis.test_exports import rate_all
 from tests.factories import make_open_study, pair_rating, pair_ratings
@@ -433,3 +435,64 @@ def test_a_seven_point_scale_fits_and_takes_only_its_keys(live_server, chromium,
         assert page.locator("#remaining").inner_text() == "Pair 2 of 3"
         rating = pair_rating()
         assert sorted((rating.baseline_score, rating.ours_score)) == [2, 7]
+
+
+@pytest.mark.parametrize("viewport", [LAPTOPS[1], PHONE], ids=["laptop", "phone"])
+def test_two_criteria_fit_one_screen_and_the_keys_go_through_each_scale(live_server, chromium, viewport):
+    """A study of two criteria: a scale per criterion under each image, all on one screen (the pictures shrink to
+    make room); Tab goes through Image A's scales, then Image B's, and the number keys score the highlighted one;
+    the answer stores each image's score on each criterion."""
+    phone = viewport is PHONE
+    study, (annotator,) = make_open_study(slug="two", prompts=3, annotators=1, width=512, height=512)
+    design.add_criterion(
+        criterion=Criterion(
+            study=study, key="quality", question="How good does it look?", label="Quality", scale_points=5
+        )
+    )
+    services.give_consent(annotator=annotator)
+    page = open_context(chromium, viewport, phone=phone).new_page()
+    page.goto(url(live_server, "rate", token=annotator.token))
+    wait_for_images(page)
+    assert page.get_by_role("heading", level=1).inner_text() == "Rate each image on each question"
+    assert page.locator("#questions li").all_inner_texts() == [
+        f"Score: {study.criteria.get(key='consistency').question}",
+        "Quality: How good does it look?",
+    ]
+    fields = ["left", "left-quality", "right", "right-quality"]
+    assert page.locator("fieldset.scale").evaluate_all("scales => scales.map(s => s.dataset.field)") == fields
+    assert page.locator("#scale-left-quality input").count() == 5
+    assert page.locator("#scale-left-quality legend").inner_text() == "Image A: Quality"
+    assert_one_screen(page, viewport)
+    for side in ("left", "right"):  # each image's second scale under its first
+        first, second = box(page, f"#scale-{side}"), box(page, f"#scale-{side}-quality")
+        assert 0 <= second["y"] - (first["y"] + first["height"]) < 40, (first, second)
+        assert in_view(second, viewport)
+    if phone:
+        return
+    page.keyboard.press("6")  # past the quality scale while it is not highlighted: scores Image A's first
+    assert page.locator("#scale-left input:checked").get_attribute("value") == "6"
+    page.keyboard.press("Tab")
+    assert "active" in page.locator("#scale-left-quality").get_attribute("class")
+    colour = "legend => getComputedStyle(legend).color"
+    marked = page.locator("#scale-left-quality legend").evaluate(colour)
+    assert page.locator("#scale-left legend").evaluate(colour) != marked  # only the scale the keys score is marked
+    page.keyboard.press("6")  # past the 1–5 scale: nothing
+    assert page.locator("#scale-left-quality input:checked").count() == 0
+    assert page.locator("#submit").is_disabled()
+    submit_and_wait(page, lambda: [page.keyboard.press(key) for key in ("4", "Tab", "9", "Tab", "2", "Enter")])
+    assert page.locator("#remaining").inner_text() == "Pair 2 of 3"
+    assert page.locator("fieldset.scale input:checked").count() == 0
+    assignment = annotator.assignments.order_by("order").first()
+    left, right = ("ours", "baseline") if assignment.ours_on_left else ("baseline", "ours")
+    stored = {
+        (criterion, condition): score
+        for criterion, condition, score in Rating.objects.filter(assignment=assignment).values_list(
+            "criterion__key", "condition__key", "score"
+        )
+    }
+    assert stored == {
+        ("consistency", left): 6,
+        ("quality", left): 4,
+        ("consistency", right): 9,
+        ("quality", right): 2,
+    }

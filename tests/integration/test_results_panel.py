@@ -11,6 +11,9 @@ from django.urls import reverse
 
 from analysis import bundles
 from analysis.models import ResultsBundle
+from annotations import services
+from annotations.models import Criterion
+from annotations.services import design
 from evalsite.celery import app
 from tests.analysis.test_exports import rate_all
 from tests.factories import make_open_study
@@ -90,4 +93,27 @@ def test_the_results_panel_shows_progress_and_downloads_the_bundle(live_server, 
         page.locator("#bundle-files a", has_text="summary.md").click()
     assert download.value.suggested_filename == "summary.md"
     assert Path(download.value.path()).read_bytes() == written["summary.md"]
+    assert watched.problems == []
+
+
+def test_a_study_of_two_criteria_shows_one_at_a_time_and_links_the_other(live_server, new_context):
+    study, annotators = make_open_study(slug="twofold", prompts=3, annotators=2)
+    design.add_criterion(criterion=Criterion(study=study, key="quality", question="How good?", label="Quality"))
+    for number, annotator in enumerate(annotators):
+        services.give_consent(annotator=annotator)
+        for order, assignment in enumerate(annotator.assignments.order_by("order")):
+            scores = {"left": 2 + order, "right": 9 - number, "left-quality": 7 - order, "right-quality": 4}
+            services.submit_rating(annotator_id=annotator.pk, assignment_id=assignment.pk, scores=scores)
+    watched = Watched(staff_context(new_context, live_server))
+    page = watched.new_page()
+    page.goto(live_server.url + reverse("analysis:results", args=[study.slug]))
+    assert page.locator("#results-panel h2").inner_text() == "Results: Score"
+    nav = page.locator("#criteria")
+    assert nav.locator("[aria-current=page]").inner_text() == "Score"
+    assert nav.bounding_box()["width"] > 300
+    nav.get_by_role("link", name="Quality").click()
+    page.wait_for_url("**criterion=quality")
+    assert page.locator("#results-panel h2").inner_text() == "Results: Quality"
+    assert "2 · 3 · 6" in page.locator("#headline").inner_text()
+    assert nav.get_by_role("link", name="Score").is_visible()
     assert watched.problems == []

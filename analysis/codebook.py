@@ -26,7 +26,7 @@ def codebook_markdown() -> str:
         "# Codebook: the tidy ratings",
         "",
         "`<study>-ratings.csv` and `<study>-ratings.parquet` hold the same rows: one per image rating, two per "
-        "rating of a pair (its baseline and its ours image). The CSV marks text a spreadsheet would run as a formula "
+        "rating of a pair on each criterion (its baseline and its ours image). The CSV marks text a spreadsheet would run as a formula "
         "with a leading `'` (a cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage return); the Parquet file "
         "keeps the raw text. `codebook.schema.json` is a JSON Schema of one row.",
         "",
@@ -42,9 +42,10 @@ def codebook_markdown() -> str:
         "",
         "## Rows and pairs",
         "",
-        f"- A rating is the two rows with the same `study`, `annotator` and `item`: one of each `condition` "
-        f"({', '.join(CONDITIONS)}), on different `position`s ({', '.join(POSITIONS)}).",
-        "- Each annotator rates an item at most once. The analysis takes ours − baseline per rating.",
+        f"- A rating is the two rows with the same `study`, `annotator`, `item` and `criterion`: one of each "
+        f"`condition` ({', '.join(CONDITIONS)}), on different `position`s ({', '.join(POSITIONS)}).",
+        "- Each annotator rates an item at most once, on every criterion of the study at once. The analysis takes "
+        "ours − baseline per rating, each criterion on its own (a study of several is reported as `<study>.<key>`).",
         f"- `seconds`: in these files {SECONDS_MODES['pair']}. A file from a tool that times each image "
         f"separately is read with `--seconds image`: {SECONDS_MODES['image']}.",
         "- Other columns are refused by the readers (`import_ratings`, `evalsite-analyze`) unless asked to leave "

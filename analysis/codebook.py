@@ -26,9 +26,9 @@ def codebook_markdown() -> str:
         "# Codebook: the tidy ratings",
         "",
         "`<study>-ratings.csv` and `<study>-ratings.parquet` hold the same rows: one per image rating, two per "
-        "rating of a pair on each criterion (its baseline and its ours image). The CSV marks text a spreadsheet would run as a formula "
-        "with a leading `'` (a cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage return); the Parquet file "
-        "keeps the raw text. `codebook.schema.json` is a JSON Schema of one row.",
+        "rating of a pair on each criterion (its baseline and its ours image). The CSV marks text a spreadsheet "
+        "would run as a formula with a leading `'` (a cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage "
+        "return); the Parquet file keeps the raw text. `codebook.schema.json` is a JSON Schema of one row.",
         "",
         "| column | type | units | allowed values | meaning |",
         "|---|---|---|---|---|",

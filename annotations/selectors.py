@@ -27,6 +27,7 @@ from .models import (
     Annotator,
     Assignment,
     CheckResponse,
+    Condition,
     Criterion,
     ImagePair,
     Prompt,
@@ -34,6 +35,7 @@ from .models import (
     Study,
     is_token,
 )
+from .sequence import Design, Scale
 
 #: Columns of the tidy ratings: one row per image rating (their codebook and checks: ``analysis.stats.tidy``).
 TIDY_COLUMNS = COLUMNS
@@ -68,9 +70,14 @@ def scale_points(*, study_id: int) -> int:
     return points or SCORE_MAX
 
 
-def criterion_scales(*, study_id: int) -> tuple[tuple[str, int], ...]:
-    """The study's criteria in order: (key, the top of its scale)."""
-    return tuple(Criterion.objects.filter(study_id=study_id).values_list("key", "scale_points"))
+def rating_design(*, study_id: int) -> Design:
+    """What storing an answer needs of the study's design (``sequence.Design``), as the rating path's ``rater``
+    reads it."""
+    criteria = tuple(
+        Scale(*row) for row in Criterion.objects.filter(study_id=study_id).values_list("pk", "key", "scale_points")
+    )
+    reference, ours = Condition.objects.filter(study_id=study_id).values_list("pk", flat=True)[:2]
+    return Design(criteria, reference, ours)
 
 
 def study_by_pilot_token(token: str) -> Study | None:

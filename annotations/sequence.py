@@ -73,6 +73,25 @@ def _db_now() -> object:
 
 
 @dataclass(frozen=True)
+class Scale:
+    """A criterion as the rating path needs it: its id, its key and the top of its scale."""
+
+    id: int
+    key: str
+    points: int
+
+
+@dataclass(frozen=True)
+class Design:
+    """What storing an answer needs of a study's design: its criteria in order, and the ids of its two conditions,
+    the reference (position 0, "baseline") and the other ("ours"), whose image stands left when ``ours_on_left``."""
+
+    criteria: tuple[Scale, ...]
+    reference: int
+    ours: int
+
+
+@dataclass(frozen=True)
 class Rater:
     """What the rating pages need to know of an annotator."""
 
@@ -86,7 +105,7 @@ class Rater:
     pilot: bool  # a pilot run (``services.pilots``): it has no lease
     study_open: bool  # the study takes this annotator's answers (``models.takes_answers``)
     lease_ended: bool  # idle past the study's timeout (the lease rule of ``services.leases``), released or not
-    criteria: tuple[tuple[str, int], ...]  # the study's criteria in order: (key, highest score of its scale)
+    design: Design  # what storing an answer needs of the study's conditions and criteria
 
     @property
     def out_of_time(self) -> bool:
@@ -124,22 +143,29 @@ def _lease_ended_sql(vendor: str) -> str:
     )
 
 
-#: The study's criteria as "position:key:points" texts joined by commas, per database (keys hold no ":" or ",").
-CRITERIA = {
-    "postgresql": f"""(SELECT string_agg(c.position || ':' || c.key || ':' || c.scale_points, ',')
-                       FROM "{CRITERION}" c WHERE c.study_id = a.study_id)""",
-    "sqlite": f"""(SELECT group_concat(c.position || ':' || c.key || ':' || c.scale_points, ',')
-                   FROM "{CRITERION}" c WHERE c.study_id = a.study_id)""",
+#: The study's criteria as "position:id:key:points" texts and its conditions as "position:id" texts, each joined by
+#: commas, per database (keys hold no ":" or ",").
+DESIGN = {
+    vendor: tuple(
+        f"""(SELECT {aggregate}({text}, ',') FROM "{table}" c WHERE c.study_id = a.study_id)"""
+        for table, text in (
+            (CRITERION, "c.position || ':' || c.id || ':' || c.key || ':' || c.scale_points"),
+            (CONDITION, "c.position || ':' || c.id"),
+        )
+    )
+    for vendor, aggregate in (("postgresql", "string_agg"), ("sqlite", "group_concat"))
 }
 
 
-def _criteria(joined: str | None) -> tuple[tuple[str, int], ...]:
-    """The (key, scale points) of each criterion in ``CRITERIA``'s text, in order."""
-    parts = sorted(
-        (int(position), key, int(points))
-        for position, key, points in (item.split(":") for item in (joined or "").split(",") if item)
-    )
-    return tuple((key, points) for _, key, points in parts)
+def _design(criteria: str | None, conditions: str | None) -> Design:
+    """The design ``DESIGN``'s two texts give (in position order, whatever order the database joined them in)."""
+
+    def parts(joined: str | None) -> list[list[str]]:
+        return sorted((item.split(":") for item in (joined or "").split(",") if item), key=lambda part: int(part[0]))
+
+    scales = tuple(Scale(int(pk), key, int(points)) for _, pk, key, points in parts(criteria))
+    reference, ours = (int(pk) for _, pk in parts(conditions)[:2])
+    return Design(scales, reference, ours)
 
 
 def rater(token: str) -> Rater | None:
@@ -149,20 +175,20 @@ def rater(token: str) -> Rater | None:
     rows = _fetch(
         f"""SELECT a.id, a.study_id, a.consented_at IS NOT NULL, a.started_at IS NOT NULL,
                    a.finished_at IS NOT NULL, a.screened_out_at IS NOT NULL, a.released_at IS NOT NULL, a.is_pilot,
-                   s.status, {_lease_ended_sql(connection.vendor)}, {CRITERIA[connection.vendor]}
+                   s.status, {_lease_ended_sql(connection.vendor)}, {", ".join(DESIGN[connection.vendor])}
             FROM "{ANNOTATOR}" a JOIN "{STUDY}" s ON s.id = a.study_id WHERE a.token = %(token)s""",
         {"token": token, "now": _db_now(), "invite": Annotator.Source.INVITE.value},
     )
     if not rows:
         return None
-    annotator_id, study_id, *flags, status, lease_ended, criteria = rows[0]
+    annotator_id, study_id, *flags, status, lease_ended, criteria, conditions = rows[0]
     return Rater(
         annotator_id,
         study_id,
         *(bool(flag) for flag in flags),
         study_open=takes_answers(status, pilot=bool(flags[-1])),
         lease_ended=bool(lease_ended),
-        criteria=_criteria(criteria),
+        design=_design(criteria, conditions),
     )
 
 
@@ -291,37 +317,39 @@ OURS_SIDE = "CASE WHEN x.ours_on_left THEN %(left)s ELSE %(right)s END"
 OTHER_SIDE = "CASE WHEN x.ours_on_left THEN %(right)s ELSE %(left)s END"
 
 
-def store_answer(*, annotator_id: int, study_id: int, assignment_id: int, scores: dict[tuple[str, int], int]) -> Stored:
+def store_answer(
+    *, annotator_id: int, assignment_id: int, scores: dict[tuple[str, int], int], design: Design
+) -> Stored:
     """Store the scores given to one of this annotator's assignments, once: a repeat changes nothing.
 
-    ``scores`` holds a score for each side ("left", "right") on each of the study's criteria (by position). A rating
+    ``scores`` holds a score for each side ("left", "right") on each of ``design``'s criteria (by position). A rating
     stores one row per image and criterion, all in one statement that reads the assignment as it inserts (the image
-    shown on the left is "ours", the study's second condition, when ``ours_on_left``). An attention check stores the
-    matching and mismatched image's scores on the first criterion and whether the matching one scored higher.
-    Seconds on the item count from the first time the server showed it. Raises ``Assignment.DoesNotExist`` for an
-    assignment that is not this annotator's, an id beyond any id (SQLite refuses integers past 64 bits) included.
+    on the left is ``design.ours``' when ``ours_on_left``). An attention check stores the matching and mismatched
+    image's scores on the first criterion and whether the matching one scored higher. Seconds on the item count from
+    the first time the server showed it. Raises ``Assignment.DoesNotExist`` for an assignment that is not this
+    annotator's, an id beyond any id (SQLite refuses integers past 64 bits) included.
     """
     if not 0 < assignment_id < 2**63:
         raise Assignment.DoesNotExist(f"There is no assignment {assignment_id}.")
     now = _db_now()
-    params = {"now": now, "id": assignment_id, "annotator": annotator_id, "study": study_id}
+    params = {"now": now, "id": assignment_id, "annotator": annotator_id}
+    params |= {"reference": design.reference, "ours": design.ours}
     values = []
-    for number, ((side, criterion), score) in enumerate(sorted(scores.items())):
+    for number, ((side, position), score) in enumerate(sorted(scores.items())):
         values.append(f"(%(left{number})s, %(criterion{number})s, %(score{number})s)")
-        params |= {f"left{number}": side == "left", f"criterion{number}": criterion, f"score{number}": score}
+        params |= {f"left{number}": side == "left", f"criterion{number}": design.criteria[position].id}
+        params[f"score{number}"] = score
     seconds = SECONDS_SINCE_SHOWN[connection.vendor]
     this_annotators = f'FROM "{ASSIGNMENT}" x WHERE x.id = %(id)s AND x.annotator_id = %(annotator)s'
     # the rows go in one order (by condition, then criterion), so two submits of one pair at once wait on each other
     # at the first row rather than each holding a row the other needs
     inserted = _write(
         f"""INSERT INTO "{RATING}" (assignment_id, condition_id, criterion_id, score, seconds, created_at)
-            SELECT x.id, c.id, k.id, v.column3, {seconds}, %(now)s
+            SELECT x.id, CASE WHEN v.column1 = x.ours_on_left THEN %(ours)s ELSE %(reference)s END, v.column2,
+                   v.column3, {seconds}, %(now)s
             FROM "{ASSIGNMENT}" x CROSS JOIN (VALUES {", ".join(values)}) v
-            JOIN "{CONDITION}" c ON c.study_id = %(study)s
-                 AND c.position = CASE WHEN v.column1 = x.ours_on_left THEN 1 ELSE 0 END
-            JOIN "{CRITERION}" k ON k.study_id = %(study)s AND k.position = v.column2
             WHERE x.id = %(id)s AND x.annotator_id = %(annotator)s AND x.check_pair_id IS NULL
-            ORDER BY c.position, k.position
+            ORDER BY 2, 3
             ON CONFLICT (assignment_id, condition_id, criterion_id) DO NOTHING""",
         params,
     )

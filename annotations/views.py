@@ -126,11 +126,9 @@ def _next_place(request: HttpRequest, annotator: Annotator) -> HttpResponse:
     return _stop_page(request, annotator) or redirect("annotations:invite", token=annotator.token)
 
 
-def _submit_posted(
-    request: HttpRequest, annotator_id: int, study_id: int, criteria: tuple[tuple[str, int], ...]
-) -> ratings.SubmitResult:
-    """Store the posted scores for the posted assignment; 404 unless it is one of this annotator's. ``criteria``: the
-    study's, in order, as (key, top of its scale).
+def _submit_posted(request: HttpRequest, annotator_id: int, design: sequence.Design | None) -> ratings.SubmitResult:
+    """Store the posted scores for the posted assignment; 404 unless it is one of this annotator's. ``design``: the
+    study's, when read already (``sequence.Rater.design``).
 
     Raises ``ValidationError`` for a bad score, and ``leases.TimeRanOut``, as ``ratings.submit_rating`` does.
     """
@@ -139,8 +137,7 @@ def _submit_posted(
             annotator_id=annotator_id,
             assignment_id=int(request.POST.get("assignment", "")),
             scores=request.POST,
-            study_id=study_id,
-            criteria=criteria,
+            design=design,
         )
     except (ValueError, Assignment.DoesNotExist):
         raise Http404("No such pair.") from None
@@ -165,8 +162,7 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     criteria = list(annotator.study.criteria.all())
     if request.method == "POST":
         try:
-            scales = tuple((criterion.key, criterion.scale_points) for criterion in criteria)
-            _submit_posted(request, annotator.pk, annotator.study_id, scales)
+            _submit_posted(request, annotator.pk, None)
         except leases.TimeRanOut:
             return _time_ran_out_page(request, annotator.study)
         except ValidationError as exc:
@@ -214,7 +210,7 @@ def _submit_from_script(request: HttpRequest, token: str) -> JsonResponse:
     if not rater.may_rate:
         return JsonResponse({"redirect": _rate_url(token)})  # the rating page says why
     try:
-        result = _submit_posted(request, rater.annotator_id, rater.study_id, rater.criteria)
+        result = _submit_posted(request, rater.annotator_id, rater.design)
     except leases.TimeRanOut:  # released while the answer was on its way
         return JsonResponse({"redirect": _rate_url(token)})
     except ValidationError as exc:

@@ -43,15 +43,15 @@ def _check_score(name: str, value: object, highest: int) -> int:
     return score
 
 
-def checked_scores(posted: Mapping[str, object], criteria: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+def checked_scores(posted: Mapping[str, object], criteria: Sequence[sequence.Scale]) -> dict[tuple[str, int], int]:
     """Each side's score on each criterion (by position), from the posted fields (``score_field``); a
     ``ValidationError`` naming every field that is missing or not a whole number on its criterion's scale."""
     scores, errors = {}, {}
-    for position, (key, highest) in enumerate(criteria):
+    for position, criterion in enumerate(criteria):
         for side in SIDES:
-            name = score_field(side, key, first=position == 0)
+            name = score_field(side, criterion.key, first=position == 0)
             try:
-                scores[(side, position)] = _check_score(name, posted.get(name), highest)
+                scores[(side, position)] = _check_score(name, posted.get(name), criterion.points)
             except ValidationError as exc:
                 errors |= exc.message_dict
     if errors:
@@ -64,26 +64,24 @@ def submit_rating(
     annotator_id: int,
     assignment_id: int,
     scores: Mapping[str, object],
-    study_id: int | None = None,
-    criteria: Sequence[tuple[str, int]] | None = None,
+    design: sequence.Design | None = None,
 ) -> SubmitResult:
     """Store the scores of one of this annotator's assignments exactly once; a repeat changes nothing.
 
     ``scores`` holds the posted score fields (``score_field``: "left" and "right" on a study of one criterion).
-    ``study_id`` and ``criteria`` (the study's criteria in order, as (key, top of its scale)) when the caller read
-    them already: the rating path's ``sequence.Rater``. Raises ``ValidationError`` (naming each bad field) for a score
+    ``design``: the study's (``sequence.Design``), when the caller read it already, as the rating path's
+    ``sequence.Rater`` does. Raises ``ValidationError`` (naming each bad field) for a score
     that is not a whole number from 1 to the top of its criterion's scale, ``Assignment.DoesNotExist`` for an
     assignment that is not this annotator's, and ``leases.TimeRanOut`` when the annotator's lease ended and its
     unanswered assignment is gone (a release ran before, or while, the answer came); nothing is stored then.
     """
-    if study_id is None:
+    if design is None:
         study_id = Annotator.objects.filter(pk=annotator_id).values_list("study_id", flat=True).first()
-    if criteria is None:
-        criteria = selectors.criterion_scales(study_id=study_id)
-    checked = checked_scores(scores, criteria)
+        design = selectors.rating_design(study_id=study_id)
+    checked = checked_scores(scores, design.criteria)
     try:
         stored = sequence.store_answer(
-            annotator_id=annotator_id, study_id=study_id, assignment_id=assignment_id, scores=checked
+            annotator_id=annotator_id, assignment_id=assignment_id, scores=checked, design=design
         )
     except (IntegrityError, Assignment.DoesNotExist):
         # PostgreSQL: the release deleted the assignment while the insert waited on its row (the foreign key fails);

@@ -98,11 +98,18 @@ def test_a_missing_or_off_scale_score_refuses_the_whole_answer_naming_each_field
     assert not Rating.objects.exists()
 
 
-def test_the_rater_reads_every_criterion_in_order():
+def test_the_rater_reads_the_design_as_the_orm_does():
     study, (annotator, _) = study_of_two_criteria(slug="rater")
     design.add_criterion(criterion=Criterion(study=study, key="objects", question="All objects?", label="Objects"))
-    assert sequence.rater(annotator.token).criteria == (("consistency", 10), ("quality", 5), ("objects", 10))
-    assert selectors.criterion_scales(study_id=study.pk) == sequence.rater(annotator.token).criteria
+    read = sequence.rater(annotator.token).design
+    assert [(scale.key, scale.points) for scale in read.criteria] == [
+        ("consistency", 10),
+        ("quality", 5),
+        ("objects", 10),
+    ]
+    assert [scale.id for scale in read.criteria] == list(study.criteria.values_list("pk", flat=True))
+    assert (read.reference, read.ours) == tuple(study.conditions.values_list("pk", flat=True))
+    assert selectors.rating_design(study_id=study.pk) == read
 
 
 def test_the_page_shows_a_scale_per_criterion_and_both_paths_store_them(client):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from annotations import sequence, services
+from annotations import selectors, sequence, services
 from annotations.models import Annotator, Assignment, CheckResponse
 from tests.factories import make_open_study, pair_rating, pair_ratings, shown_images
 
@@ -14,6 +14,10 @@ def annotator() -> Annotator:
     _, (annotator, _) = make_open_study(slug="q", prompts=4, attention_checks=2)
     services.give_consent(annotator=annotator)
     return annotator
+
+
+def design(annotator: Annotator):
+    return selectors.rating_design(study_id=annotator.study_id)
 
 
 def both(left: int, right: int) -> dict[tuple[str, int], int]:
@@ -40,7 +44,7 @@ def test_ahead_matches_the_orm_through_a_whole_sequence(annotator):
             assert upcoming.order == expected.order and upcoming.prompt == expected.pair.prompt.text
             assert upcoming.images == shown_images(expected)
         stored = sequence.store_answer(
-            annotator_id=annotator.pk, study_id=annotator.study_id, assignment_id=assignment.pk, scores=both(4, 6)
+            annotator_id=annotator.pk, assignment_id=assignment.pk, design=design(annotator), scores=both(4, 6)
         )
         assert stored.created
     assert sequence.ahead(annotator_id=annotator.pk).upcoming == []
@@ -53,10 +57,10 @@ def test_store_answer_maps_sides_once_and_refuses_another_annotators(annotator):
     results = {}
     for assignment in (check, rating):
         results[assignment.pk] = sequence.store_answer(
-            annotator_id=annotator.pk, study_id=annotator.study_id, assignment_id=assignment.pk, scores=both(9, 2)
+            annotator_id=annotator.pk, assignment_id=assignment.pk, design=design(annotator), scores=both(9, 2)
         )
         again = sequence.store_answer(
-            annotator_id=annotator.pk, study_id=annotator.study_id, assignment_id=assignment.pk, scores=both(1, 1)
+            annotator_id=annotator.pk, assignment_id=assignment.pk, design=design(annotator), scores=both(1, 1)
         )
         assert results[assignment.pk].created and not again.created and not again.failed_check
     response = CheckResponse.objects.get(assignment=check)
@@ -70,5 +74,5 @@ def test_store_answer_maps_sides_once_and_refuses_another_annotators(annotator):
     for assignment_id, who in ((rating.pk, other.pk), (10**20, annotator.pk), (0, annotator.pk)):
         with pytest.raises(Assignment.DoesNotExist):
             sequence.store_answer(
-                annotator_id=who, study_id=annotator.study_id, assignment_id=assignment_id, scores=both(5, 5)
+                annotator_id=who, assignment_id=assignment_id, design=design(annotator), scores=both(5, 5)
             )

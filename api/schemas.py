@@ -13,12 +13,36 @@ class Counts(Schema):
     ratings: int
 
 
+class ConditionOut(Schema):
+    """One way the study's images are made: its data key (the tidy ratings' ``condition``), its name in results,
+    its kind, and whether the others are compared with it."""
+
+    key: str
+    name: str
+    kind: str
+    reference: bool
+
+
+class CriterionOut(Schema):
+    """A question each image is rated on: its data key (the tidy ratings' ``criterion``), the question annotators
+    read, its name in results, its scale (1 to ``scale_points``) and what the scale's ends mean."""
+
+    key: str
+    question: str
+    label: str
+    scale_points: int
+    low_anchor: str
+    high_anchor: str
+
+
 class StudyOut(Schema):
     slug: str
     title: str
     status: str
     created_at: datetime
     counts: Counts
+    conditions: list[ConditionOut]
+    criteria: list[CriterionOut]
 
 
 class MonitorCounts(Schema):

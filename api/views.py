@@ -21,7 +21,7 @@ from annotations.models import Study
 from annotations.selectors import live_monitor, tidy_rows, with_counts
 
 from . import services
-from .schemas import Message, ProgressOut, RatingRow, StudyOut, Summary
+from .schemas import CriterionOut, Message, ProgressOut, RatingRow, StudyOut, Summary
 
 DESCRIPTION = (
     "Studies, their progress and their results, read-only. Send a token made in the admin (*API tokens*) or with "
@@ -75,7 +75,11 @@ ERRORS = {401: Message, 403: Message, 404: Message}
 @api.get("/studies", response={200: list[StudyOut], 401: Message, 403: Message}, summary="The studies you may see")
 def list_studies(request):
     access.require(request.auth, access.VIEW_STUDY)
-    studies = with_counts(access.visible_studies(request.auth)).order_by("-created_at")
+    studies = (
+        with_counts(access.visible_studies(request.auth))
+        .prefetch_related("conditions", "criteria")
+        .order_by("-created_at")
+    )
     return [
         {
             "slug": study.slug,
@@ -88,6 +92,11 @@ def list_studies(request):
                 "annotators": study.annotator_count,
                 "ratings": study.rating_count,
             },
+            "conditions": [
+                {"key": c.key, "name": c.name, "kind": c.kind, "reference": c.is_reference}
+                for c in study.conditions.all()
+            ],
+            "criteria": [{name: getattr(c, name) for name in CriterionOut.model_fields} for c in study.criteria.all()],
         }
         for study in studies
     ]

@@ -6,11 +6,14 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotations import access
-from annotations.models import Study
+from annotations.models import Criterion, Study
 from annotations.selectors import live_monitor, tidy_rows, with_counts
+from annotations.services import design
 from api.models import ApiToken
 from api.services import TOKEN_PREFIX, digest_of, revoke_tokens
 from tests.api.helpers import get, make_studies, make_users, token_of
@@ -162,3 +165,32 @@ def test_the_openapi_page_and_schema_render(client):
         "/api/studies/{slug}/ratings",
     }
     assert schema["components"]["securitySchemes"]["BearerToken"] == {"type": "http", "scheme": "bearer"}
+
+
+def test_the_study_list_holds_each_studys_design_in_a_fixed_number_of_queries(users, studies):
+    design.add_criterion(
+        criterion=Criterion(study=studies.shared, key="quality", question="How good?", label="Quality", scale_points=7)
+    )
+    token = token_of(users.ada)
+    get("/api/studies", token)  # the token's first use writes its time
+    with CaptureQueriesContext(connection) as queries:
+        listed = {study["slug"]: study for study in get("/api/studies", token).json()}
+    assert listed["mine"]["conditions"] == [
+        {"key": "baseline", "name": "Baseline", "kind": "plain", "reference": True},
+        {"key": "ours", "name": "Ours", "kind": "entropy", "reference": False},
+    ]
+    assert [criterion["key"] for criterion in listed["mine"]["criteria"]] == ["consistency"]
+    quality = listed["shared"]["criteria"][1]
+    assert quality == {
+        "key": "quality",
+        "question": "How good?",
+        "label": "Quality",
+        "scale_points": 7,
+        "low_anchor": "",
+        "high_anchor": "",
+    }
+    other = token_of(users.grace)
+    get("/api/studies", other)
+    with CaptureQueriesContext(connection) as more:
+        get("/api/studies", other)
+    assert len(more) == len(queries)  # the same queries, whatever the studies: no query per study

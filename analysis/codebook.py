@@ -3,7 +3,7 @@
 
 import json
 
-from .stats.tidy import CODEBOOK, COLUMNS, CONDITIONS, POSITIONS, SECONDS_MODES
+from .stats.tidy import CODEBOOK, COLUMNS, CONDITIONS, KEY, POSITIONS, SECONDS_MODES, SLOTS
 
 #: The file names the codebook is written under.
 CODEBOOK_FILES = {"markdown": "codebook.md", "schema": "codebook.schema.json"}
@@ -11,8 +11,14 @@ SCHEMA_ID = "evalsite.tidy-ratings/1"
 
 
 def _allowed(column) -> str:
+    if column.allowed == POSITIONS + SLOTS:
+        return f"{', '.join(f'`{value}`' for value in POSITIONS)}, or `1`–`{SLOTS[-1]}`"
     if column.allowed:
         return ", ".join(f"`{value}`" for value in column.allowed)
+    if column.name == "condition":
+        return f"{', '.join(f'`{value}`' for value in CONDITIONS)} (a paired study), or any key `{KEY.pattern}`"
+    if column.pattern:
+        return f"a key `{KEY.pattern}`" + ("; may be empty" if column.nullable else "")
     if column.minimum is not None and column.maximum is not None:
         return f"whole numbers {column.minimum:g}–{column.maximum:g}"
     if column.minimum is not None:
@@ -43,7 +49,10 @@ def codebook_markdown() -> str:
         "## Rows and pairs",
         "",
         f"- A rating is the two rows with the same `study`, `annotator`, `item` and `criterion`: one of each "
-        f"`condition` ({', '.join(CONDITIONS)}), on different `position`s ({', '.join(POSITIONS)}).",
+        f"`condition` ({', '.join(CONDITIONS)}), on different `position`s ({', '.join(POSITIONS)}). In a study of "
+        "other conditions (K methods on one screen) the rows of a screen are one of each condition shown, each at "
+        "its own `position` (its place from the left, or left and right for two), all with the screen's `seconds`; "
+        "a screen may lack a condition.",
         "- Each annotator rates an item at most once, on every criterion of the study at once. The analysis takes "
         "ours − baseline per rating, each criterion on its own (a study of several is reported as `<study>.<key>`).",
         f"- `seconds`: in these files {SECONDS_MODES['pair']}. A file from a tool that times each image "
@@ -66,11 +75,13 @@ def codebook_schema() -> str:
             spec["x-units"] = column.units
         if column.allowed:
             spec["enum"] = list(column.allowed)
+        if column.pattern:
+            spec["pattern"] = column.pattern
         if column.minimum is not None:
             spec["minimum"] = column.minimum
         if column.maximum is not None:
             spec["maximum"] = column.maximum
-        if column.type == "string" and not column.allowed:
+        if column.type == "string" and not column.allowed and not column.pattern:
             spec["minLength"] = 1
         properties[column.name] = spec
     document = {

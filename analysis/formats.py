@@ -98,10 +98,15 @@ def _labels_for(reports: Sequence[StudyReport], labels: Sequence[Labels]) -> Seq
 
 
 def summaries_json(
-    reports: Sequence[StudyReport], protocols: Sequence[dict | None], labels: Sequence[Labels] = ()
+    reports: Sequence[StudyReport],
+    protocols: Sequence[dict | None],
+    labels: Sequence[Labels] = (),
+    *,
+    conditions: Sequence[dict] = (),
 ) -> str:
     """``schema``, ``adjustment``, ``studies`` (each report's documented keys plus its ``labels`` and ``protocol``),
-    ``table`` (the results table's text, as every other document shows it) and ``software``."""
+    ``table`` (the results table's text, as every other document shows it), ``conditions`` when there are studies
+    of other conditions than the paired two (``condition_units.summary_entry``: one per unit) and ``software``."""
     method = reports[0].adjustment if reports else "holm"
     labels = _labels_for(reports, labels)
     document = {
@@ -112,6 +117,7 @@ def summaries_json(
             for report, own, protocol in zip(reports, labels, protocols, strict=True)
         ],
         "table": table_dict(reports, labels),
+        **({"conditions": list(conditions)} if conditions else {}),
         "software": analysis_software(),
     }
     return json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n"
@@ -125,7 +131,11 @@ def unit_protocol(protocol: Mapping, unit: str) -> dict:
 
 
 def manifest_json(
-    reports: Sequence[StudyReport], protocols: Sequence[dict | None], labels: Sequence[Labels] = ()
+    reports: Sequence[StudyReport],
+    protocols: Sequence[dict | None],
+    labels: Sequence[Labels] = (),
+    *,
+    conditions: Sequence[dict] = (),
 ) -> str:
     """The protocol manifest: per study (per analysis unit: a study of several criteria has one per criterion, named
     ``<slug>.<key>`` and saying its ``criterion``), how the images were made, what annotators were asked (when its
@@ -151,5 +161,6 @@ def manifest_json(
                 "exclusions": to_jsonable(report.exclusions),
             }
         )
+    studies += conditions  # the units of other conditions (``condition_units.manifest_entry``)
     document = {"schema": SCHEMA, "studies": studies, "software": analysis_software()}
     return json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n"

@@ -143,20 +143,28 @@ def _analysis(study: Mapping) -> list[str]:
     analysis = study.get("analysis") or {}
     counts = study.get("counts_analysed") or {}
     exclusions = study.get("exclusions") or {}
+    by_condition = "reference" in analysis  # a study of other conditions than the paired two (condition_units)
+    rows = [
+        ("primary model", analysis.get("primary_model")),
+        *([] if by_condition else [("fitted model", analysis.get("fitted_model"))]),
+        ("estimation", analysis.get("estimation")),
+        *([("reference condition", analysis.get("reference"))] if by_condition else []),
+        ("confidence level", analysis.get("level")),
+        (
+            "p of the pairwise contrasts adjusted by" if by_condition else "p adjusted across studies by",
+            analysis.get("adjustment"),
+        ),
+        *(
+            []
+            if by_condition
+            else [("bootstrap", f"{analysis.get('bootstrap_resamples')} resamples, seed {analysis.get('seed')}")]
+        ),
+        ("exclusion rules applied", analysis.get("exclusions_applied")),
+    ]
     lines = [
         "### The analysis",
         "",
-        *_table(
-            [
-                ("primary model", analysis.get("primary_model")),
-                ("fitted model", analysis.get("fitted_model")),
-                ("estimation", analysis.get("estimation")),
-                ("confidence level", analysis.get("level")),
-                ("p adjusted across studies by", analysis.get("adjustment")),
-                ("bootstrap", f"{analysis.get('bootstrap_resamples')} resamples, seed {analysis.get('seed')}"),
-                ("exclusion rules applied", analysis.get("exclusions_applied")),
-            ]
-        ),
+        *_table(rows),
         "",
         f"Analysed: {_value(counts.get('annotators'))} annotators, {_value(counts.get('items'))} items, "
         f"{_value(counts.get('ratings'))} ratings ({_value(counts.get('scores'))} scores).",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .bundle_readme import README
+from .condition_units import compare_unit, manifest_entry, summary_entry, unit_documents
 from .formats import (
     FILE_NAMES,
     FORMATS,
@@ -35,7 +36,7 @@ from .protocol_text import PROTOCOL_MARKDOWN, protocol_markdown
 from .stats.multiplicity import METHODS
 from .stats.quality import ExclusionRules
 from .stats.report import StudyReport, adjust_reports, study_report
-from .stats.tidy import SCORE_MAX
+from .stats.tidy import SCORE_MAX, is_paired
 from .tables import latex_documents, summaries_markdown
 
 #: The formats that need the analysis (all but the ratings CSV).
@@ -132,8 +133,12 @@ def render_documents(
         raise ValueError(f"Study {', '.join(repr(slug) for slug in repeated)} given more than once.")
     advance = progress or (lambda steps: None)
     analysed = bool(set(formats) & set(ANALYSED_FORMATS))
+    # a paired study (baseline and ours) has the study report; a study of other conditions is compared by condition
+    units = [study for study in studies if not is_paired(study.ratings["condition"].unique())]
+    studies_paired = [study for study in studies if study not in units]
     # The analysis before the ratings' files: its peak memory then does not come on top of theirs.
-    reports = analyse_all(studies, adjustment=adjustment, exclusions=exclusions) if analysed else []
+    reports = analyse_all(studies_paired, adjustment=adjustment, exclusions=exclusions) if analysed else []
+    comparisons = [compare_unit(study) for study in units] if analysed else []
     if analysed:
         advance(len(studies))
     documents: dict[str, str | bytes] = {}
@@ -143,29 +148,36 @@ def render_documents(
     documents.update(data_files(studies, formats))  # Parquet, attention checks, codebook
     if not analysed:
         return documents
-    protocols = [dict(study.protocol) if study.protocol is not None else None for study in studies]
-    labels = [study.labels for study in studies]
+    protocols = [dict(study.protocol) if study.protocol is not None else None for study in studies_paired]
+    labels = [study.labels for study in studies_paired]
+    compared = list(zip(units, comparisons, strict=True))
     if "json" in formats:
-        documents[FILE_NAMES["json"]] = summaries_json(reports, protocols, labels)
+        entries = [summary_entry(study, comparison, study.labels) for study, comparison in compared]
+        documents[FILE_NAMES["json"]] = summaries_json(reports, protocols, labels, conditions=entries)
     if "latex" in formats:
         documents.update(latex_documents(reports, labels))
     if "markdown" in formats:
         documents[FILE_NAMES["markdown"]] = summaries_markdown(reports, labels)
     if "manifest" in formats:
-        documents[FILE_NAMES["manifest"]] = manifest_json(reports, protocols, labels)
+        entries = [manifest_entry(study, comparison, study.labels) for study, comparison in compared]
+        documents[FILE_NAMES["manifest"]] = manifest_json(reports, protocols, labels, conditions=entries)
         documents[PROTOCOL_MARKDOWN] = protocol_markdown(documents[FILE_NAMES["manifest"]])
     # FID / CLIP score beside the human-study difference, one row per resolution (when a study has metrics).
     rows = [
         row
-        for study, report in zip(studies, reports, strict=True)
+        for study, report in zip(studies_paired, reports, strict=True)
         for row in paper_rows(study.metric_rows, report.mixed_model.effect, _resolution(study.protocol))
     ]
     documents.update(paper_table_documents(rows, formats, shared_labels(labels)))
+    for study, comparison in compared:  # each unit's tables, and its figures with plots
+        documents.update(unit_documents(study, comparison, formats, study.labels))
     if "plots" in formats:
-        for study, report, own in zip(studies, reports, labels, strict=True):
+        for study, report, own in zip(studies_paired, reports, labels, strict=True):
             # each plot at both widths as PDF, SVG and PNG
             documents.update(plot_documents(report, own, scale_points=study.scale_points))
             advance(1)
+        if units:
+            advance(len(units))
     if "readme" in formats:
         documents[README] = readme(studies, documents, adjustment=adjustment, exclusions=exclusions)
     return documents

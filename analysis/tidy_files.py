@@ -24,7 +24,9 @@ from .stats.tidy import (
     Problem,
     TidyRow,
     check_values,
+    is_paired,
     pair_rows,
+    screen_rows,
     units,
 )
 
@@ -166,39 +168,43 @@ def read_tidy(path: Path, *, seconds: str = "pair", extra: str = "reject") -> Ti
         row = TidyRow(where_row, order, text["annotator"], text["item"], extra=kept, **values)
         study_of[order] = text["study"]
         rows.append(row)
-    # a rating pairs two rows of one study on one criterion: pair each's rows on their own
-    ratings = []
+    # the rows of one study on one criterion are checked together: a paired study's pair by pair (baseline and ours),
+    # a study of other conditions screen by screen
+    timed = []  # (study, row, the time of its pair or screen)
     for study, criterion in dict.fromkeys((study_of[row.order], row.criterion) for row in rows):
         own = [row for row in rows if study_of[row.order] == study and row.criterion == criterion]
-        paired, pairing = pair_rows(own, seconds=seconds)
-        ratings += [(study, rating) for rating in paired]
-        problems += pairing
+        if is_paired(row.condition for row in own):
+            paired, found = pair_rows(own, seconds=seconds)
+            timed += [(study, row, rating.seconds) for rating in paired for row in (rating.baseline, rating.ours)]
+        else:
+            screens, found = screen_rows(own, seconds=seconds)
+            timed += [(study, screen.row, screen.seconds) for screen in screens]
+        problems += found
     if problems:
         raise TidyFileError([str(problem) for problem in sorted(problems, key=lambda problem: problem.order)])
-    if not ratings:
+    if not timed:
         raise TidyFileError([f"{path} holds no ratings"])
-    return TidyRatings(_frames(ratings, others), tuple(others))
+    return TidyRatings(_frames(timed, others), tuple(others))
 
 
-def _frames(ratings: list, extra: list[str]) -> dict[str, pd.DataFrame]:
+def _frames(timed: list, extra: list[str]) -> dict[str, pd.DataFrame]:
     """Per analysis unit (``tidy.units``: a study, or a study's criterion when its rows name several), its rows in
-    the file's order, with the pair's time on both rows of a rating."""
+    the file's order, with the time of its pair (or screen) on each row."""
     records = []
-    names = units((study, rating.baseline.criterion) for study, rating in ratings)
-    for study, rating in ratings:
-        for row in (rating.baseline, rating.ours):
-            record = {
-                "unit": names[(study, row.criterion)],
-                "study": study,
-                "annotator": row.annotator,
-                "item": row.item,
-                "condition": row.condition,
-                "criterion": row.criterion,
-                "score": row.score,
-                "position": row.position,
-                "seconds": rating.seconds,
-            }
-            records.append((row.order, {**record, **row.extra}))
+    names = units((study, row.criterion) for study, row, _ in timed)
+    for study, row, seconds in timed:
+        record = {
+            "unit": names[(study, row.criterion)],
+            "study": study,
+            "annotator": row.annotator,
+            "item": row.item,
+            "condition": row.condition,
+            "criterion": row.criterion,
+            "score": row.score,
+            "position": row.position,
+            "seconds": seconds,
+        }
+        records.append((row.order, {**record, **row.extra}))
     records.sort(key=lambda pair: pair[0])
     frame = pd.DataFrame([record for _, record in records], columns=["unit", *COLUMNS, *extra])
     frame["score"] = frame["score"].astype("int64")

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from analysis.stats.tidy import (
+    CONDITIONS,
+    POSITIONS,
     REQUIRED_COLUMNS,
     SECONDS_MODES,
     PairedRating,
@@ -64,6 +66,13 @@ def _check_row(where: str, order: tuple, row: dict, slug: str, problems: list[Pr
         )
     values, value_problems = check_values(row)
     found += value_problems
+    if values and values["condition"] not in CONDITIONS:
+        found.append(
+            f"condition {values['condition']!r} is not baseline or ours: a study takes imported ratings of its two "
+            "conditions (evalsite-analyze analyses a file of other conditions)"
+        )
+    elif values and values["position"] not in POSITIONS:
+        found.append(f"position {values['position']!r} is not left or right: a pair has two sides")
     if found:
         problems.append(Problem(where, order, "; ".join(found)))
         return None

@@ -17,10 +17,16 @@ COLUMNS = ("study", "annotator", "item", "condition", "criterion", "score", "pos
 #: Columns a reader does without: a file without ``criterion`` holds ratings on one criterion, unnamed.
 OPTIONAL_COLUMNS = ("criterion",)
 REQUIRED_COLUMNS = tuple(column for column in COLUMNS if column not in OPTIONAL_COLUMNS)
+#: The two conditions of a paired study (the seed's design): its report takes ours − baseline per rating. A study
+#: of other conditions (K ≥ 2 keys, e.g. ``plain``, ``entropy``, ``resized``) is analysed by condition instead.
 CONDITIONS = ("baseline", "ours")
-#: A criterion's key: a lowercase letter, then lowercase letters, digits or underscores (as the site's keys are).
-CRITERION_KEY = re.compile(r"[a-z][a-z0-9_]*")
+#: A condition's or criterion's key: a lowercase letter, then lowercase letters, digits or underscores (as the
+#: site's keys are).
+KEY = re.compile(r"[a-z][a-z0-9_]*")
 POSITIONS = ("left", "right")
+#: Where an image of a screen of K images stood: its place from the left, 1 to this (a pair's are ``POSITIONS``).
+MAX_SLOTS = 16
+SLOTS = tuple(str(place) for place in range(1, MAX_SLOTS + 1))
 SCORE_MIN, SCORE_MAX = 1, 10
 
 #: What a row's ``seconds`` holds, chosen by the reader's ``--seconds`` flag.
@@ -45,6 +51,7 @@ class Column:
     description: str
     units: str = ""
     allowed: tuple = ()
+    pattern: str = ""  # a regular expression the whole text matches (JSON Schema's ``pattern``)
     minimum: float | None = None
     maximum: float | None = None
     nullable: bool = False
@@ -59,12 +66,19 @@ CODEBOOK = (
         "another tool's user id in imported ratings.",
     ),
     Column("item", "string", "The prompt both images of the pair were generated from: the pair's identity."),
-    Column("condition", "string", "Which arm made the image this row scores.", allowed=CONDITIONS),
+    Column(
+        "condition",
+        "string",
+        "Which condition (method) made the image this row scores: baseline and ours in a paired study; a key of the "
+        "study's conditions otherwise (a lowercase letter, then lowercase letters, digits or _).",
+        pattern=rf"^{KEY.pattern}$",
+    ),
     Column(
         "criterion",
         "string",
         "What the image was rated on: the key of the study's criterion (e.g. consistency, quality); empty, or the "
         "column left out, for a file of one criterion.",
+        pattern=rf"^({KEY.pattern})?$",
         nullable=True,
     ),
     Column(
@@ -76,7 +90,11 @@ CODEBOOK = (
         maximum=SCORE_MAX,
     ),
     Column(
-        "position", "string", "The side this image was shown on; the pair's other row has the other.", allowed=POSITIONS
+        "position",
+        "string",
+        "Where this image was shown: left or right in a pair (the pair's other row has the other); its place from "
+        f"the left, 1 to {MAX_SLOTS}, on a screen of more images.",
+        allowed=POSITIONS + SLOTS,
     ),
     Column(
         "seconds",
@@ -144,14 +162,16 @@ def check_values(row: Mapping[str, object]) -> tuple[dict | None, list[str]]:
     problems = []
     condition, position = _text(row["condition"]).strip(), _text(row["position"]).strip()
     criterion = _text(row.get("criterion")).strip()
-    if criterion and not CRITERION_KEY.fullmatch(criterion):
+    if criterion and not KEY.fullmatch(criterion):
         problems.append(
             f"criterion {row['criterion']!r} is not a key (a lowercase letter, then lowercase letters, digits or _)"
         )
-    if condition not in CONDITIONS:
-        problems.append(f"condition {row['condition']!r} is not one of {', '.join(CONDITIONS)}")
-    if position not in POSITIONS:
-        problems.append(f"position {row['position']!r} is not one of {', '.join(POSITIONS)}")
+    if not KEY.fullmatch(condition):
+        problems.append(
+            f"condition {row['condition']!r} is not a key (a lowercase letter, then lowercase letters, digits or _)"
+        )
+    if position not in POSITIONS and position not in SLOTS:
+        problems.append(f"position {row['position']!r} is not left, right or a place from 1 to {MAX_SLOTS}")
     score = None
     raw_score = row["score"]
     if isinstance(raw_score, bool) or (isinstance(raw_score, float) and not raw_score.is_integer()):
@@ -224,6 +244,65 @@ def units(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     for study, _ in keys:
         counts[study] = counts.get(study, 0) + 1
     return {(study, criterion): unit_name(study, criterion, several=counts[study] > 1) for study, criterion in keys}
+
+
+def is_paired(conditions: Iterable[str]) -> bool:
+    """Whether rows of these conditions are a paired study's (baseline and ours, ``pair_rows``), not one of other
+    conditions (``screen_rows``)."""
+    return set(conditions) <= set(CONDITIONS)
+
+
+@dataclass(frozen=True)
+class ScreenRow:
+    """A checked row of a study of conditions other than the paired two, with its screen's time (``screen_rows``)."""
+
+    row: TidyRow
+    seconds: float | None
+
+
+def screen_rows(rows: Iterable[TidyRow], *, seconds: str = "pair") -> tuple[list[ScreenRow], list[Problem]]:
+    """The rows of one criterion of a study of K conditions, each with its screen's time (an annotator's rows of one
+    item are one screen): a second row of a condition on a screen, two images at one position, and seconds that
+    do not fit ``seconds`` (``SECONDS_MODES``: each row the screen's time, or each its own image's) are problems.
+    A screen need not hold every condition (a missing score is left out of the analysis)."""
+    if seconds not in SECONDS_MODES:
+        raise ValueError(f"Unknown seconds mode {seconds!r}; choose from {', '.join(SECONDS_MODES)}.")
+    problems: list[Problem] = []
+    screens: dict[tuple[str, str], list[TidyRow]] = {}
+    for row in rows:
+        screen = screens.setdefault((row.annotator, row.item), [])
+        same = next((other for other in screen if other.condition == row.condition), None)
+        place = next((other for other in screen if other.position == row.position), None)
+        if same is not None:
+            message = f"a second {row.condition} score by {row.annotator!r} for this item (first on {same.where})"
+            problems.append(Problem(row.where, row.order, message))
+        elif place is not None:
+            message = f"{row.condition} and {place.condition} ({place.where}) were both shown at {row.position}"
+            problems.append(Problem(row.where, row.order, message))
+        else:
+            screen.append(row)
+    checked = []
+    for screen in screens.values():
+        times = [row.seconds for row in screen]
+        if seconds == "image":
+            if len({time is None for time in times}) > 1:
+                problems.append(
+                    Problem(screen[0].where, screen[0].order, "seconds are given on some rows of the screen only")
+                )
+                continue
+            time = None if times[0] is None else sum(times)
+        elif len(set(times)) > 1:
+            message = (
+                f"seconds differ between the rows of one screen ({', '.join(_text(t) or 'empty' for t in times)}); if "
+                "each row times its own image, read the file with --seconds image"
+            )
+            problems.append(Problem(screen[-1].where, screen[-1].order, message))
+            continue
+        else:
+            time = times[0]
+        checked += [ScreenRow(row, time) for row in screen]
+    checked.sort(key=lambda item: item.row.order)
+    return checked, sorted(problems, key=lambda problem: problem.order)
 
 
 def pair_rows(rows: Iterable[TidyRow], *, seconds: str = "pair") -> tuple[list[PairedRating], list[Problem]]:

@@ -129,13 +129,13 @@ def run(capsys, *args) -> tuple[int, str]:
 
 def test_a_bad_file_is_refused_whole_naming_each_line(ratings_file, tmp_path, capsys):
     lines = ratings_file.read_text().splitlines()
-    lines[1] = lines[1].replace(",baseline,", ",theirs,")
+    lines[1] = lines[1].replace(",baseline,", ",Theirs!,")
     lines[4] = ",".join(lines[4].split(",")[:4] + ["0"] + lines[4].split(",")[5:])
     ratings_file.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
     code, err = run(capsys, ratings_file, "--out", out)
     assert code == 1
-    assert "line 2: condition 'theirs' is not one of baseline, ours" in err
+    assert "line 2: condition 'Theirs!' is not a key (a lowercase letter, then lowercase letters, digits or _)" in err
     assert "line 5: score 0 is outside 1–10" in err
     assert "Nothing was written." in err and not out.exists()
 

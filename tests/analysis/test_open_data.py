@@ -62,9 +62,10 @@ def test_every_row_fits_the_codebooks_json_schema(exported):
     for row in rows:
         row = {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in row.items()}
         assert not list(validator.iter_errors(row)), row
-    bad = dict(rows[0], score=11, condition="theirs", rater_age="31")
+    bad = dict(rows[0], score=11, condition="Theirs!", position="middle", rater_age="31")
     messages = {error.validator for error in validator.iter_errors(bad)}
-    assert messages == {"maximum", "enum", "additionalProperties"}
+    assert messages == {"maximum", "pattern", "enum", "additionalProperties"}
+    assert not list(validator.iter_errors(dict(rows[0], condition="resized", position="3", criterion="")))
     assert schema["properties"]["seconds"]["x-units"] == "seconds"
 
 

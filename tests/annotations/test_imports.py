@@ -176,8 +176,8 @@ def test_bad_file_lists_every_bad_line_and_writes_nothing(tmp_path):
     rows[7] = dict(rows[7], seconds="soon")  # line 9: non-numeric seconds
     message = import_expecting_error(tmp_path, write_csv_text(rows))
     assert "line 2: score 'eleven' is not a whole number" in message
-    assert "line 5: condition 'theirs' is not one of baseline, ours" in message
-    assert "line 6: position 'middle' is not one of left, right" in message
+    assert "line 5: condition 'theirs' is not baseline or ours: a study takes imported ratings of its two" in message
+    assert "line 6: position 'middle' is not left, right or a place from 1 to 16" in message
     assert "line 8: study is 'other', not 'imp'" in message
     assert "line 9: seconds 'soon' is not a number" in message
     # halves left alone by the bad lines are reported on their own lines

@@ -1,0 +1,92 @@
+"""A study of conditions other than the paired two (three methods, say) in the results: its tidy ratings read with
+each screen checked, its comparison by condition written as tables, figures and summary entries that hold the same
+numbers as ``compare_conditions`` on the same rows, and remade byte for byte by the README's command."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.cli import main
+from analysis.condition_units import reference_of
+from analysis.files import write_files
+from analysis.rendering import StudyData, render_documents
+from analysis.stats.conditions import compare_conditions
+from tests.analysis.test_cli import assert_same_files, readme_command
+
+DATA = Path(__file__).parent / "reference" / "data" / "k3-balanced.csv"
+
+
+def three_methods(slug: str = "k3", annotators: int = 12) -> pd.DataFrame:
+    """The stored balanced design of three conditions (plain, entropy, upscale), as tidy ratings: each screen shows
+    the three images at places 1–3, rotated from screen to screen, and took one time."""
+    frame = pd.read_csv(DATA)
+    frame = frame[frame["annotator"] < annotators].reset_index(drop=True)
+    screen = frame.groupby(["annotator", "item"]).ngroup()
+    slot = frame.groupby(["annotator", "item"]).cumcount()
+    return pd.DataFrame(
+        {
+            "study": slug,
+            "annotator": "a" + frame["annotator"].astype(str),
+            "item": "prompt " + frame["item"].astype(str),
+            "condition": frame["condition"],
+            "criterion": "consistency",
+            "score": frame["score"].astype("int64"),
+            "position": ((slot + screen) % 3 + 1).astype(str),
+            "seconds": (4.0 + screen % 5).astype("float64"),
+        }
+    )
+
+
+def test_the_reference_is_the_protocols_else_baseline_else_the_first():
+    protocol = {"conditions": [{"key": "plain", "is_reference": False}, {"key": "entropy", "is_reference": True}]}
+    assert reference_of(["plain", "entropy"], protocol) == "entropy"
+    assert reference_of(["ours", "baseline", "resized"], None) == "baseline"
+    assert reference_of(["plain", "entropy"], {"conditions": []}) == "plain"
+
+
+def test_a_study_of_three_conditions_is_compared_by_condition_and_remade(tmp_path, monkeypatch):
+    ratings = three_methods()
+    documents = render_documents([StudyData(slug="k3", ratings=ratings)])
+    expected = compare_conditions(ratings, reference="plain")
+
+    summary = json.loads(documents["summary.json"])
+    assert summary["studies"] == [] and [entry["study"] for entry in summary["conditions"]] == ["k3"]
+    entry = summary["conditions"][0]
+    assert entry["reference"] == "plain" and entry["conditions"] == ["plain", "entropy", "upscale"]
+    assert entry["omnibus"]["F"] == pytest.approx(expected.omnibus.F, rel=1e-12)
+    assert [row["p_adjusted"] for row in entry["contrasts"]] == pytest.approx(
+        [row.p_adjusted for row in expected.contrasts], rel=1e-12
+    )
+    for name in ("k3-means.tex", "k3-contrasts.md", "k3-omnibus.json", "k3-contrasts-single.pdf", "k3-ratings.csv"):
+        assert name in documents, name
+    means = json.loads(documents["k3-means.json"])
+    assert json.dumps(means).count("plain") >= 1 and "upscale" in json.dumps(means)
+    manifest = json.loads(documents["protocol.json"])
+    (study,) = manifest["studies"]
+    assert study["study"] == "k3" and study["analysis"]["reference"] == "plain"
+    assert "reference condition" in documents["protocol.md"] and "bootstrap" not in documents["protocol.md"]
+
+    out = tmp_path / "out"
+    write_files(documents, out)
+    command = readme_command(out)
+    assert command[:2] == ["evalsite-analyze", "k3-ratings.parquet"]
+    monkeypatch.chdir(out)
+    assert main(command[1:]) == 0
+    assert_same_files(out, out / "reproduced")
+
+
+def test_a_screen_with_a_condition_twice_or_two_images_at_one_place_is_refused(tmp_path, capsys):
+    ratings = three_methods(annotators=2)
+    ratings.loc[1, "condition"] = ratings.loc[0, "condition"]  # the first screen: one condition twice
+    ratings.loc[5, "position"] = ratings.loc[4, "position"]  # the second: two images at one place
+    ratings.loc[7, "seconds"] = 99.0  # the third: its rows disagree on the screen's time
+    path = tmp_path / "bad.csv"
+    ratings.to_csv(path, index=False)
+    assert main([str(path), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "line 3: a second plain score by 'a0' for this item (first on line 2)" in err
+    assert "line 7: upscale and entropy (line 6) were both shown at 3" in err
+    assert "line 10: seconds differ between the rows of one screen (6.0, 99.0, 6.0)" in err
+    assert not (tmp_path / "out").exists()

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .conditions import ADJUSTMENTS, ConditionComparison, _tukey_p, compare_conditions
-from .mixed import CrossedGroups, effect_of, fit_crossed
+from .mixed import CrossedGroups, effect_of, fit_crossed, varies
 from .mixed import contrast as linear_contrast
 from .pairwise_power import adjusted
 
@@ -295,7 +295,7 @@ def paired_p_values(
     p = np.full(len(pairs), math.nan)
     for index, (j, i) in enumerate(pairs):
         difference = wide[:, j] - wide[:, i]
-        if float(np.ptp(difference)) > 0.0:
+        if varies(difference):
             fit = fit_crossed(y=difference, annotator=screens.annotator, item=screens.item, groups=screens.groups)
             value = effect_of(fit).p
             p[index] = math.nan if value is None else value

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .judgments import Judgments
-from .mixed import CrossedGroups, effect_of, fit_crossed
+from .mixed import CrossedGroups, effect_of, fit_crossed, varies
 
 CONDITION_CI_METHOD = (
     "crossed random-intercept model of the condition's scores (annotators and items), REML, Satterthwaite df"
@@ -55,8 +55,8 @@ def condition_descriptives(
     n = int(scores.size)
     mean = float(scores.mean())
     sd = _none_if_nan(float(scores.std(ddof=1))) if n > 1 else None
-    if n < 3 or np.ptp(scores) == 0:
-        ci = (mean, mean) if n >= 1 and np.ptp(scores) == 0 and n > 1 else (None, None)
+    if n < 3 or not varies(scores):
+        ci = (mean, mean) if n > 1 and not varies(scores) else (None, None)
         return ConditionDescriptives(n, mean, sd, ci)
     fit = fit_crossed(y=scores, annotator=judgments.annotator, item=judgments.item, groups=groups)
     effect = effect_of(fit, level=level)

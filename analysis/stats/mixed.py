@@ -577,6 +577,16 @@ def _nested(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple(float(v) for v in row) for row in np.asarray(matrix))
 
 
+#: Variation this small against the values' size is rounding error (1.0 and 0.9999999999999996), not data.
+ROUNDING = 1e-9
+
+
+def varies(values: np.ndarray) -> bool:
+    """Whether ``values`` vary by more than rounding error: a model is fitted only to a response that does."""
+    values = np.asarray(values, dtype=float)
+    return values.size > 0 and float(np.ptp(values)) > ROUNDING * max(1.0, float(np.abs(values).max()))
+
+
 def _checked(y, annotator, item, X, groups) -> tuple[np.ndarray, np.ndarray, CrossedGroups]:
     """The response, the fixed-effects matrix and the grouping, or a ValueError naming what is wrong."""
     y = np.asarray(y, dtype=float)
@@ -587,8 +597,8 @@ def _checked(y, annotator, item, X, groups) -> tuple[np.ndarray, np.ndarray, Cro
         groups = CrossedGroups(annotator=annotator, item=item)
     if groups.n != y.size:
         raise ValueError("groups were built for another number of judgments.")
-    if float(np.ptp(y)) == 0.0:
-        raise ValueError("The response does not vary: a mixed model cannot be fitted.")
+    if not varies(y):
+        raise ValueError("The response does not vary (beyond rounding error): a mixed model cannot be fitted.")
     return y, X, groups
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from .conditions import Contrast, _checked
-from .mixed import CrossedFit, effect_of, fit_crossed
+from .mixed import CrossedFit, effect_of, fit_crossed, varies
 from .multiplicity import adjust
 
 ADJUSTMENTS = {"holm": "Holm", "bh": "Benjamini–Hochberg", "none": "none"}
@@ -132,8 +132,9 @@ class _Constant:
 
 
 def _fit(difference: np.ndarray, annotator: np.ndarray, item: np.ndarray, name: str) -> CrossedFit | None:
-    """Today's model on one pair's differences (codes renumbered from 0); None when they do not vary."""
-    if float(np.ptp(difference)) == 0.0:
+    """Today's model on one pair's differences (codes renumbered from 0); None when they do not vary (beyond rounding
+    error)."""
+    if not varies(difference):
         return None
     return fit_crossed(y=difference, annotator=pd.factorize(annotator)[0], item=pd.factorize(item)[0], names=(name,))
 

@@ -14,7 +14,7 @@ from .agreement import Agreement, agreement
 from .bootstrap import BootstrapCI, two_way_bootstrap
 from .descriptives import Descriptives, describe
 from .judgments import Judgments, paired_judgments
-from .mixed import CrossedGroups, Effect, effect_of, fit_crossed
+from .mixed import CrossedGroups, Effect, effect_of, fit_crossed, varies
 from .multiplicity import METHODS, adjust
 from .position import PositionCheck, position_bias
 from .quality import AnnotatorQuality, ExclusionReport, ExclusionRules, apply_exclusions
@@ -174,7 +174,7 @@ def mixed_model(judgments: Judgments, *, groups: CrossedGroups | None = None, le
 
 
 def _constant_model(judgments: Judgments, level: float) -> MixedModel:
-    value = float(judgments.difference[0])
+    value = float(judgments.difference.mean())  # one value, up to rounding error
     effect = Effect(value, 0.0, (value, value), math.nan, "none", None, None, level)
     return MixedModel(
         effect,
@@ -211,7 +211,7 @@ def study_report(
     judgments, removed, quality = apply_exclusions(all_judgments, rules=rules, attention=attention, apply=exclusions)
     groups = CrossedGroups(annotator=judgments.annotator, item=judgments.item) if judgments.n > 1 else None
     d = judgments.difference
-    model = mixed_model(judgments, groups=groups, level=level) if np.ptp(d) > 0 else _constant_model(judgments, level)
+    model = mixed_model(judgments, groups=groups, level=level) if varies(d) else _constant_model(judgments, level)
     by_item = analyse_units(judgments, unit="item", level=level)
     by_annotator = analyse_units(judgments, unit="annotator", level=level)
     return StudyReport(

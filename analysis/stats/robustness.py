@@ -8,6 +8,7 @@ import numpy as np
 from scipy import stats as sps
 
 from .judgments import Judgments
+from .mixed import varies
 
 UNITS = ("item", "annotator")
 
@@ -61,7 +62,7 @@ def paired_t(differences: np.ndarray) -> HypothesisTest:
     n = differences.size
     if n < 2:
         return HypothesisTest(None, None, "fewer than two units")
-    if np.all(differences == differences[0]):
+    if not varies(differences):
         return HypothesisTest(None, None, "every unit has the same difference; the t statistic is undefined")
     result = sps.ttest_1samp(differences, 0.0)
     return HypothesisTest(float(result.statistic), float(result.pvalue), f"df = {n - 1}")
@@ -95,7 +96,9 @@ def analyse_units(judgments: Judgments, *, unit: str, level: float = 0.95, zero_
     n = differences.size
     mean = float(differences.mean())
     sd = float(differences.std(ddof=1)) if n > 1 else math.nan
-    if n > 1 and sd > 0:
+    spread = n > 1 and varies(differences)  # rounding error is no spread: the sd is then 0
+    sd = 0.0 if n > 1 and not spread else sd
+    if spread:
         half = sps.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
         ci = (mean - half, mean + half)
     elif n > 1:
@@ -110,7 +113,7 @@ def analyse_units(judgments: Judgments, *, unit: str, level: float = 0.95, zero_
         ci=ci,
         paired_t=paired_t(differences),
         wilcoxon=wilcoxon(differences, zero_method=zero_method),
-        d_z=mean / sd if n > 1 and sd > 0 else None,
+        d_z=mean / sd if spread else None,
         rank_biserial=rank_biserial(differences),
     )
 

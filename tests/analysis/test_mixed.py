@@ -158,3 +158,29 @@ def test_every_linear_algebra_path_gives_the_same_fit(path, monkeypatch):
     fit = fit_crossed(y=judgments.difference, annotator=judgments.annotator, item=judgments.item, groups=groups)
     assert fit.coefficients[0] == pytest.approx(reference.fe_params.iloc[0], abs=1e-5)
     assert fit.se(0) == pytest.approx(reference.bse_fe.iloc[0], rel=2e-3)
+
+
+def test_a_response_varying_only_by_rounding_error_is_constant_everywhere():
+    """1.0 and 0.9999999999999996 are one value: no model is fitted to them (it would divide by a zero residual), the
+    study report gives the constant model, and the unit tests report no spread rather than a huge t."""
+    from analysis.stats.mixed import varies
+    from analysis.stats.report import study_report
+    from analysis.stats.robustness import paired_t
+
+    annotator, item = np.repeat(np.arange(4), 5), np.tile(np.arange(5), 4)
+    y = np.ones(20)
+    y[::3] = 0.9999999999999996
+    assert not varies(y) and varies(np.array([1.0, 1.0 + 1e-6])) and not varies(np.array([]))
+    with pytest.raises(ValueError, match="does not vary"):
+        fit_crossed(y=y, annotator=annotator, item=item)
+    assert paired_t(y).p_value is None
+    rows = []
+    for a, i, d in zip(annotator, item, y, strict=True):
+        rows += [
+            {"annotator": f"a{a}", "item": f"i{i}", "condition": "baseline", "score": 3.0, "position": "left"},
+            {"annotator": f"a{a}", "item": f"i{i}", "condition": "ours", "score": 3.0 + d, "position": "right"},
+        ]
+    frame = pd.DataFrame(rows).assign(seconds=5.0)
+    report = study_report(frame, study="rounded", resamples=50)
+    assert report.mixed_model.model == "not fitted: every judgment has the same difference"
+    assert report.mixed_model.effect.estimate == pytest.approx(1.0) and report.by_item.d_z is None

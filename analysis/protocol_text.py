@@ -92,11 +92,20 @@ def _scale(criteria: Sequence[Mapping]) -> str:
     return "; ".join(scales)
 
 
+def _questions(study: Mapping) -> str | None:
+    """The question annotators answered; with several criteria, each one's name and question, in order."""
+    criteria = [criterion for criterion in study.get("criteria") or [] if isinstance(criterion, Mapping)]
+    if len(criteria) < 2:
+        return study.get("question")
+    return "; ".join(f"{number}. {c.get('label')}: {c.get('question')}" for number, c in enumerate(criteria, 1))
+
+
 def annotator_rows(study: Mapping) -> list[tuple[str, str]]:
     """What a study's annotators saw and how many took part, as (label, text) rows; texts keep their lines."""
+    criteria = study.get("criteria") or []
     rows = [
-        ("question", study.get("question")),
-        ("scale", _scale(study.get("criteria") or [])),
+        ("questions" if len(criteria) > 1 else "question", _questions(study)),
+        ("scale", _scale(criteria)),
         ("instructions", study.get("instructions")),
         ("consent", study.get("consent_text")),
         ("attention checks per annotator", study.get("attention_checks_per_annotator")),

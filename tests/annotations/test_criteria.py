@@ -5,9 +5,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from analysis.protocol import study_protocol
+from analysis.protocol_text import annotator_rows
 from analysis.selectors import ratings_frame
 from annotations import selectors, sequence, services
-from annotations.models import Criterion, Rating, Study
+from annotations.models import CheckResponse, Criterion, Rating, Study
 from annotations.services import design
 from tests.annotations.test_staff_pages import change_form
 from tests.annotations.test_views import consent, current, url
@@ -201,3 +203,21 @@ def test_the_results_page_shows_each_criterion_on_its_own(admin_client):
     assert 'href="?exclusions=on&amp;criterion=quality"' in quality.content.decode()
     missing = admin_client.get(results, {"criterion": "nope"})
     assert "has no criterion 'nope'; it has consistency, quality" in missing.context["error"]
+
+
+def test_the_protocol_reports_every_question_and_an_attention_check_asks_them_all(client):
+    study, (annotator, _) = study_of_two_criteria(slug="proto", attention_checks=1)
+    rows = dict(annotator_rows(study_protocol(study=study)))
+    assert rows["questions"] == (
+        f"1. Score: {study.criteria.get(key='consistency').question}; 2. Visual quality: How good does the image look?"
+    )
+    assert rows["scale"] == "1–10 (1 = does not match, 10 = matches exactly); 1–5"
+    consent(client, annotator)
+    check = annotator.assignments.get(check_pair__isnull=False)
+    with pytest.raises(ValidationError, match="right-quality"):
+        services.submit_rating(annotator_id=annotator.pk, assignment_id=check.pk, scores={"left": 2, "right": 9})
+    scores = {"left": 2, "right": 9, "left-quality": 3, "right-quality": 3}
+    assert services.submit_rating(annotator_id=annotator.pk, assignment_id=check.pk, scores=scores).created
+    stored = CheckResponse.objects.get(assignment=check)
+    assert {stored.matching_score, stored.mismatched_score} == {2, 9}  # the first criterion's, as a check's
+    assert not Rating.objects.filter(assignment=check).exists()

@@ -3,6 +3,7 @@
 
 import json
 
+from .stats import choices
 from .stats.tidy import CODEBOOK, COLUMNS, CONDITIONS, KEY, POSITIONS, SECONDS_MODES, SLOTS
 
 #: The file names the codebook is written under.
@@ -26,6 +27,16 @@ def _allowed(column) -> str:
     return "any text, not empty" if column.type == "string" else ""
 
 
+def _table(codebook) -> list[str]:
+    rows = []
+    for column in codebook:
+        kind = column.type + (", may be empty" if column.nullable else "")
+        rows.append(
+            f"| `{column.name}` | {kind} | {column.units or '–'} | {_allowed(column) or '–'} | {column.description} |"
+        )
+    return rows
+
+
 def codebook_markdown() -> str:
     """Every tidy column with its type, units, allowed values and meaning, and the rules that join rows."""
     lines = [
@@ -39,11 +50,7 @@ def codebook_markdown() -> str:
         "| column | type | units | allowed values | meaning |",
         "|---|---|---|---|---|",
     ]
-    for column in CODEBOOK:
-        kind = column.type + (", may be empty" if column.nullable else "")
-        lines.append(
-            f"| `{column.name}` | {kind} | {column.units or '–'} | {_allowed(column) or '–'} | {column.description} |"
-        )
+    lines += _table(CODEBOOK)
     lines += [
         "",
         "## Rows and pairs",
@@ -60,6 +67,21 @@ def codebook_markdown() -> str:
         "- Other columns are refused by the readers (`import_ratings`, `evalsite-analyze`) unless asked to leave "
         "them out (`import_ratings --extra-columns ignore`) or carry them along (`evalsite-analyze "
         "--extra-columns keep`).",
+        "",
+    ]
+    lines += [
+        "## Pairwise judgments",
+        "",
+        "A study that asks annotators to choose between two images writes `<study>-judgments.csv` and "
+        "`<study>-judgments.parquet` instead: one row per choice (`codebook.schema.json` describes the ratings' "
+        "rows only).",
+        "",
+        "| column | type | units | allowed values | meaning |",
+        "|---|---|---|---|---|",
+        *_table(choices.CODEBOOK),
+        "",
+        "- Each annotator judges a pair of conditions on an item at most once per criterion (either side order).",
+        "- The analysis fits Bradley–Terry strengths (Davidson's model when there are ties) per criterion.",
         "",
     ]
     return "\n".join(lines)

@@ -103,10 +103,12 @@ def summaries_json(
     labels: Sequence[Labels] = (),
     *,
     conditions: Sequence[dict] = (),
+    pairwise: Sequence[dict] = (),
 ) -> str:
     """``schema``, ``adjustment``, ``studies`` (each report's documented keys plus its ``labels`` and ``protocol``),
     ``table`` (the results table's text, as every other document shows it), ``conditions`` when there are studies
-    of other conditions than the paired two (``condition_units.summary_entry``: one per unit) and ``software``."""
+    of other conditions than the paired two (``condition_units.summary_entry``: one per unit), ``pairwise`` when
+    there are studies of pairwise judgments (``pairwise_units.pairwise_summary``) and ``software``."""
     method = reports[0].adjustment if reports else "holm"
     labels = _labels_for(reports, labels)
     document = {
@@ -118,6 +120,7 @@ def summaries_json(
         ],
         "table": table_dict(reports, labels),
         **({"conditions": list(conditions)} if conditions else {}),
+        **({"pairwise": list(pairwise)} if pairwise else {}),
         "software": analysis_software(),
     }
     return json.dumps(to_jsonable(document), indent=2, ensure_ascii=False) + "\n"

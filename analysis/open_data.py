@@ -10,7 +10,7 @@ from .bundle_readme import analyze_command, bundle_readme
 from .codebook import CODEBOOK_FILES, codebook_markdown, codebook_schema
 from .csv_cells import neutralise
 from .stats.tidy import study_of
-from .tidy_files import ratings_parquet
+from .tidy_files import data_kind, is_judgments, ratings_parquet
 
 ATTENTION_COLUMNS = ("annotator", "failures", "checks")
 
@@ -40,7 +40,7 @@ def study_ratings(group: Sequence) -> pd.DataFrame:
     """The tidy ratings of a study's units, one frame (a study of one criterion: its own), with a ``criterion``
     column after ``condition`` (empty when the ratings named none)."""
     frame = group[0].ratings if len(group) == 1 else pd.concat([unit.ratings for unit in group], ignore_index=True)
-    if "criterion" in frame.columns:
+    if "criterion" in frame.columns or is_judgments(frame):
         return frame
     columns = list(frame.columns)
     columns.insert(columns.index("condition") + 1 if "condition" in columns else len(columns), "criterion")
@@ -53,7 +53,8 @@ def data_files(studies: Sequence, formats: Sequence[str]) -> dict[str, str | byt
     documents: dict[str, str | bytes] = {}
     for slug, group in by_study(studies).items():
         if "parquet" in formats:
-            documents[f"{slug}-ratings.parquet"] = ratings_parquet(study_ratings(group))
+            frame = study_ratings(group)
+            documents[f"{slug}-{data_kind(frame)}.parquet"] = ratings_parquet(frame)
         if has_attention(group[0]) and {"csv", "parquet"} & set(formats):
             documents[f"{slug}-attention.csv"] = attention_csv(group[0].attention, slug=slug)
     if "codebook" in formats:
@@ -64,8 +65,9 @@ def data_files(studies: Sequence, formats: Sequence[str]) -> dict[str, str | byt
 
 def _ratings_file(slug: str, names: Mapping) -> str:
     for suffix in ("parquet", "csv"):
-        if f"{slug}-ratings.{suffix}" in names:
-            return f"{slug}-ratings.{suffix}"
+        for kind in ("ratings", "judgments"):
+            if f"{slug}-{kind}.{suffix}" in names:
+                return f"{slug}-{kind}.{suffix}"
     return f"{slug}-ratings.csv"
 
 
@@ -102,6 +104,9 @@ def readme(studies: Sequence, documents: Mapping, *, adjustment: str, exclusions
             "`paper-table.*`: FID and CLIP score come from the metric runs over the generated images, not from "
             "the ratings; evalsite-analyze does not write them."
         )
-    if not any(name.endswith(("-ratings.csv", "-ratings.parquet")) for name in documents):
+    if not any(
+        name.endswith(("-ratings.csv", "-ratings.parquet", "-judgments.csv", "-judgments.parquet"))
+        for name in documents
+    ):
         notes.append("The ratings are not in this folder: export them with `--format csv` or `--format parquet`.")
     return bundle_readme(files=documents, commands=commands, notes=notes)

@@ -152,7 +152,7 @@ def _analysis(study: Mapping) -> list[str]:
     analysis = study.get("analysis") or {}
     counts = study.get("counts_analysed") or {}
     exclusions = study.get("exclusions") or {}
-    by_condition = "reference" in analysis  # a study of other conditions than the paired two (condition_units)
+    by_condition = "reference" in analysis  # a study of other conditions, or of pairwise judgments (their units)
     rows = [
         ("primary model", analysis.get("primary_model")),
         *([] if by_condition else [("fitted model", analysis.get("fitted_model"))]),
@@ -164,9 +164,9 @@ def _analysis(study: Mapping) -> list[str]:
             analysis.get("adjustment"),
         ),
         *(
-            []
-            if by_condition
-            else [("bootstrap", f"{analysis.get('bootstrap_resamples')} resamples, seed {analysis.get('seed')}")]
+            [("bootstrap", f"{analysis.get('bootstrap_resamples')} resamples, seed {analysis.get('seed')}")]
+            if "bootstrap_resamples" in analysis
+            else []
         ),
         ("exclusion rules applied", analysis.get("exclusions_applied")),
     ]

@@ -30,6 +30,7 @@ from .formats import (
 )
 from .labels import DEFAULT_LABELS, Labels, shared_labels
 from .open_data import by_study, data_files, readme, study_ratings
+from .pairwise_units import pairwise_documents, pairwise_manifest, pairwise_summary, rank_unit
 from .paper_table import paper_rows, paper_table_documents
 from .plots import plot_documents
 from .protocol_text import PROTOCOL_MARKDOWN, protocol_markdown
@@ -38,6 +39,7 @@ from .stats.quality import ExclusionRules
 from .stats.report import StudyReport, adjust_reports, study_report
 from .stats.tidy import SCORE_MAX, is_paired
 from .tables import latex_documents, summaries_markdown
+from .tidy_files import data_kind, is_judgments
 
 #: The formats that need the analysis (all but the ratings CSV).
 ANALYSED_FORMATS = ("json", "latex", "markdown", "plots", "manifest", "readme")
@@ -133,33 +135,40 @@ def render_documents(
         raise ValueError(f"Study {', '.join(repr(slug) for slug in repeated)} given more than once.")
     advance = progress or (lambda steps: None)
     analysed = bool(set(formats) & set(ANALYSED_FORMATS))
-    # a paired study (baseline and ours) has the study report; a study of other conditions is compared by condition
-    units = [study for study in studies if not is_paired(study.ratings["condition"].unique())]
-    studies_paired = [study for study in studies if study not in units]
+    # a paired study (baseline and ours) has the study report; a study of other conditions is compared by condition,
+    # and one of pairwise judgments gets its Bradley–Terry strengths
+    choosing = [study for study in studies if is_judgments(study.ratings)]
+    units = [s for s in studies if s not in choosing and not is_paired(s.ratings["condition"].unique())]
+    studies_paired = [study for study in studies if study not in units and study not in choosing]
     # The analysis before the ratings' files: its peak memory then does not come on top of theirs.
     reports = analyse_all(studies_paired, adjustment=adjustment, exclusions=exclusions) if analysed else []
     comparisons = [compare_unit(study) for study in units] if analysed else []
+    strengths = [rank_unit(study) for study in choosing] if analysed else []
     if analysed:
         advance(len(studies))
     documents: dict[str, str | bytes] = {}
     if "csv" in formats:
         for slug, group in by_study(studies).items():
-            documents[f"{slug}-ratings.csv"] = ratings_csv(study_ratings(group))
+            frame = study_ratings(group)
+            documents[f"{slug}-{data_kind(frame)}.csv"] = ratings_csv(frame)
     documents.update(data_files(studies, formats))  # Parquet, attention checks, codebook
     if not analysed:
         return documents
     protocols = [dict(study.protocol) if study.protocol is not None else None for study in studies_paired]
     labels = [study.labels for study in studies_paired]
     compared = list(zip(units, comparisons, strict=True))
+    ranked = list(zip(choosing, strengths, strict=True))
     if "json" in formats:
         entries = [summary_entry(study, comparison, study.labels) for study, comparison in compared]
-        documents[FILE_NAMES["json"]] = summaries_json(reports, protocols, labels, conditions=entries)
+        ranks = [pairwise_summary(study, result, study.labels) for study, result in ranked]
+        documents[FILE_NAMES["json"]] = summaries_json(reports, protocols, labels, conditions=entries, pairwise=ranks)
     if "latex" in formats:
         documents.update(latex_documents(reports, labels))
     if "markdown" in formats:
         documents[FILE_NAMES["markdown"]] = summaries_markdown(reports, labels)
     if "manifest" in formats:
         entries = [manifest_entry(study, comparison, study.labels) for study, comparison in compared]
+        entries += [pairwise_manifest(study, result, study.labels) for study, result in ranked]
         documents[FILE_NAMES["manifest"]] = manifest_json(reports, protocols, labels, conditions=entries)
         documents[PROTOCOL_MARKDOWN] = protocol_markdown(documents[FILE_NAMES["manifest"]])
     # FID / CLIP score beside the human-study difference, one row per resolution (when a study has metrics).
@@ -171,13 +180,15 @@ def render_documents(
     documents.update(paper_table_documents(rows, formats, shared_labels(labels)))
     for study, comparison in compared:  # each unit's tables, and its figures with plots
         documents.update(unit_documents(study, comparison, formats, study.labels))
+    for study, result in ranked:
+        documents.update(pairwise_documents(study, result, formats, study.labels))
     if "plots" in formats:
         for study, report, own in zip(studies_paired, reports, labels, strict=True):
             # each plot at both widths as PDF, SVG and PNG
             documents.update(plot_documents(report, own, scale_points=study.scale_points))
             advance(1)
-        if units:
-            advance(len(units))
+        if units or choosing:
+            advance(len(units) + len(choosing))
     if "readme" in formats:
         documents[README] = readme(studies, documents, adjustment=adjustment, exclusions=exclusions)
     return documents

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .csv_cells import restore
+from .stats import choices
 from .stats.tidy import (
     CODEBOOK,
     COLUMNS,
@@ -41,8 +42,9 @@ class TidyFileError(ValueError):
         self.problems = problems
 
 
-def parquet_schema(extra: list[str] = ()) -> pa.Schema:
-    """The tidy columns' Arrow types, each with its codebook description and units as field metadata; extra columns
+def parquet_schema(extra: list[str] = (), codebook=CODEBOOK) -> pa.Schema:
+    """The tidy columns' Arrow types (those of ``codebook``: the ratings', or ``stats.choices``' for pairwise
+    judgments), each with its codebook description and units as field metadata; extra columns
     (``--extra-columns keep``) as text."""
     fields = [
         pa.field(
@@ -51,20 +53,33 @@ def parquet_schema(extra: list[str] = ()) -> pa.Schema:
             nullable=column.nullable,
             metadata={"description": column.description, "units": column.units},
         )
-        for column in CODEBOOK
+        for column in codebook
     ]
     return pa.schema(fields + [pa.field(name, pa.string()) for name in extra])
 
 
 def ratings_parquet(frame: pd.DataFrame) -> bytes:
-    """The tidy ratings as a Parquet file (zstd), typed as the codebook says; the same frame gives the same bytes."""
-    extra = [column for column in frame.columns if column not in COLUMNS]
+    """The tidy ratings (or pairwise judgments) as a Parquet file (zstd), typed as the codebook says; the same frame
+    gives the same bytes."""
+    codebook = choices.CODEBOOK if is_judgments(frame) else CODEBOOK
+    names = [column.name for column in codebook]
+    extra = [column for column in frame.columns if column not in names]
     table = pa.Table.from_pandas(
-        frame.astype({name: "string" for name in extra}), schema=parquet_schema(extra), preserve_index=False
+        frame.astype({name: "string" for name in extra}), schema=parquet_schema(extra, codebook), preserve_index=False
     )
     buffer = io.BytesIO()
     pq.write_table(table.replace_schema_metadata(None), buffer, compression="zstd")
     return buffer.getvalue()
+
+
+def is_judgments(frame: pd.DataFrame) -> bool:
+    """Whether a tidy frame holds pairwise judgments (``stats.choices``) rather than ratings."""
+    return "choice" in frame.columns and "score" not in frame.columns
+
+
+def data_kind(frame: pd.DataFrame) -> str:
+    """What a study's data files are called: ``<study>-judgments.*`` for pairwise judgments, else ``-ratings.*``."""
+    return "judgments" if is_judgments(frame) else "ratings"
 
 
 @dataclass(frozen=True)
@@ -134,17 +149,21 @@ def read_tidy(path: Path, *, seconds: str = "pair", extra: str = "reject") -> Ti
         raise TidyFileError([f"{path}: a tidy ratings file ends in .csv or .parquet"])
     header, records = (_parquet_records if suffix == ".parquet" else _csv_records)(path)
     where = "line 1" if suffix == ".csv" else "the file's columns"
-    missing = [column for column in REQUIRED_COLUMNS if column not in header]
+    judgments = "choice" in header and "score" not in header  # pairwise judgments (``stats.choices``)
+    columns, required = (choices.COLUMNS, choices.REQUIRED_COLUMNS) if judgments else (COLUMNS, REQUIRED_COLUMNS)
+    missing = [column for column in required if column not in header]
     if missing:
-        raise TidyFileError([f"{where}: the columns lack {', '.join(missing)}; expected {', '.join(COLUMNS)}"])
-    others = [column for column in header if column not in COLUMNS]
+        raise TidyFileError([f"{where}: the columns lack {', '.join(missing)}; expected {', '.join(columns)}"])
+    others = [column for column in header if column not in columns]
     if others and extra == "reject":
         raise TidyFileError(
             [
-                f"{where}: column(s) {', '.join(others)} are not tidy columns ({', '.join(COLUMNS)}); "
+                f"{where}: column(s) {', '.join(others)} are not tidy columns ({', '.join(columns)}); "
                 "read the file with --extra-columns keep to carry them along"
             ]
         )
+    if judgments:
+        return _read_choices(path, records, csv_text=suffix == ".csv", header=header, others=others)
     problems: list[Problem] = []
     rows: list[TidyRow] = []
     study_of: dict[tuple, str] = {}
@@ -185,6 +204,56 @@ def read_tidy(path: Path, *, seconds: str = "pair", extra: str = "reject") -> Ti
     if not timed:
         raise TidyFileError([f"{path} holds no ratings"])
     return TidyRatings(_frames(timed, others), tuple(others))
+
+
+def _read_choices(path: Path, records, *, csv_text: bool, header: list[str], others: list[str]) -> TidyRatings:
+    """The pairwise judgments of a file, every row checked (``stats.choices``), one frame per analysis unit."""
+    problems: list[Problem] = []
+    rows: list[tuple[str, choices.Choice]] = []
+    for where_row, order, record in records:
+        if isinstance(record, csv.Error):
+            problems.append(Problem(where_row, order, f"not valid CSV ({record}); the rows after it were not read"))
+            break
+        if csv_text and (None in record or any(value is None for value in record.values())):
+            problems.append(Problem(where_row, order, f"expected {len(header)} fields"))
+            continue
+        text = {column: _cell(record[column]) for column in ("study", "annotator", "item")}
+        if csv_text:
+            text = {column: restore(value.strip()) for column, value in text.items()}
+        found = [f"{column} is empty" for column, value in text.items() if not value.strip()]
+        values, value_problems = choices.check_choice(record)
+        found += value_problems
+        if found:
+            problems.append(Problem(where_row, order, "; ".join(found)))
+            continue
+        kept = {column: _cell(record[column]) for column in others}
+        rows.append(
+            (text["study"], choices.Choice(where_row, order, text["annotator"], text["item"], extra=kept, **values))
+        )
+    for study in dict.fromkeys(study for study, _ in rows):
+        problems += choices.repeated_choices(choice for own, choice in rows if own == study)
+    if problems:
+        raise TidyFileError([str(problem) for problem in sorted(problems, key=lambda problem: problem.order)])
+    if not rows:
+        raise TidyFileError([f"{path} holds no judgments"])
+    names = units((study, choice.criterion) for study, choice in rows)
+    frame = pd.DataFrame(
+        [
+            {
+                "unit": names[(study, choice.criterion)],
+                "study": study,
+                **{column: getattr(choice, column) for column in choices.COLUMNS if column != "study"},
+                **choice.extra,
+            }
+            for study, choice in rows
+        ],
+        columns=["unit", *choices.COLUMNS, *others],
+    )
+    frame["seconds"] = frame["seconds"].astype("float64")
+    return TidyRatings(
+        {unit: part.drop(columns="unit").reset_index(drop=True) for unit, part in frame.groupby("unit", sort=False)},
+        tuple(others),
+    )
 
 
 def _frames(timed: list, extra: list[str]) -> dict[str, pd.DataFrame]:

@@ -1,18 +1,21 @@
 """A study of conditions other than the paired two (three methods, say) in the results: its tidy ratings read with
 each screen checked, its comparison by condition written as tables, figures and summary entries that hold the same
-numbers as ``compare_conditions`` on the same rows, and remade byte for byte by the README's command."""
+numbers as ``compare_conditions`` on the same rows, and remade byte for byte by the README's command; and the same
+for a study of pairwise judgments, with ``pairwise_study``'s leaderboard."""
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.cli import main
 from analysis.condition_units import reference_of
 from analysis.files import write_files
-from analysis.rendering import StudyData, render_documents
+from analysis.rendering import AnalysisOptions, StudyData, render_documents
 from analysis.stats.conditions import compare_conditions
+from analysis.stats.pairwise import pairwise_study
 from tests.analysis.test_cli import assert_same_files, readme_command
 
 DATA = Path(__file__).parent / "reference" / "data" / "k3-balanced.csv"
@@ -90,3 +93,77 @@ def test_a_screen_with_a_condition_twice_or_two_images_at_one_place_is_refused(t
     assert "line 7: upscale and entropy (line 6) were both shown at 3" in err
     assert "line 10: seconds differ between the rows of one screen (6.0, 99.0, 6.0)" in err
     assert not (tmp_path / "out").exists()
+
+
+def three_way_choices(slug: str = "arena", annotators: int = 12, items: int = 10, seed: int = 4) -> pd.DataFrame:
+    """Pairwise judgments among three conditions with ties: each annotator judges each item once, on a pair drawn
+    at random, sides at random, by Davidson's model with strengths 0, 0.5 and −0.4."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["plain", "entropy", "resized"])
+    strength = np.array([0.0, 0.5, -0.4])
+    rows = []
+    for annotator in range(annotators):
+        for item in range(items):
+            left, right = rng.permutation(3)[:2]
+            a, b = np.exp(strength[left]), np.exp(strength[right])
+            tie = 0.5 * np.sqrt(a * b)
+            u = rng.random() * (a + b + tie)
+            choice = "left" if u < a else "right" if u < a + b else "tie"
+            rows.append(
+                {
+                    "study": slug,
+                    "annotator": f"a{annotator}",
+                    "item": f"prompt {item}",
+                    "criterion": "consistency",
+                    "left": names[left],
+                    "right": names[right],
+                    "choice": choice,
+                    "seconds": float(3 + (annotator + item) % 4),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_pairwise_judgments_get_a_leaderboard_with_the_fits_numbers_and_are_remade(tmp_path, monkeypatch):
+    judgments = three_way_choices()
+    options = AnalysisOptions(seed=5, bootstrap_resamples=200)
+    documents = render_documents([StudyData(slug="arena", ratings=judgments, options=options)])
+    first = judgments.loc[0, "left"]  # no protocol, no baseline: the first condition of the file is the reference
+    expected = pairwise_study(judgments, seed=5, resamples=200, reference=first)
+
+    summary = json.loads(documents["summary.json"])
+    (entry,) = summary["pairwise"]
+    assert entry["study"] == "arena" and entry["reference"] == first and entry["model"] == "Davidson"
+    assert entry["leaderboard"] == list(expected.leaderboard)
+    assert [row["log_strength"] for row in entry["strengths"]] == pytest.approx(
+        [row.log_strength for row in expected.strengths], rel=1e-12
+    )
+    names = set(documents)
+    assert {"arena-judgments.csv", "arena-judgments.parquet"} <= names and "arena-ratings.csv" not in names
+    assert any(name.startswith("arena-") and name.endswith(".tex") for name in names - {"arena-judgments.csv"})
+    assert any(name.startswith("arena-") and name.endswith("-single.pdf") for name in names)
+    (study,) = json.loads(documents["protocol.json"])["studies"]
+    assert study["analysis"]["primary_model"] == "Davidson" and study["counts_analysed"]["judgments"] == 120
+
+    out = tmp_path / "out"
+    write_files(documents, out)
+    command = readme_command(out)
+    assert command[:2] == ["evalsite-analyze", "arena-judgments.parquet"]
+    monkeypatch.chdir(out)
+    assert main(command[1:]) == 0
+    assert_same_files(out, out / "reproduced")
+
+
+def test_a_second_choice_of_one_pair_or_a_bad_choice_is_refused(tmp_path, capsys):
+    judgments = three_way_choices(annotators=2, items=3)
+    judgments.loc[1, ["left", "right"]] = [judgments.loc[0, "right"], judgments.loc[0, "left"]]
+    judgments.loc[1, "item"] = judgments.loc[0, "item"]  # the same pair again, sides swapped
+    judgments.loc[3, "choice"] = "both"
+    judgments.loc[4, "right"] = judgments.loc[4, "left"]
+    path = tmp_path / "bad.csv"
+    judgments.to_csv(path, index=False)
+    assert main([str(path), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "line 3: a second choice between" in err and "by 'a0' for this item (first on line 2)" in err
+    assert "line 5: choice 'both' is not one of left, right, tie" in err
+    assert "line 6: left and right are both" in err

@@ -496,3 +496,35 @@ def test_two_criteria_fit_one_screen_and_the_keys_go_through_each_scale(live_ser
         ("consistency", right): 9,
         ("quality", right): 2,
     }
+
+
+@pytest.mark.parametrize(
+    ("viewport", "criteria"), [(PHONE, 3), (LAPTOPS[0], 5)], ids=["phone-3-criteria", "laptop-5-criteria"]
+)
+def test_many_criteria_scroll_with_useful_pictures_and_the_prompt_in_sight(live_server, chromium, viewport, criteria):
+    """Three criteria on a phone, or five anywhere, leave the pictures too little of one screen: the page scrolls
+    instead, each picture at least a third of the screen's height, the prompt stuck to the top, and every scale and
+    Submit reached; Tab brings the next scale into sight."""
+    phone = viewport is PHONE
+    study, (annotator,) = make_open_study(slug="many", prompts=3, annotators=1, width=512, height=512)
+    for number in range(1, criteria):
+        key = f"extra{number}"
+        design.add_criterion(criterion=Criterion(study=study, key=key, question=f"Question {number}?", label=key))
+    services.give_consent(annotator=annotator)
+    page = open_context(chromium, viewport, phone=phone).new_page()
+    page.goto(url(live_server, "rate", token=annotator.token))
+    wait_for_images(page)
+    size = document_size(page)
+    assert size["scrollHeight"] > size["height"] and size["scrollWidth"] <= size["width"], size
+    for side in ("left", "right"):
+        assert picture(page, side)["height"] >= viewport["height"] / 3, side
+    for selector in ("#scale-left", f"#scale-left-extra{criteria - 1}", f"#scale-right-extra{criteria - 1}", "#submit"):
+        page.locator(selector).scroll_into_view_if_needed()
+        assert in_view(box(page, selector), viewport), selector
+        assert in_view(box(page, ".prompt-box"), viewport), selector
+    assert page.evaluate("() => scrollY") > 0
+    if not phone:
+        page.evaluate("() => window.scrollTo(0, 0)")
+        for _ in range(criteria + 1):  # through Image A's scales to Image B's second
+            page.keyboard.press("Tab")
+        assert in_view(box(page, "#scale-right-extra1"), viewport)

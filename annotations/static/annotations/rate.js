@@ -47,6 +47,8 @@
       } else {
         activate(next);
         (chosen(fields[next]) || form.querySelector('input[name="' + fields[next] + '"]')).focus({preventScroll: true});
+        // a page of many criteria scrolls: bring the scale the keys now score into sight (else a no-op)
+        document.getElementById("scale-" + fields[next]).scrollIntoView({block: "nearest"});
       }
       event.preventDefault();
     } else if (event.key === "Enter") {

@@ -539,6 +539,9 @@ def fit_crossed(
     active = [k for k in active if found.theta[k] > 0.0]
     point = design.evaluate(found.theta, reml)
     sigma2 = point.sigma2
+    if not sigma2 > ROUNDING**2 * float(np.var(y)):
+        # the fixed and random effects reproduce every value: no residual variation is left to test against
+        raise ValueError("The model fits the response exactly (no residual variation): its tests are undefined.")
     # a component left just above 0 adds nothing to the df (its derivatives vanish there) but rounding error
     varying = [k for k in active if found.theta[k] >= BOUNDARY_THETA]
     stencil = _Stencil(design, found.theta, varying, reml, point) if varying and df_method != "none" else None

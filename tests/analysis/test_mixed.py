@@ -184,3 +184,25 @@ def test_a_response_varying_only_by_rounding_error_is_constant_everywhere():
     report = study_report(frame, study="rounded", resamples=50)
     assert report.mixed_model.model == "not fitted: every judgment has the same difference"
     assert report.mixed_model.effect.estimate == pytest.approx(1.0) and report.by_item.d_z is None
+
+
+def test_a_response_the_model_fits_exactly_is_refused_and_the_position_check_says_so():
+    """Differences that depend on the side alone (as when an annotator gives one image a fixed score and the other a
+    score by its place) leave the position model no residual: it is refused in words, not a division by zero, and
+    the study report's position check carries the words."""
+    from analysis.stats.position import position_bias
+
+    annotator, item = np.repeat(np.arange(4), 6), np.tile(np.arange(6), 4)
+    side = np.where((annotator + item) % 2 == 0, 1.0, -1.0)
+    y = 2.0 + 1.5 * side
+    with pytest.raises(ValueError, match="fits the response exactly"):
+        fit_crossed(y=y, annotator=annotator, item=item, X=np.column_stack([np.ones(24), side]), names=("a", "b"))
+    rows = []
+    for a, i, s, d in zip(annotator, item, side, y, strict=True):
+        ours, baseline = ("left", "right") if s > 0 else ("right", "left")
+        rows += [
+            {"annotator": f"a{a}", "item": f"i{i}", "condition": "baseline", "score": 3.0, "position": baseline},
+            {"annotator": f"a{a}", "item": f"i{i}", "condition": "ours", "score": 3.0 + d, "position": ours},
+        ]
+    check = position_bias(paired_judgments(pd.DataFrame(rows).assign(seconds=4.0)))
+    assert check.left_minus_right is None and "fits the response exactly" in check.note

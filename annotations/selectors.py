@@ -23,7 +23,6 @@ from generation.models import PairJob
 from generation.selectors import format_duration
 
 from .models import (
-    SCORE_MAX,
     Annotator,
     Assignment,
     CheckResponse,
@@ -62,12 +61,6 @@ def annotator_by_token(token: str) -> Annotator | None:
         return Annotator.objects.select_related("study").get(token=token)
     except Annotator.DoesNotExist:
         return None
-
-
-def scale_points(*, study_id: int) -> int:
-    """The top of the study's criterion's scale (5, 7 or 10)."""
-    points = Criterion.objects.filter(study_id=study_id).values_list("scale_points", flat=True).first()
-    return points or SCORE_MAX
 
 
 def rating_design(*, study_id: int) -> Design:

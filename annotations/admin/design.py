@@ -124,7 +124,8 @@ class CriterionInline(admin.TabularInline):
 
 
 def save_criteria(formset) -> None:
-    """Save the criteria table through ``services.design``: removals, changes, then additions in their order."""
+    """Save the criteria table through ``services.design``: removals first (which close the gaps in the positions),
+    then each change (its texts only, never its place) and each addition, in the table's order."""
     instances = formset.save(commit=False)
     for criterion in formset.deleted_objects:
         design.remove_criterion(criterion=criterion)
@@ -132,4 +133,4 @@ def save_criteria(formset) -> None:
         if criterion.pk is None:
             design.add_criterion(criterion=criterion)
         else:
-            criterion.save()
+            criterion.save(update_fields=design.CRITERION_FIELDS)

@@ -221,3 +221,29 @@ def test_the_protocol_reports_every_question_and_an_attention_check_asks_them_al
     stored = CheckResponse.objects.get(assignment=check)
     assert {stored.matching_score, stored.mismatched_score} == {2, 9}  # the first criterion's, as a check's
     assert not Rating.objects.filter(assignment=check).exists()
+
+
+def test_the_admin_removes_the_first_criterion_while_renaming_the_others(admin_client):
+    study, _ = make_open_study(slug="renum", prompts=2)
+    add_quality(study)
+    design.add_criterion(criterion=Criterion(study=study, key="objects", question="All there?", label="Objects"))
+    rows = list(study.criteria.order_by("position"))
+    data = {"criteria-TOTAL_FORMS": 3, "criteria-INITIAL_FORMS": 3}
+    for number, criterion in enumerate(rows):
+        data |= {
+            f"criteria-{number}-id": criterion.pk,
+            f"criteria-{number}-study": study.pk,
+            f"criteria-{number}-question": criterion.question,
+            f"criteria-{number}-label": f"{criterion.label}, renamed",
+            f"criteria-{number}-scale_points": criterion.scale_points,
+            f"criteria-{number}-low_anchor": criterion.low_anchor,
+            f"criteria-{number}-high_anchor": criterion.high_anchor,
+        }
+    data["criteria-0-DELETE"] = "on"
+    change = reverse("admin:annotations_study_change", args=[study.pk])
+    response = admin_client.post(change, change_form(study, **data))
+    assert response.status_code == 302
+    assert list(study.criteria.values_list("position", "key", "label")) == [
+        (0, "quality", "Visual quality, renamed"),
+        (1, "objects", "Objects, renamed"),
+    ]

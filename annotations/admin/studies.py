@@ -88,6 +88,15 @@ class StudyForm(forms.ModelForm):
         help_text="One prompt per line; blank lines are skipped. Checked as an uploaded prompt file is: empty, "
         "over-long and repeated prompts are named by line. More can be added later.",
     )
+    design_preset = forms.ChoiceField(
+        required=False,
+        choices=[(key, label) for key, (label, _) in design.DESIGN_PRESETS.items()],
+        initial="seed",
+        label="Design",
+        help_text="The conditions are the seed's (baseline and ours); the criteria each image is rated on are the "
+        "question below and, with the others, those listed. Criteria can be added, edited and removed in the "
+        "study's Criteria table until an annotator consents.",
+    )
     question = forms.CharField(
         required=False,  # "Give the question…" (clean_question) says what is missing
         max_length=Criterion._meta.get_field("question").max_length,
@@ -106,6 +115,7 @@ class StudyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:  # a saved study's question is its criterion's, in the Criteria table
             del self.fields["question"]
+            del self.fields["design_preset"]
         if "preset" in self.fields:
             self.fields["preset"].widget.attrs.update({"data-presets": presets_json(), "class": "study-preset"})
         if "model" in self.fields:  # the training size of each model, which the form's script takes as the size
@@ -236,7 +246,10 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
         (what, what_options), (images, images_options), *rest = super().get_fieldsets(request, obj)
         if obj is None:
             title, slug, *texts = what_options["fields"]
-            what_options = {**what_options, "fields": (title, slug, "question", *texts, "prompt_lines")}
+            what_options = {
+                **what_options,
+                "fields": (title, slug, "design_preset", "question", *texts, "prompt_lines"),
+            }
         elif obj.status != Study.Status.DRAFT or not self.has_change_permission(request, obj):
             images_options = {**images_options, "fields": tuple(f for f in images_options["fields"] if f != "preset")}
         return ((what, what_options), (images, images_options), *rest)
@@ -272,12 +285,13 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
 
     def save_model(self, request, obj, form, change):
         """The user who creates a study owns it (a superuser may name another owner); a new study gets the seed's
-        design, asking the question typed."""
+        design, asking the question typed, with the further criteria of the design chosen."""
         if not change and obj.owner_id is None:
             obj.owner = request.user
         super().save_model(request, obj, form, change)
         if not change:
-            design.add_seed_design(study=obj, question=form.cleaned_data["question"])
+            preset = form.cleaned_data.get("design_preset") or "seed"
+            design.add_seed_design(study=obj, question=form.cleaned_data["question"], preset=preset)
 
     def has_invite_permission(self, request) -> bool:
         return request.user.has_perm(access.ADD_ANNOTATORS)

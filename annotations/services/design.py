@@ -126,10 +126,42 @@ def remove_criterion(*, criterion: Criterion) -> None:
         Criterion.objects.filter(pk=pk).update(position=position)  # ascending: never onto a taken position
 
 
+#: Criteria a new study may ask besides the seed's question: the failures the seed's paper describes at sizes a model
+#: was not trained at (poor visual quality; objects missing or repeated).
+QUALITY_CRITERION = {
+    "key": "quality",
+    "question": "How good is the image's visual quality (sharpness, artefacts, composition)?",
+    "label": "Visual quality",
+    "scale_points": 7,
+    "low_anchor": "very poor",
+    "high_anchor": "excellent",
+}
+OBJECTS_CRITERION = {
+    "key": "objects",
+    "question": "Does the image show each object the text names, once, with nothing missing or repeated?",
+    "label": "Objects",
+    "scale_points": 5,
+    "low_anchor": "missing or repeated",
+    "high_anchor": "each there, once",
+}
+#: The designs the add page offers: key → (what it is called, the criteria after the seed's question).
+DESIGN_PRESETS = {
+    "seed": ("Baseline vs ours, 1–10 consistency (the seed's study)", ()),
+    "quality": ("Baseline vs ours: consistency 1–10 and visual quality 1–7", (QUALITY_CRITERION,)),
+    "failures": (
+        "Baseline vs ours: consistency 1–10, visual quality 1–7 and missing or repeated objects 1–5",
+        (QUALITY_CRITERION, OBJECTS_CRITERION),
+    ),
+}
+
+
 @transaction.atomic
-def add_seed_design(*, study: Study, question: str = DEFAULT_QUESTION) -> None:
-    """Give a new study the seed's conditions and its one criterion, asking ``question``; nothing is written if the
-    question is refused (``check_criterion``, or its field's own checks)."""
+def add_seed_design(*, study: Study, question: str = DEFAULT_QUESTION, preset: str = "seed") -> None:
+    """Give a new study the seed's conditions and its criterion, asking ``question``, then the further criteria of
+    ``preset`` (``DESIGN_PRESETS``); nothing is written if the question is refused (``check_criterion``, or its
+    field's own checks) or the preset is unknown."""
+    if preset not in DESIGN_PRESETS:
+        raise ValidationError(f"Unknown design {preset!r}; choose from {', '.join(DESIGN_PRESETS)}.")
     criterion = Criterion(study=study, position=0, **{**SEED_CRITERION, "question": question})
     full_clean_named(criterion)
     check_criterion(criterion=criterion)
@@ -138,6 +170,8 @@ def add_seed_design(*, study: Study, question: str = DEFAULT_QUESTION) -> None:
         for position, (key, name, kind, reference) in enumerate(SEED_CONDITIONS)
     )
     criterion.save()
+    for position, values in enumerate(DESIGN_PRESETS[preset][1], start=1):
+        Criterion.objects.create(study=study, position=position, **values)
 
 
 @transaction.atomic

@@ -247,3 +247,29 @@ def test_the_admin_removes_the_first_criterion_while_renaming_the_others(admin_c
         (0, "quality", "Visual quality, renamed"),
         (1, "objects", "Objects, renamed"),
     ]
+
+
+def test_the_add_page_offers_designs_of_one_two_and_three_criteria(admin_client):
+    from annotations.admin.studies import StudyForm
+
+    assert (
+        "design_preset" in StudyForm().fields
+        and "design_preset" not in StudyForm(instance=make_open_study(slug="x", prompts=1)[0]).fields
+    )
+    add = reverse("admin:annotations_study_add")
+    for slug, preset, expected in (
+        ("plain", "seed", ["consistency"]),
+        ("with-quality", "quality", ["consistency", "quality"]),
+        ("failures", "failures", ["consistency", "quality", "objects"]),
+    ):
+        data = change_form(Study(slug=slug, title=slug), question="Which image fits?", model="", design_preset=preset)
+        assert admin_client.post(add, data).status_code == 302, slug
+        study = Study.objects.get(slug=slug)
+        assert list(study.criteria.values_list("key", flat=True)) == expected
+        assert study.criteria.get(position=0).question == "Which image fits?"
+    objects = Study.objects.get(slug="failures").criteria.get(key="objects")
+    assert (objects.scale_points, objects.low_anchor, objects.label) == (5, "missing or repeated", "Objects")
+    data = change_form(Study(slug="bad", title="bad"), question="Fits?", model="", design_preset="nope")
+    response = admin_client.post(add, data)
+    assert response.status_code == 200 and "design_preset" in response.context["adminform"].form.errors
+    assert not Study.objects.filter(slug="bad").exists()

@@ -296,6 +296,11 @@ def test_the_add_form_guides(live_server, browser_page, researcher):
     assert not Study.objects.exists()
     page.fill("#id_prompt_lines", "A red bicycle\nTwo cats on a sofa\n\nA lighthouse")
     assert summary.inner_text() == "3 prompts"
+    designs = page.locator("#id_design_preset option").all_inner_texts()
+    assert designs[0] == "Baseline vs ours, 1–10 consistency (the seed's study)" and len(designs) == 3
+    assert page.input_value("#id_design_preset") == "seed"
+    visible_box(page.locator("#id_design_preset"))
+    page.select_option("#id_design_preset", "quality")
     page.locator('input[name="_save"]').click()
     page.wait_for_load_state("load")
     study = Study.objects.get()
@@ -306,4 +311,5 @@ def test_the_add_form_guides(live_server, browser_page, researcher):
         (2, "A lighthouse"),
     ]
     assert (study.width, study.height, study.steps, study.owner) == (512, 288, 50, researcher)
+    assert list(study.criteria.values_list("key", flat=True)) == ["consistency", "quality"]
     no_problems(page)

@@ -3,7 +3,7 @@ by ``compare_conditions`` (a mixed model with the reference as baseline, its omn
 contrast) and written as its tables and figures under the unit's name, with an entry in ``summary.json`` and in the
 protocol manifest. Plain data in, files out; nothing here imports Django."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 
 from .condition_plots import condition_plot_documents
@@ -39,17 +39,28 @@ def compare_unit(study) -> ConditionComparison:
         raise ValueError(f"Study {study.slug!r}: {exc}") from exc
 
 
+def asked_for(
+    tables: Mapping[str, str], formats: Sequence[str], figures: Callable[[], Mapping[str, bytes]]
+) -> dict[str, str | bytes]:
+    """A unit's table files in the formats asked for (``TABLE_SUFFIXES``) and, with ``plots``, its ``figures()``."""
+    wanted = tuple(suffix for name, suffix in TABLE_SUFFIXES.items() if name in formats)
+    documents: dict[str, str | bytes] = {name: text for name, text in tables.items() if name.endswith(wanted)}
+    if "plots" in formats:
+        documents.update(figures())
+    return documents
+
+
 def unit_documents(
     study, comparison: ConditionComparison, formats: Sequence[str], labels: Labels
 ) -> dict[str, str | bytes]:
     """The unit's tables (``<unit>-means|contrasts|omnibus``, in the formats asked for) and, with ``plots``, its
     figures (``<unit>-contrasts|means-<width>``)."""
-    wanted = tuple(suffix for name, suffix in TABLE_SUFFIXES.items() if name in formats)
-    tables = condition_table_documents(comparison, name=study.slug, criterion=labels.question)
-    documents: dict[str, str | bytes] = {name: text for name, text in tables.items() if name.endswith(wanted)}
-    if "plots" in formats:
-        documents.update(condition_plot_documents(comparison, name=study.slug, criterion=labels.question))
-    return documents
+    name, criterion = study.slug, labels.question
+    return asked_for(
+        condition_table_documents(comparison, name=name, criterion=criterion),
+        formats,
+        lambda: condition_plot_documents(comparison, name=name, criterion=criterion),
+    )
 
 
 def summary_entry(study, comparison: ConditionComparison, labels: Labels) -> dict:

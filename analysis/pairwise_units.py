@@ -6,7 +6,7 @@ protocol manifest. Plain data in, files out; nothing here imports Django."""
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from .condition_units import TABLE_SUFFIXES, reference_of
+from .condition_units import asked_for, reference_of
 from .labels import Labels
 from .pairwise_plots import pairwise_plot_documents
 from .pairwise_tables import pairwise_table_documents
@@ -34,12 +34,12 @@ def rank_unit(study) -> PairwiseResult:
 def pairwise_documents(study, result: PairwiseResult, formats: Sequence[str], labels: Labels) -> dict[str, str | bytes]:
     """The unit's tables (``<unit>-leaderboard|win-rates|pairs``, in the formats asked for) and, with ``plots``, its
     figures."""
-    wanted = tuple(suffix for name, suffix in TABLE_SUFFIXES.items() if name in formats)
-    tables = pairwise_table_documents(result, name=study.slug, criterion=labels.question)
-    documents: dict[str, str | bytes] = {name: text for name, text in tables.items() if name.endswith(wanted)}
-    if "plots" in formats:
-        documents.update(pairwise_plot_documents(result, name=study.slug, criterion=labels.question))
-    return documents
+    name, criterion = study.slug, labels.question
+    return asked_for(
+        pairwise_table_documents(result, name=name, criterion=criterion),
+        formats,
+        lambda: pairwise_plot_documents(result, name=name, criterion=criterion),
+    )
 
 
 def pairwise_summary(study, result: PairwiseResult, labels: Labels) -> dict:

@@ -54,6 +54,8 @@ def analyze_command(
     if attention:
         words += ["--attention", *attention]
     words += ["--adjust", adjustment]
+    if options.contrasts != "holm":
+        words += ["--contrasts", options.contrasts]
     return shlex.join(words)
 
 

@@ -22,6 +22,7 @@ from .formats import FORMATS
 from .labels import DEFAULT_LABELS, LABEL_LENGTHS, Labels, labels_with, parse_label_flags
 from .open_data import ATTENTION_COLUMNS
 from .rendering import AnalysisOptions, StudyData, render_documents
+from .stats.conditions import ADJUSTMENTS
 from .stats.multiplicity import METHODS
 from .stats.quality import ExclusionRules
 from .stats.tidy import EXTRA_COLUMN_RULES, SCORE_MAX, SCORE_MIN, SECONDS_MODES, criterion_of, study_of
@@ -99,6 +100,13 @@ def parser() -> argparse.ArgumentParser:
         help="exclude annotators who failed more attention checks than this (default: off; needs --attention)",
     )
     p.add_argument("--adjust", choices=list(METHODS), default="holm", help="p adjustment across studies: holm or bh")
+    p.add_argument(
+        "--contrasts",
+        choices=list(ADJUSTMENTS),
+        default="holm",
+        help="a study of K conditions: how its pairwise contrasts' p are adjusted (holm, the default, with "
+        "Bonferroni CIs; tukey, Tukey's studentized range; none)",
+    )
     p.add_argument(
         "--label",
         action="append",
@@ -214,6 +222,7 @@ def studies_from(args: argparse.Namespace) -> list[StudyData]:
             max_attention_failures=args.max_attention_failures,
         ),
         apply_exclusions=args.exclusions == "on",
+        contrasts=args.contrasts,
     )
     empty = pd.DataFrame(columns=list(ATTENTION_COLUMNS))
     return [

@@ -31,10 +31,12 @@ def reference_of(conditions: Sequence[str], protocol: Mapping | None) -> str:
 
 
 def compare_unit(study) -> ConditionComparison:
-    """The comparison of one unit (a ``rendering.StudyData`` of other conditions); a ValueError names the unit."""
+    """The comparison of one unit (a ``rendering.StudyData`` of other conditions), its contrasts adjusted as its
+    options say; a ValueError names the unit."""
     conditions = list(dict.fromkeys(study.ratings["condition"]))
     try:
-        return compare_conditions(study.ratings, reference=reference_of(conditions, study.protocol))
+        reference = reference_of(conditions, study.protocol)
+        return compare_conditions(study.ratings, reference=reference, adjustment=study.options.contrasts)
     except ValueError as exc:
         raise ValueError(f"Study {study.slug!r}: {exc}") from exc
 

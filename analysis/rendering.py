@@ -48,12 +48,14 @@ ANALYSED_FORMATS = ("json", "latex", "markdown", "plots", "manifest", "readme")
 @dataclass(frozen=True)
 class AnalysisOptions:
     """How a study is analysed: the bootstrap's seed and resamples, the exclusion rules, and whether they are
-    applied unless a run says otherwise (``analysis.models.AnalysisSettings`` in the site)."""
+    applied unless a run says otherwise (``analysis.models.AnalysisSettings`` in the site); for a study of K
+    conditions, how its pairwise contrasts are adjusted."""
 
     seed: int = 0
     bootstrap_resamples: int = 2000
     rules: ExclusionRules = field(default_factory=ExclusionRules)
     apply_exclusions: bool = True
+    contrasts: str = "holm"  # a study of K conditions: its contrasts' adjustment (``stats.conditions.ADJUSTMENTS``)
 
 
 @dataclass(frozen=True)

@@ -167,3 +167,22 @@ def test_a_second_choice_of_one_pair_or_a_bad_choice_is_refused(tmp_path, capsys
     assert "line 3: a second choice between" in err and "by 'a0' for this item (first on line 2)" in err
     assert "line 5: choice 'both' is not one of left, right, tie" in err
     assert "line 6: left and right are both" in err
+
+
+def test_tukeys_contrasts_are_an_option_the_readme_remakes(tmp_path, monkeypatch):
+    ratings = three_methods(annotators=8)
+    options = AnalysisOptions(seed=1, bootstrap_resamples=100, contrasts="tukey")
+    documents = render_documents([StudyData(slug="k3", ratings=ratings, options=options)])
+    expected = compare_conditions(ratings, reference="plain", adjustment="tukey")
+    (entry,) = json.loads(documents["summary.json"])["conditions"]
+    assert entry["adjustment"] == "tukey" and entry["ci_adjustment"] == "tukey"
+    assert [row["p_adjusted"] for row in entry["contrasts"]] == pytest.approx(
+        [row.p_adjusted for row in expected.contrasts], rel=1e-9
+    )
+    out = tmp_path / "out"
+    write_files(documents, out)
+    command = readme_command(out)
+    assert command[-2:] == ["--contrasts", "tukey"]
+    monkeypatch.chdir(out)
+    assert main(command[1:]) == 0
+    assert_same_files(out, out / "reproduced")

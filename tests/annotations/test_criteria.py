@@ -139,7 +139,8 @@ def test_the_consent_page_lists_each_question_and_its_scale(client):
     study, (annotator, _) = study_of_two_criteria(slug="consent")
     page = client.get(url("invite", annotator)).content.decode()
     assert 'id="criterion-consistency"' in page and 'id="criterion-quality"' in page
-    assert "<strong>Visual quality</strong>: from 1 to 5" in page and "Give each its own score on each question" in page
+    assert "<strong>Question 2</strong>: from 1 to 5" in page and "Give each its own score on each question" in page
+    assert "Visual quality" not in page  # a criterion's name is what results call it, never shown to annotators
 
 
 def test_the_admin_adds_and_removes_criteria_until_the_first_consent(admin_client):

@@ -455,13 +455,14 @@ def test_two_criteria_fit_one_screen_and_the_keys_go_through_each_scale(live_ser
     wait_for_images(page)
     assert page.get_by_role("heading", level=1).inner_text() == "Rate each image on each question"
     assert page.locator("#questions li").all_inner_texts() == [
-        f"Score: {study.criteria.get(key='consistency').question}",
-        "Quality: How good does it look?",
+        study.criteria.get(key="consistency").question,
+        "How good does it look?",
     ]
+    assert "Quality" not in page.locator("#rating-form").inner_text()  # names are for results, not annotators
     fields = ["left", "left-quality", "right", "right-quality"]
     assert page.locator("fieldset.scale").evaluate_all("scales => scales.map(s => s.dataset.field)") == fields
     assert page.locator("#scale-left-quality input").count() == 5
-    assert page.locator("#scale-left-quality legend").inner_text() == "Image A: Quality"
+    assert page.locator("#scale-left-quality legend").inner_text() == "Image A: question 2"
     assert_one_screen(page, viewport)
     for side in ("left", "right"):  # each image's second scale under its first
         first, second = box(page, f"#scale-{side}"), box(page, f"#scale-{side}-quality")

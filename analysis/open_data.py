@@ -76,10 +76,10 @@ def readme(studies: Sequence, documents: Mapping, *, adjustment: str, exclusions
 
     def command(group: Sequence) -> str:
         first = group[0]
-        slugs = list(by_study(group))
-        attention = [f"{slug}-attention.csv" for slug, units in by_study(group).items() if has_attention(units[0])]
+        groups = by_study(group)
+        attention = [f"{slug}-attention.csv" for slug, units in groups.items() if has_attention(units[0])]
         return analyze_command(
-            ratings=[_ratings_file(slug, documents) for slug in slugs],
+            ratings=[_ratings_file(slug, documents) for slug in groups],
             options=first.options,
             adjustment=adjustment,
             exclusions=first.options.apply_exclusions if exclusions is None else exclusions,
@@ -91,10 +91,11 @@ def readme(studies: Sequence, documents: Mapping, *, adjustment: str, exclusions
         (study.options, study.options.apply_exclusions if exclusions is None else exclusions) for study in studies
     }
     notes = []
-    if len(settings) == 1 or len(by_study(studies)) == 1:
+    groups = by_study(studies)
+    if len(settings) == 1 or len(groups) == 1:
         commands = [command(studies)]
     else:
-        commands = [command(group) for group in by_study(studies).values()]
+        commands = [command(group) for group in groups.values()]
         notes.append(
             "The studies were analysed with different settings, so each has its own command; p adjusted across "
             "the studies (`p_adjusted`) comes only from one command over all of them with one set of settings."

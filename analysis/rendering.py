@@ -139,9 +139,10 @@ def render_documents(
     analysed = bool(set(formats) & set(ANALYSED_FORMATS))
     # a paired study (baseline and ours) has the study report; a study of other conditions is compared by condition,
     # and one of pairwise judgments gets its Bradley–Terry strengths
-    choosing = [study for study in studies if is_judgments(study.ratings)]
-    units = [s for s in studies if s not in choosing and not is_paired(s.ratings["condition"].unique())]
-    studies_paired = [study for study in studies if study not in units and study not in choosing]
+    kinds: dict[str, list[StudyData]] = {"paired": [], "conditions": [], "pairwise": []}
+    for study in studies:
+        kinds[_kind(study.ratings)].append(study)
+    studies_paired, units, choosing = kinds["paired"], kinds["conditions"], kinds["pairwise"]
     # The analysis before the ratings' files: its peak memory then does not come on top of theirs.
     reports = analyse_all(studies_paired, adjustment=adjustment, exclusions=exclusions) if analysed else []
     comparisons = [compare_unit(study) for study in units] if analysed else []
@@ -194,6 +195,13 @@ def render_documents(
     if "readme" in formats:
         documents[README] = readme(studies, documents, adjustment=adjustment, exclusions=exclusions)
     return documents
+
+
+def _kind(ratings: pd.DataFrame) -> str:
+    """How a unit is analysed: ``pairwise`` judgments, a ``paired`` study (baseline and ours), or by ``conditions``."""
+    if is_judgments(ratings):
+        return "pairwise"
+    return "paired" if is_paired(ratings["condition"].unique()) else "conditions"
 
 
 def _resolution(protocol: Mapping | None) -> tuple[int, int] | None:

@@ -6,7 +6,7 @@ its line (CSV) or row (Parquet).
 import csv
 import io
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,30 +163,17 @@ def read_tidy(path: Path, *, seconds: str = "pair", extra: str = "reject") -> Ti
             ]
         )
     if judgments:
-        return _read_choices(path, records, csv_text=suffix == ".csv", header=header, others=others)
+        checked = _CheckedRecords(
+            records, check=choices.check_choice, csv_text=suffix == ".csv", header=header, others=others
+        )
+        return _read_choices(path, checked)
     problems: list[Problem] = []
     rows: list[TidyRow] = []
     study_of: dict[tuple, str] = {}
-    for where_row, order, record in records:
-        if isinstance(record, csv.Error):
-            problems.append(Problem(where_row, order, f"not valid CSV ({record}); the rows after it were not read"))
-            break
-        if suffix == ".csv" and (None in record or any(value is None for value in record.values())):
-            problems.append(Problem(where_row, order, f"expected {len(header)} fields"))
-            continue
-        text = {column: _cell(record[column]) for column in ("study", "annotator", "item")}
-        if suffix == ".csv":
-            text = {column: restore(value.strip()) for column, value in text.items()}
-        found = [f"{column} is empty" for column, value in text.items() if not value.strip()]
-        values, value_problems = check_values(record)
-        found += value_problems
-        if found:
-            problems.append(Problem(where_row, order, "; ".join(found)))
-            continue
-        kept = {column: _cell(record[column]) for column in others}
-        row = TidyRow(where_row, order, text["annotator"], text["item"], extra=kept, **values)
+    checked = _CheckedRecords(records, check=check_values, csv_text=suffix == ".csv", header=header, others=others)
+    for where_row, order, text, values, kept in checked.rows(problems):
         study_of[order] = text["study"]
-        rows.append(row)
+        rows.append(TidyRow(where_row, order, text["annotator"], text["item"], extra=kept, **values))
     # the rows of one study on one criterion are checked together: a paired study's pair by pair (baseline and ours),
     # a study of other conditions screen by screen
     timed = []  # (study, row, the time of its pair or screen)
@@ -199,61 +186,75 @@ def read_tidy(path: Path, *, seconds: str = "pair", extra: str = "reject") -> Ti
             screens, found = screen_rows(own, seconds=seconds)
             timed += [(study, screen.row, screen.seconds) for screen in screens]
         problems += found
-    if problems:
-        raise TidyFileError([str(problem) for problem in sorted(problems, key=lambda problem: problem.order)])
+    _refuse(problems)
     if not timed:
         raise TidyFileError([f"{path} holds no ratings"])
     return TidyRatings(_frames(timed, others), tuple(others))
 
 
-def _read_choices(path: Path, records, *, csv_text: bool, header: list[str], others: list[str]) -> TidyRatings:
+@dataclass(frozen=True)
+class _CheckedRecords:
+    """A file's records checked one by one: the study, annotator and item texts (restored from the CSV's formula
+    marks) and the values ``check`` parses (``stats.tidy.check_values`` or ``stats.choices.check_choice``)."""
+
+    records: Iterator[tuple[str, tuple, dict]]
+    check: Callable[[Mapping[str, object]], tuple[dict | None, list[str]]]
+    csv_text: bool
+    header: list[str]
+    others: list[str]
+
+    def rows(self, problems: list[Problem]) -> Iterator[tuple[str, tuple, dict, dict, dict]]:
+        """(where, order, texts, values, the extra columns kept) of each good record; a problem added for each bad
+        one, and for a record the csv module cannot read, which ends the records."""
+        for where_row, order, record in self.records:
+            if isinstance(record, csv.Error):
+                problems.append(Problem(where_row, order, f"not valid CSV ({record}); the rows after it were not read"))
+                break
+            if self.csv_text and (None in record or any(value is None for value in record.values())):
+                problems.append(Problem(where_row, order, f"expected {len(self.header)} fields"))
+                continue
+            text = {column: _cell(record[column]) for column in ("study", "annotator", "item")}
+            if self.csv_text:
+                text = {column: restore(value.strip()) for column, value in text.items()}
+            found = [f"{column} is empty" for column, value in text.items() if not value.strip()]
+            values, value_problems = self.check(record)
+            found += value_problems
+            if found:
+                problems.append(Problem(where_row, order, "; ".join(found)))
+                continue
+            yield where_row, order, text, values, {column: _cell(record[column]) for column in self.others}
+
+
+def _refuse(problems: list[Problem]) -> None:
+    """A TidyFileError listing ``problems`` in the file's order, if there are any."""
+    if problems:
+        raise TidyFileError([str(problem) for problem in sorted(problems, key=lambda problem: problem.order)])
+
+
+def _read_choices(path: Path, checked: _CheckedRecords) -> TidyRatings:
     """The pairwise judgments of a file, every row checked (``stats.choices``), one frame per analysis unit."""
     problems: list[Problem] = []
     rows: list[tuple[str, choices.Choice]] = []
-    for where_row, order, record in records:
-        if isinstance(record, csv.Error):
-            problems.append(Problem(where_row, order, f"not valid CSV ({record}); the rows after it were not read"))
-            break
-        if csv_text and (None in record or any(value is None for value in record.values())):
-            problems.append(Problem(where_row, order, f"expected {len(header)} fields"))
-            continue
-        text = {column: _cell(record[column]) for column in ("study", "annotator", "item")}
-        if csv_text:
-            text = {column: restore(value.strip()) for column, value in text.items()}
-        found = [f"{column} is empty" for column, value in text.items() if not value.strip()]
-        values, value_problems = choices.check_choice(record)
-        found += value_problems
-        if found:
-            problems.append(Problem(where_row, order, "; ".join(found)))
-            continue
-        kept = {column: _cell(record[column]) for column in others}
+    for where_row, order, text, values, kept in checked.rows(problems):
         rows.append(
             (text["study"], choices.Choice(where_row, order, text["annotator"], text["item"], extra=kept, **values))
         )
     for study in dict.fromkeys(study for study, _ in rows):
         problems += choices.repeated_choices(choice for own, choice in rows if own == study)
-    if problems:
-        raise TidyFileError([str(problem) for problem in sorted(problems, key=lambda problem: problem.order)])
+    _refuse(problems)
     if not rows:
         raise TidyFileError([f"{path} holds no judgments"])
     names = units((study, choice.criterion) for study, choice in rows)
-    frame = pd.DataFrame(
-        [
-            {
-                "unit": names[(study, choice.criterion)],
-                "study": study,
-                **{column: getattr(choice, column) for column in choices.COLUMNS if column != "study"},
-                **choice.extra,
-            }
-            for study, choice in rows
-        ],
-        columns=["unit", *choices.COLUMNS, *others],
-    )
-    frame["seconds"] = frame["seconds"].astype("float64")
-    return TidyRatings(
-        {unit: part.drop(columns="unit").reset_index(drop=True) for unit, part in frame.groupby("unit", sort=False)},
-        tuple(others),
-    )
+    records = [
+        {
+            "unit": names[(study, choice.criterion)],
+            "study": study,
+            **{column: getattr(choice, column) for column in choices.COLUMNS if column != "study"},
+            **choice.extra,
+        }
+        for study, choice in rows
+    ]
+    return TidyRatings(_by_unit(records, [*choices.COLUMNS, *checked.others]), tuple(checked.others))
 
 
 def _frames(timed: list, extra: list[str]) -> dict[str, pd.DataFrame]:
@@ -275,7 +276,14 @@ def _frames(timed: list, extra: list[str]) -> dict[str, pd.DataFrame]:
         }
         records.append((row.order, {**record, **row.extra}))
     records.sort(key=lambda pair: pair[0])
-    frame = pd.DataFrame([record for _, record in records], columns=["unit", *COLUMNS, *extra])
-    frame["score"] = frame["score"].astype("int64")
+    return _by_unit([record for _, record in records], [*COLUMNS, *extra])
+
+
+def _by_unit(records: list[dict], columns: list[str]) -> dict[str, pd.DataFrame]:
+    """The records (each naming its ``unit``) as one frame per unit, in their order, without the ``unit`` column;
+    a score is an integer, seconds a float (NaN when unknown)."""
+    frame = pd.DataFrame(records, columns=["unit", *columns])
+    if "score" in frame.columns:
+        frame["score"] = frame["score"].astype("int64")
     frame["seconds"] = frame["seconds"].astype("float64")
     return {unit: part.drop(columns="unit").reset_index(drop=True) for unit, part in frame.groupby("unit", sort=False)}

@@ -6,12 +6,11 @@ Each check returns ``Problem``s (where, what) rather than raising, as ``tidy``'s
 bad line of a file and rejects it whole.
 """
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .pairwise import CHOICES
-from .tidy import KEY, Column, Problem, _text
+from .tidy import KEY, Column, Problem, _text, checked_key, checked_seconds
 
 COLUMNS = ("study", "annotator", "item", "criterion", "left", "right", "choice", "seconds")
 REQUIRED_COLUMNS = tuple(column for column in COLUMNS if column != "criterion")
@@ -62,31 +61,21 @@ class Choice:
 def check_choice(row: Mapping[str, object]) -> tuple[dict | None, list[str]]:
     """The row's criterion, conditions, choice and seconds checked and parsed (``None`` and the problems if any is
     bad); text as in a CSV cell, or the values a Parquet file holds."""
-    problems = []
-    values = {name: _text(row.get(name)).strip() for name in ("criterion", "left", "right", "choice")}
-    if values["criterion"] and not KEY.fullmatch(values["criterion"]):
-        problems.append(f"criterion {row['criterion']!r} is not a key (a lowercase letter, then letters, digits or _)")
-    for side in ("left", "right"):
-        if not KEY.fullmatch(values[side]):
-            problems.append(
-                f"{side} {row[side]!r} is not a condition's key (a lowercase letter, then letters, digits or _)"
-            )
-    if values["left"] and values["left"] == values["right"]:
-        problems.append(f"left and right are both {values['left']!r}: a choice is between two conditions")
-    if values["choice"] not in CHOICES:
+    criterion, problems = checked_key(row, "criterion", optional=True)
+    left, found = checked_key(row, "left")
+    problems += found
+    right, found = checked_key(row, "right")
+    problems += found
+    if left and left == right:
+        problems.append(f"left and right are both {left!r}: a choice is between two conditions")
+    choice = _text(row.get("choice")).strip()
+    if choice not in CHOICES:
         problems.append(f"choice {row['choice']!r} is not one of {', '.join(CHOICES)}")
-    seconds = None
-    if _text(row.get("seconds")).strip():
-        try:
-            seconds = float(row["seconds"])
-        except (TypeError, ValueError):
-            problems.append(f"seconds {row['seconds']!r} is not a number")
-        else:
-            if not math.isfinite(seconds) or seconds < 0:
-                problems.append(f"seconds {row['seconds']!r} must be a non-negative number")
+    seconds, found = checked_seconds(row)
+    problems += found
     if problems:
         return None, problems
-    return {**values, "seconds": seconds}, []
+    return {"criterion": criterion, "left": left, "right": right, "choice": choice, "seconds": seconds}, []
 
 
 def repeated_choices(choices: Iterable[Choice]) -> list[Problem]:

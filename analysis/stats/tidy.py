@@ -156,20 +156,38 @@ def _text(value: object) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
+def checked_key(row: Mapping[str, object], name: str, *, optional: bool = False) -> tuple[str, list[str]]:
+    """Column ``name``'s text, a condition's or criterion's key (``KEY``; empty allowed when ``optional``), and the
+    problem if it is not one."""
+    value = _text(row.get(name)).strip()
+    if (value or not optional) and not KEY.fullmatch(value):
+        return value, [
+            f"{name} {row.get(name)!r} is not a key (a lowercase letter, then lowercase letters, digits or _)"
+        ]
+    return value, []
+
+
+def checked_seconds(row: Mapping[str, object]) -> tuple[float | None, list[str]]:
+    """The row's ``seconds``: None when empty, else a non-negative number, or the problem with it."""
+    raw = row.get("seconds")
+    if not _text(raw).strip():
+        return None, []
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        return None, [f"seconds {raw!r} is not a number"]
+    if not math.isfinite(seconds) or seconds < 0:
+        return None, [f"seconds {raw!r} must be a non-negative number"]
+    return seconds, []
+
+
 def check_values(row: Mapping[str, object]) -> tuple[dict | None, list[str]]:
     """The row's condition, criterion (empty when the row has none), position, score and seconds checked and parsed
     (``None`` and the problems if any is bad); text as in a CSV cell, or the values a Parquet file holds."""
-    problems = []
-    condition, position = _text(row["condition"]).strip(), _text(row["position"]).strip()
-    criterion = _text(row.get("criterion")).strip()
-    if criterion and not KEY.fullmatch(criterion):
-        problems.append(
-            f"criterion {row['criterion']!r} is not a key (a lowercase letter, then lowercase letters, digits or _)"
-        )
-    if not KEY.fullmatch(condition):
-        problems.append(
-            f"condition {row['condition']!r} is not a key (a lowercase letter, then lowercase letters, digits or _)"
-        )
+    position = _text(row["position"]).strip()
+    criterion, problems = checked_key(row, "criterion", optional=True)
+    condition, found = checked_key(row, "condition")
+    problems += found
     if position not in POSITIONS and position not in SLOTS:
         problems.append(f"position {row['position']!r} is not left, right or a place from 1 to {MAX_SLOTS}")
     score = None
@@ -185,16 +203,8 @@ def check_values(row: Mapping[str, object]) -> tuple[dict | None, list[str]]:
         else:
             if not SCORE_MIN <= score <= SCORE_MAX:
                 problems.append(f"score {score} is outside {SCORE_MIN}–{SCORE_MAX}")
-    seconds = None
-    raw_seconds = row["seconds"]
-    if _text(raw_seconds).strip():
-        try:
-            seconds = float(raw_seconds)
-        except (TypeError, ValueError):
-            problems.append(f"seconds {raw_seconds!r} is not a number")
-        else:
-            if not math.isfinite(seconds) or seconds < 0:
-                problems.append(f"seconds {raw_seconds!r} must be a non-negative number")
+    seconds, found = checked_seconds(row)
+    problems += found
     if problems:
         return None, problems
     return {

@@ -186,3 +186,22 @@ def test_tukeys_contrasts_are_an_option_the_readme_remakes(tmp_path, monkeypatch
     monkeypatch.chdir(out)
     assert main(command[1:]) == 0
     assert_same_files(out, out / "reproduced")
+
+
+def test_a_paired_study_three_conditions_and_judgments_render_together():
+    """Each unit gets its own analysis in one run, the paired one the study report (with its p in the table)."""
+    from tests.analysis.simulate import simulate_ratings
+
+    paired = simulate_ratings(annotators=6, items=8, seed=2).assign(study="seed")
+    options = AnalysisOptions(seed=1, bootstrap_resamples=100)
+    studies = [
+        StudyData(
+            slug="seed", ratings=paired[["study", *[c for c in paired.columns if c != "study"]]], options=options
+        ),
+        StudyData(slug="k3", ratings=three_methods(annotators=6), options=options),
+        StudyData(slug="arena", ratings=three_way_choices(annotators=6), options=options),
+    ]
+    summary = json.loads(render_documents(studies, formats=["json"])["summary.json"])
+    assert [entry["study"] for entry in summary["studies"]] == ["seed"]
+    assert [entry["study"] for entry in summary["conditions"]] == ["k3"]
+    assert [entry["study"] for entry in summary["pairwise"]] == ["arena"]

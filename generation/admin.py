@@ -59,7 +59,11 @@ class PairJobAdmin(admin.ModelAdmin):
     """Every study's jobs (and metrics runs'): the operator's. Queueing needs ``change_pairjob``; researchers queue
     their own study's pairs with the study's "Generate the image pairs" instead."""
 
-    list_display = ("id", "short_prompt", "model", "width", "height", "seed", "status", "attempts", "finished_at")
+    list_display = (
+        "id",
+        *("short_prompt", "model", "width", "height", "resize_width", "resize_height", "seed"),
+        *("status", "attempts", "finished_at"),
+    )
     list_filter = ("status", "model", "scheduler")
     search_fields = ("prompt", "error")
     readonly_fields = (

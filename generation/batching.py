@@ -24,6 +24,8 @@ BATCH_KEY_FIELDS = (
     "guidance_scale",
     "scheduler",
     "negative_prompt",
+    "resize_width",
+    "resize_height",
 )
 #: Device memory one pair (two images, with classifier-free guidance) takes per latent pixel, used only when no
 #: batch size is set; out-of-memory halves the batch. An SD-2.1-base-shaped UNet in float16 on an H100 peaked at

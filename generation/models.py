@@ -139,6 +139,15 @@ class PairJob(models.Model):
     guidance_scale = models.FloatField(default=7.5)
     scheduler = models.CharField(max_length=20, choices=Scheduler.choices, default=Scheduler.DEFAULT)
     seed = models.BigIntegerField(default=0)
+    resize_width = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=(
+            "The job generates at width×height (the model's training size) and stores each image resized to this "
+            "size; empty: stored as generated."
+        ),
+    )
+    resize_height = models.PositiveIntegerField(null=True, blank=True)
 
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
     error = models.TextField(blank=True, default="")
@@ -186,6 +195,24 @@ class PairJob(models.Model):
                 violation_error_message=(
                     f"The training width and height must both be given, as multiples of {IMAGE_SIZE_MULTIPLE} pixels, "
                     "or both be empty."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(resize_width__isnull=True, resize_height__isnull=True)
+                | (
+                    # NOT NULL spelled out: a CHECK passes where its condition is NULL
+                    Q(resize_width__isnull=False, resize_height__isnull=False)
+                    & Q(
+                        resize_width__gte=IMAGE_SIZE_MIN,
+                        resize_width__lte=IMAGE_SIZE_MAX,
+                        resize_height__gte=IMAGE_SIZE_MIN,
+                        resize_height__lte=IMAGE_SIZE_MAX,
+                    )
+                ),
+                name="pairjob_resize_size_valid",
+                violation_error_message=(
+                    f"The resize width and height must both be given, between {IMAGE_SIZE_MIN} and {IMAGE_SIZE_MAX} "
+                    "pixels, or both be empty."
                 ),
             ),
             models.CheckConstraint(

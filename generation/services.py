@@ -25,8 +25,11 @@ def create_pair_job(
     dtype: str = "",
     train_width: int | None = None,
     train_height: int | None = None,
+    resize_width: int | None = None,
+    resize_height: int | None = None,
 ) -> PairJob:
-    """Create one pending pair job after validating every field."""
+    """Create one pending pair job after validating every field. With a resize size, the job generates at
+    ``width`` × ``height`` (the model's training size) and stores each image resized to it."""
     job = PairJob(
         prompt=prompt,
         negative_prompt=negative_prompt,
@@ -41,6 +44,8 @@ def create_pair_job(
         guidance_scale=guidance_scale,
         scheduler=scheduler,
         seed=seed,
+        resize_width=resize_width,
+        resize_height=resize_height,
     )
     full_clean_named(job)
     job.save()

@@ -10,12 +10,14 @@ from django.core.files.storage import default_storage
 from django.db import OperationalError
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from PIL import Image
 
 from .batching import group_jobs, pairs_per_batch
 from .metadata import software_versions
 from .models import PairJob
 from .pairs import generate_pairs, uses_guidance
 from .pipelines import LoadedModel, ModelLoadError, load_model
+from .resizing import RESAMPLE, resize_image
 from .scaling import denoiser_of
 from .signals import pair_job_finished
 from .storage import ImageStorageError, encode_png, store_pair
@@ -46,6 +48,9 @@ def train_sample_size(job: PairJob, loaded: LoadedModel) -> tuple[int, int] | in
 
 def _metadata(job: PairJob, loaded: LoadedModel, *, batch_size: int, seconds: float, identical_arms: bool) -> dict:
     train_size = train_sample_size(job, loaded)
+    resized = {}
+    if job.resize_width and job.resize_height:
+        resized = {"resized_to": [job.resize_width, job.resize_height], "resample": RESAMPLE}
     return {
         "model": job.model,
         "revision": job.revision,
@@ -60,6 +65,7 @@ def _metadata(job: PairJob, loaded: LoadedModel, *, batch_size: int, seconds: fl
         "width": job.width,
         "height": job.height,
         "train_sample_size": train_size,
+        **resized,
         "arms": {"baseline": {"entropy_scaling": False}, "ours": {"entropy_scaling": True}},
         # every layer at its training token count: the factor is 1 and the arms are one computation
         "identical_arms": identical_arms,
@@ -70,6 +76,13 @@ def _metadata(job: PairJob, loaded: LoadedModel, *, batch_size: int, seconds: fl
         "host": platform.node(),
         "versions": software_versions(),
     }
+
+
+def _stored_png(job: PairJob, image: Image.Image) -> bytes:
+    """The PNG stored for one generated image: resized first where the job names a resize size."""
+    if job.resize_width and job.resize_height:
+        image = resize_image(image, width=job.resize_width, height=job.resize_height)
+    return encode_png(image)
 
 
 def _generate_batch(loaded: LoadedModel, jobs: list[PairJob]) -> None:
@@ -92,7 +105,9 @@ def _generate_batch(loaded: LoadedModel, jobs: list[PairJob]) -> None:
             # Under the names drawn when the job was made. Both objects exist with their sizes before the job is
             # marked done; a worker killed before that leaves the job running, and its redelivered task generates
             # the pair again under the same names.
-            store_pair({job.baseline_image: encode_png(pair.baseline), job.ours_image: encode_png(pair.ours)})
+            store_pair(
+                {job.baseline_image: _stored_png(job, pair.baseline), job.ours_image: _stored_png(job, pair.ours)}
+            )
         except ImageStorageError as exc:
             logger.error("Pair job %s: %s", job.pk, exc)
             _finish(job, status=PairJob.Status.FAILED, error=f"Storing the images failed: {exc}")

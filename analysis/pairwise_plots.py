@@ -82,7 +82,13 @@ def win_rate_heatmap(result: PairwiseResult, criterion: str | None = None, width
     figure = Figure(figsize=(inches, 3.6 if width == "single" else 4.8), layout="constrained")
     axes = figure.add_subplot()
     cmap = colormaps[COLOUR_MAP].with_extremes(bad="#FFFFFF")
-    image = axes.imshow(np.ma.masked_invalid(rates), cmap=cmap, vmin=0.0, vmax=1.0, aspect="equal")
+    # cells as vector quads, not a raster image: the SVG then holds no embedded picture (the results page inlines it
+    # under a Content-Security-Policy that allows no data: images)
+    edges = np.arange(K + 1) - 0.5
+    image = axes.pcolormesh(edges, edges, np.ma.masked_invalid(rates), cmap=cmap, vmin=0.0, vmax=1.0)
+    axes.set_aspect("equal")
+    axes.set_xlim(-0.5, K - 0.5)
+    axes.set_ylim(K - 0.5, -0.5)  # the first row on top, as a matrix reads
     if K <= ANNOTATED_CONDITIONS:
         size = 7 if K <= 6 else (6 if K <= 9 else 5)
         for r in range(K):
@@ -113,6 +119,7 @@ def win_rate_heatmap(result: PairwiseResult, criterion: str | None = None, width
     bar.ax.yaxis.set_major_formatter(PLAIN_TICKS)
     bar.set_label(_wrap(f"share of judgments the {ROW_BEATS_COLUMN}", 2.4, 7), fontsize=7)
     bar.outline.set_linewidth(0.4)
+    bar.solids.set_rasterized(False)  # vector too, as the cells
     return figure
 
 

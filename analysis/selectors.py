@@ -13,7 +13,13 @@ from django.db.models import Count, Max
 from django.forms.models import model_to_dict
 
 from annotations.models import CheckResponse, Criterion, Rating, Study
-from annotations.selectors import TIDY_COLUMNS, attention_check_results, tidy_rows
+from annotations.selectors import (
+    JUDGMENT_COLUMNS,
+    TIDY_COLUMNS,
+    attention_check_results,
+    judgment_rows,
+    tidy_rows,
+)
 from metrics.models import MetricResult
 from metrics.selectors import metric_rows
 
@@ -54,8 +60,16 @@ def rules_from(settings: AnalysisSettings) -> ExclusionRules:
 
 def ratings_frame(*, study: Study, criterion: str | None = None) -> pd.DataFrame:
     """The tidy ratings on a criterion (its key; None: the study's first), one row per image rating: columns
-    ``TIDY_COLUMNS``; score is an integer, seconds a float (NaN when unknown)."""
-    rows = tidy_rows(study=study, criterion=criterion or criterion_or_first(study, None).key)
+    ``TIDY_COLUMNS``; score is an integer, seconds a float (NaN when unknown). A pairwise study's are its tidy
+    judgments instead, one row per choice (``JUDGMENT_COLUMNS``)."""
+    key = criterion or criterion_or_first(study, None).key
+    if study.task == Study.Task.PAIRWISE:
+        frame = pd.DataFrame.from_records(
+            list(judgment_rows(study=study, criterion=key)), columns=list(JUDGMENT_COLUMNS)
+        )
+        frame["seconds"] = frame["seconds"].astype("float64")
+        return frame
+    rows = tidy_rows(study=study, criterion=key)
     frame = pd.DataFrame.from_records(list(rows), columns=list(TIDY_COLUMNS))
     frame["score"] = frame["score"].astype("int64")
     frame["seconds"] = frame["seconds"].astype("float64")

@@ -20,8 +20,14 @@ from annotations import access
 from metrics.selectors import metric_rows
 
 from . import bundles
+from .condition_plots import condition_figures
+from .condition_tables import condition_tables
+from .condition_units import compare_unit
 from .labels import DEFAULT_LABELS, Labels
 from .models import ResultsBundle
+from .pairwise_plots import pairwise_figures
+from .pairwise_tables import pairwise_tables
+from .pairwise_units import rank_unit
 from .paper_table import paper_rows, results_section
 from .plots import figure_bytes, study_plots
 from .protocol import study_protocol
@@ -32,9 +38,11 @@ from .selectors import (
     latest_bundle,
     report_for,
     settings_for,
+    study_data,
     study_labels,
 )
 from .stats.report import to_jsonable
+from .stats.tidy import is_paired
 from .tables import COLUMNS, table_cells, table_header
 
 _XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.S)
@@ -99,6 +107,8 @@ def results(request, slug: str):
     choice = request.GET.get("exclusions")
     exclusions = {"on": True, "off": False}.get(choice, settings.apply_exclusions_by_default)
     criteria = criteria_of(study)
+    if not is_paired(study.conditions.values_list("key", flat=True)):
+        return _condition_results(request, study, criteria)
     try:
         criterion = criterion_or_first(study, request.GET.get("criterion"))
         report = report_for(study, criterion=criterion, exclusions=exclusions)
@@ -144,6 +154,35 @@ def results(request, slug: str):
             "flagged": [q for q in report.annotator_quality if q.failed_attention or q.straightliner or q.too_fast],
         },
     )
+
+
+def _condition_results(request: HttpRequest, study, criteria) -> HttpResponse:
+    """The results page of a study of conditions other than the paired two, on one criterion, with the downloads
+    and the protocol: the comparison of every condition with the reference (``condition_units.compare_unit``: its
+    means, contrasts and omnibus test), or for a pairwise study the conditions' ranking (``pairwise_units.rank_unit``:
+    the leaderboard, the win rates and each pair's test), as tables and figures."""
+    pairwise = study.task == study.Task.PAIRWISE
+    context = {"study": study, "criteria": criteria if len(criteria) > 1 else [], "pairwise": pairwise}
+    context |= {"bundle": _bundle_state(study, latest_bundle(study)), "protocol": study_protocol(study=study)}
+    try:
+        criterion = criterion_or_first(study, request.GET.get("criterion"))
+        data = study_data(study, criterion=criterion)
+        if pairwise:  # Bradley–Terry strengths, win rates, the pairs' tests
+            result = rank_unit(data)
+            tables, figures = pairwise_tables(result, criterion.label), pairwise_figures(result, criterion.label)
+        else:  # the mixed model with condition as a factor: means, contrasts, omnibus test
+            result = compare_unit(data)
+            tables, figures = condition_tables(result, criterion.label), condition_figures(result, criterion.label)
+    except (ValidationError, ValueError) as exc:
+        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        return render(request, "analysis/condition_results.html", {**context, "error": message})
+    context |= {
+        "criterion": criterion,
+        "result": result,
+        "tables": tables,
+        "plots": {name.replace("-", "_"): mark_safe(_inline_svg(figure)) for name, figure in figures.items()},
+    }
+    return render(request, "analysis/condition_results.html", context)
 
 
 @staff_member_required

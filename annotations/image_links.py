@@ -21,7 +21,8 @@ from django.db import connection
 
 from .models import PILOT_STATUSES, Annotator, Study
 
-SIDES = ("left", "right")
+#: The places a link may name: the seed's screen's two sides, and the places of a screen of several images.
+PLACES = frozenset(("left", "right", *(str(place) for place in range(1, 17))))
 
 #: The annotator's study takes its answers (``models.takes_answers``: open, or for a pilot ready), by token.
 STUDY_OPEN_SQL = (
@@ -49,7 +50,7 @@ def open_link(*, token: str, link: str) -> str | None:
         order, side, name = _cipher(settings.SECRET_KEY).decrypt(sealed, [token.encode()]).decode().split(":", 2)
     except (ValueError, InvalidTag):  # bad base64 or too short (ValueError), or not sealed by us for this token
         return None
-    return name if side in SIDES and order.isdigit() else None
+    return name if side in PLACES and order.isdigit() else None
 
 
 #: Tokens whose study was last seen open, with the (monotonic) time until which that answer stands.

@@ -23,6 +23,7 @@ from generation.models import (
     PairJob,
     Scheduler,
 )
+from generation.storage import new_image_name
 
 DEFAULT_QUESTION = "Please rate your preference on image-text consistency from 1 to 10"
 
@@ -64,8 +65,22 @@ def takes_answers(status: str, *, pilot: bool) -> bool:
     return status == StudyStatus.OPEN or (pilot and status in PILOT_STATUSES)
 
 
+class StudyTask(models.TextChoices):
+    """What an annotator does on each screen: rate each image, or choose the better of two."""
+
+    RATING = "rating", "Rate each image on each criterion"
+    PAIRWISE = "pairwise", "Choose the better of two images on each criterion"
+
+
+#: A pairwise choice is stored as two ratings, one per image, on this scale: the chosen image scores
+#: ``CHOSEN``, the other ``NOT_CHOSEN``; a tie scores both ``NOT_CHOSEN``. So a choice is stored, exactly once, by
+#: the statement that stores ratings, and reads back as left, right or tie (``selectors.judgment_rows``).
+CHOSEN, NOT_CHOSEN = 2, 1
+
+
 class Study(models.Model):
     Status = StudyStatus
+    Task = StudyTask
 
     slug = models.SlugField(max_length=80, unique=True)
     title = models.CharField(max_length=200)
@@ -118,6 +133,17 @@ class Study(models.Model):
     )
     completion_url = models.URLField(
         blank=True, default="", help_text="Where finishers go, with the code as ?cc= (e.g. Prolific's URL)."
+    )
+    task = models.CharField(
+        max_length=10,
+        choices=StudyTask.choices,
+        default=StudyTask.RATING,
+        editable=False,  # set by the design chosen when the study is made (``services.design``)
+        help_text="Rate each image (every condition's image of a prompt on one screen), or choose between two "
+        "conditions' images of a prompt (pairs of conditions balanced across annotators).",
+    )
+    allow_ties = models.BooleanField(
+        default=True, help_text="Pairwise studies: let annotators answer that the two images are equally good."
     )
     status = models.CharField(max_length=12, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
     open_when_ready = models.BooleanField(
@@ -178,6 +204,7 @@ class Study(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=StudyStatus.values), name="study_status_valid"),
+            models.CheckConstraint(condition=Q(task__in=StudyTask.values), name="study_task_valid"),
             models.CheckConstraint(
                 condition=Q(
                     width__gte=IMAGE_SIZE_MIN,
@@ -244,10 +271,21 @@ class Study(models.Model):
 
 
 class ConditionKind(models.TextChoices):
-    """How a condition's images are made: the pair job's two arms, the scaling factor off and on."""
+    """How a condition's images are made: the pair job's two arms (the scaling factor off and on), the model at its
+    training size resized to the study's, or imported from elsewhere (a method EvalSite does not implement)."""
 
     PLAIN = "plain", "Plain: the model at the study's size"
     ENTROPY = "entropy", "Entropy-scaled attention at the study's size"
+    RESIZED = "resized", "The model at its training size, resized to the study's size"
+    IMPORTED = "imported", "Imported: one image per prompt, made elsewhere"
+
+
+#: The kinds whose images a prompt's pair job makes, and the arm of the job that holds each.
+JOB_ARMS = {ConditionKind.PLAIN: "baseline", ConditionKind.ENTROPY: "ours"}
+#: The kinds EvalSite generates; a study has at most one condition of each (a second would be the same images).
+GENERATED_KINDS = (ConditionKind.PLAIN, ConditionKind.ENTROPY, ConditionKind.RESIZED)
+#: The most conditions a study may have: one screen shows each prompt's image of every condition.
+MAX_CONDITIONS = 8
 
 
 #: The conditions every study starts with, and that a study of the seed's design keeps: (key, name, kind,
@@ -287,6 +325,17 @@ class Condition(models.Model):
             models.UniqueConstraint(fields=["study"], condition=Q(is_reference=True), name="condition_one_reference"),
             models.CheckConstraint(condition=Q(kind__in=ConditionKind.values), name="condition_kind_valid"),
             models.CheckConstraint(condition=~Q(key="") & ~Q(name=""), name="condition_named"),
+            models.UniqueConstraint(
+                fields=["study", "kind"],
+                condition=Q(kind__in=GENERATED_KINDS),
+                name="condition_one_per_generated_kind",
+                violation_error_message="A study has at most one condition of each generated kind.",
+            ),
+            models.CheckConstraint(
+                condition=Q(position__lt=MAX_CONDITIONS),
+                name="condition_position_range",
+                violation_error_message=f"A study has at most {MAX_CONDITIONS} conditions.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -379,6 +428,34 @@ class ImagePair(models.Model):
 
     def __str__(self) -> str:
         return f"Pair {self.pk} of {self.study.slug}"
+
+
+class ConditionImage(models.Model):
+    """A prompt's image of a condition its pair job does not make: a resized one (made by a pair job of its own, at
+    the model's training size) or an imported one. Stored under a random name like the pair job's images, so the
+    name tells nothing of the condition; pair jobs shared by studies share their names."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="condition_images")
+    condition = models.ForeignKey(Condition, on_delete=models.CASCADE, related_name="images")
+    job = models.ForeignKey(
+        PairJob,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="condition_images",
+        help_text="The pair job that generates the image (a resized condition); empty for an imported image.",
+    )
+    name = models.CharField(max_length=255, default=new_image_name, help_text="Storage name, random.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["prompt", "condition"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt", "condition"], name="conditionimage_once_per_prompt"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.condition} image of {self.prompt}"
 
 
 class AnnotatorSource(models.TextChoices):
@@ -502,6 +579,22 @@ class Assignment(models.Model):
         ),
     )
 
+    layout = models.CharField(
+        max_length=MAX_CONDITIONS,
+        blank=True,
+        default="",
+        help_text=(
+            "A screen of every condition's image: the condition (by position, one digit) shown in each place from "
+            "the left, drawn at random; empty on the seed's screen of two, whose places ours_on_left gives."
+        ),
+    )
+    check_slot = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="An attention check on a screen of every condition's image: the place (from 0) of the mismatched "
+        "image, the other prompt's image of the condition the layout puts there.",
+    )
+
     class Meta:
         ordering = ["annotator", "order"]
         constraints = [
@@ -513,11 +606,17 @@ class Assignment(models.Model):
                 condition=Q(check_pair__isnull=True) | ~Q(check_pair=F("pair")), name="assignment_check_other_pair"
             ),
             models.CheckConstraint(
-                condition=Q(check_pair__isnull=True, check_arm="", check_other_arm="")
+                condition=Q(check_pair__isnull=True, check_arm="", check_other_arm="", check_slot__isnull=True)
                 | Q(
                     check_pair__isnull=False,
+                    layout="",
                     check_arm__in=["baseline", "ours"],
                     check_other_arm__in=["baseline", "ours"],
+                    check_slot__isnull=True,
+                )
+                | (
+                    Q(check_pair__isnull=False, check_arm="", check_other_arm="", check_slot__isnull=False)
+                    & ~Q(layout="")
                 ),
                 name="assignment_check_arms",
             ),

@@ -6,27 +6,33 @@ Pilot runs (``services.pilots``) count nowhere: every read here that counts or a
 ratings or attention-check answers leaves pilots out (``REAL``), and ``pilot_runs`` reads them apart."""
 
 import statistics
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from scipy.stats import binomtest
+from scipy.stats import binomtest, chi2_contingency
 
 from analysis.stats.judgments import paired_judgments
-from analysis.stats.quality import AnnotatorQuality, ExclusionRules, annotator_quality
+from analysis.stats.quality import AnnotatorQuality, ExclusionRules, annotator_quality, screen_quality
 from analysis.stats.tidy import COLUMNS
+from analysis.stats.tidy import CONDITIONS as PAIRED_CONDITIONS
 from generation.models import PairJob
 from generation.selectors import format_duration
 
 from .models import (
+    CHOSEN,
+    JOB_ARMS,
     Annotator,
     Assignment,
     CheckResponse,
     Condition,
+    ConditionImage,
     Criterion,
     ImagePair,
     Prompt,
@@ -69,8 +75,38 @@ def rating_design(*, study_id: int) -> Design:
     criteria = tuple(
         Scale(*row) for row in Criterion.objects.filter(study_id=study_id).values_list("pk", "key", "scale_points")
     )
-    reference, ours = Condition.objects.filter(study_id=study_id).values_list("pk", flat=True)[:2]
-    return Design(criteria, reference, ours)
+    conditions = list(Condition.objects.filter(study_id=study_id).values_list("pk", "kind"))
+    task, ties = Study.objects.values_list("task", "allow_ties").get(pk=study_id)
+    pks, kinds = tuple(pk for pk, _ in conditions), tuple(kind for _, kind in conditions)
+    return Design(criteria, pks, kinds, pairwise=task == Study.Task.PAIRWISE, ties=ties)
+
+
+def condition_image_name(*, pair: ImagePair, key: str) -> str | None:
+    """The storage name of ``pair``'s image of its study's condition ``key`` (its pair job's arm for the plain and
+    entropy conditions); None for no such condition or no image of it yet."""
+    condition = Condition.objects.filter(study_id=pair.study_id, key=key).first()
+    if condition is None:
+        return None
+    if condition.kind in JOB_ARMS:
+        return getattr(pair.job, f"{JOB_ARMS[condition.kind]}_image", None)
+    image = ConditionImage.objects.filter(prompt_id=pair.prompt_id, condition=condition).first()
+    return image.name if image else None
+
+
+def condition_image_jobs(*, study_id: int) -> list[int]:
+    """The pair jobs that make the study's condition images (its resized condition's)."""
+    images = ConditionImage.objects.filter(prompt__study_id=study_id, job__isnull=False)
+    return list(images.values_list("job_id", flat=True))
+
+
+def missing_condition_images(*, study_id: int) -> dict[str, int]:
+    """Per condition whose images are not its pair jobs' (resized, imported), by name: the study's prompts that have
+    no image of it yet (none imported, or its job not done). Empty when every image is there."""
+    prompts = Prompt.objects.filter(study_id=study_id).count()
+    conditions = Condition.objects.filter(study_id=study_id).exclude(kind__in=list(JOB_ARMS))
+    ready = Q(images__job__isnull=True) | Q(images__job__status=PairJob.Status.DONE)
+    counted = conditions.annotate(ready=Count("images", filter=ready)).values_list("name", "ready")
+    return {name: prompts - ready for name, ready in counted if ready < prompts}
 
 
 def study_by_pilot_token(token: str) -> Study | None:
@@ -109,6 +145,18 @@ def assigned_sides(study: Study) -> dict[int, tuple[int, int]]:
     return {pair_id: (total, left) for pair_id, total, left in counts}
 
 
+def assigned_layouts(study: Study) -> Counter:
+    """Per (pair, layout) of the study, its assignments so far (attention checks and pilots aside), as
+    ``assigned_sides`` counts them: how often each pair has shown its images in each order."""
+    counts = (
+        Assignment.objects.filter(REAL_ASSIGNMENTS, pair__study=study, check_pair__isnull=True)
+        .values_list("pair_id", "layout")
+        .annotate(total=Count("pk"))
+        .order_by()
+    )
+    return Counter({(pair_id, layout): total for pair_id, layout, total in counts})
+
+
 def enrolment_count(study: Study) -> int:
     """The study's annotators who joined by the open link or from Prolific and were not released (what
     ``enrolment_cap`` counts); pilots are not counted."""
@@ -139,7 +187,6 @@ def tidy_rows(*, study: Study, criterion: str | None = None) -> Iterator[dict]:
     )
     for rating in ratings:
         assignment = rating.assignment
-        ours = rating.condition.position == 1
         yield {
             "study": study.slug,
             "annotator": assignment.annotator.label,
@@ -147,9 +194,53 @@ def tidy_rows(*, study: Study, criterion: str | None = None) -> Iterator[dict]:
             "condition": rating.condition.key,
             "criterion": rating.criterion.key,
             "score": rating.score,
-            "position": "left" if ours == assignment.ours_on_left else "right",
+            "position": shown_at(assignment, rating.condition.position),
             "seconds": rating.seconds,
         }
+
+
+#: Columns of the tidy judgments of a pairwise study: one row per choice (``analysis.stats.choices``).
+JUDGMENT_COLUMNS = ("study", "annotator", "item", "criterion", "left", "right", "choice", "seconds")
+
+
+def judgment_rows(*, study: Study, criterion: str | None = None) -> Iterator[dict]:
+    """A pairwise study's choices on a criterion (its key; None: on every criterion, one after another) as tidy
+    judgments (``JUDGMENT_COLUMNS``), one per answered screen and criterion, in a stable order: the conditions shown
+    left and right (the assignment's layout) and which was chosen, read back from the two ratings each choice
+    stores (``models.CHOSEN``)."""
+    on = Q(criterion__key=criterion) if criterion else Q()
+    ratings = (
+        Rating.objects.filter(REAL_ANSWERS, on, assignment__annotator__study=study)
+        .select_related("assignment__annotator", "assignment__pair__prompt", "condition", "criterion")
+        .order_by("criterion__position", "assignment__annotator_id", "assignment__order", "condition__position")
+    )
+    keys = dict(study.conditions.values_list("position", "key"))
+    screens: dict[tuple[int, int], dict[int, Rating]] = {}
+    for rating in ratings:
+        screens.setdefault((rating.criterion.position, rating.assignment_id), {})[rating.condition.position] = rating
+    for shown in screens.values():
+        first = next(iter(shown.values()))
+        assignment = first.assignment
+        left, right = (int(digit) for digit in assignment.layout)
+        chosen = [position for position in (left, right) if shown[position].score == CHOSEN]
+        yield {
+            "study": study.slug,
+            "annotator": assignment.annotator.label,
+            "item": assignment.pair.prompt.text,
+            "criterion": first.criterion.key,
+            "left": keys[left],
+            "right": keys[right],
+            "choice": "tie" if not chosen else ("left" if chosen[0] == left else "right"),
+            "seconds": first.seconds,
+        }
+
+
+def shown_at(assignment: Assignment, condition_position: int) -> str:
+    """Where the assignment showed the image of the condition at ``condition_position``: "left" or "right" on the
+    seed's screen of two, its place from the left ("1" to K) on a screen of every condition's image."""
+    if assignment.layout:
+        return str(assignment.layout.index(str(condition_position)) + 1)
+    return "left" if (condition_position == 1) == assignment.ours_on_left else "right"
 
 
 # Monitoring ---------------------------------------------------------------------------------------------------
@@ -287,9 +378,12 @@ class PositionBalance:
 
     finished: int  # annotators who finished
     ratings: int
-    ours_left: int
+    ours_left: int  # on a screen of every condition's image: 0 (see ``places``)
     p_value: float | None  # exact binomial test of a 50% share; None before anyone finished
     warning: str  # "" unless p_value < POSITION_ALPHA
+    #: On a screen of every condition's image: each condition's images in each place, by condition key (place 1
+    #: first), and ``p_value`` the χ² test that the places are independent of the condition; empty on the seed's.
+    places: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -375,8 +469,10 @@ def rating_quality(*, study: Study, speed_threshold: float, pilots: bool = False
         "seconds",
     )
     records = []
+    paired = True
     for annotator_id, pair_id, condition, position, score, ours_left, seconds in rows:
         side = "left" if (position == 1) == ours_left else "right"
+        paired = paired and condition in PAIRED_CONDITIONS
         records.append((annotator_id, pair_id, condition, score, side, seconds))
     if not records:
         return {}
@@ -385,7 +481,11 @@ def rating_quality(*, study: Study, speed_threshold: float, pilots: bool = False
     )
     frame["seconds"] = frame["seconds"].astype("float64")
     rules = ExclusionRules(min_seconds_per_item=speed_threshold)
-    return {int(record.annotator): record for record in annotator_quality(paired_judgments(frame), rules=rules)}
+    if paired:
+        found = annotator_quality(paired_judgments(frame), rules=rules)
+    else:  # a screen of every condition's image
+        found = screen_quality(frame, rules=rules)
+    return {int(record.annotator): record for record in found}
 
 
 def _state(annotator: Annotator, answered: int) -> tuple[str, str]:
@@ -491,11 +591,38 @@ def quota_eta(*, study: Study, now: datetime | None = None) -> QuotaEta:
     return QuotaEta(rule, target, count, remaining, per_minute, eta_seconds, eta)
 
 
+def _place_balance(study: Study, finished: int) -> PositionBalance:
+    """``position_balance`` on a screen of every condition's image: how often each condition's image stood in each
+    place, in the ratings (first criterion) of finished annotators, and the χ² test of independence of condition
+    and place (allocation balances the layouts, so a small p says they were not)."""
+    rows = Rating.objects.filter(
+        REAL_ANSWERS, assignment__annotator__study=study, assignment__annotator__finished_at__isnull=False
+    ).filter(criterion__position=0)
+    keys = list(study.conditions.values_list("key", flat=True))
+    table = np.zeros((len(keys), len(keys)), dtype=int)
+    for position, layout in rows.values_list("condition__position", "assignment__layout"):
+        table[position, layout.index(str(position))] += 1
+    n = int(table[0].sum())
+    if not n:
+        return PositionBalance(finished, 0, 0, None, "")
+    p_value = float(chi2_contingency(table).pvalue)
+    warning = ""
+    if p_value < POSITION_ALPHA:
+        warning = (
+            f"The conditions' images did not stand in each place equally often in the {n} screens of finished "
+            f"annotators (χ² p = {p_value:.3g}): check how screens are laid out."
+        )
+    places = {key: [int(count) for count in table[index]] for index, key in enumerate(keys)}
+    return PositionBalance(finished, n, 0, p_value, warning, places)
+
+
 def position_balance(*, study: Study) -> PositionBalance:
     """ "Ours" on the left vs the right over the ratings of annotators who finished. Allocation balances the sides
     over a whole sequence, so a sequence in progress would raise false alarms: it waits until it ends. Warns when
     the exact binomial test of a 50% share (the report's ``position.balance_p``) is below ``POSITION_ALPHA``."""
     finished = study.annotators.filter(REAL, finished_at__isnull=False).count()
+    if Assignment.objects.filter(pair__study=study, check_pair__isnull=True).exclude(layout="").exists():
+        return _place_balance(study, finished)
     counts = Rating.objects.filter(
         REAL_ANSWERS, ONE_PER_PAIR, assignment__annotator__study=study, assignment__annotator__finished_at__isnull=False
     ).aggregate(n=Count("pk"), left=Count("pk", filter=Q(assignment__ours_on_left=True)))

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from . import access
+from . import access, selectors
 from .models import ImagePair
 from .selectors import annotator_progress, live_monitor
 
@@ -22,7 +22,8 @@ def monitoring(request: HttpRequest, slug: str) -> HttpResponse:
     study = access.staff_study(request.user, slug, access.VIEW_STUDY)
     live = live_monitor(study=study)
     pilots = annotator_progress(study=study, speed_threshold=live.speed_threshold, pilots=True)
-    context = {"study": study, "monitor": live.monitor, "live": live, "pilots": pilots}
+    paired = selectors.rating_design(study_id=study.pk).paired  # the seed's screen of two: sides, not places
+    context = {"study": study, "monitor": live.monitor, "live": live, "pilots": pilots, "paired": paired}
     return render(request, "annotations/staff/monitor.html", context)
 
 
@@ -39,22 +40,23 @@ def monitoring_data(request: HttpRequest, slug: str) -> JsonResponse:
 @staff_member_required
 @require_GET
 def preview(request: HttpRequest, slug: str) -> HttpResponse:
-    """Every pair side by side, labelled by arm, for the researcher to check before opening the study."""
+    """Every prompt's images side by side, labelled by condition, for the researcher to check before opening the
+    study."""
     study = access.staff_study(request.user, slug, access.VIEW_PAIRS)
     pairs = study.pairs.select_related("prompt", "job").order_by("prompt__position")
-    return render(request, "annotations/staff/preview.html", {"study": study, "pairs": pairs})
+    conditions = list(study.conditions.all())
+    return render(request, "annotations/staff/preview.html", {"study": study, "pairs": pairs, "conditions": conditions})
 
 
 @staff_member_required
 @require_GET
 def pair_image(request: HttpRequest, pair_id: int, arm: str) -> HttpResponse:
+    """A pair's image of one condition of its study (``arm``: the condition's key), for the preview page."""
     access.require(request.user, access.VIEW_PAIRS)
     pairs = access.visible(ImagePair.objects.select_related("job"), request.user, "study")
     pair = get_object_or_404(pairs, pk=pair_id)
-    if pair.job is None or arm not in ("baseline", "ours"):
-        raise Http404("No such image.")
-    name = pair.job.baseline_image if arm == "baseline" else pair.job.ours_image
+    name = selectors.condition_image_name(pair=pair, key=arm) if pair.job is not None else None
     if not name or not default_storage.exists(name):
-        raise Http404("Not generated yet.")
+        raise Http404("No such image, or not generated yet.")
     with default_storage.open(name, "rb") as handle:
         return HttpResponse(handle.read(), content_type="image/png")

@@ -83,7 +83,9 @@ def invite(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "annotations/consent.html", context)
 
 
-SIDES = (("left", "Image A"), ("right", "Image B"))
+def image_label(index: int) -> str:
+    """What the page calls the image in place ``index`` (from 0): Image A, Image B, ..."""
+    return f"Image {chr(ord('A') + index)}"
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -108,7 +110,7 @@ def _show_next(*, token: str, annotator_id: int, started: bool, ahead: sequence.
     image_url = image_url_maker(token)
 
     def links(upcoming: sequence.Upcoming) -> dict[str, str]:
-        return {side: image_url(upcoming.order, side, upcoming.images[side]) for side, _ in SIDES}
+        return {place: image_url(upcoming.order, place, name) for place, name in upcoming.images.items()}
 
     return {
         "assignment": current.assignment_id,
@@ -172,26 +174,47 @@ def rate(request: HttpRequest, token: str) -> HttpResponse:
     pair = _show_next(token=token, annotator_id=annotator.pk, started=annotator.started_at is not None)
     if pair is None:
         return _next_place(request, annotator)
+    pairwise = annotator.study.task == Study.Task.PAIRWISE
     context = {
         "annotator": annotator,
         "study": annotator.study,
         "criteria": criteria,
         "pair": pair,
-        "figures": [(side, label, pair["images"][side], _scales(side, criteria)) for side, label in SIDES],
+        "figures": [
+            (place, image_label(index), link, [] if pairwise else _scales(place, criteria))
+            for index, (place, link) in enumerate(pair["images"].items())
+        ],
+        "choices": _choices(criteria, ties=annotator.study.allow_ties) if pairwise else [],
         "highest": max(criterion.scale_points for criterion in criteria),
+        "unit": "Pair" if len(pair["images"]) == 2 else "Set",
+        "pairwise": pairwise,
         "error": error,
     }
     return render(request, "annotations/rate.html", context, status=400 if error else 200)
 
 
-def _scales(side: str, criteria: list[Criterion]) -> list[dict]:
-    """What the page shows under a side's image: a scale for each criterion, with its form field and scores."""
+def _scales(place: str, criteria: list[Criterion]) -> list[dict]:
+    """What the page shows under a place's image: a scale for each criterion, with its form field and scores."""
     return [
         {
             "criterion": criterion,
-            "field": ratings.score_field(side, criterion.key, first=position == 0),
+            "field": ratings.score_field(place, criterion.key, first=position == 0),
             "scores": range(SCORE_MIN, criterion.scale_points + 1),
         }
+        for position, criterion in enumerate(criteria)
+    ]
+
+
+#: A pairwise screen's answers as the page offers them: (value, label, key), in the order they stand.
+CHOICE_OPTIONS = (("left", "Image A", "1"), ("tie", "Equally good", "0"), ("right", "Image B", "2"))
+
+
+def _choices(criteria: list[Criterion], *, ties: bool) -> list[dict]:
+    """What a pairwise screen shows under its two images: a choice per criterion, with its form field and answers
+    (the tie where the study allows it)."""
+    options = [option for option in CHOICE_OPTIONS if ties or option[0] != "tie"]
+    return [
+        {"criterion": criterion, "field": ratings.choice_field(criterion.key, first=position == 0), "options": options}
         for position, criterion in enumerate(criteria)
     ]
 

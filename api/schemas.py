@@ -1,7 +1,7 @@
 """What the API answers, as OpenAPI documents it."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Field, Schema
 
@@ -41,6 +41,7 @@ class StudyOut(Schema):
     status: str
     created_at: datetime
     counts: Counts
+    task: str = "rating"  # "rating" (its /ratings) or "pairwise" (its /judgments)
     conditions: list[ConditionOut]
     criteria: list[CriterionOut]
 
@@ -97,13 +98,15 @@ class Quota(Schema):
 
 
 class Position(Schema):
-    """ "Ours" on the left vs the right in the ratings of finished annotators."""
+    """ "Ours" on the left vs the right in the ratings of finished annotators; on a screen of every condition's image,
+    each condition's images in each place (``places``, by condition key, place 1 first) and the χ² test's p."""
 
     finished: int
     ratings: int
     ours_left: int
     p_value: float | None
     warning: str
+    places: dict[str, list[int]] = {}
 
 
 class ProgressOut(Schema):
@@ -133,6 +136,19 @@ class RatingRow(Schema):
     criterion: str
     score: int
     position: str
+    seconds: float | None
+
+
+class JudgmentRow(Schema):
+    """One choice of a pairwise study's tidy judgments (one per screen and criterion), as in the judgments CSV."""
+
+    study: str
+    annotator: str
+    item: str
+    criterion: str
+    left: str
+    right: str
+    choice: Literal["left", "right", "tie"]
     seconds: float | None
 
 

@@ -18,10 +18,10 @@ from analysis.documents import render_results
 from analysis.formats import FILE_NAMES
 from annotations import access
 from annotations.models import Study
-from annotations.selectors import live_monitor, tidy_rows, with_counts
+from annotations.selectors import judgment_rows, live_monitor, tidy_rows, with_counts
 
 from . import services
-from .schemas import CriterionOut, Message, ProgressOut, RatingRow, StudyOut, Summary
+from .schemas import CriterionOut, JudgmentRow, Message, ProgressOut, RatingRow, StudyOut, Summary
 
 DESCRIPTION = (
     "Studies, their progress and their results, read-only. Send a token made in the admin (*API tokens*) or with "
@@ -86,6 +86,7 @@ def list_studies(request):
             "title": study.title,
             "status": study.status,
             "created_at": study.created_at,
+            "task": study.task,
             "counts": {
                 "prompts": study.prompt_count,
                 "pairs": study.pair_count,
@@ -135,9 +136,23 @@ def study_results(request, slug: str, exclusions: Literal["default", "on", "off"
 
 @api.get(
     "/studies/{slug}/ratings",
-    response={200: list[RatingRow], **ERRORS},
+    response={200: list[RatingRow], 409: Message, **ERRORS},
     summary="A study's tidy ratings: two rows per rating and criterion, as in the ratings CSV",
 )
 def study_ratings(request, slug: str):
     study = _study(request, slug, access.EXPORT_STUDY)
+    if study.task == Study.Task.PAIRWISE:
+        return Status(409, {"detail": f"Study {slug!r} is pairwise: its choices are at /studies/{slug}/judgments."})
     return list(tidy_rows(study=study))
+
+
+@api.get(
+    "/studies/{slug}/judgments",
+    response={200: list[JudgmentRow], 409: Message, **ERRORS},
+    summary="A pairwise study's tidy judgments: one row per choice and criterion, as in the judgments CSV",
+)
+def study_judgments(request, slug: str):
+    study = _study(request, slug, access.EXPORT_STUDY)
+    if study.task != Study.Task.PAIRWISE:
+        return Status(409, {"detail": f"Study {slug!r} rates images: its ratings are at /studies/{slug}/ratings."})
+    return list(judgment_rows(study=study))

@@ -49,9 +49,12 @@ def name_design(study: Study, *, baseline: str = "", ours: str = "", score: str 
 
 
 def fake_generate(job: PairJob) -> PairJob:
-    """Mark a job done with two solid-colour images (baseline dark, ours light) in real storage, under its names."""
-    for name, shade in ((job.baseline_image, 40), (job.ours_image, 215)):
-        write_atomic(name, encode_png(Image.new("RGB", (job.width, job.height), (shade, shade, shade))))
+    """Mark a job done with two solid-colour images (baseline dark, ours light; a resizing job's both mid-grey, at
+    the size it resizes to) in real storage, under its names."""
+    size = (job.resize_width or job.width, job.resize_height or job.height)
+    shades = (128, 128) if job.resize_width else (40, 215)
+    for name, shade in zip((job.baseline_image, job.ours_image), shades, strict=True):
+        write_atomic(name, encode_png(Image.new("RGB", size, (shade, shade, shade))))
     PairJob.objects.filter(pk=job.pk).update(status=PairJob.Status.DONE)
     job.refresh_from_db()
     return job
@@ -67,6 +70,63 @@ def make_open_study(
         fake_generate(pair.job)
     study = services.open_study(study=study)
     return study, services.create_annotators(study=study, count=annotators)
+
+
+def make_conditions_study(
+    *,
+    slug: str = "conditions",
+    prompts: int = 3,
+    annotators: int = 2,
+    preset: str = "resized",
+    imported: tuple[str, ...] = ("other",),
+    open_it: bool = True,
+    **fields,
+) -> tuple[Study, list[Annotator]]:
+    """A study of more than the seed's two conditions (``preset``'s, then an imported one per key of ``imported``),
+    at 128 px from a model trained at 64, 'generated' with solid colours and each imported image a solid colour of
+    its own (shade 60 + 40 × its index), then opened to ``annotators`` people (unless ``open_it`` is false)."""
+    from annotations.models import Condition, ConditionImage
+    from annotations.services import design
+
+    study = make_study(slug=slug, prompts=prompts, design_preset=preset, **{"width": 128, "height": 128, **fields})
+    for index, key in enumerate(imported):
+        condition = design.add_condition(
+            condition=Condition(study=study, key=key, name=key.title(), kind=Condition.Kind.IMPORTED)
+        )
+        for prompt in study.prompts.all():
+            image = ConditionImage.objects.create(prompt=prompt, condition=condition)
+            shade = 60 + 40 * index
+            write_atomic(image.name, encode_png(Image.new("RGB", (study.width, study.height), (shade, 0, 0))))
+    services.queue_study_generation(study=study)
+    jobs = {pair.job for pair in study.pairs.select_related("job")}
+    jobs |= {image.job for image in ConditionImage.objects.filter(prompt__study=study, job__isnull=False)}
+    for job in jobs:
+        fake_generate(job)
+    if not open_it:
+        return services.refresh_study_status(study_id=study.pk), []
+    study = services.open_study(study=study)
+    return study, services.create_annotators(study=study, count=annotators)
+
+
+def laid_out_images(assignment) -> dict[str, str]:
+    """The storage names an assignment of a screen of every condition's image should show, by place ("1" to K): each
+    place the image of the condition its layout puts there; on an attention check the other prompt's image of that
+    condition in the check's place."""
+    from annotations.models import ConditionImage
+
+    def image(pair, condition) -> str:
+        if condition.kind == "plain":
+            return pair.job.baseline_image
+        if condition.kind == "entropy":
+            return pair.job.ours_image
+        return ConditionImage.objects.get(prompt=pair.prompt, condition=condition).name
+
+    conditions = list(assignment.pair.study.conditions.all())
+    names = {}
+    for index, digit in enumerate(assignment.layout):
+        pair = assignment.check_pair if index == assignment.check_slot else assignment.pair
+        names[str(index + 1)] = image(pair, conditions[int(digit)])
+    return names
 
 
 def shown_images(assignment) -> dict[str, str]:

@@ -115,6 +115,25 @@ def annotator_quality(
     return records
 
 
+def screen_quality(frame: pd.DataFrame, *, rules: ExclusionRules) -> list[AnnotatorQuality]:
+    """``annotator_quality``'s flags without attention checks, for screens of any number of images: ``frame`` holds
+    one row per image (columns annotator, item, score, seconds: each screen's seconds on each of its rows). A
+    screen is one rating; straight-lining is one score for every image, over more than one screen; speed is the
+    median seconds per screen."""
+    records = []
+    for label, rows in frame.groupby("annotator", sort=True):
+        screens = rows.groupby("item", sort=False)["seconds"].first()
+        seconds = screens.dropna()
+        median = float(seconds.median()) if len(seconds) else None
+        distinct = int(rows["score"].nunique())
+        fast = rules.min_seconds_per_item is not None and median is not None and median < rules.min_seconds_per_item
+        straight = len(screens) > 1 and distinct == 1
+        records.append(
+            AnnotatorQuality(str(label), len(screens), median, distinct, None, None, False, straight, fast, None)
+        )
+    return records
+
+
 RULE_ORDER = (("attention", "failed_attention"), ("straight-lining", "straightliner"), ("speed", "too_fast"))
 
 

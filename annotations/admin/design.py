@@ -1,6 +1,7 @@
 """The study page's conditions and criteria tables: the names results give the conditions, and each criterion's
-question, scale and anchors, and name in results, checked by ``services.design``. Criteria are added and removed here
-until an annotator consents (``design.add_criterion``, ``design.remove_criterion``); conditions are the design's."""
+question, scale and anchors, and name in results, checked by ``services.design``. Conditions are added and removed
+here until the study generates (``design.add_condition``, ``design.remove_condition``), criteria until an annotator
+consents (``design.add_criterion``, ``design.remove_criterion``)."""
 
 from django import forms
 from django.contrib import admin
@@ -32,13 +33,44 @@ class _CheckedRowForm(forms.ModelForm):
 
 
 class ConditionForm(_CheckedRowForm):
+    """A condition's row: its key and kind are set when it is added, then fixed; its name changes at any time."""
+
     class Meta:
         model = Condition
-        fields = ("name",)
+        fields = ("key", "name", "kind")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["key"].disabled = True
+            self.fields["kind"].disabled = True
 
     @staticmethod
     def check(row, changed) -> None:
         design.check_condition(condition=row, changed=changed)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and self.has_changed() and not self.errors:
+            values = {name: cleaned.get(name) for name in self._meta.fields}
+            try:
+                design.check_new_condition(condition=Condition(study_id=self.instance.study_id, **values))
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
+
+class ConditionFormSet(forms.BaseInlineFormSet):
+    """Refuses removing a condition that ``design.check_removable_condition`` keeps."""
+
+    def clean(self):
+        super().clean()
+        for form in self.deleted_forms:
+            if form.instance.pk is not None:
+                try:
+                    design.check_removable_condition(condition=form.instance)
+                except ValidationError as exc:
+                    raise ValidationError(exc.messages) from None
 
 
 class CriterionForm(_CheckedRowForm):
@@ -81,24 +113,26 @@ class CriterionFormSet(forms.BaseInlineFormSet):
                     raise ValidationError(exc.messages) from None
 
 
-class _FixedRowsInline(admin.TabularInline):
-    """Rows that are edited in place, never added or removed."""
-
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ConditionInline(_FixedRowsInline):
-    """The study's conditions: names in results are edited at any time; key, kind and reference are the design's."""
+class ConditionInline(admin.TabularInline):
+    """The study's conditions: added and removed until the study generates (``services.design``, through the study
+    admin's ``save_formset``); names in results are edited at any time; key, kind and reference are fixed."""
 
     model = Condition
     form = ConditionForm
+    formset = ConditionFormSet
     fields = ("key", "name", "kind", "is_reference")
-    readonly_fields = ("key", "kind", "is_reference")
+    readonly_fields = ("is_reference",)
+    extra = 0
     verbose_name_plural = "Conditions (named in results, never shown to annotators)"
+
+    def _open(self, obj) -> bool:
+        return obj is not None and obj.status == obj.Status.DRAFT and not obj.pairs.exists()
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return super().has_add_permission(request, obj) and self._open(obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self._open(obj)
 
 
 class CriterionInline(admin.TabularInline):
@@ -121,6 +155,18 @@ class CriterionInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and self._open(obj)
+
+
+def save_conditions(formset) -> None:
+    """Save the conditions table through ``services.design``: removals first, then each name change and addition."""
+    instances = formset.save(commit=False)
+    for condition in formset.deleted_objects:
+        design.remove_condition(condition=condition)
+    for condition in instances:
+        if condition.pk is None:
+            design.add_condition(condition=condition)
+        else:
+            condition.save(update_fields=["name"])
 
 
 def save_criteria(formset) -> None:

@@ -15,14 +15,15 @@ from django.urls import reverse
 from generation.models import DiffusionModel
 
 from .. import access
-from ..models import DEFAULT_QUESTION, Criterion, Prompt, Study
+from ..models import DEFAULT_QUESTION, Condition, Criterion, Prompt, Study
 from ..prompt_files import read_checked_prompts
 from ..services import design, enrolment, studies
 from ..services.prompt_import import add_prompts_from_file
 from . import study_page
-from .design import ConditionInline, CriterionInline, save_criteria
+from .design import ConditionInline, CriterionInline, save_conditions, save_criteria
 from .duplication import duplicate_paths, duplicate_selected
 from .guards import KeepAnswersAdmin
+from .images import image_import_path
 from .invites import invite_paths
 from .pilots import delete_pilot_runs_selected, pilot_paths
 from .presets import preset_choices, presets_json
@@ -90,12 +91,13 @@ class StudyForm(forms.ModelForm):
     )
     design_preset = forms.ChoiceField(
         required=False,
-        choices=[(key, label) for key, (label, _) in design.DESIGN_PRESETS.items()],
+        choices=[(key, preset.label) for key, preset in design.DESIGN_PRESETS.items()],
         initial="seed",
         label="Design",
-        help_text="The conditions are the seed's (baseline and ours); the criteria each image is rated on are the "
-        "question below and, with the others, those listed. Criteria can be added, edited and removed in the "
-        "study's Criteria table until an annotator consents.",
+        help_text="The conditions listed first (baseline and ours are the seed's), then the criteria each image is "
+        "rated on: the question below and, with the others, those listed. Conditions can be added and removed in "
+        "the study's Conditions table until it generates (e.g. a set of images imported from another method); "
+        "criteria in its Criteria table until an annotator consents.",
     )
     question = forms.CharField(
         required=False,  # "Give the question…" (clean_question) says what is missing
@@ -181,7 +183,7 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
             "What is studied",
             {
                 "fields": (
-                    *("title", "slug", "instructions", "consent_text"),
+                    *("title", "slug", "task", "allow_ties", "instructions", "consent_text"),
                     *("example_prompt", "example_low_image", "example_high_image"),
                 )
             },
@@ -244,8 +246,8 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
         criteria and prompts tables come after). The preset is offered while the size can still change: to a user
         who may change a draft."""
         (what, what_options), (images, images_options), *rest = super().get_fieldsets(request, obj)
-        if obj is None:
-            title, slug, *texts = what_options["fields"]
+        if obj is None:  # the design chosen sets the task
+            title, slug, _task, *texts = what_options["fields"]
             what_options = {
                 **what_options,
                 "fields": (title, slug, "design_preset", "question", *texts, "prompt_lines"),
@@ -260,6 +262,8 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is Criterion:
             save_criteria(formset)
+        elif formset.model is Condition:
+            save_conditions(formset)
         else:
             super().save_formset(request, form, formset, change)
 
@@ -271,7 +275,7 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
             add_prompts_from_file(study=form.instance, data=text.encode(), filename=form.PROMPT_LINES_FILENAME)
 
     def get_readonly_fields(self, request, obj=None):
-        fields = tuple(super().get_readonly_fields(request, obj))
+        fields = (*super().get_readonly_fields(request, obj), "task")
         if not request.user.is_superuser:
             fields += ("owner",)
         if not access.may_share(request.user, obj):
@@ -322,6 +326,7 @@ class StudyAdmin(StudyScopedAdmin, KeepAnswersAdmin):
     def get_urls(self):
         return [
             prompt_upload_path(self),
+            image_import_path(self),
             *invite_paths(self),
             *step_paths(self),
             *duplicate_paths(self),

@@ -5,17 +5,18 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.urls import reverse
 
 from generation.models import PairJob
 from generation.selectors import JobProgress, format_duration, job_progress
 
 from .. import access
-from ..models import ImagePair, Study
-from ..selectors import PilotRuns, pilot_runs
+from ..models import ConditionImage, ImagePair, Study
+from ..selectors import PilotRuns, missing_condition_images, pilot_runs
 from ..services import pilots, studies
 from ..views import with_query
+from .images import IMPORT_URL_NAME
 from .pilots import DELETE_URL_NAME, PREVIEW_URL_NAME
 from .prompts import UPLOAD_URL_NAME
 
@@ -31,7 +32,9 @@ STATE_REFRESH_SECONDS = 3
 def generation_progress(study: Study) -> JobProgress:
     """The study's pairs by job status, with the time left at the pace of the jobs made for this study: jobs it
     reused from another study were done before it started, and would make the pace look slower than it is."""
-    jobs = PairJob.objects.filter(study_pairs__study=study)
+    own_jobs = ImagePair.objects.filter(study=study).values("job_id")
+    resized = ConditionImage.objects.filter(prompt__study=study, job__isnull=False).values("job_id")
+    jobs = PairJob.objects.filter(Q(pk__in=own_jobs) | Q(pk__in=resized))
     counts = job_progress(jobs)
     if not (counts.running or counts.pending):
         return counts
@@ -113,7 +116,9 @@ def _generate_reason(study: Study) -> str:
     prompts = study.prompts.count()
     if not prompts:
         return "Generate needs prompts: add them below, or upload a file with Upload prompts."
-    return _reason(lambda: studies.check_attention_checks(study=study, pairs=prompts))
+    return _reason(lambda: studies.check_attention_checks(study=study, pairs=prompts)) or _reason(
+        lambda: studies.check_resized_condition(study=study)
+    )
 
 
 def _open_reason(study: Study, progress: JobProgress) -> str:
@@ -122,7 +127,10 @@ def _open_reason(study: Study, progress: JobProgress) -> str:
         if progress.failed:
             reason += f", {progress.failed} failed (Generate queues the failed ones again)"
         return reason + "."
-    return _reason(lambda: studies.check_attention_checks(study=study, pairs=progress.total))
+    if absent := missing_condition_images(study_id=study.pk):
+        lacking = "; ".join(f"{name}: {count} of them" for name, count in absent.items())
+        return f"Open needs an image of every condition for every prompt; missing ({lacking}). Import images."
+    return _reason(lambda: studies.check_attention_checks(study=study, pairs=study.prompts.count()))
 
 
 def study_state(study: Study, user) -> StudyState:
@@ -302,6 +310,7 @@ def pages(study: Study) -> list[tuple[str, str]]:
         ("Results", reverse("analysis:results", args=[study.slug])),
         ("Preview pairs", reverse("annotations:preview", args=[study.slug])),
         ("Upload prompts", reverse(f"admin:{UPLOAD_URL_NAME}", args=[study.pk])),
+        ("Import images", reverse(f"admin:{IMPORT_URL_NAME}", args=[study.pk])),
         ("Invite links", reverse("admin:annotations_study_invites", args=[study.pk])),
         ("Invite links (CSV)", reverse("admin:annotations_study_invites_csv", args=[study.pk])),
     ]

@@ -13,11 +13,12 @@ Below, the steps of a study's life, for callers outside this app.
 
 from .enrolment import create_annotators, give_consent
 from .ratings import submit_rating
-from .studies import close_study, create_study, open_study, queue_study_generation
+from .studies import close_study, create_study, open_study, queue_study_generation, refresh_study_status
 
 __all__ = [
     "create_study",
     "queue_study_generation",
+    "refresh_study_status",
     "open_study",
     "close_study",
     "create_annotators",

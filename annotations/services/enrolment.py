@@ -23,9 +23,10 @@ from django.utils.crypto import salted_hmac
 from generation.models import PairJob
 
 from ..models import Annotator, Assignment, ImagePair, Study
-from ..selectors import assigned_sides, enrolment_count
+from ..selectors import assigned_layouts, assigned_sides, enrolment_count, rating_design
 from . import binding, leases
 from .attention_checks import attention_checks
+from .layouts import balanced_layouts, layouts_of
 from .pilot_allocation import pilot_sequence
 
 #: The most invite links made at once (the admin's invite page offers up to this many).
@@ -66,7 +67,8 @@ def _sides(chosen: list[ImagePair], lean: Counter, rng: random.Random) -> dict[i
 
 @transaction.atomic(savepoint=False)
 def allocate(*, annotator: Annotator) -> list[Assignment]:
-    """Create the annotator's assignments once: chosen pairs, balanced sides, checks, in a random order.
+    """Create the annotator's assignments once: chosen pairs, balanced sides (on a screen of every condition's image,
+    balanced layouts: ``layouts``), checks, in a random order.
 
     Only what depends on the other annotators' assignments (the counts per pair, and the insert) runs with the
     study's row locked, so annotators joining at once wait on each other as briefly as they can.
@@ -86,9 +88,15 @@ def allocate(*, annotator: Annotator) -> list[Assignment]:
     taken = Counter({pair_id: total for pair_id, (total, _) in assigned.items()})
     lean = Counter({pair_id: 2 * left - total for pair_id, (total, left) in assigned.items()})  # left minus right
     chosen = _choose_pairs(study, pairs, taken, rng)
-    sides = _sides(chosen, lean, rng)
-    assignments = [Assignment(pair=pair, ours_on_left=sides[pair.pk]) for pair in chosen]
-    assignments += attention_checks(study, pairs, rng)
+    design = rating_design(study_id=study.pk)
+    if design.paired:
+        sides = _sides(chosen, lean, rng)
+        assignments = [Assignment(pair=pair, ours_on_left=sides[pair.pk]) for pair in chosen]
+    else:
+        shown = assigned_layouts(study)
+        laid = balanced_layouts(chosen, options=layouts_of(design), shown=shown, rng=rng)
+        assignments = [Assignment(pair=pair, ours_on_left=False, layout=laid[pair.pk]) for pair in chosen]
+    assignments += attention_checks(study, pairs, rng, design)
     rng.shuffle(assignments)
     for order, assignment in enumerate(assignments):
         assignment.annotator = annotator

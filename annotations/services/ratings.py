@@ -12,11 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import selectors, sequence
-from ..models import SCORE_MIN, Annotator, Assignment, CheckResponse, new_completion_code
+from ..models import CHOSEN, NOT_CHOSEN, SCORE_MIN, Annotator, Assignment, CheckResponse, new_completion_code
 from . import leases
-
-#: The sides a rating screen shows its two images on.
-SIDES = ("left", "right")
 
 
 @dataclass(frozen=True)
@@ -27,10 +24,11 @@ class SubmitResult:
     ahead: sequence.Ahead | None  # the assignments still unanswered after it (None when screened out)
 
 
-def score_field(side: str, key: str, *, first: bool) -> str:
-    """The form field of a side's score on a criterion: the side ("left", "right") for the study's first criterion,
-    as the seed's form has it, and "<side>-<criterion key>" for each further one."""
-    return side if first else f"{side}-{key}"
+def score_field(place: str, key: str, *, first: bool) -> str:
+    """The form field of a place's score on a criterion (``sequence.Design.places``: "left", "right" on the seed's
+    screen, "1" to K on a screen of K images): the place for the study's first criterion, as the seed's form has
+    it, and "<place>-<criterion key>" for each further one."""
+    return place if first else f"{place}-{key}"
 
 
 def _check_score(name: str, value: object, highest: int) -> int:
@@ -43,17 +41,46 @@ def _check_score(name: str, value: object, highest: int) -> int:
     return score
 
 
-def checked_scores(posted: Mapping[str, object], criteria: Sequence[sequence.Scale]) -> dict[tuple[str, int], int]:
-    """Each side's score on each criterion (by position), from the posted fields (``score_field``); a
+def checked_scores(
+    posted: Mapping[str, object], criteria: Sequence[sequence.Scale], places: Sequence[str] = sequence.PAIR_PLACES
+) -> dict[tuple[str, int], int]:
+    """Each place's score on each criterion (by position), from the posted fields (``score_field``); a
     ``ValidationError`` naming every field that is missing or not a whole number on its criterion's scale."""
     scores, errors = {}, {}
     for position, criterion in enumerate(criteria):
-        for side in SIDES:
-            name = score_field(side, criterion.key, first=position == 0)
+        for place in places:
+            name = score_field(place, criterion.key, first=position == 0)
             try:
-                scores[(side, position)] = _check_score(name, posted.get(name), criterion.points)
+                scores[(place, position)] = _check_score(name, posted.get(name), criterion.points)
             except ValidationError as exc:
                 errors |= exc.message_dict
+    if errors:
+        raise ValidationError(errors)
+    return scores
+
+
+#: A pairwise screen's answers, and the scores each stores for the left and the right image (``models.CHOSEN``).
+CHOICE_SCORES = {"left": (CHOSEN, NOT_CHOSEN), "right": (NOT_CHOSEN, CHOSEN), "tie": (NOT_CHOSEN, NOT_CHOSEN)}
+
+
+def choice_field(key: str, *, first: bool) -> str:
+    """The form field of a pairwise screen's choice on a criterion: "choice" for the first, "choice-<key>" after."""
+    return "choice" if first else f"choice-{key}"
+
+
+def checked_choices(posted: Mapping[str, object], design: sequence.Design) -> dict[tuple[str, int], int]:
+    """A pairwise screen's choices as the two images' scores on each criterion (``CHOICE_SCORES``), from the posted
+    fields (``choice_field``); a ``ValidationError`` naming every field missing, or not "left", "right" or (where
+    the study allows ties) "tie"."""
+    scores, errors = {}, {}
+    allowed = tuple(CHOICE_SCORES) if design.ties else ("left", "right")
+    for position, criterion in enumerate(design.criteria):
+        name = choice_field(criterion.key, first=position == 0)
+        value = str(posted.get(name) or "")
+        if value not in allowed:
+            errors[name] = f"Choose {' or '.join(allowed)}." if value else "Choose one of the images."
+            continue
+        scores[("1", position)], scores[("2", position)] = CHOICE_SCORES[value]
     if errors:
         raise ValidationError(errors)
     return scores
@@ -78,7 +105,10 @@ def submit_rating(
     if design is None:
         study_id = Annotator.objects.filter(pk=annotator_id).values_list("study_id", flat=True).first()
         design = selectors.rating_design(study_id=study_id)
-    checked = checked_scores(scores, design.criteria)
+    if design.pairwise:
+        checked = checked_choices(scores, design)
+    else:
+        checked = checked_scores(scores, design.criteria, design.places)
     try:
         stored = sequence.store_answer(
             annotator_id=annotator_id, assignment_id=assignment_id, scores=checked, design=design
@@ -93,7 +123,7 @@ def submit_rating(
         return SubmitResult(created=True, screened_out=True, finished=False, ahead=None)
     # Lock the annotator only when nothing looks unanswered any more. Answers are never taken back, and each submit
     # looks after its own answer is committed, so of two last answers at once the later one always sees both.
-    ahead = sequence.ahead(annotator_id=annotator_id)
+    ahead = sequence.ahead(annotator_id=annotator_id, laid_out=not design.paired)
     finished = False
     if stored.created and not ahead.upcoming:
         finished = finish_if_complete(annotator_id=annotator_id).finished_at is not None

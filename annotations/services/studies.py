@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from evalsite.text_rules import describe_bad_characters
 from generation.models import PairJob, family_setting_errors
@@ -13,7 +14,7 @@ from generation.services import create_pair_job, queue_pair_jobs
 from generation.validation import full_clean_named
 
 from .. import access, selectors
-from ..models import DEFAULT_QUESTION, ImagePair, Prompt, Study
+from ..models import DEFAULT_QUESTION, Condition, ConditionImage, ImagePair, Prompt, Study
 from ..prompt_files import PromptLine, check_prompts
 from .design import add_seed_design
 
@@ -25,11 +26,17 @@ def clean_prompts(texts: Sequence[str]) -> list[str]:
 
 @transaction.atomic
 def create_study(
-    *, slug: str, title: str, prompts: Sequence[str], question: str = DEFAULT_QUESTION, **settings
+    *,
+    slug: str,
+    title: str,
+    prompts: Sequence[str],
+    question: str = DEFAULT_QUESTION,
+    design_preset: str = "seed",
+    **settings,
 ) -> Study:
-    """Create a draft study with its prompts and the seed's design (``design.add_seed_design``), its criterion
-    asking ``question``; nothing is written if any field, setting (``check_study_settings``), the question or a
-    prompt is bad."""
+    """Create a draft study with its prompts and the design of ``design_preset`` (``design.add_seed_design``: the
+    seed's by default), its first criterion asking ``question``; nothing is written if any field, setting
+    (``check_study_settings``), the question, the preset or a prompt is bad."""
     texts = clean_prompts(prompts)
     study = Study(slug=slug, title=title, **settings)
     if content := _content_errors(study, None):  # before the field checks, whose "Enter a valid URL." says less
@@ -37,7 +44,7 @@ def create_study(
     full_clean_named(study)
     check_study_settings(study=study)
     study.save()
-    add_seed_design(study=study, question=question)
+    add_seed_design(study=study, question=question, preset=design_preset)
     Prompt.objects.bulk_create(Prompt(study=study, position=position, text=text) for position, text in enumerate(texts))
     return study
 
@@ -57,7 +64,7 @@ GENERATION_SETTINGS = (
 ALLOCATION_SETTINGS = ("pairs_per_annotator", "ratings_per_pair", "attention_checks")
 #: What annotators read, which the protocol reports: fixed once an annotator has consented (the protocol must report
 #: the text they saw). The criteria's question and anchors are fixed the same way (``design.check_criterion``).
-SEEN_SETTINGS = ("instructions", "consent_text")
+SEEN_SETTINGS = ("instructions", "consent_text", "allow_ties")
 #: The slug, which names the study in its ratings' exports: fixed once an annotator has consented.
 NAME_SETTINGS = ("slug",)
 
@@ -302,12 +309,50 @@ def queue_study_generation(*, study: Study) -> int:
         seed = study.base_seed + prompt.position
         job = finished.get((prompt.text, seed)) or create_pair_job(prompt=prompt.text, seed=seed, **job_settings)
         ImagePair.objects.create(study=study, prompt=prompt, job=job)
+    _add_resized_images(study, job_settings)
     study.status = Study.Status.GENERATING
     study.save(update_fields=["status"])
-    queued = queue_pair_jobs(job_ids=study.pairs.values_list("job_id", flat=True))
+    jobs = [*study.pairs.values_list("job_id", flat=True), *selectors.condition_image_jobs(study_id=study.pk)]
+    queued = queue_pair_jobs(job_ids=jobs)
     if not queued:
         transaction.on_commit(lambda: refresh_study_status(study_id=study.pk))
     return queued
+
+
+def check_resized_condition(*, study: Study) -> None:
+    """Refuse generating a resized condition at the model's training size: its images would be the plain ones."""
+    model = study.model
+    resized = study.conditions.filter(kind=Condition.Kind.RESIZED).first()
+    if resized and model and (study.width, study.height) == (model.train_width, model.train_height):
+        raise ValidationError(
+            f"Study {study.slug!r}: condition {resized.name!r} generates at {model.name}'s training size "
+            f"({model.train_width}×{model.train_height}) and resizes to the study's, which is the same: its images "
+            "would be the plain condition's. Choose another size, or remove the condition."
+        )
+
+
+def _add_resized_images(study: Study, job_settings: dict) -> None:
+    """Give each prompt of the study's resized condition (if it has one) a pair job of its own: the prompt's seed at
+    the model's training size, its images resized to the study's. Prompts that have one keep it."""
+    resized = study.conditions.filter(kind=Condition.Kind.RESIZED).first()
+    if resized is None:
+        return
+    check_resized_condition(study=study)
+    model = study.model
+    resize_settings = {
+        **job_settings,
+        "width": model.train_width,
+        "height": model.train_height,
+        "resize_width": study.width,
+        "resize_height": study.height,
+    }
+    prompts = list(study.prompts.exclude(condition_images__condition=resized))
+    finished = _finished_jobs(study, resize_settings, prompts)
+    for prompt in prompts:
+        seed = study.base_seed + prompt.position
+        job = finished.get((prompt.text, seed)) or create_pair_job(prompt=prompt.text, seed=seed, **resize_settings)
+        # at the training size the factor is exactly 1: the job's two arms are one image, its baseline
+        ConditionImage.objects.create(prompt=prompt, condition=resized, job=job, name=job.baseline_image)
 
 
 def _finished_jobs(study: Study, job_settings: dict, prompts: Sequence[Prompt]) -> dict[tuple[str, int], PairJob]:
@@ -321,13 +366,19 @@ def _finished_jobs(study: Study, job_settings: dict, prompts: Sequence[Prompt]) 
     if study.owner is None or not prompts:
         return {}
     seeds = {study.base_seed + prompt.position for prompt in prompts}
-    jobs = PairJob.objects.filter(
-        status=PairJob.Status.DONE,
-        prompt__in={prompt.text for prompt in prompts},
-        seed__in=seeds,
-        study_pairs__study__in=access.visible_studies(study.owner),
-        **job_settings,
-    ).order_by("pk")
+    jobs = (
+        PairJob.objects.filter(
+            status=PairJob.Status.DONE,
+            prompt__in={prompt.text for prompt in prompts},
+            seed__in=seeds,
+            **job_settings,
+        )
+        .filter(
+            Q(study_pairs__study__in=access.visible_studies(study.owner))
+            | Q(condition_images__prompt__study__in=access.visible_studies(study.owner))
+        )
+        .order_by("pk")
+    )
     found: dict[tuple[str, int], PairJob] = {}
     for job in jobs:
         found.setdefault((job.prompt, job.seed), job)
@@ -340,7 +391,9 @@ def refresh_study_status(*, study_id: int) -> Study:
         study = Study.objects.select_for_update().get(pk=study_id)
         if study.status != Study.Status.GENERATING:
             return study
-        if study.pairs.exclude(job__status=PairJob.Status.DONE).exists():
+        if study.pairs.exclude(job__status=PairJob.Status.DONE).exists() or selectors.missing_condition_images(
+            study_id=study.pk
+        ):
             return study
         study.status = Study.Status.OPEN if study.open_when_ready else Study.Status.READY
         study.save(update_fields=["status"])
@@ -360,6 +413,9 @@ def open_study(*, study: Study) -> Study:
         raise ValidationError(
             f"Study {study.slug!r} cannot open: {missing} of {study.pairs.count()} pairs are not generated."
         )
+    if absent := selectors.missing_condition_images(study_id=study.pk):
+        lacking = "; ".join(f"{name}: {_plural(count, 'prompt')}" for name, count in absent.items())
+        raise ValidationError(f"Study {study.slug!r} cannot open: images are missing ({lacking}).")
     check_attention_checks(study=study, pairs=study.pairs.count())
     study.status = Study.Status.OPEN
     study.save(update_fields=["status"])

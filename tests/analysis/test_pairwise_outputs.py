@@ -211,15 +211,18 @@ def test_the_heatmap_writes_each_win_rate_in_its_cell(result, width):
     assert [label.get_text() for label in axes.get_yticklabels()] == order
     assert [label.get_text() for label in axes.get_xticklabels()] == order
     assert "row beats column" in figure.get_suptitle() and "Image quality" in figure.get_suptitle()
-    image = axes.get_images()[0]
-    assert "row beats column" in image.colorbar.ax.get_ylabel()
-    assert image.get_cmap().name.startswith("cividis") and image.get_clim() == (0.0, 1.0)
+    (mesh,) = axes.collections  # vector cells: the SVG embeds no raster picture
+    assert not axes.get_images() and not mesh.get_rasterized()
+    assert "row beats column" in mesh.colorbar.ax.get_ylabel() and not mesh.colorbar.solids.get_rasterized()
+    assert mesh.get_cmap().name.startswith("cividis") and mesh.get_clim() == (0.0, 1.0)
+    svg = figure_bytes(figure, "svg").decode()
+    assert "<image" not in svg and "data:image" not in svg
 
 
 def test_the_heatmap_colours_read_in_greyscale(result):
     """Lightness rises with the win rate, so the cells' order survives printing in grey."""
-    image = pairwise_figures(result, width="single")["win-rates"].axes[0].get_images()[0]
-    rgba = image.get_cmap()(np.linspace(0, 1, 11))
+    (mesh,) = pairwise_figures(result, width="single")["win-rates"].axes[0].collections
+    rgba = mesh.get_cmap()(np.linspace(0, 1, 11))
     grey = 0.2126 * rgba[:, 0] + 0.7152 * rgba[:, 1] + 0.0722 * rgba[:, 2]
     assert (np.diff(grey) > 0).all()
 

@@ -1,18 +1,28 @@
 """The seed's design keeps its numbers: the paired report of a fixed data set equals the one the code made before
 studies had several criteria or conditions (``reference/seed_report.py`` wrote ``reference/data/seed-report.json``
-with that code), every number to 1e-12 relative and every text exactly."""
+with that code), every number to 1e-5 relative (far inside the digits any table prints) and every text exactly.
+
+Not to the last bit: the model's variances come from a derivative-free search of the REML deviance, whose linear
+algebra rounds differently on different CPUs (BLAS kernels by instruction set), and the same code on two machines
+was seen to differ by up to 5e-7 relative (a p of 1e-6; the ICC 3e-7), with the same versions of every library, and
+the search's count of evaluations by one."""
 
 import json
 import math
+import re
 from pathlib import Path
 
 from tests.analysis.reference.seed_report import seed_summary
 
 REFERENCE = Path(__file__).parent / "reference" / "data" / "seed-report.json"
+RELATIVE = 1e-5
+#: The search's count of deviance evaluations, which the same rounding moves by one or two (its text is compared
+#: without it).
+EVALUATIONS = re.compile(r"\d+ deviance evaluations")
 
 
 def differences(expected, actual, path: str = "") -> list[str]:
-    """Where ``actual`` differs from ``expected``: numbers beyond 1e-12 relative, anything else at all."""
+    """Where ``actual`` differs from ``expected``: numbers beyond ``RELATIVE``, anything else at all."""
     if isinstance(expected, dict) and isinstance(actual, dict):
         found = [f"{path}: keys {sorted(set(expected) ^ set(actual))}"] if set(expected) != set(actual) else []
         return found + [
@@ -31,9 +41,13 @@ def differences(expected, actual, path: str = "") -> list[str]:
         ]
     numbers = (int, float)
     if isinstance(expected, numbers) and isinstance(actual, numbers) and not isinstance(expected, bool):
-        if math.isclose(expected, actual, rel_tol=1e-12, abs_tol=1e-300):
+        if math.isclose(expected, actual, rel_tol=RELATIVE, abs_tol=1e-300):
             return []
-    elif expected == actual:
+    elif (
+        expected == actual
+        or path.endswith(".convergence")
+        and EVALUATIONS.sub("", expected) == EVALUATIONS.sub("", actual)
+    ):
         return []
     return [f"{path}: {expected!r}, now {actual!r}"]
 

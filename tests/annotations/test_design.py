@@ -56,7 +56,9 @@ def test_the_database_keeps_one_reference_and_unique_keys_and_names():
         {"is_reference": True},  # a second reference
         {"key": "baseline"},
         {"name": "Baseline"},
-        {"kind": "resized"},  # no such kind
+        {"kind": "drawn"},  # no such kind
+        {"kind": "plain"},  # a second plain condition: the same images
+        {"position": 8},  # past the most conditions a screen shows
     ):
         with pytest.raises(IntegrityError), transaction.atomic():
             study.conditions.filter(key="ours").update(**change)

@@ -46,6 +46,7 @@ def change_form(study: Study, **changes) -> dict:
         "enrolment_cap": "",
         "completion_code": "",
         "completion_url": "",
+        **({"allow_ties": "on"} if study.allow_ties else {}),  # a ticked box posts its field; an unticked one none
         **{
             f"{prefix}-{name}": value
             for prefix in ("conditions", "criteria", "prompts")

@@ -163,6 +163,7 @@ def test_the_openapi_page_and_schema_render(client):
         "/api/studies/{slug}/progress",
         "/api/studies/{slug}/results",
         "/api/studies/{slug}/ratings",
+        "/api/studies/{slug}/judgments",
     }
     assert schema["components"]["securitySchemes"]["BearerToken"] == {"type": "http", "scheme": "bearer"}
 

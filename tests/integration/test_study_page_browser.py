@@ -35,6 +35,8 @@ pytestmark = BROWSER_MARKS
 
 RESEARCHER_MIGRATION = importlib.import_module("annotations.migrations.0005_researcher_group")
 DESIGN_MIGRATION = importlib.import_module("annotations.migrations.0008_seed_design_of_each_study")
+CRITERIA_MIGRATION = importlib.import_module("annotations.migrations.0014_researchers_add_criteria")
+CONDITIONS_MIGRATION = importlib.import_module("annotations.migrations.0016_researchers_add_conditions")
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
@@ -56,7 +58,11 @@ def researcher(db):
             Permission.objects.get(content_type__app_label=app, codename=codename)
             for app, codename in [
                 *RESEARCHER_MIGRATION.PERMISSIONS,
-                *(("annotations", codename) for codename in DESIGN_MIGRATION.PERMISSIONS),
+                *(
+                    ("annotations", codename)
+                    for migration in (DESIGN_MIGRATION, CRITERIA_MIGRATION, CONDITIONS_MIGRATION)
+                    for codename in migration.PERMISSIONS
+                ),
             ]
         )
     user = get_user_model().objects.create_user("ada", password="not-used-here", is_staff=True)
@@ -297,7 +303,7 @@ def test_the_add_form_guides(live_server, browser_page, researcher):
     page.fill("#id_prompt_lines", "A red bicycle\nTwo cats on a sofa\n\nA lighthouse")
     assert summary.inner_text() == "3 prompts"
     designs = page.locator("#id_design_preset option").all_inner_texts()
-    assert designs[0] == "Baseline vs ours, 1–10 consistency (the seed's study)" and len(designs) == 3
+    assert designs[0] == "Baseline vs ours, 1–10 consistency (the seed's study)" and len(designs) == 5
     assert page.input_value("#id_design_preset") == "seed"
     visible_box(page.locator("#id_design_preset"))
     page.select_option("#id_design_preset", "quality")

@@ -69,3 +69,49 @@ def test_worker_generates_a_study(broker, tiny_model, tmp_path):
     # The worker's signal moved the study on once its last pair was done.
     assert Study.objects.get(pk=study.pk).status == Study.Status.OPEN
     assert "succeeded" in log_path.read_text()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_worker_generates_a_resized_condition_and_opens_the_study(filesystem_broker, tiny_model, tmp_path):
+    """A study of baseline, ours and "resized from the training size": the worker makes the pair jobs and the resized
+    condition's jobs (at the model's 64×64, stored resized to the study's 96×64), and its signal opens the study once
+    the last of either kind is done."""
+    from annotations.models import ConditionImage
+
+    url, folder, options = filesystem_broker
+    point_app_at(app, url, options)
+    try:
+        study = make_study(
+            slug="resized",
+            prompts=2,
+            model=tiny_model,
+            width=96,
+            height=64,
+            steps=3,
+            open_when_ready=True,
+            design_preset="resized",
+        )
+        log_path = tmp_path / "worker.log"
+        with celery_worker(broker_url=url, broker_folder=folder, log_path=log_path) as process:
+            assert services.queue_study_generation(study=study) == 4
+            wait_for(
+                lambda: (
+                    Study.objects.get(pk=study.pk).status == Study.Status.OPEN
+                    or PairJob.objects.filter(status="failed").exists()
+                ),
+                timeout=180,
+                process=process,
+                log_path=log_path,
+            )
+    finally:
+        point_app_at(app, "memory://", {})
+    assert not PairJob.objects.exclude(status="done").exists(), list(PairJob.objects.values_list("error", flat=True))
+    images = list(ConditionImage.objects.filter(prompt__study=study).select_related("job"))
+    assert len(images) == 2
+    for image in images:
+        assert (image.job.width, image.job.height) == (64, 64)
+        assert image.job.metadata["resized_to"] == [96, 64]
+        with default_storage.open(image.name) as handle:
+            assert Image.open(handle).size == (96, 64)
+    assert Study.objects.get(pk=study.pk).status == Study.Status.OPEN

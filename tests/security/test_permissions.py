@@ -38,6 +38,8 @@ RESEARCHER_PERMISSIONS = {
     "annotations.change_criterion",
     "annotations.add_criterion",
     "annotations.delete_criterion",
+    "annotations.add_condition",
+    "annotations.delete_condition",
     "annotations.view_imagepair",
     "annotations.add_annotator",
     "annotations.change_annotator",

@@ -3,7 +3,8 @@
 (function () {
   var form = document.getElementById("rating-form");
   var button = document.getElementById("submit");
-  var sides = ["left", "right"];
+  // The screen's images by place: "left" and "right", or "1" to K on a screen of every condition's image.
+  var figures = Array.prototype.slice.call(form.querySelectorAll("figure[data-side]"));
   // Every scale on the page, Image A's first: one per image and criterion, each a group of radio buttons.
   var fields = Array.prototype.map.call(form.querySelectorAll("fieldset.scale"), function (scale) {
     return scale.dataset.field;
@@ -16,7 +17,7 @@
     active = index;
     var scale = document.getElementById("scale-" + fields[index]);
     var figure = scale.closest("figure");
-    sides.forEach(function (s) { document.getElementById("figure-" + s).classList.toggle("active", s === figure.dataset.side); });
+    figures.forEach(function (f) { f.classList.toggle("active", f === figure); });
     fields.forEach(function (field, i) { document.getElementById("scale-" + field).classList.toggle("active", i === index); });
   }
   form.addEventListener("change", function (event) {
@@ -28,14 +29,16 @@
     if (event.altKey || event.ctrlKey || event.metaKey) { return; }
     if (/^[0-9]$/.test(event.key)) {
       var value = event.key === "0" ? "10" : event.key;
-      var input = form.querySelector('input[name="' + fields[active] + '"][value="' + value + '"]');
+      // a choice's answers name their keys (1: Image A, 2: Image B, 0: equally good); a scale's are its scores
+      var input = form.querySelector('input[name="' + fields[active] + '"][data-key="' + event.key + '"]') ||
+        form.querySelector('input[name="' + fields[active] + '"][value="' + value + '"]');
       if (!input) { return; }  // a key past the criterion's scale (8 on a 1–7 scale) scores nothing
       input.checked = true;
       input.focus({preventScroll: true});
       update();
       event.preventDefault();
     } else if (event.key === "Tab") {
-      // each scale in turn (Image A's, then Image B's) -> Submit (once all are scored) -> the first scale;
+      // each scale in turn (Image A's, then Image B's, ...) -> Submit (once all are scored) -> the first scale;
       // Shift+Tab goes the other way
       var order = fields.map(function (field, i) { return i; });
       if (!button.disabled) { order.push("submit"); }
@@ -70,22 +73,22 @@
   function preload(links) {
     return links.map(function (link) { var image = new Image(); image.src = link; return image; });
   }
-  // "Pair 8 of 50", from the position and total every answer carries; the window's title says it too.
+  // "Pair 8 of 50" ("Set 8 of 50" on a screen of more images), from the position and total every answer carries;
+  // the window's title says it too.
   function showProgress(pair) {
-    var text = "Pair " + pair.position + " of " + pair.total;
-    document.getElementById("remaining").textContent = text;
-    document.title = document.title.replace(/^Pair \d+ of \d+/, text);
+    var remaining = document.getElementById("remaining");
+    var text = remaining.dataset.unit + " " + pair.position + " of " + pair.total;
+    remaining.textContent = text;
+    document.title = document.title.replace(/^\w+ \d+ of \d+/, text);
   }
-  // The next pair replaces this one once both its images are decoded (they were preloaded), all at once.
+  // The next pair replaces this one once all its images are decoded (they were preloaded), all at once.
   function show(pair) {
-    var images = preload([pair.images.left, pair.images.right]);
+    var images = preload(figures.map(function (f) { return pair.images[f.dataset.side]; }));
     Promise.all(images.map(function (image) { return image.decode().catch(function () {}); })).then(function () {
       form.elements.assignment.value = pair.assignment;
       document.getElementById("prompt").textContent = pair.prompt;
       showProgress(pair);
-      sides.forEach(function (side) {
-        document.querySelector("#figure-" + side + " img").src = pair.images[side];
-      });
+      figures.forEach(function (f) { f.querySelector("img").src = pair.images[f.dataset.side]; });
       form.querySelectorAll("fieldset.scale input").forEach(function (input) { input.checked = false; });
       var error = document.getElementById("error");
       if (error) { error.remove(); }

@@ -60,6 +60,10 @@
     const position = data.position;
     if (position.warning) {
       flags(byId("warn-position"), [position.warning], "");
+    } else if (position.places && Object.keys(position.places).length) {
+      byId("warn-position").textContent =
+        `balanced: each condition's image in each place about equally often over ${position.ratings} screens of ` +
+        `${position.finished} finished annotators (χ² p = ${position.p_value.toFixed(3)})`;
     } else if (position.ratings) {
       byId("warn-position").textContent =
         `balanced: “ours” on the left in ${position.ours_left} of ${position.ratings} ratings of ` +
@@ -90,7 +94,9 @@
 
     document
       .querySelector("#pairs tbody")
-      .replaceChildren(...data.pairs.map(p => row([p.prompt, p.assigned, p.ratings, p.ours_left, p.ours_right])));
+      .replaceChildren(...data.pairs.map(p => row(
+        byId("pairs").dataset.sides === "1" ? [p.prompt, p.assigned, p.ratings, p.ours_left, p.ours_right]
+          : [p.prompt, p.assigned, p.ratings])));
 
     live.textContent = `updated ${new Date(data.updated_at).toLocaleTimeString()}`;
   }

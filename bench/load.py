@@ -24,6 +24,8 @@ acknowledged, and the stored scores are those sent.
     python bench/load.py paced --annotators 50 --pairs 20 --scale 0.25
     python bench/load.py saturated --clients 64 --duration 30
     python bench/load.py both
+    python bench/load.py both --design k4         # four conditions' images rated on one screen
+    python bench/load.py both --design pairwise   # a choice between two of three conditions, ties allowed
 
 Everything targets 127.0.0.1 only; every loop is bounded in count and in time.
 """
@@ -131,9 +133,18 @@ def pattern_png(index: int, arm: str, size: int) -> bytes:
     return encode_png(Image.merge("RGB", channels))
 
 
-def build_study(*, slug: str, pairs: int, annotators: int, size: int) -> list[str]:
-    """An open study of ``pairs`` generated pairs and ``annotators`` invite tokens, through the project's services."""
+#: The designs a run may load: the seed's screen of two rated images; every condition's image of four (baseline,
+#: ours, resized and an imported set) rated on one screen; a pairwise choice between two of three conditions.
+DESIGNS = {"seed": "seed", "k4": "resized", "pairwise": "pairwise"}
+
+
+def build_study(*, slug: str, pairs: int, annotators: int, size: int, design: str = "seed") -> list[str]:
+    """An open study of ``pairs`` generated pairs and ``annotators`` invite tokens, through the project's services,
+    of ``design`` (``DESIGNS``: k4 adds an imported condition, its images imported from a folder)."""
     from annotations import services
+    from annotations.models import Condition, ConditionImage
+    from annotations.services.design import add_condition
+    from annotations.services.image_import import import_condition_images
     from generation.models import DiffusionModel, PairJob
     from generation.storage import write_atomic
 
@@ -149,12 +160,24 @@ def build_study(*, slug: str, pairs: int, annotators: int, size: int) -> list[st
         width=size,
         height=size,
         steps=2,
+        design_preset=DESIGNS[design],
     )
+    if design == "k4":
+        other = add_condition(condition=Condition(study=study, key="other", name="Other", kind="imported"))
+        folder = Path(tempfile.mkdtemp(prefix="evalsite-load-images-"))
+        for index in range(pairs):
+            (folder / f"{index + 1}.png").write_bytes(pattern_png(index, "other", size))
+        import_condition_images(condition=other, source=folder)
+        shutil.rmtree(folder, ignore_errors=True)
     services.queue_study_generation(study=study)
     for index, pair in enumerate(study.pairs.select_related("job").order_by("prompt__position")):
         for arm, name in (("baseline", pair.job.baseline_image), ("ours", pair.job.ours_image)):
             write_atomic(name, pattern_png(index, arm, size))
         PairJob.objects.filter(pk=pair.job_id).update(status=PairJob.Status.DONE)
+    resized = ConditionImage.objects.filter(prompt__study=study, job__isnull=False).select_related("job", "prompt")
+    for image in resized:  # the resized condition's own jobs, each image at the study's size
+        write_atomic(image.name, pattern_png(image.prompt.position, "resized", size))
+        PairJob.objects.filter(pk=image.job_id).update(status=PairJob.Status.DONE)
     study = services.open_study(study=study)
     return [annotator.token for annotator in services.create_annotators(study=study, count=annotators)]
 
@@ -371,7 +394,7 @@ class Stats:
     page_ms: list[float] = field(default_factory=list)
     submit_ms: list[float] = field(default_factory=list)
     image_ms: list[float] = field(default_factory=list)
-    sent: dict[int, tuple[int, int]] = field(default_factory=dict)  # assignment -> (left, right) sent
+    sent: dict[int, dict[str, str]] = field(default_factory=dict)  # assignment -> the answer's fields sent
     acknowledged: set[int] = field(default_factory=set)
     lost: set[int] = field(default_factory=set)  # assignments whose first submit's response was lost
     unacknowledged_after_loss: set[int] = field(default_factory=set)
@@ -399,6 +422,7 @@ class Plan:
     double_p: float
     lost_p: float
     reload_p: float
+    design: str = "seed"
 
 
 async def timed(stats: Stats, session, method: str, url: str, **options) -> tuple[int, str, float, bytes]:
@@ -436,6 +460,7 @@ def parse_page(page: str) -> dict:
         "assignment": int(ASSIGNMENT_RE.search(page).group(1)),
         "csrf": CSRF_RE.search(page).group(1),
         "links": links,
+        "places": page.count('<figure id="figure-'),
     }
 
 
@@ -448,6 +473,15 @@ def parse_answer(status: int, body: bytes) -> dict | None:
     except ValueError:
         return None
     return answer if "pair" in answer or "redirect" in answer else None
+
+
+def answer_fields(design: str, places: int, rng: random.Random) -> dict[str, str]:
+    """A screen's answer as the page posts it: a score per place (left and right on the seed's screen, 1 to K on a
+    screen of every condition's image), or a pairwise choice."""
+    if design == "pairwise":
+        return {"choice": rng.choice(("left", "right", "tie"))}
+    names = ("left", "right") if design == "seed" else [str(place) for place in range(1, places + 1)]
+    return {name: str(rng.randint(1, 10)) for name in names}
 
 
 async def annotate(plan: Plan, token: str, stats: Stats, rng: random.Random, pairs: int) -> None:
@@ -506,13 +540,8 @@ async def annotate(plan: Plan, token: str, stats: Stats, rng: random.Random, pai
                 await asyncio.sleep(rng.uniform(*plan.think))
             if plan.max_ratings is not None and len(stats.acknowledged) >= plan.max_ratings:
                 raise Stop
-            scores = stats.sent.setdefault(assignment, (rng.randint(1, 10), rng.randint(1, 10)))
-            form = {
-                "csrfmiddlewaretoken": csrf,
-                "assignment": str(assignment),
-                "left": str(scores[0]),
-                "right": str(scores[1]),
-            }
+            answer_sent = stats.sent.setdefault(assignment, answer_fields(plan.design, shown["places"], rng))
+            form = {"csrfmiddlewaretoken": csrf, "assignment": str(assignment), **answer_sent}
             send = functools.partial(timed_post, stats, session, rate_url, form, JSON_ACCEPT)
             draw = rng.random()
             if draw < plan.lost_p:
@@ -551,7 +580,8 @@ async def annotate(plan: Plan, token: str, stats: Stats, rng: random.Random, pai
             pair = answer["pair"]
             shown = {
                 "assignment": pair["assignment"],
-                "links": [pair["images"]["left"], pair["images"]["right"], *pair["preload"]],
+                "links": [*pair["images"].values(), *pair["preload"]],
+                "places": len(pair["images"]),
             }
         stats.error("annotator loop bound reached")
 
@@ -591,6 +621,7 @@ async def run_clients(
         double_p=args.double,
         lost_p=args.lost,
         reload_p=args.reload,
+        design=args.design,
     )
     queue = list(tokens)
     queue.reverse()
@@ -638,6 +669,23 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {"n": len(ordered), "p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1], 1)}
 
 
+def expected_scores(sent: dict[str, str], rating: dict) -> dict:
+    """The stored record (``exactly_once``'s: ours_on_left, layout, condition position -> score) that the answer
+    ``sent`` should have left: each place's score under the condition shown there (the seed's screen: ours on the
+    left when ``ours_on_left``), a pairwise choice as the chosen image's 2 and the other's 1 (a tie 1 and 1)."""
+    expected = {"ours_on_left": rating["ours_on_left"], "layout": rating["layout"]}
+    if "choice" in sent:
+        left, right = (int(digit) for digit in rating["layout"])
+        expected[left], expected[right] = {"left": (2, 1), "right": (1, 2), "tie": (1, 1)}[sent["choice"]]
+    elif rating["layout"]:
+        for place, digit in enumerate(rating["layout"], start=1):
+            expected[int(digit)] = int(sent.get(str(place), 0))
+    elif sent:
+        left, right = int(sent["left"]), int(sent["right"])
+        expected[1], expected[0] = (left, right) if rating["ours_on_left"] else (right, left)
+    return expected
+
+
 def exactly_once(stats: Stats, slug: str) -> dict:
     """Count the study's ratings in the database against what the clients sent and had acknowledged.
 
@@ -661,21 +709,18 @@ def exactly_once(stats: Stats, slug: str) -> dict:
         .order_by("-n")
     )
     max_per_assignment = per_assignment[0]["n"] if per_assignment else 0
-    stored: dict[int, dict] = {}  # assignment -> {"ours_on_left": ..., condition position -> score}
+    stored: dict[int, dict] = {}  # assignment -> {"ours_on_left", "layout", condition position -> score}
     rows = Rating.objects.filter(assignment__annotator__study__slug=slug, criterion__position=0).values_list(
-        "assignment_id", "assignment__ours_on_left", "condition__position", "score"
+        "assignment_id", "assignment__ours_on_left", "assignment__layout", "condition__position", "score"
     )
-    for assignment_id, ours_on_left, position, score in rows:
-        stored.setdefault(assignment_id, {"ours_on_left": ours_on_left})[position] = score
+    for assignment_id, ours_on_left, layout, position, score in rows:
+        stored.setdefault(assignment_id, {"ours_on_left": ours_on_left, "layout": layout})[position] = score
     acked = stats.acknowledged
     lost_then_stopped = stats.unacknowledged_after_loss - acked
     stored_not_acked = set(stored) - acked - lost_then_stopped
-    scores_differ = 0
-    for assignment_id, rating in stored.items():
-        left, right = stats.sent.get(assignment_id, (None, None))
-        ours, baseline = (left, right) if rating["ours_on_left"] else (right, left)
-        if (rating.get(1), rating.get(0)) != (ours, baseline):
-            scores_differ += 1
+    scores_differ = sum(
+        expected_scores(stats.sent.get(assignment_id, {}), rating) != rating for assignment_id, rating in stored.items()
+    )
     result = {
         "stored": len(stored),
         "acknowledged": len(acked),
@@ -753,7 +798,9 @@ def scenario(args: argparse.Namespace, name: str, env: dict[str, str], tmp: Path
         # Enough fresh annotators for the closed loop: the rating budget, or 600 ratings/s for the duration.
         budget = args.max_ratings or int(600 * args.duration)
         annotators = max(args.clients, -(-budget // args.pairs) + args.clients)
-    tokens = build_study(slug=f"load-{name}", pairs=args.pairs, annotators=annotators, size=args.size)
+    tokens = build_study(
+        slug=f"load-{name}", pairs=args.pairs, annotators=annotators, size=args.size, design=args.design
+    )
     from django.db import connection
 
     connection.close()
@@ -781,6 +828,7 @@ def scenario(args: argparse.Namespace, name: str, env: dict[str, str], tmp: Path
             "reload",
             "seed",
             "priority",
+            "design",
         )
     } | (
         {"clients": args.clients, "duration": args.duration, "annotators": annotators}
@@ -819,6 +867,13 @@ def main() -> int:
         default=0,
         help="niceness for gunicorn, the load database's PostgreSQL backends and this client (e.g. -10, as root) "
         "when other work shares the machine (with Linux autogroups on, it counts within a session only); 0: unchanged",
+    )
+    parser.add_argument(
+        "--design",
+        choices=tuple(DESIGNS),
+        default="seed",
+        help="seed: two images rated (default); k4: four conditions' images rated on one screen; pairwise: a choice "
+        "between two of three conditions",
     )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")

@@ -284,3 +284,37 @@ def test_a_three_condition_pairwise_study_with_ties_end_to_end(
     assert len(rows) == 6 * 3
     assert {row["choice"] for row in rows} == {"left", "right", "tie"}
     assert {row["left"] for row in rows} | {row["right"] for row in rows} == {"baseline", "ours", "resized"}
+
+
+def test_a_screen_of_four_on_a_phone_stacks_and_scrolls_with_the_prompt_in_sight(live_server, chromium):
+    """On a 390×844 phone the four images stack, each with its scale, a finger's width per score; the page scrolls,
+    the prompt stuck to the top, and every scale and Submit can be brought into sight and tapped."""
+    from tests.factories import make_conditions_study
+    from tests.integration.test_annotator_layout import PHONE, box, document_size, in_view, open_context
+
+    study, (annotator,) = make_conditions_study(slug="phone", prompts=2, annotators=1)
+    services.give_consent(annotator=annotator)
+    watched = Watched(open_context(chromium, PHONE, phone=True))
+    page = watched.new_page()
+    page.goto(live_server.url + reverse("annotations:rate", kwargs={"token": annotator.token}))
+    page.wait_for_function("() => Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
+    size = document_size(page)
+    assert size["scrollHeight"] > size["height"] and size["scrollWidth"] <= size["width"], size
+    figures = [box(page, f"#figure-{place}") for place in "1234"]
+    assert [found["y"] for found in figures] == sorted(found["y"] for found in figures)  # stacked, A on top
+    assert all(found["width"] >= 300 for found in figures)
+    for found in page.locator(".scale label").evaluate_all(
+        "labels => labels.map(l => { const r = l.getBoundingClientRect(); return [r.width, r.height]; })"
+    ):
+        assert found[0] >= 24 and found[1] >= 24, found
+    for place in "1234":
+        label = page.locator(f"#scale-{place} label").filter(has_text=re.compile(r"^7$"))
+        label.scroll_into_view_if_needed()
+        assert in_view(box(page, f"#scale-{place}"), PHONE)
+        assert in_view(box(page, ".prompt-box"), PHONE)  # the prompt stays in sight
+        label.tap()
+    page.locator("#submit").scroll_into_view_if_needed()
+    submit_and_wait(page, page.locator("#submit").tap)
+    assert page.locator("#remaining").inner_text() == "Set 2 of 2"
+    assert Rating.objects.filter(assignment__annotator=annotator).count() == 4
+    assert watched.problems == []

@@ -303,7 +303,7 @@ def test_the_add_form_guides(live_server, browser_page, researcher):
     page.fill("#id_prompt_lines", "A red bicycle\nTwo cats on a sofa\n\nA lighthouse")
     assert summary.inner_text() == "3 prompts"
     designs = page.locator("#id_design_preset option").all_inner_texts()
-    assert designs[0] == "Baseline vs ours, 1–10 consistency (the seed's study)" and len(designs) == 5
+    assert designs[0] == "Baseline vs ours, 1–10 consistency (the seed's study)" and len(designs) == 6
     assert page.input_value("#id_design_preset") == "seed"
     visible_box(page.locator("#id_design_preset"))
     page.select_option("#id_design_preset", "quality")

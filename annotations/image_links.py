@@ -19,10 +19,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from django.conf import settings
 from django.db import connection
 
+from analysis.stats.tidy import POSITIONS, SLOTS
+
 from .models import PILOT_STATUSES, Annotator, Study
 
 #: The places a link may name: the seed's screen's two sides, and the places of a screen of several images.
-PLACES = frozenset(("left", "right", *(str(place) for place in range(1, 17))))
+PLACES = frozenset((*POSITIONS, *SLOTS))
 
 #: The annotator's study takes its answers (``models.takes_answers``: open, or for a pilot ready), by token.
 STUDY_OPEN_SQL = (

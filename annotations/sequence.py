@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
+from analysis.stats.tidy import POSITIONS, SLOTS
 from generation.models import PairJob
 
 from .models import (
+    JOB_ARMS,
     Annotator,
     Assignment,
     CheckResponse,
@@ -83,13 +85,13 @@ class Scale:
     points: int
 
 
-#: The places of the seed's screen of two images, whose arms ``ours_on_left`` sets.
-PAIR_PLACES = ("left", "right")
+#: The places of the seed's screen of two images, whose arms ``ours_on_left`` sets: the tidy ratings' positions.
+PAIR_PLACES = POSITIONS
 
 
 def numbered_places(count: int) -> tuple[str, ...]:
-    """The places of a screen of ``count`` images, from the left: "1" to ``count``."""
-    return tuple(str(place) for place in range(1, count + 1))
+    """The places of a screen of ``count`` images, from the left: "1" to ``count`` (the tidy ratings' slots)."""
+    return SLOTS[:count]
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,9 @@ def _lease_ended_sql(vendor: str) -> str:
     )
 
 
+#: Each database's aggregate that joins texts with a separator.
+AGGREGATE = {"postgresql": "string_agg", "sqlite": "group_concat"}
+
 #: The study's criteria as "position:id:key:points" texts and its conditions as "position:id:kind" texts, each joined
 #: by commas, per database (keys and kinds hold no ":" or ",").
 DESIGN = {
@@ -190,7 +195,7 @@ DESIGN = {
             (CONDITION, "c.position || ':' || c.id || ':' || c.kind"),
         )
     )
-    for vendor, aggregate in (("postgresql", "string_agg"), ("sqlite", "group_concat"))
+    for vendor, aggregate in AGGREGATE.items()
 }
 
 
@@ -332,12 +337,9 @@ def _condition_images_sql(vendor: str, *, pair: str, job: str) -> str:
     """A pair's image of each condition of its study, as "position:storage name" texts joined by commas: from the
     pair job's arms (``job``, joined) for the plain and entropy conditions, from its prompt's condition images for
     the rest (``pair``: the joined pair). Empty names for images not there."""
-    aggregate = {"postgresql": "string_agg", "sqlite": "group_concat"}[vendor]
-    name = (
-        f"COALESCE(ci.name, CASE c.kind WHEN 'plain' THEN {job}.baseline_image "
-        f"WHEN 'entropy' THEN {job}.ours_image END, '')"
-    )
-    return f"""(SELECT {aggregate}(c.position || ':' || {name}, ',') FROM "{CONDITION}" c
+    arms = " ".join(f"WHEN '{kind}' THEN {job}.{arm}_image" for kind, arm in JOB_ARMS.items())
+    name = f"COALESCE(ci.name, CASE c.kind {arms} END, '')"
+    return f"""(SELECT {AGGREGATE[vendor]}(c.position || ':' || {name}, ',') FROM "{CONDITION}" c
                 LEFT JOIN "{CONDITION_IMAGE}" ci ON ci.condition_id = c.id AND ci.prompt_id = {pair}.prompt_id
                 WHERE c.study_id = {pair}.study_id)"""
 
